@@ -1,0 +1,2 @@
+using SharpLM.Runtime;
+NativeEnvironment.Configure();

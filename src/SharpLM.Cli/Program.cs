@@ -1,0 +1,3 @@
+using SharpLM.Runtime;
+NativeEnvironment.Configure();
+Console.WriteLine("sharplm");

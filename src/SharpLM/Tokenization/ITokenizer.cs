@@ -1,0 +1,30 @@
+namespace SharpLM.Tokenization;
+
+/// <summary>What the rest of SharpLM needs from a tokenizer.</summary>
+public interface ITokenizer
+{
+    /// <summary>Number of ids, special tokens included (the model's vocab must be at least this).</summary>
+    int VocabSize { get; }
+
+    /// <summary>Ids of the special tokens this tokenizer knows (pad, bos, eos, unk); null when absent.</summary>
+    SpecialTokenIds Special { get; }
+
+    /// <summary>Encodes text to ids. Special-token strings inside the text are encoded as
+    /// specials only when <paramref name="allowSpecial"/> is true (never for untrusted data).</summary>
+    int[] Encode(string text, bool allowSpecial = false);
+
+    /// <summary>Decodes ids to text; special tokens are dropped when <paramref name="skipSpecial"/>.</summary>
+    string Decode(ReadOnlySpan<int> ids, bool skipSpecial = false);
+
+    /// <summary>The id of a token string (e.g. "[EOT]"), or null.</summary>
+    int? TokenToId(string token);
+
+    /// <summary>The token string of an id, or null when the id is out of range.</summary>
+    string? IdToToken(int id);
+
+    /// <summary>Writes a Hugging Face tokenizer.json.</summary>
+    void Save(string path);
+}
+
+/// <summary>Ids of the special tokens; null when the tokenizer has no such token.</summary>
+public sealed record SpecialTokenIds(int? Pad, int? Bos, int? Eos, int? Unk);
