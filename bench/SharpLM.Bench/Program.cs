@@ -1,2 +1,14 @@
 using SharpLM.Runtime;
+
 NativeEnvironment.Configure();
+
+// Each benchmark is one file with a static Run(string[] args); pick it by name.
+var benches = new Dictionary<string, Func<string[], int>>
+{
+};
+if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: bench <{string.Join("|", benches.Keys)}> [options]");
+    return 2;
+}
+return run(args[1..]);

@@ -1,3 +1,13 @@
+using System.CommandLine;
+using SharpLM.Cli;
+using SharpLM.Cli.Commands;
 using SharpLM.Runtime;
+
+// Must run before anything touches libtorch (OpenMP reads it once at load).
 NativeEnvironment.Configure();
-Console.WriteLine("sharplm");
+
+var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
+{
+    TokenizerCommand.Create(),
+};
+return CommandRunner.Invoke(root, args);
