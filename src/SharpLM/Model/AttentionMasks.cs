@@ -1,0 +1,46 @@
+using static TorchSharp.torch;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// Boolean attention masks for scaled-dot-product attention, shaped [batch, 1, queries, keys], true = may attend.
+/// Every query row keeps its own position, so no row is ever fully masked (which would turn softmax into NaN),
+/// even for padding queries whose outputs are ignored anyway.
+/// </summary>
+public static class AttentionMasks
+{
+    /// <summary>Causal mask for <paramref name="queries"/> new positions after <paramref name="past"/> cached ones,
+    /// bottom-right aligned (query i sees keys 0..past+i), optionally hiding padded keys.</summary>
+    /// <param name="keyPadding">[batch, past + queries], 1/true = real token, 0/false = padding; null = none</param>
+    public static Tensor Causal(long queries, long past, Tensor? keyPadding = null, long batch = 1)
+    {
+        using var scope = NewDisposeScope();
+        long keys = past + queries;
+        var queryPos = arange(past, keys, dtype: int64).view(-1, 1);
+        var keyPos = arange(keys, dtype: int64).view(1, -1);
+        var mask = keyPos.le(queryPos).view(1, 1, queries, keys);
+        if (keyPadding is not null)
+        {
+            var visible = keyPadding.to(@bool).view(keyPadding.shape[0], 1, 1, keys);
+            var self = keyPos.eq(queryPos).view(1, 1, queries, keys);
+            mask = mask.logical_and(visible).logical_or(self);
+        }
+        else if (batch > 1)
+        {
+            mask = mask.expand(batch, 1, queries, keys);
+        }
+        return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Block-causal mask for packed rows: position i sees j when j &lt;= i and both belong to the same
+    /// example (<paramref name="segmentIds"/> [batch, seq], equal ids = same example).</summary>
+    public static Tensor BlockCausal(Tensor segmentIds)
+    {
+        using var scope = NewDisposeScope();
+        long t = segmentIds.shape[1];
+        var pos = arange(t, dtype: int64);
+        var causal = pos.view(1, -1).le(pos.view(-1, 1)).view(1, 1, t, t);
+        var sameSegment = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1)).unsqueeze(1);
+        return causal.logical_and(sameSegment).MoveToOuterDisposeScope();
+    }
+}

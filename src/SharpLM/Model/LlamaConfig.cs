@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// Architecture of a Llama-style decoder, read and written as a Hugging Face <c>config.json</c>
+/// (same field names as transformers' LlamaConfig). Fields SharpLM does not use are kept and
+/// written back unchanged.
+/// </summary>
+public sealed class LlamaConfig
+{
+    [JsonPropertyName("architectures")] public string[] Architectures { get; set; } = ["LlamaForCausalLM"];
+    [JsonPropertyName("model_type")] public string ModelType { get; set; } = "llama";
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; set; } = 50_000;
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; set; } = 2048;
+    [JsonPropertyName("hidden_size")] public int HiddenSize { get; set; } = 768;
+    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; set; } = 3072;
+    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; set; } = 12;
+    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; set; } = 12;
+    [JsonPropertyName("num_key_value_heads")] public int? NumKeyValueHeadsRaw { get; set; } = 3;
+    [JsonPropertyName("head_dim")] public int? HeadDimRaw { get; set; }
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; set; } = "silu";
+    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-5;
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10_000;
+    [JsonPropertyName("rope_scaling")] public JsonElement? RopeScaling { get; set; }
+    [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
+    [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; }
+    [JsonPropertyName("initializer_range")] public double InitializerRange { get; set; } = 0.02;
+    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
+    [JsonPropertyName("eos_token_id"), JsonConverter(typeof(IntOrIntArrayConverter))] public int[]? EosTokenId { get; set; }
+    [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
+    [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; set; } = "float32";
+
+    /// <summary>Fields of config.json that SharpLM does not interpret; written back as read.</summary>
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
+
+    [JsonIgnore] public int NumKeyValueHeads => NumKeyValueHeadsRaw ?? NumAttentionHeads;
+    [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
+
+    /// <summary>Throws a <see cref="SharpLMException"/> naming the first inconsistent field.</summary>
+    public void Validate(string source = "config")
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok) throw new SharpLMException($"{source}: {what}");
+        }
+        Require(VocabSize > 0, $"vocab_size must be positive, got {VocabSize}");
+        Require(HiddenSize > 0, $"hidden_size must be positive, got {HiddenSize}");
+        Require(IntermediateSize > 0, $"intermediate_size must be positive, got {IntermediateSize}");
+        Require(NumHiddenLayers > 0, $"num_hidden_layers must be positive, got {NumHiddenLayers}");
+        Require(NumAttentionHeads > 0, $"num_attention_heads must be positive, got {NumAttentionHeads}");
+        Require(NumKeyValueHeads > 0 && NumAttentionHeads % NumKeyValueHeads == 0,
+            $"num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({NumKeyValueHeads})");
+        Require(HeadDimRaw is not null || HiddenSize % NumAttentionHeads == 0,
+            $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads})");
+        Require(HeadDim % 2 == 0, $"head_dim must be even for rotary embeddings, got {HeadDim}");
+        Require(MaxPositionEmbeddings > 0, $"max_position_embeddings must be positive, got {MaxPositionEmbeddings}");
+        Require(HiddenAct == "silu", $"hidden_act \"{HiddenAct}\" is not supported (expected \"silu\")");
+        Require(!AttentionBias && !MlpBias, "attention_bias / mlp_bias are not supported (Llama has no biases)");
+        Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
+        Require(RopeTheta > 0, $"rope_theta must be positive, got {RopeTheta}");
+        Require(RopeScaling is null || RopeScaling.Value.ValueKind == JsonValueKind.Null,
+            "rope_scaling is not supported yet (the model would silently compute different positions)");
+    }
+
+    /// <summary>Parameter count of the model this config describes.</summary>
+    public long ParameterCount()
+    {
+        long d = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
+        long perLayer = d * q + 2 * d * kv + q * d + 3 * d * IntermediateSize + 2 * d;
+        long embed = (long)VocabSize * d;
+        return embed + (TieWordEmbeddings ? 0 : embed) + NumHiddenLayers * perLayer + d;
+    }
+
+    /// <summary>Training FLOPs per token (forward + backward), PaLM's convention: 6 per weight that multiplies
+    /// an activation (the embedding lookup does not; the LM head does) plus 12 * layers * heads * head_dim * seqLen
+    /// for attention's score and value products.</summary>
+    public double TrainingFlopsPerToken(int seqLen)
+    {
+        long matmulWeights = ParameterCount() - (TieWordEmbeddings ? 0 : (long)VocabSize * HiddenSize);
+        return 6.0 * matmulWeights + 12.0 * NumHiddenLayers * NumAttentionHeads * HeadDim * seqLen;
+    }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static LlamaConfig FromJson(string json, string source = "config.json")
+    {
+        LlamaConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<LlamaConfig>(json, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{source}: invalid JSON ({e.Message})", e);
+        }
+        if (config is null) throw new SharpLMException($"{source}: expected a JSON object");
+        config.Validate(source);
+        return config;
+    }
+
+    public static LlamaConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new SharpLMException($"{path}: config.json not found");
+        return FromJson(File.ReadAllText(path), path);
+    }
+
+    public LlamaConfig Clone() => FromJson(ToJson());
+}
+
+/// <summary>Reads <c>eos_token_id</c> written either as one int or as a list (Llama 3 uses a list).</summary>
+sealed class IntOrIntArrayConverter : JsonConverter<int[]?>
+{
+    public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType switch
+        {
+            JsonTokenType.Null => null,
+            JsonTokenType.Number => [reader.GetInt32()],
+            _ => JsonSerializer.Deserialize<int[]>(ref reader),
+        };
+
+    public override void Write(Utf8JsonWriter writer, int[]? value, JsonSerializerOptions options)
+    {
+        if (value is null) writer.WriteNullValue();
+        else if (value.Length == 1) writer.WriteNumberValue(value[0]);
+        else JsonSerializer.Serialize(writer, value);
+    }
+}

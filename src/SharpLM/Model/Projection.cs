@@ -1,0 +1,70 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// A bias-free linear layer (<c>y = x W^T</c>) with the tensor name Hugging Face uses (<c>weight</c>, shape [out, in]).
+/// It can compute in a lower precision than it stores (bf16 matmuls over fp32 master weights: TorchSharp has no
+/// autocast) and can carry an adapter (LoRA) whose output is added to its own.
+/// </summary>
+public sealed class Projection : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
+    public ScalarType? ComputeType { get; set; }
+
+    /// <summary>An adapter whose output is added to this layer's (e.g. LoRA); null when none.</summary>
+    public IProjectionAdapter? Adapter { get; private set; }
+
+    public Projection(long inFeatures, long outFeatures) : base("Projection")
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        weight = new Parameter(empty(outFeatures, inFeatures));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor y;
+        if (ComputeType is { } ct && ct != weight.dtype)
+            y = F.linear(x.to(ct), weight.to(ct)).to(x.dtype);
+        else
+            y = F.linear(x, weight);
+        if (Adapter is not null) y = y + Adapter.Delta(x);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Attaches an adapter; its parameters are registered under the names it gives
+    /// (e.g. <c>lora_A</c>, <c>lora_B</c>), so they appear as <c>...q_proj.lora_A.weight</c>.</summary>
+    public void Attach(IProjectionAdapter adapter)
+    {
+        if (Adapter is not null) throw new InvalidOperationException("this projection already has an adapter");
+        foreach (var (name, module) in adapter.Modules) register_module(name, module);
+        Adapter = adapter;
+    }
+
+    /// <summary>Removes the adapter (after merging it, or to return to the base model).</summary>
+    public void Detach()
+    {
+        if (Adapter is null) return;
+        foreach (var (name, _) in Adapter.Modules) _internal_submodules.Remove(name);
+        Adapter = null;
+    }
+}
+
+/// <summary>Something added to a projection's output: <c>y = x W^T + Delta(x)</c>.</summary>
+public interface IProjectionAdapter
+{
+    /// <summary>The adapter's modules with the names they are registered under.</summary>
+    IEnumerable<(string Name, nn.Module Module)> Modules { get; }
+
+    Tensor Delta(Tensor x);
+}

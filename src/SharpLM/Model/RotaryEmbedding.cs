@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// Rotary position embedding in the rotate-half layout (Hugging Face Llama): the first and second halves of each
+/// head vector form the rotated pairs. Tables are precomputed in fp32 for every position up to the model's maximum.
+/// </summary>
+public sealed class RotaryEmbedding : nn.Module
+{
+    readonly Tensor cosTable, sinTable; // [maxPositions, headDim]
+
+    public RotaryEmbedding(int headDim, int maxPositions, double theta) : base("RotaryEmbedding")
+    {
+        using var scope = NewDisposeScope();
+        // Same arithmetic as transformers: inv_freq from an int64 arange cast to fp32, then position * inv_freq.
+        var invFreq = 1.0 / pow(theta, arange(0, headDim, 2, dtype: int64).to(float32) / headDim);
+        var freqs = outer(arange(maxPositions, dtype: float32), invFreq.to(float32));
+        var emb = cat([freqs, freqs], -1);
+        cosTable = emb.cos().MoveToOuterDisposeScope();
+        sinTable = emb.sin().MoveToOuterDisposeScope();
+        // Derived from the config, so not saved with the weights.
+        register_buffer(nameof(cosTable), cosTable, persistent: false);
+        register_buffer(nameof(sinTable), sinTable, persistent: false);
+        RegisterComponents();
+    }
+
+    public long MaxPositions => cosTable.shape[0];
+
+    /// <summary>cos and sin for the given positions [batch, seq], shaped [batch, 1, seq, headDim] to broadcast over heads.</summary>
+    public (Tensor Cos, Tensor Sin) ForPositions(Tensor positionIds) =>
+        (cosTable.index_select(0, positionIds.flatten()).view(positionIds.shape[0], 1, positionIds.shape[1], -1),
+         sinTable.index_select(0, positionIds.flatten()).view(positionIds.shape[0], 1, positionIds.shape[1], -1));
+
+    /// <summary>cos and sin for the contiguous positions start..start+length-1, shaped [1, 1, length, headDim].</summary>
+    public (Tensor Cos, Tensor Sin) ForRange(long start, long length) =>
+        (cosTable.narrow(0, start, length).view(1, 1, length, -1), sinTable.narrow(0, start, length).view(1, 1, length, -1));
+
+    /// <summary>Rotates x [batch, heads, seq, headDim] by the angles whose cos/sin are given.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var half = x.shape[^1] / 2;
+        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        return (x * cos.to(x.dtype) + rotated * sin.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}

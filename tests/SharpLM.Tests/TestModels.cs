@@ -1,0 +1,28 @@
+using SharpLM.Model;
+using static TorchSharp.torch;
+
+namespace SharpLM.Tests;
+
+/// <summary>Tiny models and inputs with fixed seeds for tests.</summary>
+static class TestModels
+{
+    public static LlamaConfig TinyConfig(int vocab = 64, bool tied = false) => new()
+    {
+        VocabSize = vocab, MaxPositionEmbeddings = 64, HiddenSize = 32, IntermediateSize = 64,
+        NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeadsRaw = 2, TieWordEmbeddings = tied,
+    };
+
+    public static LlamaForCausalLM Tiny(int vocab = 64, bool tied = false, long seed = 1)
+    {
+        var model = new LlamaForCausalLM(TinyConfig(vocab, tied));
+        model.InitializeWeights(seed);
+        model.eval();
+        return model;
+    }
+
+    public static Tensor RandomIds(long batch, long seq, int vocab, long seed = 7)
+    {
+        var g = new Generator((ulong)seed);
+        return randint(0, vocab, [batch, seq], dtype: int64, generator: g);
+    }
+}
