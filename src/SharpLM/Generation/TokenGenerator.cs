@@ -1,0 +1,63 @@
+using SharpLM.Model;
+using static TorchSharp.torch;
+
+namespace SharpLM.Generation;
+
+/// <summary>Why generation ended.</summary>
+public enum StopReason { MaxTokens, EndToken, StopString, ContextFull, Cancelled }
+
+/// <summary>
+/// Autoregressive token generation for one sequence: prefill the prompt, then one token per forward pass, with a
+/// KV cache (or, for comparison, recomputing the whole sequence each step).
+/// </summary>
+public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = true)
+{
+    public LlamaForCausalLM Model => model;
+
+    /// <summary>Set when the last <see cref="Generate"/> enumeration ended.</summary>
+    public StopReason? LastStopReason { get; private set; }
+
+    /// <summary>Yields generated token ids (the end token itself is not yielded). Stops at any of
+    /// <paramref name="stopTokens"/>, after <see cref="SamplingOptions.MaxNewTokens"/>, or when the context is full.</summary>
+    public IEnumerable<int> Generate(IReadOnlyList<int> prompt, SamplingOptions options, IReadOnlySet<int> stopTokens,
+        CancellationToken cancel = default)
+    {
+        if (prompt.Count == 0) throw new SharpLMException("the prompt is empty: at least one token (e.g. the begin token) is needed");
+        long maxPositions = model.Config.MaxPositionEmbeddings;
+        if (prompt.Count > maxPositions)
+            throw new SharpLMException($"the prompt has {prompt.Count} tokens, more than the model's context of {maxPositions}");
+        var sampler = new TokenSampler(options);
+        var context = new List<int>(prompt);
+        long capacity = Math.Min(maxPositions, prompt.Count + (long)options.MaxNewTokens);
+        using var cache = useKvCache ? new KvCache(model.Config, 1, capacity, model.model.norm.weight.dtype) : null;
+        LastStopReason = null;
+
+        var logits = new float[model.Config.VocabSize];
+        ForwardLastLogits(context, context.Count, cache, logits);
+        for (int produced = 0; ; produced++)
+        {
+            if (produced >= options.MaxNewTokens) { LastStopReason = StopReason.MaxTokens; yield break; }
+            if (cancel.IsCancellationRequested) { LastStopReason = StopReason.Cancelled; yield break; }
+            var next = sampler.Next(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(context));
+            if (options.StopAtEos && stopTokens.Contains(next)) { LastStopReason = StopReason.EndToken; yield break; }
+            context.Add(next);
+            yield return next;
+            if (produced + 1 >= options.MaxNewTokens) { LastStopReason = StopReason.MaxTokens; yield break; }
+            if (context.Count >= maxPositions) { LastStopReason = StopReason.ContextFull; yield break; }
+            ForwardLastLogits(context, 1, cache, logits);
+        }
+    }
+
+    /// <summary>Runs the model over the last <paramref name="newTokens"/> of the context (all of it without a
+    /// cache) and copies the final position's logits as fp32 into <paramref name="logits"/>.</summary>
+    void ForwardLastLogits(List<int> context, int newTokens, KvCache? cache, float[] logits)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad(); // only here: the caller runs between yields
+        var ids = cache is null ? context : context.GetRange(context.Count - newTokens, newTokens);
+        var input = tensor(ids.Select(i => (long)i).ToArray(), dtype: int64).view(1, -1);
+        var hidden = model.Hidden(input, new ForwardOptions { Cache = cache });
+        var last = model.Head(hidden[0, -1]).to(float32).contiguous();
+        last.data<float>().CopyTo(logits);
+    }
+}

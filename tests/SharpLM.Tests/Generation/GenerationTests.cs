@@ -1,0 +1,79 @@
+using SharpLM.Generation;
+using Xunit;
+
+namespace SharpLM.Tests.Generation;
+
+public class GenerationTests
+{
+    static readonly HashSet<int> NoStop = [];
+
+    [Fact]
+    public void KvCacheAndFullRecomputeGenerateTheSameTokens()
+    {
+        using var model = TestModels.Tiny();
+        var prompt = new[] { 1, 5, 9, 3 };
+        var withCache = new TokenGenerator(model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 }, NoStop).ToArray();
+        var without = new TokenGenerator(model, useKvCache: false).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 }, NoStop).ToArray();
+        Assert.Equal(20, withCache.Length);
+        Assert.Equal(without, withCache);
+
+        var sampled1 = new TokenGenerator(model).Generate(prompt, new SamplingOptions { Seed = 3, MaxNewTokens = 20 }, NoStop).ToArray();
+        var sampled2 = new TokenGenerator(model, useKvCache: false).Generate(prompt, new SamplingOptions { Seed = 3, MaxNewTokens = 20 }, NoStop).ToArray();
+        Assert.Equal(sampled1, sampled2);
+    }
+
+    [Fact]
+    public void StopsAtTheEndTokenWithoutYieldingIt()
+    {
+        using var model = TestModels.Tiny();
+        var prompt = new[] { 1, 5 };
+        var generator = new TokenGenerator(model);
+        var free = generator.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 10 }, NoStop).ToArray();
+        Assert.Equal(StopReason.MaxTokens, generator.LastStopReason);
+        // Declare the third greedy token an end token: generation must stop right before it.
+        var stopped = generator.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 10 }, new HashSet<int> { free[2] }).ToArray();
+        Assert.Equal(StopReason.EndToken, generator.LastStopReason);
+        Assert.Equal(free.TakeWhile(t => t != free[2]).ToArray(), stopped);
+    }
+
+    [Fact]
+    public void StopsWhenTheContextIsFull()
+    {
+        using var model = TestModels.Tiny(); // 64 positions
+        var generator = new TokenGenerator(model);
+        var produced = generator.Generate(Enumerable.Repeat(1, 60).ToArray(), SamplingOptions.Greedy with { MaxNewTokens = 50 }, NoStop).ToArray();
+        Assert.Equal(4, produced.Length);
+        Assert.Equal(StopReason.ContextFull, generator.LastStopReason);
+        Assert.Throws<SharpLMException>(() => generator.Generate([], SamplingOptions.Greedy, NoStop).ToArray());
+    }
+
+    [Fact]
+    public void StreamingTextHoldsBackSplitCharactersAndStopStrings()
+    {
+        var tok = new TestByteTokenizer();
+        var stream = new StreamingText(tok, ["END"]);
+        var shown = new List<string>();
+        foreach (var id in tok.Encode("héllo 🌍 wEN wEND tail"))
+        {
+            var piece = stream.Push(id);
+            Assert.DoesNotContain('\uFFFD', piece);
+            shown.Add(piece);
+            if (stream.Stopped) break;
+        }
+        shown.Add(stream.Flush());
+        Assert.True(stream.Stopped);
+        Assert.Equal("héllo 🌍 wEN w", string.Concat(shown));
+        Assert.Equal("héllo 🌍 wEN w", stream.Text);
+    }
+
+    [Fact]
+    public void StreamingTextFlushesHeldTextAtTheEnd()
+    {
+        var tok = new TestByteTokenizer();
+        var stream = new StreamingText(tok, ["STOP"]);
+        var shown = string.Concat(tok.Encode("ab ST").Select(stream.Push));
+        Assert.Equal("ab ", shown); // "ST" might start "STOP"
+        Assert.Equal("ST", stream.Flush());
+        Assert.False(stream.Stopped);
+    }
+}
