@@ -53,7 +53,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight")) p.fill_(1.0);
-            else nn.init.normal_(p, 0.0, Config.InitializerRange, generator);
+            else p.normal_(0.0, Config.InitializerRange, generator); // nn.init.normal_ ignores the generator in TorchSharp 0.107
         }
     }
 

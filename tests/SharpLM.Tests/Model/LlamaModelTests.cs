@@ -149,4 +149,15 @@ public class LlamaModelTests
         var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson("""{"hidden_size": 30, "num_attention_heads": 4}""", "x/config.json"));
         Assert.Contains("x/config.json", bad.Message);
     }
+
+    [Fact]
+    public void InitialisationIsDeterministicForASeed()
+    {
+        using var a = TestModels.Tiny(seed: 4);
+        using var b = TestModels.Tiny(seed: 4);
+        using var c = TestModels.Tiny(seed: 5);
+        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            Assert.True(pa.Equals(pb), name);
+        Assert.False(a.model.embed_tokens.weight!.Equals(c.model.embed_tokens.weight!));
+    }
 }

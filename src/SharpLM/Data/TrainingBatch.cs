@@ -1,0 +1,45 @@
+using SharpLM.Model;
+using static TorchSharp.torch;
+
+namespace SharpLM.Data;
+
+/// <summary>
+/// One (micro-)batch for next-token training: inputs and the target at every position. Targets equal to
+/// <see cref="IgnoreIndex"/> (padding, prompts) add nothing to the loss.
+/// </summary>
+public sealed class TrainingBatch : IDisposable
+{
+    /// <summary>Cross-entropy ignores these targets (PyTorch's default ignore_index).</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>[batch, seq] int64.</summary>
+    public required Tensor InputIds { get; init; }
+
+    /// <summary>[batch, seq] int64: the token to predict after each position, or <see cref="IgnoreIndex"/>.</summary>
+    public required Tensor Labels { get; init; }
+
+    /// <summary>[batch, seq], 1 = real token, 0 = padding; null when there is no padding.</summary>
+    public Tensor? AttentionMask { get; init; }
+
+    /// <summary>[batch, seq] positions, for packed rows whose examples restart at 0.</summary>
+    public Tensor? PositionIds { get; init; }
+
+    /// <summary>[batch, seq] example ids, for packed rows whose examples must not attend to each other.</summary>
+    public Tensor? SegmentIds { get; init; }
+
+    /// <summary>Number of targets that count (labels != ignore).</summary>
+    public long TargetTokens => Labels.ne(IgnoreIndex).sum().item<long>();
+
+    public long Tokens => InputIds.numel();
+
+    public ForwardOptions ForwardOptions => new() { AttentionMask = AttentionMask, PositionIds = PositionIds, SegmentIds = SegmentIds };
+
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        Labels.Dispose();
+        AttentionMask?.Dispose();
+        PositionIds?.Dispose();
+        SegmentIds?.Dispose();
+    }
+}

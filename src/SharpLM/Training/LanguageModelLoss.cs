@@ -1,0 +1,20 @@
+using SharpLM.Data;
+using SharpLM.Model;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SharpLM.Training;
+
+/// <summary>Next-token cross-entropy, summed over the targets that count. Callers divide by the number of targets
+/// of the whole (accumulated) batch, so every target token weighs the same however the batch is split.</summary>
+public static class LanguageModelLoss
+{
+    public static Tensor Sum(LlamaForCausalLM model, TrainingBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var logits = model.Forward(batch.InputIds, batch.ForwardOptions);
+        var loss = F.cross_entropy(logits.view(-1, logits.shape[^1]).to(float32), batch.Labels.view(-1),
+            ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
+        return loss.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Evaluation;
+using SharpLM.Model;
+using static TorchSharp.torch;
+
+namespace SharpLM.Training;
+
+/// <summary>
+/// The training loop shared by pretraining and fine-tuning: shuffled epochs, gradient accumulation with the loss
+/// normalised by the target tokens of the whole step (so accumulation equals the large batch), gradient clipping,
+/// AdamW on a warm-up + cosine schedule, periodic validation and checkpoints, and exact resume.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    readonly LlamaForCausalLM model;
+    readonly ITrainingData train;
+    readonly ITrainingData? valid;
+    readonly List<ITrainingObserver> observers = [];
+    int[]? epochOrder;
+    int epochOrderFor = -1;
+
+    /// <param name="trainable">the parameters to train (with their weight-decay choice); null = all of the model's</param>
+    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options,
+        IEnumerable<AdamW.Entry>? trainable = null)
+    {
+        options.Validate();
+        if (train.Count == 0) throw new SharpLMException("the training data is empty");
+        this.model = model;
+        this.train = train;
+        this.valid = valid;
+        Options = options;
+        var entries = (trainable ?? DefaultTrainable(model, options)).ToList();
+        if (entries.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
+        Optimizer = new AdamW(entries, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
+        State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps() };
+        Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
+            State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
+        model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
+    }
+
+    public TrainingOptions Options { get; }
+    public TrainerState State { get; private set; }
+    public AdamW Optimizer { get; }
+    public LearningRateSchedule Schedule { get; }
+    public LlamaForCausalLM Model => model;
+    public int StepsPerEpoch => (train.Count + Options.BatchSize - 1) / Options.BatchSize;
+
+    /// <summary>Called after every periodic and the final checkpoint-worthy moment; returns the folder written.</summary>
+    public Func<Trainer, string>? SaveCheckpoint { get; set; }
+
+    public void AddObserver(ITrainingObserver observer) => observers.Add(observer);
+
+    /// <summary>Every parameter, decayed unless it is a norm or embedding and the options exempt those.</summary>
+    public static IEnumerable<AdamW.Entry> DefaultTrainable(LlamaForCausalLM model, TrainingOptions options) =>
+        model.named_parameters()
+            .Where(p => p.parameter.requires_grad)
+            .Select(p => new AdamW.Entry(p.name, p.parameter,
+                options.DecayNormsAndEmbeddings || !(p.name.EndsWith("norm.weight") || p.name.Contains("embed_tokens"))));
+
+    long ComputeTotalSteps() => Options.MaxSteps > 0 ? Options.MaxSteps : (long)Options.Epochs * StepsPerEpoch;
+
+    /// <summary>Continues from a saved state: position, step and optimiser moments (the weights are loaded by the caller).</summary>
+    public void Restore(TrainerState state, IReadOnlyDictionary<string, Tensor> optimizerState, Tensor? rngState, string source)
+    {
+        if (state.TotalSteps != State.TotalSteps)
+            throw new SharpLMException($"{source}: the checkpoint's run is {state.TotalSteps} steps long but these settings give {State.TotalSteps}; resume with the same data and options");
+        Optimizer.LoadState(state.Step, optimizerState, source);
+        if (rngState is not null) set_rng_state(rngState);
+        state.Options = Options;
+        State = state;
+    }
+
+    /// <summary>Runs until the last step (or until cancelled, after saving a checkpoint).</summary>
+    public void Run(CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        model.train();
+        while (State.Step < State.TotalSteps)
+        {
+            if (State.StepInEpoch >= StepsPerEpoch) { State.Epoch++; State.StepInEpoch = 0; }
+            var order = EpochOrder(State.Epoch);
+            int start = State.StepInEpoch * Options.BatchSize;
+            var indices = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray();
+
+            var stepClock = Stopwatch.StartNew();
+            var (loss, gradNorm, lr, tokens, targets) = TrainStep(indices);
+            State.Step++;
+            State.StepInEpoch++;
+            State.TokensSeen += tokens;
+            State.LastLoss = loss;
+            var seconds = stepClock.Elapsed.TotalSeconds;
+            var metrics = new StepMetrics(State.Step, State.TotalSteps, State.Epoch, loss, lr, gradNorm, tokens, targets,
+                seconds, tokens / Math.Max(seconds, 1e-9), clock.Elapsed.TotalSeconds);
+            foreach (var o in observers) o.OnStep(metrics);
+
+            bool last = State.Step == State.TotalSteps;
+            if (valid is not null && (last || (Options.EvalEvery > 0 && State.Step % Options.EvalEvery == 0)))
+                Evaluate();
+            if (SaveCheckpoint is not null && (last || cancel.IsCancellationRequested ||
+                                               (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0)))
+            {
+                var path = SaveCheckpoint(this);
+                foreach (var o in observers) o.OnCheckpoint(State.Step, path);
+            }
+            if (cancel.IsCancellationRequested)
+            {
+                foreach (var o in observers) o.OnMessage($"stopped at step {State.Step} of {State.TotalSteps}; resume with --resume");
+                return;
+            }
+        }
+    }
+
+    /// <summary>One optimiser update over the examples at <paramref name="indices"/>.</summary>
+    public (double Loss, double GradNorm, double Lr, long Tokens, long Targets) TrainStep(IReadOnlyList<int> indices)
+    {
+        var micro = Options.EffectiveMicroBatch;
+        var batches = new List<TrainingBatch>();
+        try
+        {
+            for (int i = 0; i < indices.Count; i += micro)
+                batches.Add(train.Collate(indices.Skip(i).Take(micro).ToArray()));
+            long targets = batches.Sum(b => b.TargetTokens);
+            long tokens = batches.Sum(b => b.Tokens);
+            if (targets == 0)
+                throw new SharpLMException($"step {State.Step + 1}: the batch has no target tokens to train on (is everything masked?)");
+
+            double lossSum = 0;
+            foreach (var batch in batches)
+            {
+                using var scope = NewDisposeScope();
+                var sum = LanguageModelLoss.Sum(model, batch);
+                (sum / targets).backward();
+                lossSum += sum.item<float>();
+            }
+            double loss = lossSum / targets;
+            if (!double.IsFinite(loss))
+            {
+                Optimizer.ZeroGrad();
+                throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
+            }
+            var parameters = Optimizer.Entries.Select(e => e.Parameter).ToList();
+            double gradNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue, 2.0);
+            if (!double.IsFinite(gradNorm))
+            {
+                Optimizer.ZeroGrad();
+                throw new TrainingDivergedException(State.Step, $"the gradient norm is {gradNorm}");
+            }
+            double lr = Schedule.At(State.Step);
+            Optimizer.Update(lr);
+            Optimizer.ZeroGrad();
+            return (loss, gradNorm, lr, tokens, targets);
+        }
+        finally
+        {
+            foreach (var b in batches) b.Dispose();
+        }
+    }
+
+    public EvalMetrics Evaluate()
+    {
+        if (valid is null) throw new InvalidOperationException("no validation data");
+        var report = LossEvaluator.Evaluate(model, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples);
+        State.LastValidLoss = report.MeanLoss;
+        var metrics = new EvalMetrics(State.Step, report.MeanLoss, report.Perplexity, report.TargetTokens);
+        foreach (var o in observers) o.OnEvaluation(metrics);
+        return metrics;
+    }
+
+    /// <summary>The shuffled example order of an epoch: a pure function of (seed, epoch), so resume sees the same order.</summary>
+    int[] EpochOrder(int epoch)
+    {
+        if (epochOrderFor == epoch && epochOrder is not null) return epochOrder;
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        new Random(unchecked((int)(Options.Seed * 1_000_003 + epoch))).Shuffle(order);
+        epochOrder = order;
+        epochOrderFor = epoch;
+        return order;
+    }
+
+    public void Dispose() => Optimizer.Dispose();
+}
