@@ -1,0 +1,108 @@
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace SharpLM.Formats;
+
+/// <summary>
+/// A sharded checkpoint: <c>model.safetensors.index.json</c> whose <c>weight_map</c> maps each tensor
+/// name to the shard file (in the same folder) that holds it. Opening checks that every shard exists,
+/// is a valid safetensors file and holds the tensors the index assigns to it.
+/// </summary>
+public sealed class SafetensorsIndex : IDisposable
+{
+    readonly Dictionary<string, string> weightMap;
+    readonly Dictionary<string, SafetensorsFile> shards;
+
+    SafetensorsIndex(string path, Dictionary<string, string> weightMap, Dictionary<string, SafetensorsFile> shards)
+    {
+        Path = path;
+        this.weightMap = weightMap;
+        this.shards = shards;
+    }
+
+    /// <summary>Opens the index at <paramref name="indexPath"/> and all its shards.</summary>
+    public static SafetensorsIndex Open(string indexPath)
+    {
+        if (!File.Exists(indexPath)) throw new SharpLMException($"Safetensors index not found: {indexPath}");
+        var weightMap = ReadWeightMap(indexPath);
+        string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+        var shards = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+        try
+        {
+            foreach (string shard in weightMap.Values.Distinct().Order(StringComparer.Ordinal))
+            {
+                string shardPath = System.IO.Path.Combine(folder, shard);
+                if (!File.Exists(shardPath))
+                    throw new SharpLMException($"{indexPath}: shard \"{shard}\" not found (looked for {shardPath})");
+                shards[shard] = SafetensorsFile.Open(shardPath);
+            }
+            foreach (var (name, shard) in weightMap)
+                if (!shards[shard].Contains(name))
+                    throw new SharpLMException($"{indexPath}: tensor \"{name}\" is mapped to \"{shard}\", but that shard has no such tensor");
+            return new SafetensorsIndex(indexPath, weightMap, shards);
+        }
+        catch
+        {
+            foreach (var file in shards.Values) file.Dispose();
+            throw;
+        }
+    }
+
+    public string Path { get; }
+
+    /// <summary>Tensor name to shard file name, as written in the index.</summary>
+    public IReadOnlyDictionary<string, string> WeightMap => weightMap;
+
+    /// <summary>Every tensor name, sorted (ordinal).</summary>
+    public IEnumerable<string> Names => weightMap.Keys.Order(StringComparer.Ordinal);
+
+    public bool Contains(string name) => weightMap.ContainsKey(name);
+
+    /// <summary>The header entry of <paramref name="name"/> in its shard.</summary>
+    public SafetensorsEntry GetEntry(string name) => ShardOf(name).GetEntry(name);
+
+    /// <summary>Loads <paramref name="name"/> from its shard (see <see cref="SafetensorsFile.Load"/>).</summary>
+    public Tensor Load(string name, ScalarType? dtype = null) => ShardOf(name).Load(name, dtype);
+
+    SafetensorsFile ShardOf(string name) =>
+        weightMap.TryGetValue(name, out string? shard) ? shards[shard]
+        : throw new SharpLMException($"{Path}: no tensor named \"{name}\" in the weight_map");
+
+    static Dictionary<string, string> ReadWeightMap(string indexPath)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{indexPath}: not valid JSON: {e.Message}");
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map)
+                || map.ValueKind != JsonValueKind.Object)
+                throw new SharpLMException($"{indexPath}: expected an object with a \"weight_map\" object");
+            var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var item in map.EnumerateObject())
+            {
+                if (item.Value.ValueKind != JsonValueKind.String)
+                    throw new SharpLMException($"{indexPath}: weight_map[\"{item.Name}\"] must be a shard file name (a string)");
+                string shard = item.Value.GetString()!;
+                // Shards live beside the index; a path elsewhere is a broken or hostile index.
+                if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard))
+                    throw new SharpLMException($"{indexPath}: weight_map[\"{item.Name}\"] = \"{shard}\" is not a file name in the index's folder");
+                weightMap[item.Name] = shard;
+            }
+            if (weightMap.Count == 0) throw new SharpLMException($"{indexPath}: the weight_map is empty");
+            return weightMap;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in shards.Values) file.Dispose();
+    }
+}
