@@ -53,7 +53,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         this.vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         vocabBySpan = this.vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         this.merges = merges.ToArray();
-        AddedTokens = addedTokens.ToArray();
+        AddedTokens = addedTokens.ToList();
         PreTokenizer = preTokenizer ?? PreTokenizer.Gpt2;
         IgnoreMerges = ignoreMerges;
         UnkToken = unkToken;
@@ -80,14 +80,15 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         }
         addedByContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
         isSpecial = new bool[size];
-        foreach (var added in AddedTokens)
+        for (int i = 0; i < AddedTokens.Count; i++)
         {
+            var added = AddedTokens[i];
             if (tokens[added.Id] is { } existing && existing != added.Content)
-                throw new SharpLMException($"added_tokens: id {added.Id} is \"{added.Content}\" but model.vocab gives that id to \"{existing}\".");
+                throw new SharpLMException($"added_tokens[{i}]: id {added.Id} is \"{added.Content}\" but that id is already \"{existing}\".");
             if (this.vocab.TryGetValue(added.Content, out int vocabId) && vocabId != added.Id)
-                throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id} but model.vocab gives it id {vocabId}.");
+                throw new SharpLMException($"added_tokens[{i}]: \"{added.Content}\" has id {added.Id} but model.vocab gives it id {vocabId}.");
             if (!addedByContent.TryAdd(added.Content, added))
-                throw new SharpLMException($"added_tokens: \"{added.Content}\" is listed twice.");
+                throw new SharpLMException($"added_tokens[{i}]: \"{added.Content}\" is listed twice.");
             tokens[added.Id] = added.Content;
             isSpecial[added.Id] = added.Special;
         }
