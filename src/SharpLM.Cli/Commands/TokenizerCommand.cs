@@ -1,13 +1,206 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using SharpLM.Tokenization;
+using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
 
 /// <summary>`sharplm tokenizer ...`: train and inspect tokenizers.</summary>
 static class TokenizerCommand
 {
+    // Shows a token's text quoted, with control characters escaped and everything else as is.
+    static readonly JsonSerializerOptions Quoted = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static Command Create()
     {
         var cmd = new Command("tokenizer", "Train and inspect byte-level BPE tokenizers.");
+        cmd.Subcommands.Add(CreateTrain());
+        cmd.Subcommands.Add(CreateEncode());
         return cmd;
+    }
+
+    static Command CreateTrain()
+    {
+        var input = new Option<string[]>("--input", "-i")
+        {
+            Description = "Text files or folders (searched recursively) of .txt (one document per file) and .jsonl (a \"text\" field per line).",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var vocabSize = new Option<int>("--vocab-size")
+        {
+            Description = "Total vocabulary size, special and byte tokens included.",
+            DefaultValueFactory = _ => 8000,
+        };
+        var minFrequency = new Option<long>("--min-frequency")
+        {
+            Description = "Pairs seen fewer times are not merged.",
+            DefaultValueFactory = _ => 2,
+        };
+        var specialTokens = new Option<string>("--special-tokens")
+        {
+            Description = "Comma-separated special tokens, given ids 0, 1, ... in this order.",
+            DefaultValueFactory = _ => string.Join(",", BpeTrainerOptions.DefaultSpecialTokens),
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Output tokenizer.json, or a folder to write tokenizer.json into.",
+            Required = true,
+        };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing output file." };
+
+        var cmd = new Command("train", "Train a byte-level BPE tokenizer and write a Hugging Face tokenizer.json.")
+        {
+            input, vocabSize, minFrequency, specialTokens, output, force,
+        };
+        cmd.SetAction(parseResult =>
+        {
+            var options = new BpeTrainerOptions
+            {
+                VocabSize = parseResult.GetValue(vocabSize),
+                MinFrequency = parseResult.GetValue(minFrequency),
+                SpecialTokens = parseResult.GetValue(specialTokens)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            };
+            options.Validate();
+            string path = OutputFile(parseResult.GetValue(output)!);
+            if (File.Exists(path) && !parseResult.GetValue(force))
+                throw new SharpLMException($"{path} already exists; pass --force to overwrite it.");
+            var files = InputFiles(parseResult.GetValue(input)!);
+
+            var clock = Stopwatch.StartNew();
+            var tokenizer = Train(files, options);
+            tokenizer.Save(path);
+            AnsiConsole.MarkupLineInterpolated(
+                $"Wrote [green]{path}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, from {files.Count} file(s) in {clock.Elapsed.TotalSeconds:F1} s.");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static ByteLevelBpeTokenizer Train(List<string> files, BpeTrainerOptions options)
+    {
+        ByteLevelBpeTokenizer? result = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var reading = ctx.AddTask("Reading and counting words", maxValue: Math.Max(1, files.Sum(f => new FileInfo(f).Length)));
+                var merging = ctx.AddTask("Learning merges", autoStart: false);
+                result = new BpeTrainer(options).Train(ReadDocuments(files, reading.Increment), p =>
+                {
+                    if (p.Stage != BpeTrainingStage.Merging) return;
+                    if (!merging.IsStarted)
+                    {
+                        reading.Value = reading.MaxValue;
+                        merging.MaxValue = Math.Max(1, p.Total ?? 1);
+                        merging.StartTask();
+                    }
+                    merging.Value = p.Done;
+                    if (p.Done == p.Total) merging.Value = merging.MaxValue;
+                });
+            });
+        return result!;
+    }
+
+    static Command CreateEncode()
+    {
+        var tokenizerPath = new Option<string>("--tokenizer", "-t")
+        {
+            Description = "A tokenizer.json, or a folder that holds one.",
+            Required = true,
+        };
+        var allowSpecial = new Option<bool>("--allow-special") { Description = "Recognise special tokens such as [EOT] in the text." };
+        var text = new Argument<string>("text") { Description = "The text to encode." };
+        var cmd = new Command("encode", "Show the token ids and tokens of a text.") { tokenizerPath, allowSpecial, text };
+        cmd.SetAction(parseResult =>
+        {
+            string path = parseResult.GetValue(tokenizerPath)!;
+            if (Directory.Exists(path)) path = Path.Combine(path, "tokenizer.json");
+            var tokenizer = TokenizerJson.Load(path);
+            var ids = tokenizer.Encode(parseResult.GetValue(text)!, parseResult.GetValue(allowSpecial));
+
+            AnsiConsole.WriteLine($"ids ({ids.Length}): {string.Join(' ', ids)}");
+            var table = new Table().AddColumns("#", "id", "token", "text");
+            for (int i = 0; i < ids.Length; i++)
+            {
+                string piece = JsonSerializer.Serialize(tokenizer.Decode([ids[i]]), Quoted);
+                table.AddRow(new Text(i.ToString()), new Text(ids[i].ToString()), new Text(tokenizer.IdToToken(ids[i]) ?? "?"), new Text(piece));
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    static string OutputFile(string output) =>
+        Directory.Exists(output) || Path.EndsInDirectorySeparator(output) || !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? Path.Combine(output, "tokenizer.json")
+            : output;
+
+    /// <summary>The .txt and .jsonl files named or found under the named folders, in a stable order.</summary>
+    static List<string> InputFiles(IEnumerable<string> inputs)
+    {
+        var files = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var found = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories).Where(IsCorpusFile).Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new SharpLMException($"{input}: folder has no .txt or .jsonl files.");
+                files.AddRange(found);
+            }
+            else if (File.Exists(input))
+            {
+                if (!IsCorpusFile(input)) throw new SharpLMException($"{input}: expected a .txt or .jsonl file.");
+                files.Add(input);
+            }
+            else throw new SharpLMException($"{input}: no such file or folder.");
+        }
+        return files;
+    }
+
+    static bool IsCorpusFile(string path) =>
+        path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Streams documents: a whole .txt file, or the "text" field of each .jsonl line.
+    /// <paramref name="advance"/> gets the (approximate) bytes read.</summary>
+    static IEnumerable<string> ReadDocuments(List<string> files, Action<double> advance)
+    {
+        foreach (var file in files)
+        {
+            if (file.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
+            {
+                var text = File.ReadAllText(file);
+                advance(new FileInfo(file).Length);
+                yield return text;
+                continue;
+            }
+            int lineNumber = 0;
+            foreach (var line in File.ReadLines(file))
+            {
+                lineNumber++;
+                advance(line.Length + 1);
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                yield return JsonlText(line, file, lineNumber);
+            }
+        }
+    }
+
+    static string JsonlText(string line, string file, int lineNumber)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                return text.GetString()!;
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{file}:{lineNumber}: not valid JSON ({e.Message}).", e);
+        }
+        throw new SharpLMException($"{file}:{lineNumber}: expected a JSON object with a string field \"text\".");
     }
 }

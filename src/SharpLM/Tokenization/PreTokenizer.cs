@@ -1,0 +1,123 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace SharpLM.Tokenization;
+
+/// <summary>
+/// Splits text into the pieces ("words") that BPE works on, with a regular expression, as
+/// Hugging Face's ByteLevel pre-tokenizer (use_regex=true) or its Split(Regex, Isolated)
+/// pre-tokenizer does: every match is a piece, and so is any text between matches.
+/// </summary>
+/// <remarks>
+/// .NET regular expressions see UTF-16 code units, while Hugging Face's see code points, so a
+/// character outside the BMP (e.g. "𝐀" or "𠀀", both letters) would look like two surrogates to
+/// \p{L}. Where the text has surrogate pairs the regex therefore runs on a stand-in string in
+/// which each pair is one BMP character of the same Unicode category, and the pieces are mapped
+/// back. Lone surrogates stay as they are: they match [^\s\p{L}\p{N}], so no pattern crashes on them.
+/// </remarks>
+public sealed class PreTokenizer
+{
+    /// <summary>GPT-2's pattern, used by Hugging Face's ByteLevel pre-tokenizer.</summary>
+    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    /// <summary>The GPT-2 pre-tokenizer that SharpLM trains with.</summary>
+    public static PreTokenizer Gpt2 { get; } = new(Gpt2Pattern);
+
+    // One BMP character per Unicode category, standing in for supplementary characters of that category.
+    static readonly char[] standIns = FindStandIns();
+
+    readonly Regex regex;
+
+    /// <summary>Creates a pre-tokenizer for a pattern in .NET regular-expression syntax
+    /// (which accepts the patterns of GPT-2, Llama-3 and similar tokenizer.json files).</summary>
+    public PreTokenizer(string pattern)
+    {
+        Pattern = pattern;
+        regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+    }
+
+    /// <summary>The regular expression.</summary>
+    public string Pattern { get; }
+
+    /// <summary>True for the GPT-2 pattern (saved as a plain ByteLevel pre-tokenizer).</summary>
+    public bool IsGpt2 => Pattern == Gpt2Pattern;
+
+    /// <summary>Appends the pieces of <paramref name="text"/> as (start, length) pairs.</summary>
+    public void Split(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces)
+    {
+        if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            SplitBmp(text, pieces, null);
+            return;
+        }
+        char[] standIn = ArrayPool<char>.Shared.Rent(text.Length);
+        int[] origin = ArrayPool<int>.Shared.Rent(text.Length + 1);
+        try
+        {
+            int n = 0;
+            for (int i = 0; i < text.Length; i++, n++)
+            {
+                origin[n] = i;
+                char c = text[i];
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                {
+                    standIn[n] = standIns[(int)CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(c, text[i + 1]))];
+                    i++;
+                }
+                else standIn[n] = c;
+            }
+            origin[n] = text.Length;
+            SplitBmp(standIn.AsSpan(0, n), pieces, origin);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(standIn);
+            ArrayPool<int>.Shared.Return(origin);
+        }
+    }
+
+    /// <summary>The pieces of <paramref name="text"/> as strings (for tests and tools).</summary>
+    public List<string> Split(string text)
+    {
+        var pieces = new List<(int Start, int Length)>();
+        Split(text, pieces);
+        return pieces.ConvertAll(p => text.Substring(p.Start, p.Length));
+    }
+
+    void SplitBmp(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces, int[]? origin)
+    {
+        int end = 0;
+        foreach (var m in regex.EnumerateMatches(text))
+        {
+            if (m.Length == 0) continue;
+            if (m.Index > end) Add(end, m.Index);
+            Add(m.Index, m.Index + m.Length);
+            end = m.Index + m.Length;
+        }
+        if (end < text.Length) Add(end, text.Length);
+
+        void Add(int from, int to)
+        {
+            if (origin is not null) (from, to) = (origin[from], origin[to]);
+            pieces.Add((from, to - from));
+        }
+    }
+
+    static char[] FindStandIns()
+    {
+        // The first BMP character of each category from U+0100 on (past ASCII, so a stand-in never
+        // equals a literal such as 's' in a pattern); categories with none keep U+FFFD (never needed:
+        // supplementary characters are never spaces or surrogates).
+        var found = new char[32];
+        Array.Fill(found, '\uFFFD');
+        var seen = new bool[32];
+        for (int c = 0x100; c < 0x10000; c++)
+        {
+            if (c is >= 0xD800 and <= 0xDFFF) continue;
+            int cat = (int)CharUnicodeInfo.GetUnicodeCategory((char)c);
+            if (!seen[cat]) { seen[cat] = true; found[cat] = (char)c; }
+        }
+        return found;
+    }
+}

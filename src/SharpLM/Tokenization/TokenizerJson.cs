@@ -1,0 +1,301 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace SharpLM.Tokenization;
+
+/// <summary>
+/// Reads and writes Hugging Face tokenizer.json files for byte-level BPE.
+/// </summary>
+/// <remarks>
+/// Read: model type BPE (merges as ["a","b"] or "a b"; ignore_merges honoured) with either a
+/// ByteLevel pre-tokenizer (use_regex true, add_prefix_space false) or a Sequence of
+/// Split(Regex, Isolated) and ByteLevel(use_regex false) as in Llama-3 files. Normalizers,
+/// dropout, byte fallback, subword prefixes/suffixes and stripped added tokens are refused with
+/// a <see cref="SharpLMException"/> naming the file and field. The post-processor is ignored
+/// (SharpLM adds bos/eos itself), as are truncation and padding.
+/// </remarks>
+public static class TokenizerJson
+{
+    const string ByteLevelType = "ByteLevel";
+
+    /// <summary>Loads a tokenizer.json file.</summary>
+    /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer.</exception>
+    public static ByteLevelBpeTokenizer Load(string path)
+    {
+        if (!File.Exists(path)) throw new SharpLMException($"{path}: tokenizer file not found.");
+        return Parse(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
+    public static ByteLevelBpeTokenizer Parse(ReadOnlySpan<byte> json, string source)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+            using var doc = JsonDocument.ParseValue(ref reader);
+            return Read(doc.RootElement);
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{source}: not valid JSON ({e.Message}).", e);
+        }
+        catch (SharpLMException e)
+        {
+            throw new SharpLMException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes <paramref name="tokenizer"/> to <paramref name="path"/> atomically (a temporary
+    /// file in the same folder, then a rename), creating the folder if needed.</summary>
+    public static void Save(ByteLevelBpeTokenizer tokenizer, string path)
+    {
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllBytes(temp, Serialize(tokenizer));
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>The tokenizer.json bytes (UTF-8, indented); the same tokenizer always gives the same bytes.</summary>
+    public static byte[] Serialize(ByteLevelBpeTokenizer tokenizer)
+    {
+        using var stream = new MemoryStream();
+        // Relaxed escaping writes byte-level tokens such as "Ġthe" as they are, like Hugging Face.
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("version", "1.0");
+            w.WriteNull("truncation");
+            w.WriteNull("padding");
+            w.WriteStartArray("added_tokens");
+            foreach (var t in tokenizer.AddedTokens.OrderBy(t => t.Id))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", t.Id);
+                w.WriteString("content", t.Content);
+                w.WriteBoolean("single_word", false);
+                w.WriteBoolean("lstrip", false);
+                w.WriteBoolean("rstrip", false);
+                w.WriteBoolean("normalized", false);
+                w.WriteBoolean("special", t.Special);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNull("normalizer");
+            w.WritePropertyName("pre_tokenizer");
+            if (tokenizer.PreTokenizer.IsGpt2) WriteByteLevel(w, useRegex: true);
+            else
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "Sequence");
+                w.WriteStartArray("pretokenizers");
+                w.WriteStartObject();
+                w.WriteString("type", "Split");
+                w.WriteStartObject("pattern");
+                w.WriteString("Regex", tokenizer.PreTokenizer.Pattern);
+                w.WriteEndObject();
+                w.WriteString("behavior", "Isolated");
+                w.WriteBoolean("invert", false);
+                w.WriteEndObject();
+                WriteByteLevel(w, useRegex: false);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteNull("post_processor");
+            w.WritePropertyName("decoder");
+            WriteByteLevel(w, useRegex: true);
+            w.WriteStartObject("model");
+            w.WriteString("type", "BPE");
+            w.WriteNull("dropout");
+            if (tokenizer.UnkToken is null) w.WriteNull("unk_token");
+            else w.WriteString("unk_token", tokenizer.UnkToken);
+            w.WriteNull("continuing_subword_prefix");
+            w.WriteNull("end_of_word_suffix");
+            w.WriteBoolean("fuse_unk", false);
+            w.WriteBoolean("byte_fallback", false);
+            w.WriteBoolean("ignore_merges", tokenizer.IgnoreMerges);
+            w.WriteStartObject("vocab");
+            foreach (var (token, id) in tokenizer.Vocab.OrderBy(kv => kv.Value))
+                w.WriteNumber(token, id);
+            w.WriteEndObject();
+            w.WriteStartArray("merges");
+            foreach (var (left, right) in tokenizer.Merges)
+            {
+                w.WriteStartArray();
+                w.WriteStringValue(left);
+                w.WriteStringValue(right);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+
+    static void WriteByteLevel(Utf8JsonWriter w, bool useRegex)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", ByteLevelType);
+        w.WriteBoolean("add_prefix_space", false);
+        w.WriteBoolean("trim_offsets", true);
+        w.WriteBoolean("use_regex", useRegex);
+        w.WriteEndObject();
+    }
+
+    static ByteLevelBpeTokenizer Read(JsonElement root)
+    {
+        Expect(root, JsonValueKind.Object, "the top level");
+        if (Property(root, "normalizer") is { } normalizer)
+            throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported (byte-level BPE needs none).");
+        var preTokenizer = ReadPreTokenizer(Property(root, "pre_tokenizer"));
+        if (Property(root, "decoder") is { } decoder && TypeName(decoder, "decoder") != ByteLevelType)
+            throw new SharpLMException($"decoder: type {TypeName(decoder, "decoder")} is not supported (expected ByteLevel).");
+
+        var model = Property(root, "model") ?? throw new SharpLMException("model: missing.");
+        Expect(model, JsonValueKind.Object, "model");
+        string type = OptionalString(model, "type", "model.type") ?? "BPE";
+        if (type != "BPE") throw new SharpLMException($"model.type: \"{type}\" is not supported (expected BPE).");
+        if (Property(model, "dropout") is { } dropout && (dropout.ValueKind != JsonValueKind.Number || dropout.GetDouble() != 0))
+            throw new SharpLMException("model.dropout: BPE dropout is not supported (expected null).");
+        foreach (var name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
+            if (OptionalString(model, name, $"model.{name}") is { Length: > 0 } affix)
+                throw new SharpLMException($"model.{name}: \"{affix}\" is not supported (expected null).");
+        foreach (var name in new[] { "fuse_unk", "byte_fallback" })
+            if (OptionalBool(model, name, $"model.{name}"))
+                throw new SharpLMException($"model.{name}: true is not supported (expected false).");
+        bool ignoreMerges = OptionalBool(model, "ignore_merges", "model.ignore_merges");
+        string? unk = OptionalString(model, "unk_token", "model.unk_token");
+
+        var vocabJson = Property(model, "vocab") ?? throw new SharpLMException("model.vocab: missing.");
+        Expect(vocabJson, JsonValueKind.Object, "model.vocab");
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in vocabJson.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id))
+                throw new SharpLMException($"model.vocab[\"{entry.Name}\"]: expected an integer id.");
+            if (!vocab.TryAdd(entry.Name, id)) throw new SharpLMException($"model.vocab: token \"{entry.Name}\" appears twice.");
+        }
+
+        var mergesJson = Property(model, "merges") ?? throw new SharpLMException("model.merges: missing.");
+        Expect(mergesJson, JsonValueKind.Array, "model.merges");
+        var merges = new List<(string, string)>(mergesJson.GetArrayLength());
+        foreach (var m in mergesJson.EnumerateArray()) merges.Add(ReadMerge(m, merges.Count));
+
+        var added = new List<AddedToken>();
+        if (Property(root, "added_tokens") is { } addedJson)
+        {
+            Expect(addedJson, JsonValueKind.Array, "added_tokens");
+            foreach (var t in addedJson.EnumerateArray()) added.Add(ReadAddedToken(t, $"added_tokens[{added.Count}]"));
+        }
+        return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
+    }
+
+    static PreTokenizer ReadPreTokenizer(JsonElement? json)
+    {
+        const string field = "pre_tokenizer";
+        if (json is not { } p) throw new SharpLMException($"{field}: missing (expected ByteLevel, or Sequence of Split and ByteLevel).");
+        string type = TypeName(p, field);
+        if (type == ByteLevelType)
+        {
+            CheckByteLevel(p, field, useRegex: true);
+            return PreTokenizer.Gpt2;
+        }
+        if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported (expected ByteLevel, or Sequence of Split and ByteLevel).");
+        var steps = Property(p, "pretokenizers") ?? throw new SharpLMException($"{field}.pretokenizers: missing.");
+        Expect(steps, JsonValueKind.Array, $"{field}.pretokenizers");
+        if (steps.GetArrayLength() != 2 || TypeName(steps[0], $"{field}.pretokenizers[0]") != "Split" || TypeName(steps[1], $"{field}.pretokenizers[1]") != ByteLevelType)
+            throw new SharpLMException($"{field}.pretokenizers: only [Split, ByteLevel] is supported.");
+        var split = steps[0];
+        string at = $"{field}.pretokenizers[0]";
+        string? pattern = Property(split, "pattern") is { ValueKind: JsonValueKind.Object } pat ? OptionalString(pat, "Regex", $"{at}.pattern.Regex") : null;
+        if (pattern is null) throw new SharpLMException($"{at}.pattern: expected {{\"Regex\": \"...\"}}.");
+        if (OptionalString(split, "behavior", $"{at}.behavior") is var behavior and not "Isolated")
+            throw new SharpLMException($"{at}.behavior: \"{behavior}\" is not supported (expected Isolated).");
+        if (OptionalBool(split, "invert", $"{at}.invert")) throw new SharpLMException($"{at}.invert: true is not supported.");
+        CheckByteLevel(steps[1], $"{field}.pretokenizers[1]", useRegex: false);
+        try
+        {
+            return new PreTokenizer(pattern);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SharpLMException($"{at}.pattern.Regex: .NET cannot compile this pattern ({e.Message}).", e);
+        }
+    }
+
+    static void CheckByteLevel(JsonElement p, string field, bool useRegex)
+    {
+        if (OptionalBool(p, "add_prefix_space", $"{field}.add_prefix_space"))
+            throw new SharpLMException($"{field}.add_prefix_space: true is not supported (expected false).");
+        // use_regex defaults to true in Hugging Face (older GPT-2 files omit it).
+        bool actual = Property(p, "use_regex") is not { } flag || ReadBool(flag, $"{field}.use_regex");
+        if (actual != useRegex)
+            throw new SharpLMException($"{field}.use_regex: expected {(useRegex ? "true" : "false")} here.");
+    }
+
+    static (string, string) ReadMerge(JsonElement m, int index)
+    {
+        string at = $"model.merges[{index}]";
+        if (m.ValueKind == JsonValueKind.String)
+        {
+            var parts = m.GetString()!.Split(' ');
+            if (parts.Length != 2) throw new SharpLMException($"{at}: expected \"left right\" with one space, got \"{m.GetString()}\".");
+            return (parts[0], parts[1]);
+        }
+        if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
+            return (m[0].GetString()!, m[1].GetString()!);
+        throw new SharpLMException($"{at}: expected [\"left\", \"right\"] or \"left right\".");
+    }
+
+    static AddedToken ReadAddedToken(JsonElement t, string at)
+    {
+        Expect(t, JsonValueKind.Object, at);
+        if (Property(t, "id") is not { ValueKind: JsonValueKind.Number } idJson || !idJson.TryGetInt32(out int id))
+            throw new SharpLMException($"{at}.id: expected an integer.");
+        string content = OptionalString(t, "content", $"{at}.content") ?? throw new SharpLMException($"{at}.content: missing.");
+        foreach (var flag in new[] { "single_word", "lstrip", "rstrip" })
+            if (OptionalBool(t, flag, $"{at}.{flag}"))
+                throw new SharpLMException($"{at}.{flag}: true is not supported (token \"{content}\").");
+        return new AddedToken(id, content, OptionalBool(t, "special", $"{at}.special"));
+    }
+
+    // A property that is present and not null.
+    static JsonElement? Property(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    static string TypeName(JsonElement obj, string field)
+    {
+        Expect(obj, JsonValueKind.Object, field);
+        return OptionalString(obj, "type", $"{field}.type") ?? throw new SharpLMException($"{field}.type: missing.");
+    }
+
+    static string? OptionalString(JsonElement obj, string name, string field) => Property(obj, name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } s => s.GetString(),
+        _ => throw new SharpLMException($"{field}: expected a string."),
+    };
+
+    static bool OptionalBool(JsonElement obj, string name, string field) => Property(obj, name) is { } v && ReadBool(v, field);
+
+    static bool ReadBool(JsonElement v, string field) => v.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new SharpLMException($"{field}: expected true or false."),
+    };
+
+    static void Expect(JsonElement e, JsonValueKind kind, string field)
+    {
+        if (e.ValueKind != kind) throw new SharpLMException($"{field}: expected a JSON {kind.ToString().ToLowerInvariant()}, got {e.ValueKind.ToString().ToLowerInvariant()}.");
+    }
+}

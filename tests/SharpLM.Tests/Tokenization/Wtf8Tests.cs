@@ -1,0 +1,40 @@
+using SharpLM.Tokenization;
+using Xunit;
+
+namespace SharpLM.Tests.Tokenization;
+
+public class Wtf8Tests
+{
+    [Theory]
+    [InlineData("plain ascii")]
+    [InlineData("é 中 😀")]
+    [InlineData("\uD800")]
+    [InlineData("a\uDFFFb")]
+    [InlineData("\uDBFF\uDBFF\uDC00")]
+    [InlineData("\uDC00\uD800")]
+    public void RoundTripsAnyString(string text) => Assert.Equal(text, Wtf8.Decode(Wtf8.Encode(text)));
+
+    [Fact]
+    public void ValidTextIsPlainUtf8()
+    {
+        const string text = "naïve 😀 中文";
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text), Wtf8.Encode(text));
+    }
+
+    [Fact]
+    public void LoneSurrogateUsesItsThreeByteForm()
+    {
+        Assert.Equal(new byte[] { 0xED, 0xA0, 0x80 }, Wtf8.Encode("\uD800"));
+        Assert.Equal(new byte[] { 0x61, 0xED, 0xBF, 0xBF }, Wtf8.Encode("a\uDFFF"));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xFF }, "\uFFFD")]
+    [InlineData(new byte[] { 0x61, 0xC3 }, "a\uFFFD")]
+    [InlineData(new byte[] { 0xC0, 0xAF }, "\uFFFD\uFFFD")]
+    [InlineData(new byte[] { 0xE4, 0xB8, 0x61 }, "\uFFFDa")]
+    [InlineData(new byte[] { 0xF0, 0x9F, 0x98 }, "\uFFFD")]
+    [InlineData(new byte[] { 0xED, 0xA0 }, "\uFFFD\uFFFD")]
+    public void InvalidBytesBecomeReplacementCharacters(byte[] bytes, string expected) =>
+        Assert.Equal(expected, Wtf8.Decode(bytes));
+}
