@@ -117,7 +117,7 @@ public sealed class LlamaConfig
 }
 
 /// <summary>Reads <c>eos_token_id</c> written either as one int or as a list (Llama 3 uses a list).</summary>
-sealed class IntOrIntArrayConverter : JsonConverter<int[]?>
+public sealed class IntOrIntArrayConverter : JsonConverter<int[]?>
 {
     public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         reader.TokenType switch

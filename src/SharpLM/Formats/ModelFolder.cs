@@ -1,0 +1,135 @@
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Formats;
+
+/// <summary>
+/// A model in Hugging Face's folder layout: <c>config.json</c>, <c>model.safetensors</c> (or shards with
+/// <c>model.safetensors.index.json</c>), <c>tokenizer.json</c>, <c>generation_config.json</c>.
+/// </summary>
+public static class ModelFolder
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+    public const string IndexFile = "model.safetensors.index.json";
+    public const string TokenizerFile = "tokenizer.json";
+    public const string GenerationConfigFile = "generation_config.json";
+
+    /// <summary>Writes the model (without any adapter tensors), its tokenizer and generation defaults into
+    /// <paramref name="folder"/> (created if needed). Each file is replaced atomically.</summary>
+    public static void Save(string folder, LlamaForCausalLM model, ITokenizer? tokenizer, GenerationConfig? generation = null,
+        SafetensorsDType dtype = SafetensorsDType.F32)
+    {
+        Directory.CreateDirectory(folder);
+        var config = model.Config.Clone();
+        config.TorchDtype = dtype switch { SafetensorsDType.BF16 => "bfloat16", SafetensorsDType.F16 => "float16", _ => "float32" };
+        if (tokenizer is not null)
+        {
+            config.BosTokenId ??= tokenizer.Special.Bos;
+            config.EosTokenId ??= tokenizer.Special.Eos is { } eos ? [eos] : null;
+            config.PadTokenId ??= tokenizer.Special.Pad;
+        }
+        WriteText(Path.Combine(folder, ConfigFile), config.ToJson());
+        SafetensorsWriter.Write(Path.Combine(folder, WeightsFile), BaseWeights(model), dtype);
+        tokenizer?.Save(Path.Combine(folder, TokenizerFile));
+        generation ??= new GenerationConfig();
+        generation.BosTokenId ??= config.BosTokenId;
+        generation.EosTokenId ??= config.EosTokenId;
+        generation.PadTokenId ??= config.PadTokenId;
+        WriteText(Path.Combine(folder, GenerationConfigFile), generation.ToJson());
+    }
+
+    /// <summary>The model's own tensors by Hugging Face name (adapter tensors excluded).</summary>
+    public static IEnumerable<KeyValuePair<string, Tensor>> BaseWeights(LlamaForCausalLM model) =>
+        model.state_dict().Where(kv => !IsAdapterTensor(kv.Key));
+
+    static bool IsAdapterTensor(string name) => name.Contains(".lora_");
+
+    /// <summary>Builds the model described by the folder's config.json and loads its weights
+    /// (converted to <paramref name="dtype"/>), one tensor at a time.</summary>
+    public static LlamaForCausalLM Load(string folder, ScalarType dtype = ScalarType.Float32)
+    {
+        RequireModelFolder(folder);
+        var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
+        var model = new LlamaForCausalLM(config);
+        try
+        {
+            LoadWeightsInto(model, folder);
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Throws a clear error unless the folder has a config and weights.</summary>
+    public static void RequireModelFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new SharpLMException($"model folder not found: {folder}");
+        if (!File.Exists(Path.Combine(folder, ConfigFile)))
+            throw new SharpLMException($"{folder} is not a model folder: {ConfigFile} is missing");
+        if (!File.Exists(Path.Combine(folder, WeightsFile)) && !File.Exists(Path.Combine(folder, IndexFile)))
+            throw new SharpLMException($"{folder} has no weights: expected {WeightsFile} or {IndexFile}");
+    }
+
+    /// <summary>Copies every tensor of the folder's weights into the model's parameters, checking that names and
+    /// shapes match exactly (missing and unexpected tensors are listed).</summary>
+    public static void LoadWeightsInto(LlamaForCausalLM model, string folder)
+    {
+        RequireModelFolder(folder);
+        using var weights = OpenWeights(folder);
+        var targets = BaseWeights(model).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var available = weights.Names.ToHashSet();
+        // Derived tensors some exporters write; a tied head may also be stored explicitly.
+        available.RemoveWhere(n => n.EndsWith("rotary_emb.inv_freq") ||
+                                   (n == "lm_head.weight" && model.Config.TieWordEmbeddings));
+        var missing = targets.Keys.Where(k => !available.Contains(k)).Order().ToList();
+        var unexpected = available.Where(k => !targets.ContainsKey(k)).Order().ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw new SharpLMException($"{folder}: the weights do not match config.json ({model.Config.NumHiddenLayers} layers, " +
+                                       $"tie_word_embeddings={model.Config.TieWordEmbeddings})." +
+                                       (missing.Count > 0 ? $" Missing: {Summarize(missing)}." : "") +
+                                       (unexpected.Count > 0 ? $" Unexpected: {Summarize(unexpected)}." : ""));
+        using var noGrad = no_grad();
+        foreach (var (name, target) in targets)
+        {
+            using var scope = NewDisposeScope();
+            var entry = weights.Entry(name);
+            if (!entry.Shape.SequenceEqual(target.shape))
+                throw new SharpLMException($"{folder}: tensor {name} has shape [{string.Join(", ", entry.Shape)}], the config implies [{string.Join(", ", target.shape)}]");
+            target.copy_(weights.Load(name, target.dtype));
+        }
+    }
+
+    static string Summarize(List<string> names) =>
+        string.Join(", ", names.Take(8)) + (names.Count > 8 ? $" and {names.Count - 8} more" : "");
+
+    static void WriteText(string path, string text) =>
+        AtomicFile.Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text + "\n")));
+
+    /// <summary>The folder's weights, single file or sharded, behind one interface.</summary>
+    static WeightSource OpenWeights(string folder) =>
+        File.Exists(Path.Combine(folder, WeightsFile))
+            ? new WeightSource(SafetensorsFile.Open(Path.Combine(folder, WeightsFile)), null)
+            : new WeightSource(null, SafetensorsIndex.Open(Path.Combine(folder, IndexFile)));
+
+    sealed class WeightSource(SafetensorsFile? single, SafetensorsIndex? sharded) : IDisposable
+    {
+        public IEnumerable<string> Names => single?.Entries.Select(e => e.Name) ?? sharded!.Names;
+        public SafetensorsEntry Entry(string name) => single?.GetEntry(name) ?? sharded!.GetEntry(name);
+        public Tensor Load(string name, ScalarType dtype) => single?.Load(name, dtype) ?? sharded!.Load(name, dtype);
+
+        public void Dispose()
+        {
+            single?.Dispose();
+            sharded?.Dispose();
+        }
+    }
+}
