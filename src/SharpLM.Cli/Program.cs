@@ -9,5 +9,8 @@ NativeEnvironment.Configure();
 var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
 {
     TokenizerCommand.Create(),
+    PretrainCommand.Create(),
+    GenerateCommand.Create(),
+    EvalCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Diagnostics;
+using SharpLM.Generation;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm generate`: continue a prompt, streaming tokens to the terminal.</summary>
+static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: read stdin).", };
+        var samples = new Option<int>("--samples", "-n") { Description = "Independent continuations to print.", DefaultValueFactory = _ => 1 };
+        var noBos = new Option<bool>("--no-bos") { Description = "Do not put the begin token before the prompt." };
+        var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole sequence every token (slow; for comparison)." };
+        var modelArgs = new ModelArguments();
+        var sampling = new SamplingArguments();
+        var cmd = new Command("generate", "Continue a prompt with a trained model, streaming the text.") { prompt, samples, noBos, noCache };
+        modelArgs.AddTo(cmd);
+        sampling.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            var text = parse.GetValue(prompt) ?? (Console.IsInputRedirected ? Console.In.ReadToEnd() : throw new SharpLMException("give --prompt or pipe text on stdin"));
+            using var loaded = modelArgs.Load(parse);
+            var options = sampling.Read(parse, loaded.Generation);
+            var ids = loaded.EncodePrompt(text, addBos: !parse.GetValue(noBos));
+            var generator = new TokenGenerator(loaded.Model, useKvCache: !parse.GetValue(noCache));
+            for (int n = 0; n < parse.GetValue(samples); n++)
+            {
+                var sampleOptions = options.Seed is { } s ? options with { Seed = s + n } : options;
+                var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
+                var clock = Stopwatch.StartNew();
+                int count = 0;
+                Console.Write(text);
+                foreach (var id in generator.Generate(ids, sampleOptions, loaded.StopTokens()))
+                {
+                    count++;
+                    Console.Write(stream.Push(id));
+                    if (stream.Stopped) break;
+                }
+                Console.WriteLine(stream.Flush());
+                var reason = stream.Stopped ? StopReason.StopString : generator.LastStopReason;
+                Console.Error.WriteLine($"[{count} tokens in {clock.Elapsed.TotalSeconds:F2} s, {count / clock.Elapsed.TotalSeconds:F1} tok/s, prompt {ids.Length} tokens, stopped: {reason}]");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Formats;
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Tokenization;
+using SharpLM.Training;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm pretrain`: train a Llama-style model from scratch on a text corpus.</summary>
+static class PretrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string[]>("--data", "-d") { Description = "Training text: files or folders of .txt/.md/.jsonl/.parquet.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var valid = new Option<string[]>("--valid") { Description = "Validation text (same formats).", AllowMultipleArgumentsPerToken = true };
+        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "tokenizer.json (from `sharplm tokenizer train`), or a folder holding one.", Required = true };
+        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.", DefaultValueFactory = _ => "small" };
+        var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
+        var rows = new Option<RowMode>("--rows") { Description = "Packed: documents joined into full rows (default). Padded: the seed's one document per row, padded or cut.", DefaultValueFactory = _ => RowMode.Packed };
+        var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest checkpoint (same data and options)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
+        var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Print a sample continuation of this prompt before and after training.", AllowMultipleArgumentsPerToken = false };
+        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
+        var corpus = new CorpusInput();
+        var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
+
+        var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
+        {
+            data, valid, tokenizerPath, preset, configPath, seqLen, rows, output, resume, overwrite, samplePrompts, sampleTokens,
+        };
+        corpus.AddTo(cmd);
+        training.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            var options = training.Read(parse);
+            var outputFolder = parse.GetValue(output)!;
+            bool resuming = parse.GetValue(resume);
+            string? checkpoint = null;
+            if (resuming)
+            {
+                checkpoint = CheckpointManager.Latest(outputFolder)
+                             ?? throw new SharpLMException($"--resume: no complete checkpoint in {outputFolder}");
+            }
+            else
+            {
+                RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            }
+
+            var tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerPath)!);
+            var config = checkpoint is not null
+                ? LlamaConfig.Load(Path.Combine(checkpoint, ModelFolder.ConfigFile))
+                : parse.GetValue(configPath) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
+            if (checkpoint is null && parse.GetValue(configPath) is null) config.VocabSize = tokenizer.VocabSize;
+            PretrainedModel.CheckVocabulary(tokenizer, config, checkpoint ?? "the model config");
+            int seq = parse.GetValue(seqLen);
+            if (seq > config.MaxPositionEmbeddings)
+                throw new SharpLMException($"--seq-len {seq} is longer than the model's max_position_embeddings ({config.MaxPositionEmbeddings})");
+            int bos = tokenizer.Special.Bos ?? throw new SharpLMException("the tokenizer has no begin token ([BOT] or <s>)");
+            int eos = tokenizer.Special.Eos ?? throw new SharpLMException("the tokenizer has no end token ([EOT] or </s>)");
+            int pad = tokenizer.Special.Pad ?? eos;
+
+            var mode = parse.GetValue(rows);
+            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data"), seq, mode, bos, eos, pad);
+            PretrainingDataset? validData = parse.GetValue(valid) is { Length: > 0 } v
+                ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data"), seq, mode, bos, eos, pad)
+                : null;
+
+            using var model = new LlamaForCausalLM(config);
+            model.InitializeWeights(options.Seed);
+            using var trainer = new Trainer(model, trainData, validData, options);
+            if (checkpoint is not null)
+            {
+                CheckpointManager.Restore(trainer, checkpoint);
+                AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
+            }
+            RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);
+
+            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+            [
+                ("model", $"{config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, vocab {config.VocabSize}: {model.ParameterCount():N0} parameters"),
+                ("data", $"{trainData.Count:N0} rows of {seq} tokens ({mode}), {trainData.InputTokens:N0} tokens per epoch" + (validData is null ? "" : $"; validation {validData.Count:N0} rows")),
+                ("output", outputFolder),
+            ]);
+
+            var prompts = parse.GetValue(samplePrompts) ?? [];
+            var sampling = new SamplingOptions { MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f };
+            using var metrics = new MetricsLog(outputFolder, trainer.State.Step);
+            var view = new TrainingProgressView(training.LogEvery(parse));
+            trainer.AddObserver(metrics);
+            trainer.AddObserver(view);
+            double? validBefore = null;
+            if (checkpoint is null)
+            {
+                if (validData is not null) validBefore = trainer.Evaluate().Loss;
+                PrintSamples(model, tokenizer, prompts, sampling, "before training");
+            }
+
+            trainer.SaveCheckpoint = new CheckpointManager(outputFolder, tokenizer, options.KeepCheckpoints).Save;
+            var clock = Stopwatch.StartNew();
+            long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
+            using var stop = CancelOnCtrlC();
+            view.Run(trainer.State.TotalSteps, startStep, () => trainer.Run(stop.Token));
+            if (stop.IsCancellationRequested) return 130;
+
+            var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
+            ModelFolder.Save(final + ".partial", model, tokenizer);
+            CheckpointManager.ReplaceFolder(final + ".partial", final);
+            PrintSamples(model, tokenizer, prompts, sampling, "after training");
+
+            var seconds = clock.Elapsed.TotalSeconds;
+            var tokens = trainer.State.TokensSeen - startTokens;
+            var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "value");
+            summary.AddRow("steps", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
+            summary.AddRow("throughput", $"{tokens / seconds:N0} tokens/s ({tokens / seconds * config.TrainingFlopsPerToken(seq) / 1e9:F0} GFLOP/s)");
+            summary.AddRow("final train loss", $"{trainer.State.LastLoss:F4}");
+            if (trainer.State.LastValidLoss is { } after)
+                summary.AddRow("validation perplexity", validBefore is { } before ? $"{Math.Exp(before):F1} -> {Math.Exp(after):F1}" : $"{Math.Exp(after):F1}");
+            summary.AddRow("model", final);
+            AnsiConsole.Write(summary);
+            return 0;
+        });
+        return cmd;
+    }
+
+    static void PrintSamples(LlamaForCausalLM model, ITokenizer tokenizer, string[] prompts, SamplingOptions sampling, string when)
+    {
+        if (prompts.Length == 0) return;
+        var generator = new TokenGenerator(model);
+        var stops = tokenizer.Special.Eos is { } eos ? new HashSet<int> { eos } : [];
+        foreach (var prompt in prompts)
+        {
+            int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
+            var text = tokenizer.Decode(generator.Generate(ids, sampling, stops).ToArray(), skipSpecial: true);
+            AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{text}");
+        }
+    }
+
+    /// <summary>First Ctrl+C: finish the step, save a checkpoint and stop. Second: the default (kill).</summary>
+    static CancellationTokenSource CancelOnCtrlC()
+    {
+        var source = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (source.IsCancellationRequested) return;
+            e.Cancel = true;
+            source.Cancel();
+            AnsiConsole.MarkupLine("[yellow]stopping after this step; saving a checkpoint...[/]");
+        };
+        return source;
+    }
+}

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using SharpLM.Formats;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace SharpLM.Cli;
+
+/// <summary>Which model to load and in what precision, for commands that run a trained model.</summary>
+sealed class ModelArguments
+{
+    public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (Hugging Face layout, e.g. runs/demo/final).", Required = true };
+    readonly Option<string> dtype = new("--dtype") { Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).", DefaultValueFactory = _ => "fp32" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model);
+        command.Options.Add(dtype);
+    }
+
+    public ScalarType DType(ParseResult p) => p.GetValue(dtype)!.ToLowerInvariant() switch
+    {
+        "fp32" or "f32" or "float32" => ScalarType.Float32,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        var other => throw new SharpLMException($"--dtype {other}: expected fp32 or bf16"),
+    };
+
+    public PretrainedModel Load(ParseResult p)
+    {
+        var folder = p.GetValue(Model)!;
+        PretrainedModel? loaded = null;
+        AnsiConsole.Status().Start($"Loading {folder}...", _ => loaded = PretrainedModel.Load(folder, DType(p)));
+        return loaded!;
+    }
+}

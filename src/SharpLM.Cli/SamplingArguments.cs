@@ -1,0 +1,53 @@
+using System.CommandLine;
+using SharpLM.Generation;
+
+namespace SharpLM.Cli;
+
+/// <summary>Sampling options shared by `generate` and `chat`. An option left out takes the model's
+/// generation_config.json value (the seed's defaults when it has none).</summary>
+sealed class SamplingArguments
+{
+    readonly Option<int?> maxTokens = new("--max-tokens") { Description = "Most tokens to generate (default 100)." };
+    readonly Option<float?> temperature = new("--temperature") { Description = "Divide logits by this (default 1.0; 0 = greedy)." };
+    readonly Option<float?> repetitionPenalty = new("--repetition-penalty") { Description = "Penalise recent tokens: positive logits / p, others x p (default 1.0 = off)." };
+    readonly Option<int?> repetitionRange = new("--repetition-penalty-range") { Description = "How many recent tokens the penalty looks at (default 10; 0 = all)." };
+    readonly Option<RepetitionPenaltyMode> penaltyMode = new("--penalty-mode")
+    {
+        Description = "PerOccurrence: a token seen n times is penalised n times (the seed's). Distinct: once per token (Hugging Face's).",
+        DefaultValueFactory = _ => RepetitionPenaltyMode.PerOccurrence,
+    };
+    readonly Option<int?> topK = new("--top-k") { Description = "Sample among the k most likely tokens (default 50; 0 = off)." };
+    readonly Option<float?> topP = new("--top-p") { Description = "Sample among the most likely tokens that cover this probability (default 1.0 = off)." };
+    readonly Option<float> minP = new("--min-p") { Description = "Drop tokens less likely than this fraction of the most likely one (default 0 = off)." };
+    readonly Option<bool> greedy = new("--greedy") { Description = "Always take the most likely token (same as --temperature 0)." };
+    readonly Option<int?> seed = new("--seed") { Description = "Seed for reproducible sampling." };
+    readonly Option<string[]> stop = new("--stop") { Description = "Stop when this text appears (repeatable).", AllowMultipleArgumentsPerToken = false };
+    readonly Option<bool> ignoreEos = new("--ignore-eos") { Description = "Keep going past the end token." };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { maxTokens, temperature, repetitionPenalty, repetitionRange, penaltyMode, topK, topP, minP, greedy, seed, stop, ignoreEos })
+            command.Options.Add(o);
+    }
+
+    public SamplingOptions Read(ParseResult p, GenerationConfig defaults)
+    {
+        var d = defaults.ToSamplingOptions();
+        var options = d with
+        {
+            MaxNewTokens = p.GetValue(maxTokens) ?? d.MaxNewTokens,
+            Temperature = p.GetValue(greedy) ? 0 : p.GetValue(temperature) ?? d.Temperature,
+            RepetitionPenalty = p.GetValue(repetitionPenalty) ?? d.RepetitionPenalty,
+            RepetitionPenaltyRange = p.GetValue(repetitionRange) ?? d.RepetitionPenaltyRange,
+            RepetitionPenaltyMode = p.GetValue(penaltyMode),
+            TopK = p.GetValue(topK) ?? d.TopK,
+            TopP = p.GetValue(topP) ?? d.TopP,
+            MinP = p.GetValue(minP),
+            Seed = p.GetValue(seed),
+            StopStrings = p.GetValue(stop) ?? [],
+            StopAtEos = !p.GetValue(ignoreEos),
+        };
+        options.BuildProcessors(); // validates every value now, before the model loads
+        return options;
+    }
+}

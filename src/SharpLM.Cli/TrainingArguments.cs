@@ -1,0 +1,79 @@
+using System.CommandLine;
+using SharpLM.Training;
+using Spectre.Console;
+
+namespace SharpLM.Cli;
+
+/// <summary>Optimiser, schedule and loop options shared by `pretrain` and `finetune`; each passes its own defaults.</summary>
+sealed class TrainingArguments
+{
+    readonly Option<double> lr, minLrRatio, weightDecay, beta1, beta2, eps, clip;
+    readonly Option<bool> noDecayNormsAndEmbeddings;
+    readonly Option<long> warmup, maxSteps, evalEvery, checkpointEvery, seed;
+    readonly Option<int> epochs, batchSize, microBatchSize, evalExamples, keep, logEvery;
+    readonly Option<Precision> precision;
+
+    public TrainingArguments(TrainingOptions d)
+    {
+        lr = new("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => d.LearningRate };
+        minLrRatio = new("--min-lr-ratio") { Description = "The cosine decays to lr x this.", DefaultValueFactory = _ => d.MinLrRatio };
+        warmup = new("--warmup") { Description = "Warm-up steps (linear from 0.1 x lr).", DefaultValueFactory = _ => d.WarmupSteps };
+        weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay.", DefaultValueFactory = _ => d.WeightDecay };
+        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the seed decays everything)." };
+        beta1 = new("--beta1") { DefaultValueFactory = _ => d.Beta1, Description = "AdamW beta1." };
+        beta2 = new("--beta2") { DefaultValueFactory = _ => d.Beta2, Description = "AdamW beta2." };
+        eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };
+        clip = new("--clip") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => d.ClipGradNorm };
+        epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => d.Epochs };
+        maxSteps = new("--max-steps") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule).", DefaultValueFactory = _ => d.MaxSteps };
+        batchSize = new("--batch-size") { Description = "Examples per optimiser step.", DefaultValueFactory = _ => d.BatchSize };
+        microBatchSize = new("--micro-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
+        precision = new("--precision") { Description = "Fp32, or Bf16 matmuls over fp32 weights (faster on CPUs with AVX-512 bf16).", DefaultValueFactory = _ => d.Precision };
+        evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
+        evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
+        checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };
+        keep = new("--keep-checkpoints") { Description = "Periodic checkpoints to keep.", DefaultValueFactory = _ => d.KeepCheckpoints };
+        seed = new("--seed") { Description = "Seed of initialisation, data order and dropout.", DefaultValueFactory = _ => d.Seed };
+        logEvery = new("--log-every") { Description = "When output is not a terminal, print a line every N steps.", DefaultValueFactory = _ => 10 };
+    }
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, beta1, beta2, eps, clip, epochs, maxSteps,
+                     batchSize, microBatchSize, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
+            command.Options.Add(o);
+    }
+
+    public int LogEvery(ParseResult p) => p.GetValue(logEvery);
+
+    public TrainingOptions Read(ParseResult p)
+    {
+        var options = new TrainingOptions
+        {
+            LearningRate = p.GetValue(lr), MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
+            WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
+            Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
+            Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
+            MicroBatchSize = p.GetValue(microBatchSize), Precision = p.GetValue(precision), EvalEvery = p.GetValue(evalEvery),
+            EvalMaxExamples = p.GetValue(evalExamples), CheckpointEvery = p.GetValue(checkpointEvery),
+            KeepCheckpoints = p.GetValue(keep), Seed = p.GetValue(seed),
+        };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Prints the settings a run actually uses, so a log says how a model was made.</summary>
+    public static void Print(TrainingOptions o, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("setting", "value");
+        foreach (var (k, v) in extra) table.AddRow(k, Markup.Escape(v));
+        table.AddRow("steps", $"{totalSteps:N0} ({stepsPerEpoch:N0} per epoch)");
+        table.AddRow("batch", $"{o.BatchSize} examples, micro-batch {o.EffectiveMicroBatch} ({(o.BatchSize + o.EffectiveMicroBatch - 1) / o.EffectiveMicroBatch} accumulation passes)");
+        table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
+        table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");
+        table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
+        table.AddRow("precision", o.Precision.ToString());
+        table.AddRow("seed", o.Seed.ToString());
+        AnsiConsole.Write(table);
+    }
+}
