@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Bench;
+
+/// <summary>
+/// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
+/// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
+/// Usage: bench train [--steps 8] [--seed-steps 2]
+/// </summary>
+static class TrainBench
+{
+    public static int Run(string[] argv)
+    {
+        var a = new BenchArgs(argv);
+        if (a.Has("one")) return RunOne(a);
+
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, torch threads {get_num_threads()}; load average {LoadAverage()}");
+        var peak32 = MatmulPeak.Measure(ScalarType.Float32);
+        var peak16 = MatmulPeak.Measure(ScalarType.BFloat16);
+        Console.WriteLine($"libtorch matmul peak (2048^2): fp32 {peak32:F0} GFLOP/s, bf16 {peak16:F0} GFLOP/s");
+        Console.WriteLine();
+        Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        var steps = a.Get("steps", "8");
+        foreach (var (preset, batch, seq, precision, n) in new[]
+                 {
+                     ("small", 8, 256, "Fp32", steps), ("small", 8, 256, "Bf16", steps),
+                     ("seed", 4, 512, "Fp32", a.Get("seed-steps", "2")), ("seed", 4, 512, "Bf16", a.Get("seed-steps", "2")),
+                 })
+        {
+            var line = Child($"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} --steps {n} --peak {peak32}");
+            Console.WriteLine(line);
+        }
+        Console.WriteLine();
+        Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (dtype, cache) in new[] { ("Float32", true), ("Float32", false), ("BFloat16", true) })
+            Console.WriteLine(Child($"train --one --generate --preset small --dtype {dtype}{(cache ? "" : " --no-cache")}"));
+        return 0;
+    }
+
+    static int RunOne(BenchArgs a)
+    {
+        var config = ModelPresets.Get(a.Get("preset", "small"));
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(1);
+        if (a.Has("generate")) return Generate(a, model);
+
+        int batch = a.Int("batch", 8), seq = a.Int("seq", 256), steps = a.Int("steps", 8);
+        var precision = Enum.Parse<Precision>(a.Get("precision", "Fp32"));
+        var rng = new Random(1);
+        var docs = Enumerable.Range(0, batch * (steps + 1)).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
+        var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
+        using var trainer = new Trainer(model, data, null, new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = precision, WarmupSteps = 1 });
+        var indices = Enumerable.Range(0, batch).ToArray();
+        trainer.TrainStep(indices); // warm-up: allocations, first-call overheads
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) trainer.TrainStep(indices);
+        double tokPerSec = (double)batch * seq * steps / clock.Elapsed.TotalSeconds;
+        double gflops = tokPerSec * config.TrainingFlopsPerToken(seq) / 1e9;
+        double peak = double.Parse(a.Get("peak", "0"));
+        Console.WriteLine($"| {a.Get("preset", "small")} ({config.ParameterCount() / 1e6:F1} M) | {precision} | {batch} x {seq} | {tokPerSec:N0} | {gflops:F0} | {100 * gflops / peak:F0}% | {PeakRss()} |");
+        return 0;
+    }
+
+    static int Generate(BenchArgs a, LlamaForCausalLM model)
+    {
+        var dtype = Enum.Parse<ScalarType>(a.Get("dtype", "Float32"));
+        if (dtype != ScalarType.Float32) model.to(dtype);
+        bool cache = !a.Has("no-cache");
+        var generator = new TokenGenerator(model, cache);
+        var prompt = Enumerable.Range(10, 16).ToArray();
+        var options = SamplingOptions.Greedy with { MaxNewTokens = 128 };
+        generator.Generate(prompt, options with { MaxNewTokens = 8 }, new HashSet<int>()).Count(); // warm-up
+        var clock = Stopwatch.StartNew();
+        int n = generator.Generate(prompt, options, new HashSet<int>()).Count();
+        Console.WriteLine($"| {a.Get("preset", "small")} | {dtype} | {(cache ? "yes" : "no")} | {n / clock.Elapsed.TotalSeconds:N0} | {PeakRss()} |");
+        return 0;
+    }
+
+    static string PeakRss() => $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB";
+
+    static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
+    /// <summary>Runs this benchmark program again with <paramref name="args"/> and returns its last output line.</summary>
+    static string Child(string args)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!, $"\"{typeof(TrainBench).Assembly.Location}\" {args}")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) != "dotnet")
+            psi = new ProcessStartInfo(Environment.ProcessPath!, args) { RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return p.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed ({args}): exit {p.ExitCode} |";
+    }
+}
