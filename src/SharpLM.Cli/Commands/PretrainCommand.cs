@@ -74,9 +74,10 @@ static class PretrainCommand
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
             using var trainer = new Trainer(model, trainData, validData, options);
+            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer));
             if (checkpoint is not null)
             {
-                CheckpointManager.Restore(trainer, checkpoint);
+                checkpoints.Restore(trainer, checkpoint);
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
             RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);
@@ -101,7 +102,7 @@ static class PretrainCommand
                 PrintSamples(model, tokenizer, prompts, sampling, "before training");
             }
 
-            trainer.SaveCheckpoint = new CheckpointManager(outputFolder, tokenizer, options.KeepCheckpoints).Save;
+            trainer.SaveCheckpoint = checkpoints.Save;
             var clock = Stopwatch.StartNew();
             long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
             using var stop = CancelOnCtrlC();

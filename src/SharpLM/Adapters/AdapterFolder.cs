@@ -103,36 +103,44 @@ public static class AdapterFolder
         if (!ignoreFingerprint && expectedFingerprint is not null && expectedFingerprint != BaseFingerprint(model))
             throw new SharpLMException($"{folder}: this adapter was trained on a different base model (the weights' fingerprint differs). " +
                                        "Load it on the model it was made from, or pass --ignore-base-mismatch if you are sure.");
+        Lora.Apply(model, options with { Dropout = 0 }, seed: 0);
+        try
+        {
+            LoadWeightsInto(folder, model);
+        }
+        catch
+        {
+            Lora.Remove(model);
+            throw;
+        }
+        return options;
+    }
+
+    /// <summary>Copies the adapter tensors saved in <paramref name="folder"/> into the adapters already attached to
+    /// <paramref name="model"/>; names and shapes must match exactly.</summary>
+    public static void LoadWeightsInto(string folder, LlamaForCausalLM model)
+    {
         var weightsPath = Path.Combine(folder, WeightsFile);
         if (!File.Exists(weightsPath)) throw new SharpLMException($"{folder}: {WeightsFile} is missing");
         using var file = SafetensorsFile.Open(weightsPath);
-
-        Lora.Apply(model, options with { Dropout = 0 }, seed: 0);
         var expected = model.state_dict().Where(kv => kv.Key.Contains(".lora_")).ToDictionary(kv => KeyPrefix + kv.Key, kv => kv.Value);
         // PEFT in memory names adapters ("lora_A.default.weight"); files normally drop the name, but accept both.
         var available = file.Entries.ToDictionary(e => e.Name.Replace(".default.", "."), e => e.Name);
         var missing = expected.Keys.Where(k => !available.ContainsKey(k)).ToList();
         var unexpected = available.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
-        {
-            Lora.Remove(model);
             throw new SharpLMException($"{folder}: the adapter does not fit this model." +
                                        (missing.Count > 0 ? $" Missing: {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? $" and {missing.Count - 5} more" : "")}." : "") +
                                        (unexpected.Count > 0 ? $" Not in this model: {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? $" and {unexpected.Count - 5} more" : "")}." : ""));
-        }
         using var noGrad = no_grad();
         foreach (var (key, target) in expected)
         {
             var entry = file.GetEntry(available[key]);
             if (!entry.Shape.SequenceEqual(target.shape))
-            {
-                Lora.Remove(model);
                 throw new SharpLMException($"{folder}: tensor {key} has shape [{string.Join(", ", entry.Shape)}] but this model needs [{string.Join(", ", target.shape)}]; the adapter belongs to another base model");
-            }
             using var loaded = file.Load(entry.Name, target.dtype);
             target.copy_(loaded);
         }
-        return options;
     }
 
     /// <summary>A short hash of the base model's architecture and the first values of every base tensor (as bf16,

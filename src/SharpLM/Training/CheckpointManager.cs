@@ -1,6 +1,7 @@
 using System.Globalization;
 using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
 
@@ -10,10 +11,19 @@ namespace SharpLM.Training;
 /// Periodic training checkpoints in a run folder: <c>checkpoint-{step}/</c> holds the model in Hugging Face layout
 /// plus <c>trainer_state.json</c>, <c>optimizer.safetensors</c> and <c>rng_state.safetensors</c>. A checkpoint is
 /// written to <c>checkpoint-{step}.partial</c> and renamed when complete, so a crash mid-save never damages the
-/// previous one; only the newest <c>keep</c> are kept.
+/// previous one; only the newest <c>keep</c> are kept. What "the model" is (full weights, or only a LoRA adapter)
+/// is up to the <see cref="ModelContent"/> given.
 /// </summary>
-public sealed class CheckpointManager(string runFolder, ITokenizer? tokenizer, int keep, GenerationConfig? generation = null)
+public sealed class CheckpointManager(string runFolder, int keep, CheckpointManager.ModelContent content)
 {
+    /// <summary>How the trained part of a model is written into and read back from a checkpoint folder.</summary>
+    public sealed record ModelContent(Action<string, LlamaForCausalLM> Save, Action<string, LlamaForCausalLM> Load)
+    {
+        /// <summary>The whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>
+        public static ModelContent FullModel(ITokenizer? tokenizer, GenerationConfig? generation = null) =>
+            new((folder, model) => ModelFolder.Save(folder, model, tokenizer, generation), (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
+    }
+
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
     public const string RngFile = "rng_state.safetensors";
@@ -28,7 +38,7 @@ public sealed class CheckpointManager(string runFolder, ITokenizer? tokenizer, i
         var partial = final + ".partial";
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);
-        ModelFolder.Save(partial, trainer.Model, tokenizer, generation);
+        content.Save(partial, trainer.Model);
         SafetensorsWriter.Write(Path.Combine(partial, OptimizerFile), trainer.Optimizer.StateTensors(),
             SafetensorsDType.F32, new Dictionary<string, string> { ["step"] = trainer.Optimizer.Step.ToString(CultureInfo.InvariantCulture) });
         using (var rng = get_rng_state())
@@ -85,14 +95,14 @@ public sealed class CheckpointManager(string runFolder, ITokenizer? tokenizer, i
     }
 
     /// <summary>Loads weights, optimiser moments, RNG and position from a checkpoint into a freshly built trainer.</summary>
-    public static void Restore(Trainer trainer, string checkpoint)
+    public void Restore(Trainer trainer, string checkpoint)
     {
-        foreach (var f in new[] { StateFile, OptimizerFile, ModelFolder.ConfigFile })
+        foreach (var f in new[] { StateFile, OptimizerFile })
             if (!File.Exists(Path.Combine(checkpoint, f)))
                 throw new SharpLMException($"{checkpoint} is not a complete training checkpoint: {f} is missing");
         var statePath = Path.Combine(checkpoint, StateFile);
         var state = TrainerState.FromJson(File.ReadAllText(statePath), statePath);
-        ModelFolder.LoadWeightsInto(trainer.Model, checkpoint);
+        content.Load(checkpoint, trainer.Model);
         using var optimizerFile = SafetensorsFile.Open(Path.Combine(checkpoint, OptimizerFile));
         var tensors = optimizerFile.Entries.ToDictionary(e => e.Name, e => optimizerFile.Load(e.Name, ScalarType.Float32));
         Tensor? rng = null;
