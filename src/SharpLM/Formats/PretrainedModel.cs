@@ -1,3 +1,4 @@
+using SharpLM.Adapters;
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;
@@ -21,18 +22,49 @@ public sealed class PretrainedModel : IDisposable
     public ITokenizer Tokenizer { get; }
     public GenerationConfig Generation { get; }
 
-    public static PretrainedModel Load(string folder, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Loads a model folder, or an adapter folder on top of its base.</summary>
+    /// <param name="folder">a model folder, or a LoRA adapter folder (its adapter_config.json names the base)</param>
+    /// <param name="adapter">a LoRA adapter folder to put on top of the model in <paramref name="folder"/></param>
+    /// <param name="ignoreBaseMismatch">load an adapter even when its base fingerprint differs</param>
+    public static PretrainedModel Load(string folder, ScalarType dtype = ScalarType.Float32, string? adapter = null, bool ignoreBaseMismatch = false)
     {
+        if (adapter is null && AdapterFolder.IsAdapterFolder(folder) && !File.Exists(Path.Combine(folder, ModelFolder.ConfigFile)))
+        {
+            var (_, baseModel) = AdapterFolder.ReadConfig(folder);
+            if (baseModel is null)
+                throw new SharpLMException($"{folder} is a LoRA adapter without base_model_name_or_path; pass the base with --model and this folder with --adapter");
+            if (!Directory.Exists(baseModel))
+                throw new SharpLMException($"{folder} is a LoRA adapter for {baseModel}, which is not a folder here; pass the base with --model and this folder with --adapter");
+            adapter = folder;
+            folder = baseModel;
+        }
         ModelFolder.RequireModelFolder(folder);
-        var tokenizerPath = Path.Combine(folder, ModelFolder.TokenizerFile);
+        // The adapter folder's tokenizer and generation settings win: they are what fine-tuning used.
+        var settingsFolder = adapter ?? folder;
+        var tokenizerPath = Path.Combine(settingsFolder, ModelFolder.TokenizerFile);
+        if (!File.Exists(tokenizerPath)) tokenizerPath = Path.Combine(folder, ModelFolder.TokenizerFile);
         if (!File.Exists(tokenizerPath)) throw new SharpLMException($"{folder} has no {ModelFolder.TokenizerFile}");
         var tokenizer = TokenizerLoader.Load(tokenizerPath);
         var model = ModelFolder.Load(folder, dtype);
-        CheckVocabulary(tokenizer, model.Config, folder);
-        var generationPath = Path.Combine(folder, ModelFolder.GenerationConfigFile);
+        try
+        {
+            CheckVocabulary(tokenizer, model.Config, folder);
+            if (adapter is not null) AdapterFolder.Load(adapter, model, ignoreBaseMismatch);
+            model.eval();
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        var generationPath = Path.Combine(settingsFolder, ModelFolder.GenerationConfigFile);
+        if (!File.Exists(generationPath)) generationPath = Path.Combine(folder, ModelFolder.GenerationConfigFile);
         var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : new GenerationConfig();
-        return new PretrainedModel(folder, model, tokenizer, generation);
+        return new PretrainedModel(folder, model, tokenizer, generation) { Adapter = adapter };
     }
+
+    /// <summary>The LoRA adapter folder loaded on top of the base, if any.</summary>
+    public string? Adapter { get; private init; }
 
     /// <summary>A tokenizer may not produce ids the model has no embedding for.</summary>
     public static void CheckVocabulary(ITokenizer tokenizer, LlamaConfig config, string where)

@@ -1,0 +1,75 @@
+using System.Text;
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Evaluation;
+
+/// <summary>A prompt (already templated and tokenized) and the answer expected after it.</summary>
+public sealed record ExactMatchItem(int[] PromptIds, string Reference, string Label = "");
+
+/// <summary>How many greedy answers matched; a few of them for display.</summary>
+public sealed record ExactMatchReport(int Total, int Correct, IReadOnlyList<(string Label, string Expected, string Got, bool Match)> Samples)
+{
+    public double Rate => Total == 0 ? 0 : (double)Correct / Total;
+}
+
+/// <summary>
+/// Generation-based exact match: greedy decoding from each prompt until the end token or a stop string, then the
+/// normalised output is compared with the normalised reference. Normalisation: lower case (invariant culture),
+/// runs of whitespace collapsed to one space, leading/trailing whitespace and one trailing period removed. It forgives formatting, not content.
+/// </summary>
+public static class ExactMatch
+{
+    public static string Normalize(string text)
+    {
+        var s = text.ToLowerInvariant();
+        var sb = new StringBuilder(s.Length);
+        bool space = false;
+        foreach (var c in s)
+        {
+            if (char.IsWhiteSpace(c)) { space = sb.Length > 0; continue; }
+            if (space) sb.Append(' ');
+            space = false;
+            sb.Append(c);
+        }
+        if (sb.Length > 0 && sb[^1] == '.') sb.Length--;
+        return sb.ToString().TrimEnd();
+    }
+
+    public static ExactMatchReport Evaluate(LlamaForCausalLM model, ITokenizer tokenizer, IReadOnlyList<ExactMatchItem> items,
+        IReadOnlySet<int> stopTokens, IReadOnlyList<string> stopStrings, int maxNewTokens, int samplesToKeep = 5,
+        Action<int, int>? progress = null)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            var generator = new TokenGenerator(model);
+            var options = SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens, StopStrings = stopStrings };
+            int correct = 0;
+            var samples = new List<(string, string, string, bool)>();
+            for (int i = 0; i < items.Count; i++)
+            {
+                var item = items[i];
+                var stream = new StreamingText(tokenizer, stopStrings);
+                foreach (var id in generator.Generate(item.PromptIds, options, stopTokens))
+                {
+                    stream.Push(id);
+                    if (stream.Stopped) break;
+                }
+                stream.Flush();
+                var got = stream.Text;
+                bool match = Normalize(got) == Normalize(item.Reference);
+                if (match) correct++;
+                if (samples.Count < samplesToKeep) samples.Add((item.Label, item.Reference, got, match));
+                progress?.Invoke(i + 1, items.Count);
+            }
+            return new ExactMatchReport(items.Count, correct, samples);
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+}
