@@ -196,6 +196,7 @@ public static class TokenizerJson
             Expect(addedJson, JsonValueKind.Array, "added_tokens");
             foreach (var t in addedJson.EnumerateArray()) added.Add(ReadAddedToken(t, $"added_tokens[{added.Count}]"));
         }
+        CheckAddedTokenIds(added, vocab);
         return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
     }
 
@@ -240,6 +241,22 @@ public static class TokenizerJson
         bool actual = Property(p, "use_regex") is not { } flag || ReadBool(flag, $"{field}.use_regex");
         if (actual != useRegex)
             throw new SharpLMException($"{field}.use_regex: expected {(useRegex ? "true" : "false")} here.");
+    }
+
+    // Hugging Face does not take an added token's id from the file: a token in model.vocab keeps its
+    // vocab id, any other gets the next id after model.vocab and the added tokens before it.
+    // Refuse files where that differs from the stated id rather than silently renumber.
+    static void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
+    {
+        int maxId = -1;
+        for (int i = 0; i < added.Count; i++)
+        {
+            int expected = vocab.TryGetValue(added[i].Content, out int id) ? id : Math.Max(vocab.Count, maxId + 1);
+            if (added[i].Id != expected)
+                throw new SharpLMException($"added_tokens[{i}]: \"{added[i].Content}\" has id {added[i].Id}, but Hugging Face would give it id {expected} " +
+                    "(a token outside model.vocab takes the next id after the vocabulary and the added tokens before it).");
+            maxId = Math.Max(maxId, expected);
+        }
     }
 
     static (string, string) ReadMerge(JsonElement m, int index)

@@ -98,9 +98,10 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"byte_fallback\": false", "\"byte_fallback\": true"), "model.byte_fallback", "not supported" },
         { Replace("\"dropout\": null", "\"dropout\": 0.1"), "model.dropout", "not supported" },
         { Replace("\"lstrip\": false", "\"lstrip\": true"), "added_tokens[0].lstrip", "not supported" },
-        { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "already \"[EOT]\"" },
-        { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "model.vocab gives it id 3" },
+        { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "would give it id 1" },
+        { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "would give it id 3" },
         { Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "model.vocab[\"x\"]", "integer" },
+        { Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]", "would give it id 400" },
         { Replace("\"unk_token\": null", "\"unk_token\": \"<nope>\""), "model.unk_token", "<nope>" },
     };
 
