@@ -88,6 +88,37 @@ public class ByteLevelBpeTokenizerTests
     }
 
     [Fact]
+    public void MatchesNonSpecialAddedTokensAlways()
+    {
+        var trained = TestCorpus.Tokenizer;
+        var tokenizer = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges,
+            trained.AddedTokens.Append(new AddedToken(400, "<sep>", Special: false)).Append(new AddedToken(401, "<sep><sep>", Special: true)));
+        Assert.Equal(400, tokenizer.Encode("a<sep>b")[1]);
+        Assert.Equal([400, 400], tokenizer.Encode("<sep><sep>"));
+        Assert.Equal([401], tokenizer.Encode("<sep><sep>", allowSpecial: true)); // longest match wins
+        Assert.Equal("a<sep>b", tokenizer.Decode(tokenizer.Encode("a<sep>b<sep><sep>", allowSpecial: true), skipSpecial: true));
+    }
+
+    [Fact]
+    public void RejectsInconsistentParts()
+    {
+        var vocab = new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["ab"] = 2 };
+        Assert.Contains("model.merges[0]", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [("a", "c")], [])).Message);
+        Assert.Contains("already \"a\"", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(0, "[X]")])).Message);
+        Assert.Contains("model.vocab gives it id 2", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(5, "ab")])).Message);
+        Assert.Contains("is given to both", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [])).Message);
+        Assert.Contains("model.unk_token", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>")).Message);
+    }
+
+    [Fact]
+    public void BytesMissingFromTheVocabularyBecomeUnkOrAreDropped()
+    {
+        var vocab = new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["<unk>"] = 2 };
+        Assert.Equal([0, 1], new ByteLevelBpeTokenizer(vocab, [], []).Encode("a-b"));
+        Assert.Equal([0, 2, 1], new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>").Encode("a-b"));
+    }
+
+    [Fact]
     public void CachedAndFreshEncodingsAgreeAcrossThreads()
     {
         var tokenizer = TestCorpus.Tokenizer;
