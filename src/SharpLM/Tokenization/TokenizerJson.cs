@@ -7,9 +7,10 @@ namespace SharpLM.Tokenization;
 /// Reads and writes Hugging Face tokenizer.json files for byte-level BPE.
 /// </summary>
 /// <remarks>
-/// Read: model type BPE (merges as ["a","b"] or "a b"; ignore_merges honoured) with either a
-/// ByteLevel pre-tokenizer (use_regex true, add_prefix_space false) or a Sequence of
-/// Split(Regex, Isolated) and ByteLevel(use_regex false) as in Llama-3 files. Normalizers,
+/// Read: model type BPE (merges as ["a","b"] or "a b"; ignore_merges honoured) with a ByteLevel
+/// pre-tokenizer (use_regex true, add_prefix_space false), or a Sequence of Split(Regex, Isolated)
+/// and ByteLevel(use_regex false) as in Llama-3 files, either optionally preceded by
+/// Digits(individual_digits true) as in SmolLM files. Normalizers,
 /// dropout, byte fallback, subword prefixes/suffixes and stripped added tokens are refused with
 /// a <see cref="SharpLMException"/> naming the file and field. The post-processor is ignored
 /// (SharpLM adds bos/eos itself), as are truncation and padding.
@@ -91,24 +92,7 @@ public static class TokenizerJson
             w.WriteEndArray();
             w.WriteNull("normalizer");
             w.WritePropertyName("pre_tokenizer");
-            if (tokenizer.PreTokenizer.IsGpt2) WriteByteLevel(w, useRegex: true);
-            else
-            {
-                w.WriteStartObject();
-                w.WriteString("type", "Sequence");
-                w.WriteStartArray("pretokenizers");
-                w.WriteStartObject();
-                w.WriteString("type", "Split");
-                w.WriteStartObject("pattern");
-                w.WriteString("Regex", tokenizer.PreTokenizer.Pattern);
-                w.WriteEndObject();
-                w.WriteString("behavior", "Isolated");
-                w.WriteBoolean("invert", false);
-                w.WriteEndObject();
-                WriteByteLevel(w, useRegex: false);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
+            WritePreTokenizer(w, tokenizer.PreTokenizer);
             w.WriteNull("post_processor");
             w.WritePropertyName("decoder");
             WriteByteLevel(w, useRegex: true);
@@ -139,6 +123,39 @@ public static class TokenizerJson
             w.WriteEndObject();
         }
         return stream.ToArray();
+    }
+
+    static void WritePreTokenizer(Utf8JsonWriter w, PreTokenizer pre)
+    {
+        if (pre.HasGpt2Pattern && !pre.IndividualDigits)
+        {
+            WriteByteLevel(w, useRegex: true);
+            return;
+        }
+        w.WriteStartObject();
+        w.WriteString("type", "Sequence");
+        w.WriteStartArray("pretokenizers");
+        if (pre.IndividualDigits)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Digits");
+            w.WriteBoolean("individual_digits", true);
+            w.WriteEndObject();
+        }
+        if (!pre.HasGpt2Pattern)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Split");
+            w.WriteStartObject("pattern");
+            w.WriteString("Regex", pre.Pattern);
+            w.WriteEndObject();
+            w.WriteString("behavior", "Isolated");
+            w.WriteBoolean("invert", false);
+            w.WriteEndObject();
+        }
+        WriteByteLevel(w, useRegex: pre.HasGpt2Pattern);
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     static void WriteByteLevel(Utf8JsonWriter w, bool useRegex)
@@ -203,33 +220,51 @@ public static class TokenizerJson
     static PreTokenizer ReadPreTokenizer(JsonElement? json)
     {
         const string field = "pre_tokenizer";
-        if (json is not { } p) throw new SharpLMException($"{field}: missing (expected ByteLevel, or Sequence of Split and ByteLevel).");
+        const string supported = "expected ByteLevel, or a Sequence of an optional Digits then ByteLevel or Split and ByteLevel";
+        if (json is not { } p) throw new SharpLMException($"{field}: missing ({supported}).");
         string type = TypeName(p, field);
         if (type == ByteLevelType)
         {
             CheckByteLevel(p, field, useRegex: true);
             return PreTokenizer.Gpt2;
         }
-        if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported (expected ByteLevel, or Sequence of Split and ByteLevel).");
-        var steps = Property(p, "pretokenizers") ?? throw new SharpLMException($"{field}.pretokenizers: missing.");
-        Expect(steps, JsonValueKind.Array, $"{field}.pretokenizers");
-        if (steps.GetArrayLength() != 2 || TypeName(steps[0], $"{field}.pretokenizers[0]") != "Split" || TypeName(steps[1], $"{field}.pretokenizers[1]") != ByteLevelType)
-            throw new SharpLMException($"{field}.pretokenizers: only [Split, ByteLevel] is supported.");
-        var split = steps[0];
-        string at = $"{field}.pretokenizers[0]";
-        string? pattern = Property(split, "pattern") is { ValueKind: JsonValueKind.Object } pat ? OptionalString(pat, "Regex", $"{at}.pattern.Regex") : null;
-        if (pattern is null) throw new SharpLMException($"{at}.pattern: expected {{\"Regex\": \"...\"}}.");
-        if (OptionalString(split, "behavior", $"{at}.behavior") is var behavior and not "Isolated")
-            throw new SharpLMException($"{at}.behavior: \"{behavior}\" is not supported (expected Isolated).");
-        if (OptionalBool(split, "invert", $"{at}.invert")) throw new SharpLMException($"{at}.invert: true is not supported.");
-        CheckByteLevel(steps[1], $"{field}.pretokenizers[1]", useRegex: false);
+        if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported ({supported}).");
+        var stepsJson = Property(p, "pretokenizers") ?? throw new SharpLMException($"{field}.pretokenizers: missing.");
+        Expect(stepsJson, JsonValueKind.Array, $"{field}.pretokenizers");
+        var steps = stepsJson.EnumerateArray().Select((step, i) => (Json: step, At: $"{field}.pretokenizers[{i}]")).ToList();
+        var types = steps.Select(step => TypeName(step.Json, step.At)).ToList();
+
+        bool digits = types is ["Digits", ..];
+        if (digits)
+        {
+            var (digitsJson, at) = steps[0];
+            if (!OptionalBool(digitsJson, "individual_digits", $"{at}.individual_digits"))
+                throw new SharpLMException($"{at}.individual_digits: only true is supported.");
+            steps.RemoveAt(0);
+            types.RemoveAt(0);
+        }
+        if (types is [ByteLevelType])
+        {
+            CheckByteLevel(steps[0].Json, steps[0].At, useRegex: true);
+            return digits ? new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true) : PreTokenizer.Gpt2;
+        }
+        if (types is not ["Split", ByteLevelType])
+            throw new SharpLMException($"{field}.pretokenizers: [{string.Join(", ", types)}] is not supported ({supported}).");
+
+        var (split, splitAt) = steps[0];
+        string? pattern = Property(split, "pattern") is { ValueKind: JsonValueKind.Object } pat ? OptionalString(pat, "Regex", $"{splitAt}.pattern.Regex") : null;
+        if (pattern is null) throw new SharpLMException($"{splitAt}.pattern: expected {{\"Regex\": \"...\"}}.");
+        if (OptionalString(split, "behavior", $"{splitAt}.behavior") is var behavior and not "Isolated")
+            throw new SharpLMException($"{splitAt}.behavior: \"{behavior}\" is not supported (expected Isolated).");
+        if (OptionalBool(split, "invert", $"{splitAt}.invert")) throw new SharpLMException($"{splitAt}.invert: true is not supported.");
+        CheckByteLevel(steps[1].Json, steps[1].At, useRegex: false);
         try
         {
-            return new PreTokenizer(pattern);
+            return new PreTokenizer(pattern, digits);
         }
         catch (ArgumentException e)
         {
-            throw new SharpLMException($"{at}.pattern.Regex: .NET cannot compile this pattern ({e.Message}).", e);
+            throw new SharpLMException($"{splitAt}.pattern.Regex: .NET cannot compile this pattern ({e.Message}).", e);
         }
     }
 

@@ -33,8 +33,17 @@ public class PreTokenizerTests
     public void RunsLlama3Pattern()
     {
         var llama3 = new PreTokenizer(Llama3Pattern);
-        Assert.False(llama3.IsGpt2);
+        Assert.False(llama3.HasGpt2Pattern);
         Assert.Equal(["123", "45", " xIT", "'S", " ", " hi", "!\n\n"], llama3.Split("12345 xIT'S  hi!\n\n"));
+    }
+
+    [Fact]
+    public void IsolatesEveryDigitWhenAsked()
+    {
+        var digits = new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true);
+        // Numeric characters of any kind (Nd, No, Nl; 𝟏 is supplementary) become single pieces.
+        Assert.Equal(["a", " ", "1", "2", "x", " ", "½", "Ⅻ", "𝟏", "!"], digits.Split("a 12x ½Ⅻ𝟏!"));
+        Assert.Equal(["\uD800", "1", "\uDC00"], digits.Split("\uD8001\uDC00"));
     }
 
     [Fact]
@@ -45,6 +54,7 @@ public class PreTokenizerTests
         {
             var text = new string(Enumerable.Range(0, random.Next(40)).Select(_ => (char)random.Next(0x10000)).ToArray());
             Assert.Equal(text, string.Concat(PreTokenizer.Gpt2.Split(text)));
+            Assert.Equal(text, string.Concat(new PreTokenizer(Llama3Pattern, individualDigits: true).Split(text)));
         }
     }
 }
