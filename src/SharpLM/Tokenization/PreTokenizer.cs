@@ -77,6 +77,14 @@ public sealed class PreTokenizer
         SplitWithRegex(text[runStart..], runStart, pieces);
     }
 
+    /// <summary>The pieces of <paramref name="text"/> as strings (for tests and tools).</summary>
+    public List<string> Split(string text)
+    {
+        var pieces = new List<(int Start, int Length)>();
+        Split(text, pieces);
+        return pieces.ConvertAll(p => text.Substring(p.Start, p.Length));
+    }
+
     void SplitWithRegex(ReadOnlySpan<char> text, int offset, List<(int Start, int Length)> pieces)
     {
         if (text.IsEmpty) return;
@@ -109,14 +117,6 @@ public sealed class PreTokenizer
             ArrayPool<char>.Shared.Return(standIn);
             ArrayPool<int>.Shared.Return(origin);
         }
-    }
-
-    /// <summary>The pieces of <paramref name="text"/> as strings (for tests and tools).</summary>
-    public List<string> Split(string text)
-    {
-        var pieces = new List<(int Start, int Length)>();
-        Split(text, pieces);
-        return pieces.ConvertAll(p => text.Substring(p.Start, p.Length));
     }
 
     void SplitBmp(ReadOnlySpan<char> text, int offset, List<(int Start, int Length)> pieces, int[]? origin)
