@@ -36,8 +36,9 @@ public static class TokenizerJson
             using var doc = JsonDocument.ParseValue(ref reader);
             return Read(doc.RootElement);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // System.Text.Json reports a string with a lone surrogate escape (\ud800) as InvalidOperationException.
             throw new SharpLMException($"{source}: not valid JSON ({e.Message}).", e);
         }
         catch (SharpLMException e)

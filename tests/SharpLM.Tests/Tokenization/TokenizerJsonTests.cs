@@ -120,6 +120,7 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "would give it id 1" },
         { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "would give it id 3" },
         { Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "model.vocab[\"x\"]", "integer" },
+        { Replace("\"vocab\": {", "\"vocab\": {\"\\ud800\": 5000, "), "tokenizer.json", "not valid JSON" },
         { Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]", "would give it id 400" },
         { Replace("\"unk_token\": null", "\"unk_token\": \"<nope>\""), "model.unk_token", "<nope>" },
     };
