@@ -50,11 +50,12 @@ public class PreTokenizerTests
     public void EveryCharacterLandsInExactlyOnePiece()
     {
         var random = new Random(3);
+        var llama3Digits = new PreTokenizer(Llama3Pattern, individualDigits: true);
         for (int n = 0; n < 200; n++)
         {
             var text = new string(Enumerable.Range(0, random.Next(40)).Select(_ => (char)random.Next(0x10000)).ToArray());
             Assert.Equal(text, string.Concat(PreTokenizer.Gpt2.Split(text)));
-            Assert.Equal(text, string.Concat(new PreTokenizer(Llama3Pattern, individualDigits: true).Split(text)));
+            Assert.Equal(text, string.Concat(llama3Digits.Split(text)));
         }
     }
 }
