@@ -7,6 +7,7 @@ NativeEnvironment.Configure();
 var benches = new Dictionary<string, Func<string[], int>>
 {
     ["train"] = TrainBench.Run,
+    ["tokenizer"] = TokenizerBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

@@ -74,6 +74,9 @@ static class TokenizerCommand
             tokenizer.Save(path);
             AnsiConsole.MarkupLineInterpolated(
                 $"Wrote [green]{path}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, from {files.Count} file(s) in {clock.Elapsed.TotalSeconds:F1} s.");
+            if (tokenizer.VocabSize < options.VocabSize)
+                AnsiConsole.MarkupLineInterpolated(
+                    $"[yellow]note:[/] stopped short of {options.VocabSize} tokens: no pair left that occurs at least {options.MinFrequency} times (more text or a lower --min-frequency gives more).");
             return 0;
         });
         return cmd;

@@ -5,7 +5,8 @@ namespace SharpLM.Tokenization;
 /// <summary>
 /// Trains a byte-level BPE vocabulary the way Hugging Face's BpeTrainer does (with the full
 /// 256-byte initial alphabet): special tokens get ids 0..n-1, the 256 byte tokens come next in
-/// GPT-2 order, then each merge adds a token until the vocabulary size is reached.
+/// GPT-2 order, then each merge adds a token until the vocabulary size is reached. Words come
+/// from <see cref="BpeTrainerOptions.PreTokenizer"/> (GPT-2's regex by default).
 /// </summary>
 /// <remarks>
 /// Documents are streamed once and only word counts are kept. Each step merges the most frequent
@@ -26,11 +27,11 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
     public ByteLevelBpeTokenizer Train(IEnumerable<string> documents, Action<BpeTrainingProgress>? progress = null)
     {
         Options.Validate();
-        var words = CountWords(documents, progress);
+        var words = CountWords(documents, Options.PreTokenizer, progress);
         return new MergeState(Options, words, progress).Run();
     }
 
-    static Dictionary<string, long> CountWords(IEnumerable<string> documents, Action<BpeTrainingProgress>? progress)
+    static Dictionary<string, long> CountWords(IEnumerable<string> documents, PreTokenizer preTokenizer, Action<BpeTrainingProgress>? progress)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySpan = counts.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -39,7 +40,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
         foreach (var doc in documents)
         {
             pieces.Clear();
-            PreTokenizer.Gpt2.Split(doc, pieces);
+            preTokenizer.Split(doc, pieces);
             foreach (var (start, length) in pieces)
                 CollectionsMarshal.GetValueRefOrAddDefault(bySpan, doc.AsSpan(start, length), out _)++;
             if (++done % 256 == 0) progress?.Invoke(new(BpeTrainingStage.CountingWords, done, null));
@@ -129,7 +130,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
 
             var vocab = new Dictionary<string, int>(tokenIds, StringComparer.Ordinal);
             var specials = options.SpecialTokens.Select((t, i) => new AddedToken(i, t, Special: true));
-            return new ByteLevelBpeTokenizer(vocab, merges, specials, PreTokenizer.Gpt2);
+            return new ByteLevelBpeTokenizer(vocab, merges, specials, options.PreTokenizer);
         }
 
         int AddToken(string token)

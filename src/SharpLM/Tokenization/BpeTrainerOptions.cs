@@ -15,6 +15,9 @@ public sealed record BpeTrainerOptions
     /// <summary>Special tokens, given ids 0..n-1 in this order.</summary>
     public IReadOnlyList<string> SpecialTokens { get; init; } = DefaultSpecialTokens;
 
+    /// <summary>How documents are split into words; GPT-2's regex (Hugging Face's ByteLevel) by default.</summary>
+    public PreTokenizer PreTokenizer { get; init; } = PreTokenizer.Gpt2;
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="SharpLMException">A setting is out of range.</exception>
     public void Validate()

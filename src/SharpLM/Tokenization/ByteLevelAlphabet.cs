@@ -9,7 +9,6 @@ public static class ByteLevelAlphabet
 {
     static readonly char[] byteToChar = new char[256];
     static readonly byte[] order = new byte[256];
-    static readonly int[] rank = new int[256];
     // Every mapped char is below U+0144, so a flat table indexed by char is small.
     static readonly short[] charToByte = new short[0x144];
 
@@ -28,7 +27,6 @@ public static class ByteLevelAlphabet
         {
             byte b = order[i];
             if (MapsToItself(b)) byteToChar[b] = (char)b;
-            rank[b] = i;
             charToByte[byteToChar[b]] = b;
         }
     }
@@ -49,7 +47,4 @@ public static class ByteLevelAlphabet
     /// <summary>The 256 bytes in GPT-2 order (the order of their characters' code points),
     /// which is the order Hugging Face gives the byte tokens in a trained vocabulary.</summary>
     public static ReadOnlySpan<byte> BytesInOrder => order;
-
-    /// <summary>Position of byte <paramref name="b"/> in <see cref="BytesInOrder"/>.</summary>
-    public static int Rank(byte b) => rank[b];
 }

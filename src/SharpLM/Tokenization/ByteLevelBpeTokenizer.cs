@@ -17,7 +17,11 @@ namespace SharpLM.Tokenization;
 /// </remarks>
 public sealed class ByteLevelBpeTokenizer : ITokenizer
 {
+    // Per-thread word cache: cleared when full; long pieces (runs of spaces, base64...) are not kept.
     const int CacheCapacity = 50_000;
+    const int MaxCachedPieceLength = 256;
+    // Far above any real vocabulary; guards against a corrupt id allocating gigabytes.
+    const int MaxId = 1 << 24;
 
     readonly Dictionary<string, int> vocab;
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> vocabBySpan;
@@ -61,12 +65,12 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         int size = 0;
         foreach (var (token, id) in this.vocab)
         {
-            if (id < 0) throw new SharpLMException($"model.vocab: token \"{token}\" has negative id {id}.");
+            if (id is < 0 or >= MaxId) throw new SharpLMException($"model.vocab: token \"{token}\" has id {id}, outside 0..{MaxId - 1}.");
             size = Math.Max(size, id + 1);
         }
         foreach (var added in AddedTokens)
         {
-            if (added.Id < 0) throw new SharpLMException($"added_tokens: \"{added.Content}\" has negative id {added.Id}.");
+            if (added.Id is < 0 or >= MaxId) throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id}, outside 0..{MaxId - 1}.");
             if (added.Content.Length == 0) throw new SharpLMException($"added_tokens: id {added.Id} has empty content.");
             size = Math.Max(size, added.Id + 1);
         }
@@ -209,8 +213,11 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (!s.CacheBySpan.TryGetValue(piece, out int[]? ids))
             {
                 ids = EncodePiece(piece, s);
-                if (s.Cache.Count >= CacheCapacity) s.Cache.Clear();
-                s.CacheBySpan[piece] = ids;
+                if (piece.Length <= MaxCachedPieceLength)
+                {
+                    if (s.Cache.Count >= CacheCapacity) s.Cache.Clear();
+                    s.CacheBySpan[piece] = ids;
+                }
             }
             s.Ids.AddRange(ids);
         }
@@ -296,17 +303,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// <summary>Per-thread buffers and the piece → ids cache.</summary>
     sealed class Scratch
     {
-        byte[] bytes = new byte[256];
-        char[] chars = new char[256];
-        int[] sym = new int[256], prev = new int[256], next = new int[256];
-
-        public Scratch() => CacheBySpan = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
-
         public readonly List<int> Ids = [];
         public readonly List<(int Start, int Length)> Pieces = [];
         public readonly PriorityQueue<int, long> Queue = new();
         public readonly Dictionary<string, int[]> Cache = new(StringComparer.Ordinal);
         public readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> CacheBySpan;
+        byte[] bytes = new byte[256];
+        char[] chars = new char[256];
+        int[] sym = new int[256], prev = new int[256], next = new int[256];
+
+        public Scratch() => CacheBySpan = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
 
         public byte[] Bytes(int n) => bytes.Length >= n ? bytes : bytes = new byte[n];
         public char[] Chars(int n) => chars.Length >= n ? chars : chars = new char[n];

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace SharpLM.Tokenization;
@@ -7,7 +8,9 @@ namespace SharpLM.Tokenization;
 /// <summary>
 /// Splits text into the pieces ("words") that BPE works on, with a regular expression, as
 /// Hugging Face's ByteLevel pre-tokenizer (use_regex=true) or its Split(Regex, Isolated)
-/// pre-tokenizer does: every match is a piece, and so is any text between matches.
+/// pre-tokenizer does: every match is a piece, and so is any text between matches. Optionally
+/// every digit is first made a piece of its own, as Hugging Face's Digits(individual_digits=true)
+/// does in front of ByteLevel (SmolLM, StarCoder).
 /// </summary>
 /// <remarks>
 /// .NET regular expressions see UTF-16 code units, while Hugging Face's see code points, so a
@@ -21,7 +24,7 @@ public sealed class PreTokenizer
     /// <summary>GPT-2's pattern, used by Hugging Face's ByteLevel pre-tokenizer.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    /// <summary>The GPT-2 pre-tokenizer that SharpLM trains with.</summary>
+    /// <summary>The GPT-2 pre-tokenizer that SharpLM trains with by default.</summary>
     public static PreTokenizer Gpt2 { get; } = new(Gpt2Pattern);
 
     // One BMP character per Unicode category, standing in for supplementary characters of that category.
@@ -31,24 +34,63 @@ public sealed class PreTokenizer
 
     /// <summary>Creates a pre-tokenizer for a pattern in .NET regular-expression syntax
     /// (which accepts the patterns of GPT-2, Llama-3 and similar tokenizer.json files).</summary>
-    public PreTokenizer(string pattern)
+    /// <param name="pattern">The regular expression whose matches are the pieces.</param>
+    /// <param name="individualDigits">Make every numeric character (categories Nd, Nl, No) a piece
+    /// of its own before the regex runs on the text between them.</param>
+    public PreTokenizer(string pattern, bool individualDigits = false)
     {
         Pattern = pattern;
+        IndividualDigits = individualDigits;
         regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
     }
 
     /// <summary>The regular expression.</summary>
     public string Pattern { get; }
 
-    /// <summary>True for the GPT-2 pattern (saved as a plain ByteLevel pre-tokenizer).</summary>
-    public bool IsGpt2 => Pattern == Gpt2Pattern;
+    /// <summary>Whether each digit is split off on its own first.</summary>
+    public bool IndividualDigits { get; }
+
+    /// <summary>True when the pattern is GPT-2's (saved as ByteLevel with use_regex).</summary>
+    public bool HasGpt2Pattern => Pattern == Gpt2Pattern;
 
     /// <summary>Appends the pieces of <paramref name="text"/> as (start, length) pairs.</summary>
     public void Split(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces)
     {
+        if (!IndividualDigits)
+        {
+            SplitWithRegex(text, 0, pieces);
+            return;
+        }
+        int runStart = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            // A lone surrogate decodes as U+FFFD, which is not a number.
+            Rune.DecodeFromUtf16(text[i..], out var rune, out int length);
+            if (Rune.IsNumber(rune))
+            {
+                SplitWithRegex(text[runStart..i], runStart, pieces);
+                pieces.Add((i, length));
+                runStart = i + length;
+            }
+            i += length;
+        }
+        SplitWithRegex(text[runStart..], runStart, pieces);
+    }
+
+    /// <summary>The pieces of <paramref name="text"/> as strings (for tests and tools).</summary>
+    public List<string> Split(string text)
+    {
+        var pieces = new List<(int Start, int Length)>();
+        Split(text, pieces);
+        return pieces.ConvertAll(p => text.Substring(p.Start, p.Length));
+    }
+
+    void SplitWithRegex(ReadOnlySpan<char> text, int offset, List<(int Start, int Length)> pieces)
+    {
+        if (text.IsEmpty) return;
         if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {
-            SplitBmp(text, pieces, null);
+            SplitBmp(text, offset, pieces, null);
             return;
         }
         char[] standIn = ArrayPool<char>.Shared.Rent(text.Length);
@@ -68,7 +110,7 @@ public sealed class PreTokenizer
                 else standIn[n] = c;
             }
             origin[n] = text.Length;
-            SplitBmp(standIn.AsSpan(0, n), pieces, origin);
+            SplitBmp(standIn.AsSpan(0, n), offset, pieces, origin);
         }
         finally
         {
@@ -77,15 +119,7 @@ public sealed class PreTokenizer
         }
     }
 
-    /// <summary>The pieces of <paramref name="text"/> as strings (for tests and tools).</summary>
-    public List<string> Split(string text)
-    {
-        var pieces = new List<(int Start, int Length)>();
-        Split(text, pieces);
-        return pieces.ConvertAll(p => text.Substring(p.Start, p.Length));
-    }
-
-    void SplitBmp(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces, int[]? origin)
+    void SplitBmp(ReadOnlySpan<char> text, int offset, List<(int Start, int Length)> pieces, int[]? origin)
     {
         int end = 0;
         foreach (var m in regex.EnumerateMatches(text))
@@ -100,7 +134,7 @@ public sealed class PreTokenizer
         void Add(int from, int to)
         {
             if (origin is not null) (from, to) = (origin[from], origin[to]);
-            pieces.Add((from, to - from));
+            pieces.Add((offset + from, to - from));
         }
     }
 

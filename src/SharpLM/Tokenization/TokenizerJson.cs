@@ -7,9 +7,10 @@ namespace SharpLM.Tokenization;
 /// Reads and writes Hugging Face tokenizer.json files for byte-level BPE.
 /// </summary>
 /// <remarks>
-/// Read: model type BPE (merges as ["a","b"] or "a b"; ignore_merges honoured) with either a
-/// ByteLevel pre-tokenizer (use_regex true, add_prefix_space false) or a Sequence of
-/// Split(Regex, Isolated) and ByteLevel(use_regex false) as in Llama-3 files. Normalizers,
+/// Read: model type BPE (merges as ["a","b"] or "a b"; ignore_merges honoured) with a ByteLevel
+/// pre-tokenizer (use_regex true, add_prefix_space false), or a Sequence of Split(Regex, Isolated)
+/// and ByteLevel(use_regex false) as in Llama-3 files, either optionally preceded by
+/// Digits(individual_digits true) as in SmolLM files. Normalizers,
 /// dropout, byte fallback, subword prefixes/suffixes and stripped added tokens are refused with
 /// a <see cref="SharpLMException"/> naming the file and field. The post-processor is ignored
 /// (SharpLM adds bos/eos itself), as are truncation and padding.
@@ -35,8 +36,9 @@ public static class TokenizerJson
             using var doc = JsonDocument.ParseValue(ref reader);
             return Read(doc.RootElement);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // System.Text.Json reports a string with a lone surrogate escape (\ud800) as InvalidOperationException.
             throw new SharpLMException($"{source}: not valid JSON ({e.Message}).", e);
         }
         catch (SharpLMException e)
@@ -91,24 +93,7 @@ public static class TokenizerJson
             w.WriteEndArray();
             w.WriteNull("normalizer");
             w.WritePropertyName("pre_tokenizer");
-            if (tokenizer.PreTokenizer.IsGpt2) WriteByteLevel(w, useRegex: true);
-            else
-            {
-                w.WriteStartObject();
-                w.WriteString("type", "Sequence");
-                w.WriteStartArray("pretokenizers");
-                w.WriteStartObject();
-                w.WriteString("type", "Split");
-                w.WriteStartObject("pattern");
-                w.WriteString("Regex", tokenizer.PreTokenizer.Pattern);
-                w.WriteEndObject();
-                w.WriteString("behavior", "Isolated");
-                w.WriteBoolean("invert", false);
-                w.WriteEndObject();
-                WriteByteLevel(w, useRegex: false);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
+            WritePreTokenizer(w, tokenizer.PreTokenizer);
             w.WriteNull("post_processor");
             w.WritePropertyName("decoder");
             WriteByteLevel(w, useRegex: true);
@@ -139,6 +124,39 @@ public static class TokenizerJson
             w.WriteEndObject();
         }
         return stream.ToArray();
+    }
+
+    static void WritePreTokenizer(Utf8JsonWriter w, PreTokenizer pre)
+    {
+        if (pre.HasGpt2Pattern && !pre.IndividualDigits)
+        {
+            WriteByteLevel(w, useRegex: true);
+            return;
+        }
+        w.WriteStartObject();
+        w.WriteString("type", "Sequence");
+        w.WriteStartArray("pretokenizers");
+        if (pre.IndividualDigits)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Digits");
+            w.WriteBoolean("individual_digits", true);
+            w.WriteEndObject();
+        }
+        if (!pre.HasGpt2Pattern)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Split");
+            w.WriteStartObject("pattern");
+            w.WriteString("Regex", pre.Pattern);
+            w.WriteEndObject();
+            w.WriteString("behavior", "Isolated");
+            w.WriteBoolean("invert", false);
+            w.WriteEndObject();
+        }
+        WriteByteLevel(w, useRegex: pre.HasGpt2Pattern);
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     static void WriteByteLevel(Utf8JsonWriter w, bool useRegex)
@@ -196,39 +214,58 @@ public static class TokenizerJson
             Expect(addedJson, JsonValueKind.Array, "added_tokens");
             foreach (var t in addedJson.EnumerateArray()) added.Add(ReadAddedToken(t, $"added_tokens[{added.Count}]"));
         }
+        CheckAddedTokenIds(added, vocab);
         return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
     }
 
     static PreTokenizer ReadPreTokenizer(JsonElement? json)
     {
         const string field = "pre_tokenizer";
-        if (json is not { } p) throw new SharpLMException($"{field}: missing (expected ByteLevel, or Sequence of Split and ByteLevel).");
+        const string supported = "expected ByteLevel, or a Sequence of an optional Digits then ByteLevel or Split and ByteLevel";
+        if (json is not { } p) throw new SharpLMException($"{field}: missing ({supported}).");
         string type = TypeName(p, field);
         if (type == ByteLevelType)
         {
             CheckByteLevel(p, field, useRegex: true);
             return PreTokenizer.Gpt2;
         }
-        if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported (expected ByteLevel, or Sequence of Split and ByteLevel).");
-        var steps = Property(p, "pretokenizers") ?? throw new SharpLMException($"{field}.pretokenizers: missing.");
-        Expect(steps, JsonValueKind.Array, $"{field}.pretokenizers");
-        if (steps.GetArrayLength() != 2 || TypeName(steps[0], $"{field}.pretokenizers[0]") != "Split" || TypeName(steps[1], $"{field}.pretokenizers[1]") != ByteLevelType)
-            throw new SharpLMException($"{field}.pretokenizers: only [Split, ByteLevel] is supported.");
-        var split = steps[0];
-        string at = $"{field}.pretokenizers[0]";
-        string? pattern = Property(split, "pattern") is { ValueKind: JsonValueKind.Object } pat ? OptionalString(pat, "Regex", $"{at}.pattern.Regex") : null;
-        if (pattern is null) throw new SharpLMException($"{at}.pattern: expected {{\"Regex\": \"...\"}}.");
-        if (OptionalString(split, "behavior", $"{at}.behavior") is var behavior and not "Isolated")
-            throw new SharpLMException($"{at}.behavior: \"{behavior}\" is not supported (expected Isolated).");
-        if (OptionalBool(split, "invert", $"{at}.invert")) throw new SharpLMException($"{at}.invert: true is not supported.");
-        CheckByteLevel(steps[1], $"{field}.pretokenizers[1]", useRegex: false);
+        if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported ({supported}).");
+        var stepsJson = Property(p, "pretokenizers") ?? throw new SharpLMException($"{field}.pretokenizers: missing.");
+        Expect(stepsJson, JsonValueKind.Array, $"{field}.pretokenizers");
+        var steps = stepsJson.EnumerateArray().Select((step, i) => (Json: step, At: $"{field}.pretokenizers[{i}]")).ToList();
+        var types = steps.Select(step => TypeName(step.Json, step.At)).ToList();
+
+        bool digits = types is ["Digits", ..];
+        if (digits)
+        {
+            var (digitsJson, at) = steps[0];
+            if (!OptionalBool(digitsJson, "individual_digits", $"{at}.individual_digits"))
+                throw new SharpLMException($"{at}.individual_digits: only true is supported.");
+            steps.RemoveAt(0);
+            types.RemoveAt(0);
+        }
+        if (types is [ByteLevelType])
+        {
+            CheckByteLevel(steps[0].Json, steps[0].At, useRegex: true);
+            return digits ? new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true) : PreTokenizer.Gpt2;
+        }
+        if (types is not ["Split", ByteLevelType])
+            throw new SharpLMException($"{field}.pretokenizers: [{string.Join(", ", types)}] is not supported ({supported}).");
+
+        var (split, splitAt) = steps[0];
+        string? pattern = Property(split, "pattern") is { ValueKind: JsonValueKind.Object } pat ? OptionalString(pat, "Regex", $"{splitAt}.pattern.Regex") : null;
+        if (pattern is null) throw new SharpLMException($"{splitAt}.pattern: expected {{\"Regex\": \"...\"}}.");
+        if (OptionalString(split, "behavior", $"{splitAt}.behavior") is var behavior and not "Isolated")
+            throw new SharpLMException($"{splitAt}.behavior: \"{behavior}\" is not supported (expected Isolated).");
+        if (OptionalBool(split, "invert", $"{splitAt}.invert")) throw new SharpLMException($"{splitAt}.invert: true is not supported.");
+        CheckByteLevel(steps[1].Json, steps[1].At, useRegex: false);
         try
         {
-            return new PreTokenizer(pattern);
+            return new PreTokenizer(pattern, digits);
         }
         catch (ArgumentException e)
         {
-            throw new SharpLMException($"{at}.pattern.Regex: .NET cannot compile this pattern ({e.Message}).", e);
+            throw new SharpLMException($"{splitAt}.pattern.Regex: .NET cannot compile this pattern ({e.Message}).", e);
         }
     }
 
@@ -240,6 +277,22 @@ public static class TokenizerJson
         bool actual = Property(p, "use_regex") is not { } flag || ReadBool(flag, $"{field}.use_regex");
         if (actual != useRegex)
             throw new SharpLMException($"{field}.use_regex: expected {(useRegex ? "true" : "false")} here.");
+    }
+
+    // Hugging Face does not take an added token's id from the file: a token in model.vocab keeps its
+    // vocab id, any other gets the next id after model.vocab and the added tokens before it.
+    // Refuse files where that differs from the stated id rather than silently renumber.
+    static void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
+    {
+        int maxId = -1;
+        for (int i = 0; i < added.Count; i++)
+        {
+            int expected = vocab.TryGetValue(added[i].Content, out int id) ? id : Math.Max(vocab.Count, maxId + 1);
+            if (added[i].Id != expected)
+                throw new SharpLMException($"added_tokens[{i}]: \"{added[i].Content}\" has id {added[i].Id}, but Hugging Face would give it id {expected} " +
+                    "(a token outside model.vocab takes the next id after the vocabulary and the added tokens before it).");
+            maxId = Math.Max(maxId, expected);
+        }
     }
 
     static (string, string) ReadMerge(JsonElement m, int index)

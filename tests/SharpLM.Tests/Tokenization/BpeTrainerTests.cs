@@ -74,6 +74,16 @@ public class BpeTrainerTests
     }
 
     [Fact]
+    public void TrainsWithTheGivenPreTokenizer()
+    {
+        var digits = new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true);
+        var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, PreTokenizer = digits }).Train(["1234 1234 1234 abab abab"]);
+        Assert.Same(digits, tokenizer.PreTokenizer);
+        Assert.DoesNotContain(tokenizer.Merges, m => char.IsDigit(m.Left[^1]) && char.IsDigit(m.Right[0]));
+        Assert.Contains(("a", "b"), tokenizer.Merges);
+    }
+
+    [Fact]
     public void IsDeterministic()
     {
         var first = TokenizerJson.Serialize(Train(TestCorpus.Documents(), vocabSize: 500));

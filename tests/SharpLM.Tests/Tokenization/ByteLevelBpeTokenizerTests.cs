@@ -18,13 +18,15 @@ public class ByteLevelBpeTokenizerTests
     }
 
     /// <summary>The first ten merges of GPT-2 and the ids GPT-2 gives their tokens, with merges in the
-    /// legacy "a b" form; <paramref name="extraVocab"/> adds vocabulary entries.</summary>
+    /// legacy "a b" form; <paramref name="extraVocab"/> adds vocabulary entries. Hugging Face
+    /// tokenizers 0.23 gives the ids asserted below for this file.</summary>
     static string Gpt2StyleJson(bool ignoreMerges = false, string extraVocab = "")
     {
         var vocab = new StringBuilder();
         var chars = Gpt2ByteChars();
         for (int i = 0; i < 256; i++) vocab.Append($"\"{(chars[i] == '"' ? "\\\"" : chars[i] == '\\' ? "\\\\" : chars[i].ToString())}\": {i}, ");
         vocab.Append("\"Ġt\": 256, \"Ġa\": 257, \"he\": 258, \"in\": 259, \"re\": 260, \"on\": 261, \"Ġthe\": 262, \"er\": 263, \"Ġs\": 264, \"at\": 265");
+        vocab.Append(", \"<|endoftext|>\": 50256");
         vocab.Append(extraVocab);
         return $$"""
         {
@@ -83,6 +85,37 @@ public class ByteLevelBpeTokenizerTests
         Assert.Null(tokenizer.IdToToken(300));
         Assert.Null(tokenizer.IdToToken(-1));
         Assert.Equal(" the\n", tokenizer.Decode([262, 198]));
+    }
+
+    [Fact]
+    public void MatchesNonSpecialAddedTokensAlways()
+    {
+        var trained = TestCorpus.Tokenizer;
+        var tokenizer = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges,
+            trained.AddedTokens.Append(new AddedToken(400, "<sep>", Special: false)).Append(new AddedToken(401, "<sep><sep>", Special: true)));
+        Assert.Equal(400, tokenizer.Encode("a<sep>b")[1]);
+        Assert.Equal([400, 400], tokenizer.Encode("<sep><sep>"));
+        Assert.Equal([401], tokenizer.Encode("<sep><sep>", allowSpecial: true)); // longest match wins
+        Assert.Equal("a<sep>b", tokenizer.Decode(tokenizer.Encode("a<sep>b<sep><sep>", allowSpecial: true), skipSpecial: true));
+    }
+
+    [Fact]
+    public void RejectsInconsistentParts()
+    {
+        var vocab = new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["ab"] = 2 };
+        Assert.Contains("model.merges[0]", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [("a", "c")], [])).Message);
+        Assert.Contains("already \"a\"", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(0, "[X]")])).Message);
+        Assert.Contains("model.vocab gives it id 2", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(5, "ab")])).Message);
+        Assert.Contains("is given to both", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [])).Message);
+        Assert.Contains("model.unk_token", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>")).Message);
+    }
+
+    [Fact]
+    public void BytesMissingFromTheVocabularyBecomeUnkOrAreDropped()
+    {
+        var vocab = new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["<unk>"] = 2 };
+        Assert.Equal([0, 1], new ByteLevelBpeTokenizer(vocab, [], []).Encode("a-b"));
+        Assert.Equal([0, 2, 1], new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>").Encode("a-b"));
     }
 
     [Fact]

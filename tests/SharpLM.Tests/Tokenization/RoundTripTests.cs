@@ -27,15 +27,17 @@ public class RoundTripTests
         "Ġ Ċ ĠĠ byte-level look-alikes",
     ];
 
-    public static TheoryData<string> Adversarial() => new(AdversarialStrings);
-
-    [Theory]
-    [MemberData(nameof(Adversarial))]
-    public void DecodeInvertsEncode(string text)
+    // A Fact, not a Theory: xunit's theory-data serialization replaces lone surrogates with U+FFFD.
+    [Fact]
+    public void DecodeInvertsEncode()
     {
         var tokenizer = TestCorpus.Tokenizer;
-        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
-        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text, allowSpecial: true)));
+        Assert.Contains(AdversarialStrings, s => s.Contains('\uD800'));
+        foreach (var text in AdversarialStrings)
+        {
+            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text, allowSpecial: true)));
+        }
     }
 
     [Fact]

@@ -69,8 +69,25 @@ public sealed class TokenizerJsonTests : IDisposable
 
         var loaded = TokenizerJson.Parse(TokenizerJson.Serialize(llamaStyle), "llama.json");
         Assert.Equal(Llama3Pattern, loaded.PreTokenizer.Pattern);
+        Assert.False(loaded.PreTokenizer.IndividualDigits);
         Assert.True(loaded.IgnoreMerges);
         Assert.Equal(llamaStyle.Encode("the model 12345 learns"), loaded.Encode("the model 12345 learns"));
+    }
+
+    [Theory]
+    [InlineData(PreTokenizer.Gpt2Pattern, "Digits,ByteLevel")]
+    [InlineData(Llama3Pattern, "Digits,Split,ByteLevel")]
+    public void RoundTripsDigitsPreTokenizer(string pattern, string steps)
+    {
+        var trained = TestCorpus.Tokenizer;
+        var tokenizer = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(pattern, individualDigits: true));
+        var json = JsonNode.Parse(TokenizerJson.Serialize(tokenizer))!;
+        Assert.Equal(steps, string.Join(",", json["pre_tokenizer"]!["pretokenizers"]!.AsArray().Select(s => (string?)s!["type"])));
+
+        var loaded = TokenizerJson.Parse(TokenizerJson.Serialize(tokenizer), "digits.json");
+        Assert.True(loaded.PreTokenizer.IndividualDigits);
+        Assert.Equal(pattern, loaded.PreTokenizer.Pattern);
+        Assert.Equal(tokenizer.Encode("in 2024 and 1999"), loaded.Encode("in 2024 and 1999"));
     }
 
     [Fact]
@@ -95,12 +112,16 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"merges\": [", "\"merges\": [42, "), "model.merges[0]", "expected" },
         { Replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}"), "normalizer", "NFC" },
         { Replace("\"add_prefix_space\": false", "\"add_prefix_space\": true"), "pre_tokenizer.add_prefix_space", "not supported" },
+        { Replace("\"pre_tokenizer\": {", "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Whitespace\"}]}, \"x\": {"),
+            "pre_tokenizer.pretokenizers", "[Whitespace] is not supported" },
         { Replace("\"byte_fallback\": false", "\"byte_fallback\": true"), "model.byte_fallback", "not supported" },
         { Replace("\"dropout\": null", "\"dropout\": 0.1"), "model.dropout", "not supported" },
         { Replace("\"lstrip\": false", "\"lstrip\": true"), "added_tokens[0].lstrip", "not supported" },
-        { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "already \"[EOT]\"" },
-        { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "model.vocab gives it id 3" },
+        { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "would give it id 1" },
+        { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "would give it id 3" },
         { Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "model.vocab[\"x\"]", "integer" },
+        { Replace("\"vocab\": {", "\"vocab\": {\"\\ud800\": 5000, "), "tokenizer.json", "not valid JSON" },
+        { Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]", "would give it id 400" },
         { Replace("\"unk_token\": null", "\"unk_token\": \"<nope>\""), "model.unk_token", "<nope>" },
     };
 

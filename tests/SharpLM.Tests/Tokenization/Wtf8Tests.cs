@@ -5,14 +5,13 @@ namespace SharpLM.Tests.Tokenization;
 
 public class Wtf8Tests
 {
-    [Theory]
-    [InlineData("plain ascii")]
-    [InlineData("é 中 😀")]
-    [InlineData("\uD800")]
-    [InlineData("a\uDFFFb")]
-    [InlineData("\uDBFF\uDBFF\uDC00")]
-    [InlineData("\uDC00\uD800")]
-    public void RoundTripsAnyString(string text) => Assert.Equal(text, Wtf8.Decode(Wtf8.Encode(text)));
+    // A Fact, not a Theory: xunit's theory-data serialization replaces lone surrogates with U+FFFD.
+    [Fact]
+    public void RoundTripsAnyString()
+    {
+        foreach (var text in new[] { "plain ascii", "é 中 😀", "\uD800", "a\uDFFFb", "\uDBFF\uDBFF\uDC00", "\uDC00\uD800" })
+            Assert.Equal(text, Wtf8.Decode(Wtf8.Encode(text)));
+    }
 
     [Fact]
     public void ValidTextIsPlainUtf8()
