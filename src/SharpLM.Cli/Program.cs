@@ -9,5 +9,6 @@ NativeEnvironment.Configure();
 var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
 {
     TokenizerCommand.Create(),
+    ImportCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
