@@ -10,5 +10,6 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
 {
     TokenizerCommand.Create(),
     ImportCommand.Create(),
+    ExportCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
