@@ -1,3 +1,4 @@
+using SharpLM.Bench;
 using SharpLM.Runtime;
 
 NativeEnvironment.Configure();
@@ -5,6 +6,7 @@ NativeEnvironment.Configure();
 // Each benchmark is one file with a static Run(string[] args); pick it by name.
 var benches = new Dictionary<string, Func<string[], int>>
 {
+    ["gguf"] = GgufBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {
