@@ -23,7 +23,8 @@ public static class GgufExporter
         if (Directory.Exists(output)) throw new SharpLMException($"{output} is a folder; the output must be a .gguf file path");
         ModelFolder.RequireModelFolder(modelFolder);
         if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile)) && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
-            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}); a GGUF file must carry the vocabulary for llama.cpp to run it");
+            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or {Llama2cTokenizerFile.DefaultFileName} from `import llama2c --tokenizer`); " +
+                                       "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));

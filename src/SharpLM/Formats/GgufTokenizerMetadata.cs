@@ -37,6 +37,12 @@ public static class GgufTokenizerMetadata
 
     static void AddBpe(GgufWriter writer, ByteLevelBpeTokenizer tokenizer, int size)
     {
+        // llama.cpp picks its split regex by name; only GPT-2's (what SharpLM trains) is matched here, rather than
+        // letting llama.cpp silently tokenize differently.
+        if (!tokenizer.PreTokenizer.IsGpt2 || tokenizer.IgnoreMerges)
+            throw new SharpLMException("GGUF export supports byte-level BPE tokenizers that split text with GPT-2's pattern and apply every merge " +
+                                       $"(as `sharplm tokenizer train` makes them); this one uses /{tokenizer.PreTokenizer.Pattern}/" +
+                                       (tokenizer.IgnoreMerges ? " with ignore_merges" : ""));
         var tokens = new string[size];
         var types = new int[size];
         var added = tokenizer.AddedTokens.ToDictionary(t => t.Id);

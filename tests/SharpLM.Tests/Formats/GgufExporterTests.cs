@@ -104,5 +104,11 @@ public class GgufExporterTests
         e = Assert.Throws<SharpLMException>(() => GgufExporter.Export(dir.File("nothing"), dir.File("n.gguf"), GgufTensorType.F16));
         Assert.Contains("model folder not found", e.Message);
         Assert.False(File.Exists(dir.File("bare.gguf")));
+
+        // A tokenizer that splits differently from GPT-2 would be tokenized differently by llama.cpp: refused.
+        var digits = new SharpLM.Tokenization.ByteLevelBpeTokenizer(TestCorpus.Tokenizer.Vocab, TestCorpus.Tokenizer.Merges,
+            TestCorpus.Tokenizer.AddedTokens, new SharpLM.Tokenization.PreTokenizer(@"\p{N}{1,3}|[^\p{N}]+"));
+        e = Assert.Throws<SharpLMException>(() => GgufExporter.Export(model, digits, dir.File("d.gguf"), GgufTensorType.F16));
+        Assert.Contains("GPT-2's pattern", e.Message);
     }
 }
