@@ -31,7 +31,7 @@ public static class GgufExporter
         Export(model, tokenizer, output, type, name);
     }
 
-    /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file.</summary>
+    /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file (replacing any file there).</summary>
     public static void Export(LlamaForCausalLM model, ITokenizer tokenizer, string output, GgufTensorType type, string name = "SharpLM model")
     {
         using var scope = NewDisposeScope();
