@@ -13,5 +13,7 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     GenerateCommand.Create(),
     EvalCommand.Create(),
     MergeCommand.Create(),
+    ImportCommand.Create(),
+    ExportCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -34,7 +34,7 @@ public static class ModelFolder
         }
         WriteText(Path.Combine(folder, ConfigFile), config.ToJson());
         SafetensorsWriter.Write(Path.Combine(folder, WeightsFile), BaseWeights(model), dtype);
-        tokenizer?.Save(Path.Combine(folder, TokenizerFile));
+        tokenizer?.Save(Path.Combine(folder, tokenizer.FileName));
         generation ??= new GenerationConfig();
         generation.BosTokenId ??= config.BosTokenId;
         generation.EosTokenId ??= config.EosTokenId;

@@ -22,8 +22,11 @@ public interface ITokenizer
     /// <summary>The token string of an id, or null when the id is out of range.</summary>
     string? IdToToken(int id);
 
-    /// <summary>Writes a Hugging Face tokenizer.json.</summary>
+    /// <summary>Writes the tokenizer in its own file format (a Hugging Face tokenizer.json for byte-level BPE).</summary>
     void Save(string path);
+
+    /// <summary>The file name the tokenizer is saved under inside a model folder.</summary>
+    string FileName => "tokenizer.json";
 }
 
 /// <summary>Ids of the special tokens; null when the tokenizer has no such token.</summary>

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+using SharpLM.Formats;
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Bench;
+
+/// <summary>
+/// `bench gguf [--model folder] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
+/// run, batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16) and in llama.cpp (LLamaSharp, F32 weights,
+/// its default f16 KV cache), both on 2 threads, from the same prompt ids. Prefill = the prompt's forward pass up to
+/// the first token's logits; decode = each further token. Without --model a random-initialised "small" preset is used.
+/// </summary>
+static class GgufBench
+{
+    const int Threads = 2;
+
+    public static int Run(string[] args)
+    {
+        string? folder = Option(args, "--model");
+        int promptLength = int.Parse(Option(args, "--prompt") ?? "128");
+        int newTokens = int.Parse(Option(args, "--new") ?? "128");
+        int repeats = int.Parse(Option(args, "--repeats") ?? "3");
+        torch.set_num_threads(Threads);
+
+        var scratch = Directory.CreateTempSubdirectory("sharplm-bench-gguf-").FullName;
+        try
+        {
+            folder ??= RandomSmallModel(Path.Combine(scratch, "small"));
+            string gguf = Path.Combine(scratch, "model-f32.gguf");
+            var clock = Stopwatch.StartNew();
+            GgufExporter.Export(folder, gguf, GgufTensorType.F32);
+            var config = LlamaConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
+            Console.WriteLine($"model: {folder} ({config.ParameterCount() / 1e6:F1} M parameters, {config.NumHiddenLayers} x {config.HiddenSize}, vocab {config.VocabSize})");
+            Console.WriteLine($"GGUF F32 export: {new FileInfo(gguf).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; load before: {LoadAverage()}");
+
+            var random = new Random(1);
+            var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
+            NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp logs every load at length
+            var fp32 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens));
+            var bf16 = Best(repeats, () => SharpLm(folder, ScalarType.BFloat16, prompt, newTokens));
+            var cpp = Best(repeats, () => LlamaCpp(gguf, prompt, newTokens));
+            (string Engine, double Prefill, double Decode)[] rows =
+                [("SharpLM fp32", fp32.Prefill, fp32.Decode), ("SharpLM bf16", bf16.Prefill, bf16.Decode), ("llama.cpp F32", cpp.Prefill, cpp.Decode)];
+
+            var reference = rows[2];
+            Console.WriteLine();
+            Console.WriteLine($"{"engine",-15} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp",21} {"decode vs llama.cpp",20}");
+            foreach (var (engine, prefill, decode) in rows)
+                Console.WriteLine($"{engine,-15} {prefill,14:N0} {decode,13:N1} {prefill / reference.Prefill,21:F2} {decode / reference.Decode,20:F2}");
+            Console.WriteLine($"load after: {LoadAverage()}");
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    /// <summary>Best (highest) prefill and decode rates over <paramref name="repeats"/> runs after one warm-up run.</summary>
+    static (double Prefill, double Decode) Best(int repeats, Func<(double Prefill, double Decode)> run)
+    {
+        run();
+        var results = Enumerable.Range(0, repeats).Select(_ => run()).ToList();
+        return (results.Max(r => r.Prefill), results.Max(r => r.Decode));
+    }
+
+    static (double Prefill, double Decode) SharpLm(string folder, ScalarType dtype, int[] prompt, int newTokens)
+    {
+        using var model = ModelFolder.Load(folder, dtype);
+        var generator = new TokenGenerator(model);
+        var options = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
+        var clock = Stopwatch.StartNew();
+        double firstToken = 0;
+        int produced = 0;
+        // The first token arrives after the prompt's forward pass; every later one costs one decode step.
+        foreach (var _ in generator.Generate(prompt, options, new HashSet<int>()))
+            if (produced++ == 0) firstToken = clock.Elapsed.TotalSeconds;
+        double total = clock.Elapsed.TotalSeconds;
+        return (prompt.Length / firstToken, (produced - 1) / (total - firstToken));
+    }
+
+    static (double Prefill, double Decode) LlamaCpp(string gguf, int[] prompt, int newTokens)
+    {
+        var parameters = new ModelParams(gguf)
+        {
+            ContextSize = (uint)(prompt.Length + newTokens), BatchSize = (uint)prompt.Length, UBatchSize = (uint)prompt.Length,
+            GpuLayerCount = 0, Threads = Threads, BatchThreads = Threads,
+        };
+        using var weights = LLamaWeights.LoadFromFile(parameters);
+        using var context = weights.CreateContext(parameters);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
+        var clock = Stopwatch.StartNew();
+        Decode(context, batch);
+        int next = ArgMax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
+        double firstToken = clock.Elapsed.TotalSeconds;
+        for (int produced = 1; produced < newTokens; produced++)
+        {
+            batch.Clear();
+            batch.Add(next, prompt.Length + produced - 1, LLamaSeqId.Zero, true);
+            Decode(context, batch);
+            next = ArgMax(context.NativeHandle.GetLogitsIth(0));
+        }
+        double total = clock.Elapsed.TotalSeconds;
+        return (prompt.Length / firstToken, (newTokens - 1) / (total - firstToken));
+    }
+
+    static void Decode(LLamaContext context, LLamaBatch batch)
+    {
+        var result = context.Decode(batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
+    }
+
+    static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    /// <summary>The "small" preset with random weights and a BPE tokenizer trained on a little text (the GGUF
+    /// vocabulary is padded up to the model's 8,192 rows).</summary>
+    static string RandomSmallModel(string folder)
+    {
+        using var model = new LlamaForCausalLM(ModelPresets.Get("small"));
+        model.InitializeWeights(1);
+        string[] words = ["the", "model", "learns", "to", "predict", "next", "token", "from", "text", "and", "data", "language"];
+        var random = new Random(2);
+        var documents = Enumerable.Range(0, 200).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])));
+        var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).Train(documents);
+        ModelFolder.Save(folder, model, tokenizer);
+        return folder;
+    }
+
+    static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
+}

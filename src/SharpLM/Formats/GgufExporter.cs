@@ -1,0 +1,94 @@
+using SharpLM.Model;
+using SharpLM.Tokenization;
+using static TorchSharp.torch;
+
+namespace SharpLM.Formats;
+
+/// <summary>
+/// Exports a Llama-architecture SharpLM model folder as a GGUF file for llama.cpp (and LLamaSharp, Ollama, ...):
+/// <c>general.architecture = "llama"</c>, the <c>llama.*</c> hyper-parameters, llama.cpp's tensor names, and the
+/// tokenizer. llama.cpp's llama architecture rotates interleaved RoPE pairs, so q/k weights are reordered from
+/// SharpLM's rotate-half layout per head (<see cref="RopeLayout.ToInterleaved"/>, the permutation llama.cpp's own
+/// Hugging Face converter applies). Norm weights are always F32; a tensor whose rows do not fit Q8_0's blocks of
+/// 32 is stored as F16 instead.
+/// </summary>
+public static class GgufExporter
+{
+    /// <summary>Reads the model folder (weights and tokenizer) and writes <paramref name="output"/> atomically.</summary>
+    /// <exception cref="SharpLMException">The folder is not a model folder, has no tokenizer, or the output exists
+    /// and <paramref name="overwrite"/> is false.</exception>
+    public static void Export(string modelFolder, string output, GgufTensorType type, bool overwrite = false)
+    {
+        if (File.Exists(output) && !overwrite) throw new SharpLMException($"{output} already exists; pass --force to overwrite it");
+        if (Directory.Exists(output)) throw new SharpLMException($"{output} is a folder; the output must be a .gguf file path");
+        ModelFolder.RequireModelFolder(modelFolder);
+        if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile)) && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
+            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or {Llama2cTokenizerFile.DefaultFileName} from `import llama2c --tokenizer`); " +
+                                       "a GGUF file must carry the vocabulary for llama.cpp to run it");
+        var tokenizer = TokenizerLoader.Load(modelFolder);
+        using var model = ModelFolder.Load(modelFolder);
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
+        Export(model, tokenizer, output, type, name);
+    }
+
+    /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file (replacing any file there).</summary>
+    public static void Export(LlamaForCausalLM model, ITokenizer tokenizer, string output, GgufTensorType type, string name = "SharpLM model")
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var config = model.Config;
+        var writer = new GgufWriter();
+        writer.Add("general.architecture", "llama");
+        writer.Add("general.name", name);
+        writer.Add("general.file_type", type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 7u });
+        if (type == GgufTensorType.Q8_0) writer.Add("general.quantization_version", 2u); // ggml's current quantisation version
+        AddHyperParameters(writer, config);
+        GgufTokenizerMetadata.Add(writer, tokenizer, config.VocabSize);
+
+        void Matrix(string ggufName, Tensor weight) =>
+            writer.AddTensor(ggufName, weight, weight.shape[^1] % type.BlockSize() == 0 ? type : GgufTensorType.F16);
+        void Norm(string ggufName, Tensor weight) => writer.AddTensor(ggufName, weight, GgufTensorType.F32);
+
+        var m = model.model;
+        Matrix("token_embd.weight", m.embed_tokens.weight!);
+        for (int i = 0; i < m.layers.Count; i++)
+        {
+            var layer = m.layers[i];
+            string block = $"blk.{i}.";
+            Norm(block + "attn_norm.weight", layer.input_layernorm.weight);
+            Matrix(block + "attn_q.weight", RopeLayout.ToInterleaved(layer.self_attn.q_proj.weight, config.NumAttentionHeads));
+            Matrix(block + "attn_k.weight", RopeLayout.ToInterleaved(layer.self_attn.k_proj.weight, config.NumKeyValueHeads));
+            Matrix(block + "attn_v.weight", layer.self_attn.v_proj.weight);
+            Matrix(block + "attn_output.weight", layer.self_attn.o_proj.weight);
+            Norm(block + "ffn_norm.weight", layer.post_attention_layernorm.weight);
+            Matrix(block + "ffn_gate.weight", layer.mlp.gate_proj.weight);
+            Matrix(block + "ffn_up.weight", layer.mlp.up_proj.weight);
+            Matrix(block + "ffn_down.weight", layer.mlp.down_proj.weight);
+        }
+        Norm("output_norm.weight", m.norm.weight);
+        if (model.lm_head is { } head) Matrix("output.weight", head.weight); // absent = tied: llama.cpp reuses token_embd
+        writer.Write(output);
+    }
+
+    static void AddHyperParameters(GgufWriter writer, LlamaConfig config)
+    {
+        if (config.ModelType != "llama")
+            throw new SharpLMException($"GGUF export supports Llama models; config.json has model_type \"{config.ModelType}\"");
+        writer.Add("llama.vocab_size", (uint)config.VocabSize);
+        writer.Add("llama.context_length", (uint)config.MaxPositionEmbeddings);
+        writer.Add("llama.embedding_length", (uint)config.HiddenSize);
+        writer.Add("llama.block_count", (uint)config.NumHiddenLayers);
+        writer.Add("llama.feed_forward_length", (uint)config.IntermediateSize);
+        writer.Add("llama.attention.head_count", (uint)config.NumAttentionHeads);
+        writer.Add("llama.attention.head_count_kv", (uint)config.NumKeyValueHeads);
+        writer.Add("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
+        writer.Add("llama.rope.dimension_count", (uint)config.HeadDim);
+        writer.Add("llama.rope.freq_base", (float)config.RopeTheta);
+        if (config.HeadDim * config.NumAttentionHeads != config.HiddenSize)
+        {
+            // An explicit head_dim: llama.cpp would otherwise derive hidden / heads.
+            writer.Add("llama.attention.key_length", (uint)config.HeadDim);
+            writer.Add("llama.attention.value_length", (uint)config.HeadDim);
+        }
+    }
+}
