@@ -12,5 +12,6 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     PretrainCommand.Create(),
     GenerateCommand.Create(),
     EvalCommand.Create(),
+    DataCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
