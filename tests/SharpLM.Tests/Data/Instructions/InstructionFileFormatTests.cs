@@ -120,6 +120,25 @@ public class InstructionFileFormatTests : IDisposable
     }
 
     [Fact]
+    public async Task ParquetRowGroupsAreReadInOrder()
+    {
+        string path = dir.File("groups.parquet");
+        var text = new DataField<string>("text");
+        await using (var stream = File.Create(path))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new ParquetSchema(text), stream))
+        {
+            foreach (var rows in new[] { new[] { "a", "b" }, ["c"] })
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(text, rows);
+            }
+        }
+        var records = Reader(path).Read().ToList();
+        Assert.Equal(["a", "b", "c"], records.Select(r => r.Text));
+        Assert.Equal($"{path}:row 2", records[2].Source);
+    }
+
+    [Fact]
     public void NotParquetFailsTheFile()
     {
         string path = dir.Write("fake.parquet", "not parquet at all");
