@@ -15,5 +15,6 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     MergeCommand.Create(),
     ImportCommand.Create(),
     ExportCommand.Create(),
+    DataCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -64,7 +64,7 @@ internal static class ParquetTextReader
         return field;
     }
 
-    static T Wait<T>(Func<Task<T>> read, string path)
+    internal static T Wait<T>(Func<Task<T>> read, string path)
     {
         try
         {

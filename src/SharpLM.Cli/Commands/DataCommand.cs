@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.ComponentModel;
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Tokenization;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm data ...`: fetch the demo corpus and check fine-tuning data before training on it.</summary>
+static class DataCommand
+{
+    const string FetchScript = "data/fetch.sh";
+
+    public static Command Create()
+    {
+        var cmd = new Command("data", "Fetch the demo corpus and preview fine-tuning data.");
+        cmd.Subcommands.Add(CreatePreview());
+        cmd.Subcommands.Add(CreateFetch());
+        return cmd;
+    }
+
+    static Command CreatePreview()
+    {
+        var data = new Option<string[]>("--data", "-d") { Description = "Instruction data: .jsonl, .csv or .parquet files or folders.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "A tokenizer.json, or a model folder holding one (and maybe a saved chat template).", Required = true };
+        var count = new Option<int>("--examples", "-n") { Description = "How many examples to show.", DefaultValueFactory = _ => 3 };
+        var input = new InstructionInput();
+        var cmd = new Command("preview", "Show examples as the model will be trained on them (trained tokens in green) and count tokens.") { data, tokenizerPath, count };
+        input.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            string tokenizerOrModel = parse.GetValue(tokenizerPath)!;
+            var tokenizer = TokenizerLoader.Load(tokenizerOrModel);
+            var template = input.ChatTemplate(parse, tokenizerOrModel);
+            var options = input.DatasetOptions(parse, tokenizer);
+            var reader = input.Reader(parse, parse.GetValue(data)!);
+            var examples = input.Render(parse, reader, tokenizer, template, "instruction data");
+
+            AnsiConsole.MarkupLineInterpolated($"Template [bold]{template.Name}[/]; [green]trained tokens in green[/], [dim]ignored tokens dimmed[/].");
+            foreach (var example in examples.Take(parse.GetValue(count))) Show(example, tokenizer, options);
+
+            var dataset = InstructionDataset.Build(examples, options);
+            AnsiConsole.Write(Counts(reader.Stats, dataset));
+            return 0;
+        });
+        return cmd;
+    }
+
+    static void Show(TemplatedExample example, ITokenizer tokenizer, InstructionDatasetOptions options)
+    {
+        var kept = InstructionDataset.Fit(example, options, out bool truncated);
+        string fate = kept is null ? "[red]dropped[/]" : truncated ? $"[yellow]cut to {kept.Ids.Length} tokens[/]" : "kept";
+        AnsiConsole.Write(new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
+        var shown = kept ?? example;
+        var text = new System.Text.StringBuilder();
+        for (int start = 0, end; start < shown.Ids.Length; start = end)
+        {
+            for (end = start + 1; end < shown.Ids.Length && shown.Trained[end] == shown.Trained[start]; end++) { }
+            // Decoded span by span, so characters split over several tokens stay whole.
+            string piece = Markup.Escape(tokenizer.Decode(shown.Ids.AsSpan(start, end - start)));
+            text.Append(shown.Trained[start] ? $"[green]{piece}[/]" : $"[dim]{piece}[/]");
+        }
+        AnsiConsole.MarkupLine(text.ToString());
+        if (truncated && kept is not null)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]... {example.Ids.Length - kept.Ids.Length} more tokens beyond --max-length {options.MaxLength} are not used[/]");
+    }
+
+    static Table Counts(InstructionStats stats, InstructionDataset dataset)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("", "count");
+        foreach (var (file, format) in stats.Formats) table.AddRow(Markup.Escape(file), format.ToString());
+        table.AddRow("records", $"{stats.Records:N0} ({stats.Conversations:N0} conversations, {stats.Texts:N0} texts)");
+        table.AddRow("skipped (invalid)", $"{stats.Skipped:N0}");
+        if (stats.Empty > 0) table.AddRow("empty texts", $"{stats.Empty:N0}");
+        table.AddRow("examples", $"{dataset.Examples:N0}");
+        table.AddRow("tokens", $"{dataset.Tokens:N0}");
+        table.AddRow("trained tokens", $"{dataset.TrainedTokens:N0} ({100.0 * dataset.TrainedTokens / Math.Max(1, dataset.Tokens):F1}%)");
+        table.AddRow("truncated", $"{dataset.Truncated:N0}");
+        table.AddRow("dropped", $"{dataset.Dropped:N0}");
+        if (dataset.Options.Packing) table.AddRow("packed rows", $"{dataset.Count:N0}");
+        return table;
+    }
+
+    static Command CreateFetch()
+    {
+        var force = new Option<bool>("--force") { Description = "Delete the downloaded corpus and fetch it again." };
+        var cmd = new Command("fetch", $"Download the demo corpus into data/corpus (runs {FetchScript} of the SharpLM checkout).") { force };
+        cmd.SetAction(parse =>
+        {
+            string script = FindAbove(FetchScript, Directory.GetCurrentDirectory(), AppContext.BaseDirectory)
+                            ?? throw new SharpLMException($"{FetchScript} not found above {Directory.GetCurrentDirectory()} or {AppContext.BaseDirectory}; run this inside a SharpLM checkout");
+            var start = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(Path.GetDirectoryName(script))! };
+            start.ArgumentList.Add(script);
+            if (parse.GetValue(force)) start.ArgumentList.Add("--force");
+            try
+            {
+                using var process = Process.Start(start)!;
+                process.WaitForExit();
+                return process.ExitCode;
+            }
+            catch (Win32Exception e)
+            {
+                throw new SharpLMException($"cannot run bash for {script}: {e.Message}", e);
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>The first <paramref name="relativePath"/> found in one of <paramref name="startFolders"/> or a folder above it.</summary>
+    internal static string? FindAbove(string relativePath, params string[] startFolders)
+    {
+        foreach (string start in startFolders)
+        {
+            for (var folder = new DirectoryInfo(start); folder is not null; folder = folder.Parent)
+            {
+                string candidate = Path.Combine(folder.FullName, relativePath);
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+}

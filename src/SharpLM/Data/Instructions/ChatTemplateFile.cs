@@ -1,0 +1,156 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SharpLM.Formats;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Data;
+
+/// <summary>
+/// Reads and writes chat templates as JSON (<c>sharplm_template.json</c> in a model folder, or any file given to
+/// <c>--template</c>). Example, the built-in ChatML template:
+/// <code>
+/// {
+///   "name": "chatml",
+///   "add_bos": true,
+///   "system": "&lt;|im_start|&gt;system\n{content}&lt;|im_end|&gt;\n",
+///   "user": "&lt;|im_start|&gt;user\n{content}&lt;|im_end|&gt;\n",
+///   "assistant_start": "&lt;|im_start|&gt;assistant\n",
+///   "assistant_end": "&lt;|im_end|&gt;",
+///   "end_with_eos": false,
+///   "after_assistant": "\n",
+///   "stop_strings": ["&lt;|im_end|&gt;"]
+/// }
+/// </code>
+/// <c>system</c>, <c>user</c> and <c>assistant_start</c> are required; <c>system</c> and <c>user</c> hold
+/// <c>{content}</c> once. <c>name</c> defaults to the file name, <c>add_bos</c> to true, <c>assistant_end</c> and
+/// <c>after_assistant</c> to "", <c>end_with_eos</c> to false (but answers need an end: <c>assistant_end</c> or
+/// <c>end_with_eos</c>), <c>stop_strings</c> to none. Unknown fields are errors, so a typo cannot go unnoticed.
+/// </summary>
+internal static class ChatTemplateFile
+{
+    const string TokenizerConfigFile = "tokenizer_config.json";
+
+    static readonly string[] Fields =
+        ["name", "add_bos", "system", "user", "assistant_start", "assistant_end", "end_with_eos", "after_assistant", "stop_strings"];
+
+    // Keeps <|im_start|> and non-ASCII text readable in the file.
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static ChatTemplate Read(string path)
+    {
+        JsonDocument json;
+        try
+        {
+            json = JsonDocument.Parse(File.ReadAllBytes(path));
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
+        }
+        using (json)
+        {
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new SharpLMException($"{path}: expected a JSON object with the template parts, got {JsonlReader.Describe(root.ValueKind)}");
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!Fields.Contains(property.Name))
+                    throw new SharpLMException($"{path}: unknown field \"{property.Name}\" (expected {string.Join(", ", Fields.Select(f => $"\"{f}\""))})");
+            }
+            try
+            {
+                return new ChatTemplate(
+                    String(root, "name", path, Path.GetFileNameWithoutExtension(path)),
+                    String(root, "system", path), String(root, "user", path), String(root, "assistant_start", path),
+                    String(root, "assistant_end", path, ""), Bool(root, "end_with_eos", path, false),
+                    String(root, "after_assistant", path, ""), StopStrings(root, path), Bool(root, "add_bos", path, true));
+            }
+            catch (SharpLMException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+            {
+                throw new SharpLMException($"{path}: {e.Message}", e);
+            }
+        }
+    }
+
+    public static void Write(ChatTemplate template, string path)
+    {
+        var json = new JsonObject
+        {
+            ["name"] = template.Name,
+            ["add_bos"] = template.AddBos,
+            ["system"] = template.SystemPart,
+            ["user"] = template.UserPart,
+            ["assistant_start"] = template.AssistantStart,
+            ["assistant_end"] = template.AssistantEnd,
+            ["end_with_eos"] = template.EndWithEos,
+            ["after_assistant"] = template.AfterAssistant,
+            ["stop_strings"] = new JsonArray(template.StopStrings.Select(s => (JsonNode?)s).ToArray()),
+        };
+        WriteJson(path, json);
+    }
+
+    /// <summary>Sets <c>chat_template</c> in the folder's <c>tokenizer_config.json</c> (created when missing, other
+    /// fields kept) and, when the folder has a tokenizer, names its bos/eos tokens there, which the Jinja template uses.</summary>
+    public static void WriteHuggingFaceConfig(ChatTemplate template, string folder)
+    {
+        string path = Path.Combine(folder, TokenizerConfigFile);
+        JsonObject config;
+        if (!File.Exists(path))
+            config = [];
+        else
+        {
+            try
+            {
+                config = JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject
+                         ?? throw new SharpLMException($"{path}: expected a JSON object");
+            }
+            catch (JsonException e)
+            {
+                throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
+            }
+        }
+        config["chat_template"] = template.JinjaTemplate;
+        if (File.Exists(Path.Combine(folder, ModelFolder.TokenizerFile)))
+        {
+            var tokenizer = TokenizerLoader.Load(folder);
+            SetToken(config, "bos_token", tokenizer.Special.Bos, tokenizer);
+            SetToken(config, "eos_token", tokenizer.Special.Eos, tokenizer);
+            SetToken(config, "pad_token", tokenizer.Special.Pad, tokenizer);
+        }
+        WriteJson(path, config);
+    }
+
+    static void SetToken(JsonObject config, string key, int? id, ITokenizer tokenizer)
+    {
+        if (!config.ContainsKey(key) && id is { } known && tokenizer.IdToToken(known) is { } token) config[key] = token;
+    }
+
+    static void WriteJson(string path, JsonNode json) =>
+        AtomicFile.Write(path, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString(Indented) + "\n")));
+
+    static string String(JsonElement root, string field, string path, string? fallback = null)
+    {
+        if (!root.TryGetProperty(field, out var value))
+            return fallback ?? throw new SharpLMException($"{path}: field \"{field}\" is missing");
+        if (value.ValueKind != JsonValueKind.String)
+            throw new SharpLMException($"{path}: field \"{field}\" is {JsonlReader.Describe(value.ValueKind)}, expected a string");
+        return value.GetString()!;
+    }
+
+    static bool Bool(JsonElement root, string field, string path, bool fallback)
+    {
+        if (!root.TryGetProperty(field, out var value)) return fallback;
+        if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            throw new SharpLMException($"{path}: field \"{field}\" is {JsonlReader.Describe(value.ValueKind)}, expected true or false");
+        return value.GetBoolean();
+    }
+
+    static string[] StopStrings(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("stop_strings", out var value)) return [];
+        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
+            throw new SharpLMException($"{path}: field \"stop_strings\" must be an array of strings");
+        return value.EnumerateArray().Select(v => v.GetString()!).ToArray();
+    }
+}

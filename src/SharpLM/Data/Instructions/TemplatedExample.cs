@@ -1,0 +1,18 @@
+namespace SharpLM.Data;
+
+/// <summary>
+/// A conversation or text rendered to token ids, with the tokens to learn marked.
+/// </summary>
+/// <param name="Ids">The token ids, begin token first when the tokenizer has one.</param>
+/// <param name="Trained">One flag per token: <c>Trained[i]</c> means token <c>i</c> is a target, i.e. the model is
+/// trained to predict <c>Ids[i]</c> from <c>Ids[0..i-1]</c>. In next-token (shifted) terms it is the label at
+/// position <c>i - 1</c>; <see cref="InstructionDataset"/> makes that shift. <c>Trained[0]</c> is always false,
+/// since nothing comes before the first token to predict it.</param>
+public sealed record TemplatedExample(int[] Ids, bool[] Trained)
+{
+    /// <summary>Where the record came from, e.g. <c>chat.jsonl:12</c>, for messages.</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary>Number of tokens marked as targets.</summary>
+    public int TrainedTokens => Trained.Count(t => t);
+}
