@@ -46,6 +46,9 @@ sealed class TrainingArguments
 
     public int LogEvery(ParseResult p) => p.GetValue(logEvery);
 
+    /// <summary>True when the user gave --lr (rather than taking the default).</summary>
+    public bool LearningRateGiven(ParseResult p) => p.GetResult(lr) is { Implicit: false };
+
     public TrainingOptions Read(ParseResult p)
     {
         var options = new TrainingOptions

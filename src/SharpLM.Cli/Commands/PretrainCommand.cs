@@ -143,7 +143,7 @@ static class PretrainCommand
     }
 
     /// <summary>First Ctrl+C: finish the step, save a checkpoint and stop. Second: the default (kill).</summary>
-    static CancellationTokenSource CancelOnCtrlC()
+    internal static CancellationTokenSource CancelOnCtrlC()
     {
         var source = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>

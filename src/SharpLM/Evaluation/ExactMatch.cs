@@ -1,4 +1,5 @@
 using System.Text;
+using SharpLM.Data;
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;
@@ -6,7 +7,16 @@ using SharpLM.Tokenization;
 namespace SharpLM.Evaluation;
 
 /// <summary>A prompt (already templated and tokenized) and the answer expected after it.</summary>
-public sealed record ExactMatchItem(int[] PromptIds, string Reference, string Label = "");
+public sealed record ExactMatchItem(int[] PromptIds, string Reference, string Label = "")
+{
+    /// <summary>The conversation up to its last answer, rendered as a prompt; the last answer is the reference.</summary>
+    public static ExactMatchItem FromConversation(Conversation conversation, ChatTemplate template, ITokenizer tokenizer)
+    {
+        var messages = conversation.Messages;
+        var question = messages.Count >= 2 ? messages[^2].Content : "";
+        return new ExactMatchItem(template.RenderPrompt(tokenizer, messages.Take(messages.Count - 1).ToList()), messages[^1].Content, question);
+    }
+}
 
 /// <summary>How many greedy answers matched; a few of them for display.</summary>
 public sealed record ExactMatchReport(int Total, int Correct, IReadOnlyList<(string Label, string Expected, string Got, bool Match)> Samples)
@@ -37,6 +47,21 @@ public static class ExactMatch
         return sb.ToString().TrimEnd();
     }
 
+    /// <summary>The greedy continuation of a prompt, as text, up to the end token or a stop string.</summary>
+    public static string GreedyAnswer(TokenGenerator generator, ITokenizer tokenizer, int[] promptIds, IReadOnlySet<int> stopTokens,
+        IReadOnlyList<string> stopStrings, int maxNewTokens)
+    {
+        var options = SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens, StopStrings = stopStrings };
+        var stream = new StreamingText(tokenizer, stopStrings);
+        foreach (var id in generator.Generate(promptIds, options, stopTokens))
+        {
+            stream.Push(id);
+            if (stream.Stopped) break;
+        }
+        stream.Flush();
+        return stream.Text;
+    }
+
     public static ExactMatchReport Evaluate(LlamaForCausalLM model, ITokenizer tokenizer, IReadOnlyList<ExactMatchItem> items,
         IReadOnlySet<int> stopTokens, IReadOnlyList<string> stopStrings, int maxNewTokens, int samplesToKeep = 5,
         Action<int, int>? progress = null)
@@ -46,20 +71,12 @@ public static class ExactMatch
         try
         {
             var generator = new TokenGenerator(model);
-            var options = SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens, StopStrings = stopStrings };
             int correct = 0;
             var samples = new List<(string, string, string, bool)>();
             for (int i = 0; i < items.Count; i++)
             {
                 var item = items[i];
-                var stream = new StreamingText(tokenizer, stopStrings);
-                foreach (var id in generator.Generate(item.PromptIds, options, stopTokens))
-                {
-                    stream.Push(id);
-                    if (stream.Stopped) break;
-                }
-                stream.Flush();
-                var got = stream.Text;
+                var got = GreedyAnswer(generator, tokenizer, item.PromptIds, stopTokens, stopStrings, maxNewTokens);
                 bool match = Normalize(got) == Normalize(item.Reference);
                 if (match) correct++;
                 if (samples.Count < samplesToKeep) samples.Add((item.Label, item.Reference, got, match));

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using SharpLM.Data;
+using SharpLM.Generation;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm chat`: multi-turn chat in the terminal (or over a pipe) with the model's chat template.</summary>
+static class ChatCommand
+{
+    const string Help = "commands: /reset (forget the conversation), /system <text> (set the system message), /quit";
+
+    public static Command Create()
+    {
+        var system = new Option<string?>("--system") { Description = "System message at the start of the conversation." };
+        var template = new Option<string?>("--template") { Description = "Chat template (default: the one saved with the model, else default)." };
+        var modelArgs = new ModelArguments();
+        var sampling = new SamplingArguments();
+        var cmd = new Command("chat", "Chat with a model in the terminal. Each line you type is a user turn; from a pipe, each input line is one turn.") { system, template };
+        modelArgs.AddTo(cmd);
+        sampling.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            using var loaded = modelArgs.Load(parse);
+            var chatTemplate = parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
+                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default;
+            var options = sampling.Read(parse, loaded.Generation);
+            options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
+            var generator = new TokenGenerator(loaded.Model);
+            bool interactive = !Console.IsInputRedirected;
+            string? systemMessage = parse.GetValue(system);
+            var history = new List<ChatMessage>();
+            if (interactive) AnsiConsole.MarkupLineInterpolated($"[grey]chatting with {loaded.Adapter ?? loaded.Folder} (template {chatTemplate.Name}); {Help}[/]");
+            while (true)
+            {
+                if (interactive) AnsiConsole.Markup("[bold green]> [/]");
+                var line = Console.ReadLine();
+                if (line is null) break;
+                line = line.Trim();
+                if (line.Length == 0) continue;
+                if (line is "/quit" or "/exit") break;
+                if (line == "/reset") { history.Clear(); AnsiConsole.MarkupLine("[grey](conversation cleared)[/]"); continue; }
+                if (line.StartsWith("/system")) { systemMessage = line["/system".Length..].Trim(); history.Clear(); AnsiConsole.MarkupLine("[grey](system message set; conversation cleared)[/]"); continue; }
+                if (line.StartsWith('/')) { AnsiConsole.MarkupLineInterpolated($"[grey]{Help}[/]"); continue; }
+
+                history.Add(new ChatMessage(ChatMessage.UserRole, line));
+                var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
+                var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
+                foreach (var id in generator.Generate(prompt, options, loaded.StopTokens()))
+                {
+                    Console.Write(stream.Push(id));
+                    if (stream.Stopped) break;
+                }
+                Console.WriteLine(stream.Flush());
+                history.Add(new ChatMessage(ChatMessage.AssistantRole, stream.Text.Trim().Length > 0 ? stream.Text.Trim() : "..."));
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>The prompt for the whole conversation; drops the oldest turns (keeping the system message) when
+    /// it would not leave room for the answer in the model's context.</summary>
+    static int[] FitPrompt(Formats.PretrainedModel loaded, ChatTemplate template, string? system, List<ChatMessage> history, int maxNewTokens)
+    {
+        int budget = loaded.Model.Config.MaxPositionEmbeddings - maxNewTokens;
+        while (true)
+        {
+            var messages = system is { Length: > 0 } ? [new ChatMessage(ChatMessage.SystemRole, system), .. history] : history;
+            var ids = template.RenderPrompt(loaded.Tokenizer, messages);
+            if (ids.Length <= budget || history.Count <= 1)
+            {
+                if (ids.Length > loaded.Model.Config.MaxPositionEmbeddings - 1)
+                    throw new SharpLMException($"the message is {ids.Length} tokens, too long for the model's context of {loaded.Model.Config.MaxPositionEmbeddings}");
+                return ids;
+            }
+            history.RemoveRange(0, 2); // the oldest user turn and its answer
+            AnsiConsole.MarkupLine("[grey](oldest turn dropped to fit the context)[/]");
+        }
+    }
+}

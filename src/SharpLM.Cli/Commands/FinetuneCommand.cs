@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Evaluation;
+using SharpLM.Formats;
+using SharpLM.Training;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm finetune`: continue training a model folder on domain text or instructions (full, freeze, LoRA).</summary>
+static class FinetuneCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final).", Required = true };
+        var data = new Option<string[]>("--data", "-d") { Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var valid = new Option<string[]>("--valid") { Description = "Held-out data for validation loss (and exact match when no --test).", AllowMultipleArgumentsPerToken = true };
+        var test = new Option<string[]>("--test") { Description = "Held-out conversations for generation-based exact match.", AllowMultipleArgumentsPerToken = true };
+        var exactMatch = new Option<int>("--exact-match") { Description = "Greedy exact match on this many held-out conversations before and after (0 = off).", DefaultValueFactory = _ => 100 };
+        var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest checkpoint." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
+        var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
+        var input = new InstructionInput();
+        var methodArgs = new FineTuneMethod();
+        // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
+        var training = new TrainingArguments(new TrainingOptions
+        {
+            LearningRate = 1e-4, WarmupSteps = 10, Epochs = 2, BatchSize = 16, MicroBatchSize = 8, WeightDecay = 0,
+            MinLrRatio = 0.1, KeepCheckpoints = 1,
+        });
+        var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
+        {
+            model, data, valid, test, exactMatch, output, resume, overwrite, samplePrompts,
+        };
+        input.AddTo(cmd);
+        methodArgs.AddTo(cmd);
+        training.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            var kind = methodArgs.Kind(parse);
+            var options = training.Read(parse);
+            if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
+                options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
+            var outputFolder = parse.GetValue(output)!;
+            string? checkpoint = null;
+            if (parse.GetValue(resume))
+                checkpoint = CheckpointManager.Latest(outputFolder) ?? throw new SharpLMException($"--resume: no complete checkpoint in {outputFolder}");
+            else
+                RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+
+            var baseFolder = parse.GetValue(model)!;
+            using var loaded = PretrainedModel.Load(baseFolder);
+            if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
+            var tokenizer = loaded.Tokenizer;
+            var template = input.ChatTemplate(parse, baseFolder);
+            var datasetOptions = input.DatasetOptions(parse, tokenizer);
+            if (datasetOptions.MaxLength > loaded.Model.Config.MaxPositionEmbeddings)
+                throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings ({loaded.Model.Config.MaxPositionEmbeddings})");
+
+            var trainData = InstructionDataset.Build(input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data"), datasetOptions);
+            var validRecords = parse.GetValue(valid) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
+            var validData = validRecords is null ? null
+                : InstructionDataset.Build(validRecords.Select(r => template.Render(tokenizer, r, parse.GetValue(input.TrainOnPrompt))), datasetOptions with { Packing = false });
+            PrintData(trainData, validData);
+            var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
+                template, tokenizer, parse.GetValue(exactMatch));
+
+            var trainable = methodArgs.Prepare(parse, loaded.Model, options);
+            long trainableCount = trainable.Sum(e => e.Parameter.numel()), total = loaded.Model.ParameterCount();
+            using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
+            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder);
+            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
+            if (checkpoint is not null)
+            {
+                checkpoints.Restore(trainer, checkpoint);
+                AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
+            }
+            RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);
+            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+            [
+                ("base model", $"{baseFolder} ({total:N0} parameters)"),
+                ("method", kind switch
+                {
+                    FineTuneMethodKind.Lora => $"LoRA r={methodArgs.Lora(parse).Rank} alpha={methodArgs.Lora(parse).Alpha} dropout={methodArgs.Lora(parse).Dropout} on {string.Join(",", methodArgs.Lora(parse).TargetModules)}",
+                    _ => kind.ToString(),
+                } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
+                ("template", $"{template.Name}{(parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")}"),
+                ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, over-long: {datasetOptions.Overflow}"),
+                ("output", outputFolder),
+            ]);
+
+            using var metrics = new MetricsLog(outputFolder, trainer.State.Step);
+            var view = new TrainingProgressView(training.LogEvery(parse));
+            trainer.AddObserver(metrics);
+            trainer.AddObserver(view);
+            double? lossBefore = null;
+            ExactMatchReport? emBefore = null;
+            var prompts = parse.GetValue(samplePrompts) ?? [];
+            if (checkpoint is null)
+            {
+                if (validData is not null) lossBefore = trainer.Evaluate().Loss;
+                emBefore = RunExactMatch(loaded, template, emItems, "before");
+                Ask(loaded, template, prompts, "before");
+            }
+
+            trainer.SaveCheckpoint = checkpoints.Save;
+            var clock = Stopwatch.StartNew();
+            long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
+            using var stop = PretrainCommand.CancelOnCtrlC();
+            view.Run(trainer.State.TotalSteps, startStep, () => trainer.Run(stop.Token));
+            if (stop.IsCancellationRequested) return 130;
+            var seconds = clock.Elapsed.TotalSeconds;
+
+            var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
+            if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
+            content.Save(final + ".partial", loaded.Model);
+            CheckpointManager.ReplaceFolder(final + ".partial", final);
+            var emAfter = RunExactMatch(loaded, template, emItems, "after");
+            Ask(loaded, template, prompts, "after");
+
+            var tokens = trainer.State.TokensSeen - startTokens;
+            var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "before", "after");
+            if (trainer.State.LastValidLoss is { } after)
+                summary.AddRow("validation loss (answers)", lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
+            if (emAfter is not null)
+                summary.AddRow($"exact match ({emAfter.Total} held out)", emBefore is null ? "" : $"{emBefore.Rate:P1}", $"{emAfter.Rate:P1}");
+            summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
+            summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
+            summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
+            summary.AddRow(kind == FineTuneMethodKind.Lora ? "adapter" : "model", "", Markup.Escape(final));
+            AnsiConsole.Write(summary);
+            if (kind == FineTuneMethodKind.Lora)
+                AnsiConsole.MarkupLineInterpolated($"Chat with it: [bold]./sharplm chat --model {final}[/]; merge it: [bold]./sharplm merge --model {final} --output {outputFolder}/merged[/]");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static void PrintData(InstructionDataset train, InstructionDataset? valid)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("data", "examples", "rows", "tokens", "trained tokens", "truncated", "dropped");
+        foreach (var (name, d) in new[] { ("train", train), ("valid", valid) })
+            if (d is not null)
+                table.AddRow(name, $"{d.Examples:N0}", $"{d.Count:N0}", $"{d.Tokens:N0}", $"{d.TrainedTokens:N0}", $"{d.Truncated:N0}", $"{d.Dropped:N0}");
+        AnsiConsole.Write(table);
+    }
+
+    static List<ExactMatchItem> ExactMatchItems(ParseResult parse, IEnumerable<InstructionRecord>? records, ChatTemplate template,
+        Tokenization.ITokenizer tokenizer, int count)
+    {
+        if (records is null || count <= 0) return [];
+        return records.Where(r => r.Conversation is not null).Take(count)
+            .Select(r => ExactMatchItem.FromConversation(r.Conversation!, template, tokenizer)).ToList();
+    }
+
+    internal static ExactMatchReport? RunExactMatch(PretrainedModel loaded, ChatTemplate template, List<ExactMatchItem> items, string when)
+    {
+        if (items.Count == 0) return null;
+        ExactMatchReport report = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
+        {
+            var task = ctx.AddTask($"exact match {when}", maxValue: items.Count);
+            report = ExactMatch.Evaluate(loaded.Model, loaded.Tokenizer, items, loaded.StopTokens(), template.StopStrings,
+                maxNewTokens: 48, samplesToKeep: 3, progress: (done, _) => task.Value = done);
+        });
+        AnsiConsole.MarkupLineInterpolated($"[blue]exact match {when}[/]: {report.Correct}/{report.Total} ({report.Rate:P1})");
+        foreach (var (label, expected, got, match) in report.Samples)
+            AnsiConsole.MarkupLine((match ? "  [green]✓[/] " : "  [red]✗[/] ") + Markup.Escape($"{label} -> {got.Trim()}  (expected: {expected})"));
+        return report;
+    }
+
+    static void Ask(PretrainedModel loaded, ChatTemplate template, string[] prompts, string when)
+    {
+        foreach (var prompt in prompts)
+        {
+            var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
+            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(), template.StopStrings, 60);
+            AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {answer.Trim()}");
+        }
+    }
+}

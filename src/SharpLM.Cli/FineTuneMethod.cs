@@ -1,0 +1,71 @@
+using System.CommandLine;
+using SharpLM.Adapters;
+using SharpLM.Data;
+using SharpLM.Formats;
+using SharpLM.Generation;
+using SharpLM.Model;
+using SharpLM.Tokenization;
+using SharpLM.Training;
+
+namespace SharpLM.Cli;
+
+public enum FineTuneMethodKind { Full, Freeze, Lora }
+
+/// <summary>The `finetune` options that choose what is trained (full, freeze, LoRA) and how the result is saved.</summary>
+sealed class FineTuneMethod
+{
+    readonly Option<FineTuneMethodKind> method = new("--method") { Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen.", DefaultValueFactory = _ => FineTuneMethodKind.Lora };
+    readonly Option<int> rank = new("--lora-rank") { Description = "LoRA rank r.", DefaultValueFactory = _ => 8 };
+    readonly Option<double> alpha = new("--lora-alpha") { Description = "LoRA alpha (the update is scaled by alpha / r).", DefaultValueFactory = _ => 16 };
+    readonly Option<double> dropout = new("--lora-dropout") { Description = "Dropout on the adapter input while training.", DefaultValueFactory = _ => 0.05 };
+    readonly Option<string> targets = new("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => string.Join(",", LoraOptions.AllTargets) };
+    readonly Option<int> lastLayers = new("--train-last-layers") { Description = "Freeze method: train the last N decoder blocks." };
+    readonly Option<string> modules = new("--train-modules") { Description = "Freeze method: also train these, comma-separated (lm_head, norm, embed_tokens, mlp, self_attn).", DefaultValueFactory = _ => "" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { method, rank, alpha, dropout, targets, lastLayers, modules }) command.Options.Add(o);
+    }
+
+    public FineTuneMethodKind Kind(ParseResult p) => p.GetValue(method);
+
+    public LoraOptions Lora(ParseResult p) => new()
+    {
+        Rank = p.GetValue(rank),
+        Alpha = p.GetValue(alpha),
+        Dropout = p.GetValue(dropout),
+        TargetModules = p.GetValue(targets)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+    };
+
+    /// <summary>Prepares the model for the method and returns what the optimiser trains.</summary>
+    public List<AdamW.Entry> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options) => Kind(p) switch
+    {
+        FineTuneMethodKind.Full => Trainer.DefaultTrainable(model, options).ToList(),
+        FineTuneMethodKind.Freeze => Freeze.Apply(model, new FreezeOptions
+        {
+            LastLayers = p.GetValue(lastLayers),
+            Modules = p.GetValue(modules)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        }),
+        _ => Adapters.Lora.Apply(model, Lora(p), options.Seed, decay: options.WeightDecay > 0),
+    };
+
+    /// <summary>What a checkpoint or the final folder holds: the whole model, or only the adapter (with the
+    /// tokenizer, template and generation defaults, so the folder is usable on its own with its base).</summary>
+    public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation, string baseFolder)
+    {
+        if (Kind(p) != FineTuneMethodKind.Lora)
+            return new((folder, model) =>
+            {
+                ModelFolder.Save(folder, model, tokenizer, generation);
+                template.Save(folder);
+            }, (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
+        var lora = Lora(p);
+        return new((folder, model) =>
+        {
+            AdapterFolder.Save(folder, model, lora, Path.GetFullPath(baseFolder));
+            tokenizer.Save(Path.Combine(folder, tokenizer.FileName));
+            File.WriteAllText(Path.Combine(folder, ModelFolder.GenerationConfigFile), generation.ToJson() + "\n");
+            template.Save(folder);
+        }, (folder, model) => AdapterFolder.LoadWeightsInto(folder, model));
+    }
+}
