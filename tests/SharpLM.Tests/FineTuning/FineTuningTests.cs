@@ -78,4 +78,40 @@ public class FineTuningTests
         Assert.True(lossAfter < lossBefore * lossRatio, report);
         Assert.True(emAfter >= minimumMatch && emAfter > emBefore, report);
     }
+
+    [Fact]
+    public void AccumulationOverPaddedUnequalExamplesEqualsTheLargeBatch()
+    {
+        var template = ChatTemplate.Default;
+        // Answers of very different lengths: padding and prompt masking leave different numbers of targets per example.
+        var examples = Enumerable.Range(0, 8).Select(i => template.Render(Tokenizer, new Conversation([
+            new ChatMessage(ChatMessage.UserRole, $"Question {i}"),
+            new ChatMessage(ChatMessage.AssistantRole, new string((char)('a' + i), 1 + 5 * i)),
+        ]))).ToList();
+        var data = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64, PadId = 0 });
+        var losses = new List<List<double>>();
+        var models = new List<LlamaForCausalLM>();
+        foreach (var micro in new[] { 8, 3, 1 })
+        {
+            var model = Model();
+            var recorded = new List<double>();
+            using var trainer = new Trainer(model, data, null, new TrainingOptions { BatchSize = 8, MicroBatchSize = micro, MaxSteps = 3, WarmupSteps = 1, LearningRate = 1e-2 });
+            trainer.AddObserver(new Recorder(recorded));
+            trainer.Run();
+            losses.Add(recorded);
+            models.Add(model);
+        }
+        for (int run = 1; run < 3; run++)
+        {
+            Assert.True(losses[0].Zip(losses[run]).All(p => Math.Abs(p.First - p.Second) < 1e-5), string.Join(" ", losses.SelectMany(l => l)));
+            foreach (var ((name, a), (_, b)) in models[0].named_parameters().Zip(models[run].named_parameters()))
+                Assert.True(TorchSharp.torch.allclose(a, b, rtol: 1e-4, atol: 1e-6), name);
+        }
+        foreach (var m in models) m.Dispose();
+    }
+
+    sealed class Recorder(List<double> losses) : ITrainingObserver
+    {
+        public void OnStep(StepMetrics step) => losses.Add(step.Loss);
+    }
 }
