@@ -13,5 +13,6 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     GenerateCommand.Create(),
     EvalCommand.Create(),
     MergeCommand.Create(),
+    DemoTaskCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
