@@ -82,12 +82,13 @@ static class DemoTaskCommand
         filters.AddRow("words with a meaning example", $"{s.MeaningWords:N0}");
         AnsiConsole.Write(filters);
 
+        AnsiConsole.MarkupLineInterpolated($"Wrote [green]{folder}[/]:");
         var splits = new Table().Border(TableBorder.Rounded).AddColumns("file", "pronunciation", "meaning", "total");
         foreach (var split in Enum.GetValues<DemoTaskSplit>())
         {
             var examples = data.Examples(split);
             int pronunciations = examples.Count(e => e.Kind == DemoTaskKind.Pronunciation);
-            splits.AddRow(Markup.Escape(Path.Combine(folder, DemoTaskDataSet.FileName(split))),
+            splits.AddRow(DemoTaskDataSet.FileName(split),
                 $"{pronunciations:N0}", $"{examples.Count - pronunciations:N0}", $"{examples.Count:N0}");
         }
         AnsiConsole.Write(splits);
