@@ -20,5 +20,6 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     ImportCommand.Create(),
     ExportCommand.Create(),
     DataCommand.Create(),
+    DemoTaskCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
