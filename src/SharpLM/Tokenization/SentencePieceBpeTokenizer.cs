@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace SharpLM.Tokenization;
 
 /// <summary>
@@ -12,10 +10,12 @@ namespace SharpLM.Tokenization;
 /// leading space).
 /// </summary>
 /// <remarks>
-/// <para>Written by hand rather than taken from a library: Microsoft.ML.Tokenizers' BPE has no byte
-/// fallback and its SentencePiece tokenizer reads only SentencePiece .model files and merges by piece
-/// score, not by the merges of a tokenizer.json; Tokenizers.DotNet (Hugging Face's Rust code behind
-/// P/Invoke) is exact but encoded several times slower here and brings a native library per platform.</para>
+/// <para>Written by hand rather than taken from a library: Microsoft.ML.Tokenizers 2.0.1's BPE has no
+/// byte fallback, and its SentencePiece tokenizer reads only SentencePiece .model files and merges by
+/// piece score, not by a tokenizer.json's merges. Tokenizers.DotNet 1.4.1 (Hugging Face's Rust code
+/// through P/Invoke) gives the same ids as this class on 12 MB of English text, but encoded Mistral's
+/// tokenizer at 1.5 MB/s per document and 0.5 MB/s as one string, against 5-7 MB/s (cold cache) and
+/// 11-19 MB/s here on the same two cores, and it ships a native library per platform.</para>
 /// <para>Without a pre-tokenizer Hugging Face merges each whole stretch of text as one word. When no
 /// merge joins a token to a following one that starts with "▁" (true of SentencePiece vocabularies),
 /// cutting the word before each "▁" that follows another character cannot change the result, so the
