@@ -9,6 +9,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["train"] = TrainBench.Run,
     ["tokenizer"] = TokenizerBench.Run,
     ["gguf"] = GgufBench.Run,
+    ["encode"] = EncodeBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

@@ -119,9 +119,7 @@ static class TokenizerCommand
         var cmd = new Command("encode", "Show the token ids and tokens of a text.") { tokenizerPath, allowSpecial, text };
         cmd.SetAction(parseResult =>
         {
-            string path = parseResult.GetValue(tokenizerPath)!;
-            if (Directory.Exists(path)) path = Path.Combine(path, "tokenizer.json");
-            var tokenizer = TokenizerJson.Load(path);
+            var tokenizer = TokenizerLoader.Load(parseResult.GetValue(tokenizerPath)!);
             var ids = tokenizer.Encode(parseResult.GetValue(text)!, parseResult.GetValue(allowSpecial));
 
             AnsiConsole.WriteLine($"ids ({ids.Length}): {string.Join(' ', ids)}");

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Generation;
@@ -6,13 +7,17 @@ namespace SharpLM.Generation;
 /// Turns generated token ids into text as they arrive: holds back bytes of a character split across tokens and
 /// any tail that might be the start of a stop string, and ends the text before the first stop string.
 /// </summary>
+/// <remarks>The text is always the decode of all ids so far, not a concatenation of per-token decodes: a
+/// SentencePiece decoder drops the leading space of its first token ("▁world" alone decodes as "world"), so
+/// only the whole sequence gives the spaces back.</remarks>
 public sealed class StreamingText(ITokenizer tokenizer, IReadOnlyList<string> stopStrings)
 {
     // Invalid UTF-8 can never complete after this many pending tokens (a character is at most 4 bytes).
     const int MaxPendingTokens = 8;
 
-    readonly List<int> pending = [];
+    readonly List<int> ids = [];
     readonly System.Text.StringBuilder text = new();
+    int pending;
     int emitted;
 
     /// <summary>All text so far (without any stop string).</summary>
@@ -25,21 +30,22 @@ public sealed class StreamingText(ITokenizer tokenizer, IReadOnlyList<string> st
     public string Push(int id)
     {
         if (Stopped) return "";
-        pending.Add(id);
-        var piece = tokenizer.Decode(pending.ToArray(), skipSpecial: true);
-        if (piece.EndsWith('\uFFFD') && pending.Count < MaxPendingTokens) return "";
-        pending.Clear();
-        text.Append(piece);
+        ids.Add(id);
+        pending++;
+        var all = tokenizer.Decode(CollectionsMarshal.AsSpan(ids), skipSpecial: true);
+        if (all.EndsWith('\uFFFD') && pending < MaxPendingTokens) return "";
+        pending = 0;
+        text.Clear().Append(all);
         return TakeReady(final: false);
     }
 
     /// <summary>Returns whatever is still held back (call at the end of generation).</summary>
     public string Flush()
     {
-        if (!Stopped && pending.Count > 0)
+        if (!Stopped && pending > 0)
         {
-            text.Append(tokenizer.Decode(pending.ToArray(), skipSpecial: true));
-            pending.Clear();
+            text.Clear().Append(tokenizer.Decode(CollectionsMarshal.AsSpan(ids), skipSpecial: true));
+            pending = 0;
         }
         return TakeReady(final: true);
     }

@@ -13,7 +13,9 @@ namespace SharpLM.Tokenization;
 /// Digits(individual_digits true) as in SmolLM files. Normalizers,
 /// dropout, byte fallback, subword prefixes/suffixes and stripped added tokens are refused with
 /// a <see cref="SharpLMException"/> naming the file and field. The post-processor is ignored
-/// (SharpLM adds bos/eos itself), as are truncation and padding.
+/// (SharpLM adds bos/eos itself), as are truncation and padding. SentencePiece-style files
+/// (Llama-2, Mistral) are read by <see cref="SentencePieceBpeJson"/>; <see cref="TokenizerLoader"/>
+/// tells the two kinds apart.
 /// </remarks>
 public static class TokenizerJson
 {
@@ -28,13 +30,16 @@ public static class TokenizerJson
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
-    public static ByteLevelBpeTokenizer Parse(ReadOnlySpan<byte> json, string source)
+    public static ByteLevelBpeTokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, Read);
+
+    /// <summary>Parses JSON and reads it with <paramref name="read"/>; errors are prefixed with <paramref name="source"/>.</summary>
+    internal static T ParseDocument<T>(ReadOnlySpan<byte> json, string source, Func<JsonElement, T> read)
     {
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
             using var doc = JsonDocument.ParseValue(ref reader);
-            return Read(doc.RootElement);
+            return read(doc.RootElement);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -49,7 +54,10 @@ public static class TokenizerJson
 
     /// <summary>Writes <paramref name="tokenizer"/> to <paramref name="path"/> atomically (a temporary
     /// file in the same folder, then a rename), creating the folder if needed.</summary>
-    public static void Save(ByteLevelBpeTokenizer tokenizer, string path)
+    public static void Save(ByteLevelBpeTokenizer tokenizer, string path) => WriteAtomically(path, Serialize(tokenizer));
+
+    /// <summary>Writes <paramref name="content"/> through a temporary file in the same folder and a rename.</summary>
+    internal static void WriteAtomically(string path, byte[] content)
     {
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full)!;
@@ -57,7 +65,7 @@ public static class TokenizerJson
         string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            File.WriteAllBytes(temp, Serialize(tokenizer));
+            File.WriteAllBytes(temp, content);
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -169,7 +177,7 @@ public static class TokenizerJson
         w.WriteEndObject();
     }
 
-    static ByteLevelBpeTokenizer Read(JsonElement root)
+    internal static ByteLevelBpeTokenizer Read(JsonElement root)
     {
         Expect(root, JsonValueKind.Object, "the top level");
         if (Property(root, "normalizer") is { } normalizer)
@@ -193,6 +201,15 @@ public static class TokenizerJson
         bool ignoreMerges = OptionalBool(model, "ignore_merges", "model.ignore_merges");
         string? unk = OptionalString(model, "unk_token", "model.unk_token");
 
+        var vocab = ReadVocab(model);
+        var merges = ReadMerges(model);
+        var added = ReadAddedTokens(root, readNormalized: false);
+        CheckAddedTokenIds(added, vocab);
+        return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
+    }
+
+    internal static Dictionary<string, int> ReadVocab(JsonElement model)
+    {
         var vocabJson = Property(model, "vocab") ?? throw new SharpLMException("model.vocab: missing.");
         Expect(vocabJson, JsonValueKind.Object, "model.vocab");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -202,20 +219,33 @@ public static class TokenizerJson
                 throw new SharpLMException($"model.vocab[\"{entry.Name}\"]: expected an integer id.");
             if (!vocab.TryAdd(entry.Name, id)) throw new SharpLMException($"model.vocab: token \"{entry.Name}\" appears twice.");
         }
+        return vocab;
+    }
 
+    internal static List<(string, string)> ReadMerges(JsonElement model)
+    {
         var mergesJson = Property(model, "merges") ?? throw new SharpLMException("model.merges: missing.");
         Expect(mergesJson, JsonValueKind.Array, "model.merges");
         var merges = new List<(string, string)>(mergesJson.GetArrayLength());
         foreach (var m in mergesJson.EnumerateArray()) merges.Add(ReadMerge(m, merges.Count));
+        return merges;
+    }
 
+    /// <summary>The added_tokens; their "normalized" flag is kept only when <paramref name="readNormalized"/>.</summary>
+    internal static List<AddedToken> ReadAddedTokens(JsonElement root, bool readNormalized)
+    {
         var added = new List<AddedToken>();
         if (Property(root, "added_tokens") is { } addedJson)
         {
             Expect(addedJson, JsonValueKind.Array, "added_tokens");
-            foreach (var t in addedJson.EnumerateArray()) added.Add(ReadAddedToken(t, $"added_tokens[{added.Count}]"));
+            foreach (var t in addedJson.EnumerateArray())
+            {
+                string at = $"added_tokens[{added.Count}]";
+                var token = ReadAddedToken(t, at);
+                added.Add(readNormalized ? token with { Normalized = OptionalBool(t, "normalized", $"{at}.normalized") } : token);
+            }
         }
-        CheckAddedTokenIds(added, vocab);
-        return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
+        return added;
     }
 
     static PreTokenizer ReadPreTokenizer(JsonElement? json)
@@ -282,7 +312,7 @@ public static class TokenizerJson
     // Hugging Face does not take an added token's id from the file: a token in model.vocab keeps its
     // vocab id, any other gets the next id after model.vocab and the added tokens before it.
     // Refuse files where that differs from the stated id rather than silently renumber.
-    static void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
+    internal static void CheckAddedTokenIds(List<AddedToken> added, Dictionary<string, int> vocab)
     {
         int maxId = -1;
         for (int i = 0; i < added.Count; i++)
@@ -322,32 +352,32 @@ public static class TokenizerJson
     }
 
     // A property that is present and not null.
-    static JsonElement? Property(JsonElement obj, string name) =>
+    internal static JsonElement? Property(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
-    static string TypeName(JsonElement obj, string field)
+    internal static string TypeName(JsonElement obj, string field)
     {
         Expect(obj, JsonValueKind.Object, field);
         return OptionalString(obj, "type", $"{field}.type") ?? throw new SharpLMException($"{field}.type: missing.");
     }
 
-    static string? OptionalString(JsonElement obj, string name, string field) => Property(obj, name) switch
+    internal static string? OptionalString(JsonElement obj, string name, string field) => Property(obj, name) switch
     {
         null => null,
         { ValueKind: JsonValueKind.String } s => s.GetString(),
         _ => throw new SharpLMException($"{field}: expected a string."),
     };
 
-    static bool OptionalBool(JsonElement obj, string name, string field) => Property(obj, name) is { } v && ReadBool(v, field);
+    internal static bool OptionalBool(JsonElement obj, string name, string field) => Property(obj, name) is { } v && ReadBool(v, field);
 
-    static bool ReadBool(JsonElement v, string field) => v.ValueKind switch
+    internal static bool ReadBool(JsonElement v, string field) => v.ValueKind switch
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => throw new SharpLMException($"{field}: expected true or false."),
     };
 
-    static void Expect(JsonElement e, JsonValueKind kind, string field)
+    internal static void Expect(JsonElement e, JsonValueKind kind, string field)
     {
         if (e.ValueKind != kind) throw new SharpLMException($"{field}: expected a JSON {kind.ToString().ToLowerInvariant()}, got {e.ValueKind.ToString().ToLowerInvariant()}.");
     }

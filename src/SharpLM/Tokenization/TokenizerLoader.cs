@@ -1,9 +1,15 @@
+using System.Text.Json;
+using static SharpLM.Tokenization.TokenizerJson;
+
 namespace SharpLM.Tokenization;
 
-/// <summary>Opens a tokenizer from a file or a model folder: a Hugging Face <c>tokenizer.json</c>, or else a
-/// llama2.c <c>tokenizer.bin</c> (what <c>sharplm import llama2c</c> writes).</summary>
+/// <summary>Opens a tokenizer from a file or a model folder: a Hugging Face <c>tokenizer.json</c> (the class chosen
+/// by the file's kind: byte-level BPE (GPT-2, Llama-3, SharpLM's own) when the pre-tokenizer or decoder is ByteLevel,
+/// else SentencePiece-style BPE (Llama-2, Mistral)), or else a llama2.c <c>tokenizer.bin</c>.</summary>
 public static class TokenizerLoader
 {
+    /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer;
+    /// the message names the file and the field.</exception>
     public static ITokenizer Load(string path)
     {
         if (Directory.Exists(path))
@@ -14,6 +20,27 @@ public static class TokenizerLoader
         }
         if (!File.Exists(path))
             throw new SharpLMException($"tokenizer not found: {path} (train one with `sharplm tokenizer train`)");
-        return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : ByteLevelBpeTokenizer.Load(path);
+        return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(File.ReadAllBytes(path), path);
     }
+
+    /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
+    public static ITokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, Read);
+
+    static ITokenizer Read(JsonElement root)
+    {
+        Expect(root, JsonValueKind.Object, "the top level");
+        if (Property(root, "model") is { ValueKind: JsonValueKind.Object } model
+            && OptionalString(model, "type", "model.type") is { } type and not "BPE")
+            throw new SharpLMException($"model.type: \"{type}\" is not supported (SharpLM reads BPE tokenizers: " +
+                "byte-level like GPT-2 and Llama-3, or SentencePiece-style like Llama-2 and Mistral).");
+        bool byteLevel = Mentions(Property(root, "pre_tokenizer"), "pretokenizers") || Mentions(Property(root, "decoder"), "decoders");
+        return byteLevel ? TokenizerJson.Read(root) : SentencePieceBpeJson.Read(root);
+    }
+
+    // Whether a component, or a step of a Sequence of them, has type ByteLevel.
+    static bool Mentions(JsonElement? component, string steps) => component is { ValueKind: JsonValueKind.Object } c
+        && c.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+        && (type.GetString() == "ByteLevel"
+            || (type.GetString() == "Sequence" && c.TryGetProperty(steps, out var list) && list.ValueKind == JsonValueKind.Array
+                && list.EnumerateArray().Any(step => Mentions(step, steps))));
 }

@@ -67,6 +67,18 @@ public class GenerationTests
     }
 
     [Fact]
+    public void StreamingTextKeepsTheSpacesOfSentencePieceTokens()
+    {
+        // Alone, "▁ab" decodes as "ab": the decoder strips the space it takes for the one the normalizer added.
+        var tok = Tokenization.SentencePieceBpeTokenizerTests.Tiny();
+        var stream = new StreamingText(tok, []);
+        var ids = tok.Encode("ab ab é abc");
+        var shown = string.Concat(ids.Select(stream.Push)) + stream.Flush();
+        Assert.Equal("ab ab é abc", shown);
+        Assert.Equal("ab ab é abc", stream.Text);
+    }
+
+    [Fact]
     public void StreamingTextFlushesHeldTextAtTheEnd()
     {
         var tok = new TestByteTokenizer();

@@ -44,6 +44,13 @@ public sealed class TokenizerCommandTests : IDisposable
     }
 
     [Fact]
+    public void EncodesWithASentencePieceTokenizer()
+    {
+        File.WriteAllBytes(Path.Combine(dir, "tokenizer.json"), MistralFixture.Json);
+        Assert.Equal(0, Run("tokenizer", "encode", "--tokenizer", dir, "Hello world"));
+    }
+
+    [Fact]
     public void ReportsBadInput()
     {
         string bad = Path.Combine(dir, "bad.jsonl");
