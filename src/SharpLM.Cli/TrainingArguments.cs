@@ -28,7 +28,7 @@ sealed class TrainingArguments
         maxSteps = new("--max-steps") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule).", DefaultValueFactory = _ => d.MaxSteps };
         batchSize = new("--batch-size") { Description = "Examples per optimiser step.", DefaultValueFactory = _ => d.BatchSize };
         microBatchSize = new("--micro-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
-        precision = new("--precision") { Description = "Fp32, or Bf16 matmuls over fp32 weights (faster on CPUs with AVX-512 bf16).", DefaultValueFactory = _ => d.Precision };
+        precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (about 2x faster on CPUs with AVX-512 bf16); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
         evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
         evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
         checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };
@@ -75,7 +75,9 @@ sealed class TrainingArguments
         table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
         table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
-        table.AddRow("precision", o.Precision.ToString());
+        table.AddRow("precision", o.Precision == Precision.Auto
+            ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
+            : o.Precision.ToString());
         table.AddRow("seed", o.Seed.ToString());
         AnsiConsole.Write(table);
     }

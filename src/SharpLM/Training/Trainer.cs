@@ -25,6 +25,7 @@ public sealed class Trainer : IDisposable
         IEnumerable<AdamW.Entry>? trainable = null)
     {
         options.Validate();
+        options = options with { Precision = PrecisionProbe.Resolve(options.Precision) };
         if (train.Count == 0) throw new SharpLMException("the training data is empty");
         this.model = model;
         this.train = train;

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace SharpLM.Training;
+
+/// <summary>
+/// Decides what <see cref="Precision.Auto"/> means on this machine: bf16 when libtorch's bf16 matmul is clearly faster
+/// than fp32 here (CPUs with AVX-512 bf16 or AMX run it 2-4x faster; others emulate it and are far slower).
+/// </summary>
+public static class PrecisionProbe
+{
+    static (Precision Choice, double Speedup)? cached;
+
+    public static Precision Resolve(Precision requested) => requested == Precision.Auto ? Measure().Choice : requested;
+
+    /// <summary>The choice and the measured bf16/fp32 matmul speed ratio (measured once per process, ~50 ms).</summary>
+    public static (Precision Choice, double Speedup) Measure()
+    {
+        if (cached is { } c) return c;
+        double fp32 = Seconds(ScalarType.Float32), bf16 = Seconds(ScalarType.BFloat16);
+        var speedup = fp32 / bf16;
+        cached = (speedup >= 1.3 ? Precision.Bf16 : Precision.Fp32, speedup);
+        return cached.Value;
+    }
+
+    static double Seconds(ScalarType type)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(512, 512).to(type);
+        a.matmul(a); // first call pays for kernel selection
+        double best = double.MaxValue;
+        for (int i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            a.matmul(a);
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+}
