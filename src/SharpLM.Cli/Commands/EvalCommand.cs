@@ -6,42 +6,92 @@ using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
 
-/// <summary>`sharplm eval`: mean next-token loss and perplexity of one or more models on text.</summary>
+/// <summary>`sharplm eval`: loss and perplexity on text, and answer loss and exact match on instruction data, for one
+/// or more models side by side (e.g. a base and its fine-tuned versions).</summary>
 static class EvalCommand
 {
     public static Command Create()
     {
-        var models = new Option<string[]>("--model", "-m") { Description = "Model folder(s); several are compared side by side.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var data = new Option<string[]>("--data", "-d") { Description = "Text files or folders to evaluate on.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per row.", DefaultValueFactory = _ => 512 };
-        var rows = new Option<RowMode>("--rows") { Description = "Packed or Padded rows, as in pretraining.", DefaultValueFactory = _ => RowMode.Packed };
+        var models = new Option<string[]>("--model", "-m") { Description = "Model or adapter folder(s); several are compared side by side.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data", "-d") { Description = "Text files or folders: next-token loss and perplexity.", AllowMultipleArgumentsPerToken = true };
+        var instructions = new Option<string[]>("--instructions", "-i") { Description = "Instruction data (.jsonl etc.): loss on the answers, and greedy exact match.", AllowMultipleArgumentsPerToken = true };
+        var exactMatch = new Option<int>("--exact-match") { Description = "Conversations to score by exact match (0 = off).", DefaultValueFactory = _ => 200 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per row for text.", DefaultValueFactory = _ => 512 };
+        var rows = new Option<RowMode>("--rows") { Description = "Packed or Padded rows for text, as in pretraining.", DefaultValueFactory = _ => RowMode.Packed };
         var batch = new Option<int>("--batch-size") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 8 };
         var corpus = new CorpusInput();
-        var cmd = new Command("eval", "Loss and perplexity of models on text files (lower is better).") { models, data, seqLen, rows, batch };
+        var input = new InstructionInput();
+        var cmd = new Command("eval", "Compare models: perplexity on text, answer loss and exact match on instruction data (greedy; "
+                                      + "answers compared after lower-casing, collapsing whitespace and dropping a final period).")
+        {
+            models, data, instructions, exactMatch, seqLen, rows, batch,
+        };
         corpus.AddTo(cmd);
+        cmd.Options.Add(input.Template);
         cmd.SetAction(parse =>
         {
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("model", "parameters", "loss", "perplexity", "tokens");
+            var textPaths = parse.GetValue(data) ?? [];
+            var instructionPaths = parse.GetValue(instructions) ?? [];
+            if (textPaths.Length == 0 && instructionPaths.Length == 0)
+                throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
+            var records = instructionPaths.Length > 0 ? input.Reader(parse, instructionPaths).Read().ToList() : [];
+
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("parameters");
+            if (textPaths.Length > 0) table.AddColumns("text loss", "perplexity");
+            if (records.Count > 0) table.AddColumns("answer loss", "answer ppl");
+            int emCount = Math.Min(parse.GetValue(exactMatch), records.Count(r => r.Conversation is not null));
+            if (emCount > 0) table.AddColumn($"exact match ({emCount})");
+
             foreach (var folder in parse.GetValue(models)!)
             {
                 using var loaded = PretrainedModel.Load(folder);
-                var tok = loaded.Tokenizer;
-                int bos = tok.Special.Bos ?? throw new SharpLMException($"{folder}: the tokenizer has no begin token");
-                int eos = tok.Special.Eos ?? throw new SharpLMException($"{folder}: the tokenizer has no end token");
-                int seq = Math.Min(parse.GetValue(seqLen), loaded.Model.Config.MaxPositionEmbeddings);
-                var docs = corpus.Tokenize(parse, parse.GetValue(data)!, tok, "evaluation data");
-                var dataset = PretrainingDataset.Build(docs, seq, parse.GetValue(rows), bos, eos, tok.Special.Pad ?? eos);
-                LossReport report = null!;
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
+                var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
+                if (textPaths.Length > 0)
                 {
-                    var task = ctx.AddTask($"evaluating {folder}", maxValue: dataset.Count);
-                    report = LossEvaluator.Evaluate(loaded.Model, dataset, parse.GetValue(batch), progress: (done, _) => task.Value = done);
-                });
-                table.AddRow(Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}", $"{report.MeanLoss:F4}", $"{report.Perplexity:F2}", $"{report.TargetTokens:N0}");
+                    var dataset = TextDataset(parse, loaded, corpus.Tokenize(parse, textPaths, loaded.Tokenizer, "evaluation text"), seqLen, rows);
+                    var report = Evaluate(loaded, dataset, parse.GetValue(batch), $"{folder}: text");
+                    row.AddRange([$"{report.MeanLoss:F4}", $"{report.Perplexity:F2}"]);
+                }
+                if (records.Count > 0)
+                {
+                    var template = input.ChatTemplate(parse, loaded.Adapter ?? loaded.Folder);
+                    var dataset = InstructionDataset.Build(records.Select(r => template.Render(loaded.Tokenizer, r)),
+                        new InstructionDatasetOptions { MaxLength = loaded.Model.Config.MaxPositionEmbeddings, PadId = loaded.Tokenizer.Special.Pad ?? 0 });
+                    var report = Evaluate(loaded, dataset, parse.GetValue(batch), $"{folder}: answers");
+                    row.AddRange([$"{report.MeanLoss:F4}", $"{report.Perplexity:F2}"]);
+                    if (emCount > 0)
+                    {
+                        var items = records.Where(r => r.Conversation is not null).Take(emCount)
+                            .Select(r => ExactMatchItem.FromConversation(r.Conversation!, template, loaded.Tokenizer)).ToList();
+                        var em = FinetuneCommand.RunExactMatch(loaded, template, items, $"of {folder}");
+                        row.Add($"{em!.Rate:P1}");
+                    }
+                }
+                table.AddRow(row.ToArray());
             }
             AnsiConsole.Write(table);
             return 0;
         });
         return cmd;
+    }
+
+    static PretrainingDataset TextDataset(ParseResult parse, PretrainedModel loaded, List<int[]> docs, Option<int> seqLen, Option<RowMode> rows)
+    {
+        var tok = loaded.Tokenizer;
+        int bos = tok.Special.Bos ?? throw new SharpLMException($"{loaded.Folder}: the tokenizer has no begin token");
+        int eos = tok.Special.Eos ?? throw new SharpLMException($"{loaded.Folder}: the tokenizer has no end token");
+        int seq = Math.Min(parse.GetValue(seqLen), loaded.Model.Config.MaxPositionEmbeddings);
+        return PretrainingDataset.Build(docs, seq, parse.GetValue(rows), bos, eos, tok.Special.Pad ?? eos);
+    }
+
+    static LossReport Evaluate(PretrainedModel loaded, ITrainingData dataset, int batch, string label)
+    {
+        LossReport report = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
+        {
+            var task = ctx.AddTask(Markup.Escape(label), maxValue: dataset.Count);
+            report = LossEvaluator.Evaluate(loaded.Model, dataset, batch, progress: (done, _) => task.Value = done);
+        });
+        return report;
     }
 }
