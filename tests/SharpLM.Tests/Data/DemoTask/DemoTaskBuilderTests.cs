@@ -43,7 +43,7 @@ public class DemoTaskBuilderTests : IDisposable
 
         var sadly = data.Train.Single(e => e.Word == "sadly" && e.Kind == DemoTaskKind.Meaning);
         Assert.Equal(("What does \"sadly\" mean?", PartOfSpeech.Adverb), (sadly.Question, sadly.PartOfSpeech));
-        Assert.Equal("How is \"cat\" pronounced?", data.Train.Single(e => e.Word == "cat").Question);
+        Assert.Equal("How is \"cat\" (c a t) pronounced?", data.Train.Single(e => e.Word == "cat").Question);
 
         Assert.Equal(
             new DemoTaskStats
@@ -124,7 +124,7 @@ public class DemoTaskBuilderTests : IDisposable
         Assert.EndsWith("}\n", lines);
         Assert.DoesNotContain("\r", lines);
         Assert.Contains(
-            "{\"messages\":[{\"role\":\"user\",\"content\":\"How is \\\"cat\\\" pronounced?\"},{\"role\":\"assistant\",\"content\":\"K AE1 T\"}],\"task\":\"pronunciation\",\"word\":\"cat\"}\n",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"How is \\\"cat\\\" (c a t) pronounced?\"},{\"role\":\"assistant\",\"content\":\"K AE1 T\"}],\"task\":\"pronunciation\",\"word\":\"cat\"}\n",
             lines);
         Assert.Contains(
             "{\"messages\":[{\"role\":\"user\",\"content\":\"What does \\\"sadly\\\" mean?\"},{\"role\":\"assistant\",\"content\":\"adverb: in an unfortunate way\"}],\"task\":\"meaning\",\"word\":\"sadly\",\"pos\":\"adverb\"}\n",
