@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SharpLM.Data;
 using SharpLM.Generation;
 using Spectre.Console;
 
@@ -14,9 +15,10 @@ static class GenerateCommand
         var samples = new Option<int>("--samples", "-n") { Description = "Independent continuations to print.", DefaultValueFactory = _ => 1 };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not put the begin token before the prompt." };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole sequence every token (slow; for comparison)." };
+        var raw = new Option<bool>("--raw") { Description = "Continue the prompt as plain text even when the model was fine-tuned with a chat template." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
-        var cmd = new Command("generate", "Continue a prompt with a trained model, streaming the text.") { prompt, samples, noBos, noCache };
+        var cmd = new Command("generate", "Continue a prompt with a trained model, streaming the text.") { prompt, samples, noBos, noCache, raw };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
         cmd.SetAction(parse =>
@@ -24,7 +26,19 @@ static class GenerateCommand
             var text = parse.GetValue(prompt) ?? (Console.IsInputRedirected ? Console.In.ReadToEnd() : throw new SharpLMException("give --prompt or pipe text on stdin"));
             using var loaded = modelArgs.Load(parse);
             var options = sampling.Read(parse, loaded.Generation);
-            var ids = loaded.EncodePrompt(text, addBos: !parse.GetValue(noBos));
+            // A fine-tuned model is prompted the way it was trained: the prompt becomes a user turn of its template.
+            var template = parse.GetValue(raw) ? null : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder);
+            int[] ids;
+            if (template is not null)
+            {
+                ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, text)]);
+                options = options with { StopStrings = [.. options.StopStrings, .. template.StopStrings] };
+                Console.Error.WriteLine($"[prompt wrapped in the model's \"{template.Name}\" chat template; --raw to continue plain text]");
+            }
+            else
+            {
+                ids = loaded.EncodePrompt(text, addBos: !parse.GetValue(noBos));
+            }
             var generator = new TokenGenerator(loaded.Model, useKvCache: !parse.GetValue(noCache));
             for (int n = 0; n < parse.GetValue(samples); n++)
             {
@@ -32,7 +46,7 @@ static class GenerateCommand
                 var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
                 var clock = Stopwatch.StartNew();
                 int count = 0;
-                Console.Write(text);
+                if (template is null) Console.Write(text);
                 foreach (var id in generator.Generate(ids, sampleOptions, loaded.StopTokens()))
                 {
                     count++;

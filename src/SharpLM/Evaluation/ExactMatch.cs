@@ -76,7 +76,9 @@ public static class ExactMatch
             for (int i = 0; i < items.Count; i++)
             {
                 var item = items[i];
-                var got = GreedyAnswer(generator, tokenizer, item.PromptIds, stopTokens, stopStrings, maxNewTokens);
+                // An answer much longer than the reference cannot match it: stop there instead of at maxNewTokens.
+                var limit = Math.Min(maxNewTokens, tokenizer.Encode(item.Reference).Length + 4);
+                var got = GreedyAnswer(generator, tokenizer, item.PromptIds, stopTokens, stopStrings, limit);
                 bool match = Normalize(got) == Normalize(item.Reference);
                 if (match) correct++;
                 if (samples.Count < samplesToKeep) samples.Add((item.Label, item.Reference, got, match));

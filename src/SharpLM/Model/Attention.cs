@@ -39,6 +39,13 @@ public sealed class Attention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        if (t == 1 && mask is null && kvHeads != heads)
+        {
+            // Decoding one token sees every key, so no mask is needed and each key/value head's group of query
+            // heads can be its "query positions": no copy of the whole cache per token for GQA.
+            var grouped = F.scaled_dot_product_attention(q.reshape(b, kvHeads, heads / kvHeads, headDim), k, v, null, 0.0, false);
+            return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
+        }
         if (kvHeads != heads)
         {
             // TorchSharp's SDPA has no enable_gqa: share each key/value head across its group of query heads.

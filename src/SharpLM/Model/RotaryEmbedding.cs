@@ -43,6 +43,7 @@ public sealed class RotaryEmbedding : nn.Module
         using var scope = NewDisposeScope();
         var half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return (x * cos.to(x.dtype) + rotated * sin.to(x.dtype)).MoveToOuterDisposeScope();
+        if (cos.dtype != x.dtype) (cos, sin) = (cos.to(x.dtype), sin.to(x.dtype));
+        return x.mul(cos).addcmul_(rotated, sin, 1).MoveToOuterDisposeScope();
     }
 }

@@ -118,6 +118,44 @@ public class ResumeTests
         Assert.Contains("trainer_state.json is missing", restore.Message);
     }
 
+    [Fact]
+    public void AFailedSaveLeavesThePreviousCheckpointIntact()
+    {
+        var data = Data();
+        using var dir = new TempDirectory();
+        var runFolder = dir.File("run");
+        using var model = TestModels.Tiny();
+        int saves = 0;
+        var full = CheckpointManager.ModelContent.FullModel(null);
+        // The second save dies half-way (disk full, crash...): after the weights, before anything else.
+        var flaky = new CheckpointManager.ModelContent((folder, m) =>
+        {
+            full.Save(folder, m);
+            if (++saves == 2) throw new IOException("No space left on device");
+        }, full.Load);
+        using var trainer = new Trainer(model, data, null, Options with { Epochs = 1, CheckpointEvery = 4 });
+        trainer.SaveCheckpoint = new CheckpointManager(runFolder, 2, flaky).Save;
+        Assert.Throws<IOException>(() => trainer.Run());
+        Assert.Equal(Path.Combine(runFolder, "checkpoint-4"), CheckpointManager.Latest(runFolder));
+        Assert.False(Directory.Exists(Path.Combine(runFolder, "checkpoint-8")));
+        using var again = TestModels.Tiny(seed: 77);
+        using var resumed = new Trainer(again, data, null, Options with { Epochs = 1, CheckpointEvery = 4 });
+        new CheckpointManager(runFolder, 2, full).Restore(resumed, CheckpointManager.Latest(runFolder)!);
+        Assert.Equal(4, resumed.State.Step);
+    }
+
+    [Fact]
+    public void ATokenizerThatDoesNotFitTheModelIsRefused()
+    {
+        using var dir = new TempDirectory();
+        using var model = TestModels.Tiny(vocab: 64);
+        var tokenizer = new SharpLM.Tokenization.BpeTrainer(new() { VocabSize = 300 }).Train(SharpLM.Tests.Tokenization.TestCorpus.Documents(50));
+        ModelFolder.Save(dir.Path, model, tokenizer);
+        var e = Assert.Throws<SharpLMException>(() => PretrainedModel.Load(dir.Path));
+        Assert.Contains("300 tokens", e.Message);
+        Assert.Contains("vocab_size is 64", e.Message);
+    }
+
     sealed class KilledException : Exception;
 
     sealed class Recorder(List<double> losses, int stopAfter = int.MaxValue) : ITrainingObserver
