@@ -73,13 +73,12 @@ sealed class InstructionInput
     /// <summary>Reads and renders every record under <paramref name="paths"/>, showing progress, then what was skipped.</summary>
     public List<TemplatedExample> Render(ParseResult parse, InstructionReader reader, ITokenizer tokenizer, ChatTemplate template, string label)
     {
-        bool trainOnPrompt = parse.GetValue(TrainOnPrompt);
         var examples = new List<TemplatedExample>();
         AnsiConsole.Status().Start($"Reading {label}...", ctx =>
         {
             foreach (var record in reader.Read())
             {
-                examples.Add(template.Render(tokenizer, record, trainOnPrompt));
+                examples.AddRange(Examples(parse, record, tokenizer, template));
                 if (examples.Count % 1000 == 0) ctx.Status($"Reading {label}: {examples.Count:N0} records");
             }
         });
@@ -90,6 +89,14 @@ sealed class InstructionInput
             foreach (var example in stats.SkippedExamples) AnsiConsole.MarkupLineInterpolated($"  {example}");
         }
         return examples;
+    }
+
+    /// <summary>A record rendered with the template: domain text is cut into rows of --max-length rather than
+    /// truncated; a conversation is one example (--overflow decides what happens when it is too long).</summary>
+    public IEnumerable<TemplatedExample> Examples(ParseResult parse, InstructionRecord record, ITokenizer tokenizer, ChatTemplate template)
+    {
+        var example = template.Render(tokenizer, record, parse.GetValue(TrainOnPrompt));
+        return record.Text is not null ? example.Chunks(parse.GetValue(MaxLength)) : [example];
     }
 
     static InstructionFormat ParseFormat(ArgumentResult result)

@@ -62,7 +62,7 @@ static class FinetuneCommand
             var trainData = InstructionDataset.Build(input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data"), datasetOptions);
             var validRecords = parse.GetValue(valid) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
             var validData = validRecords is null ? null
-                : InstructionDataset.Build(validRecords.Select(r => template.Render(tokenizer, r, parse.GetValue(input.TrainOnPrompt))), datasetOptions with { Packing = false });
+                : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)), datasetOptions with { Packing = false });
             PrintData(trainData, validData);
             var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
                 template, tokenizer, parse.GetValue(exactMatch));

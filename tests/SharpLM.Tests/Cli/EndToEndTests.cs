@@ -65,6 +65,10 @@ public sealed class EndToEndTests : IDisposable
             "--max-length", "96", "--packing", "--precision", "Fp32", "--output", full));
         Assert.True(File.Exists(Path.Combine(full, "final", "model.safetensors")));
 
+        // Continued pretraining on plain domain text goes through the same command.
+        Assert.Equal(0, Run("finetune", "--model", model, "--data", corpus, "--method", "freeze", "--train-last-layers", "1",
+            "--max-steps", "2", "--batch-size", "4", "--max-length", "32", "--precision", "Fp32", "--output", dir.File("domain")));
+
         var merged = dir.File("merged");
         Assert.Equal(0, Run("merge", "--model", Path.Combine(lora, "final"), "--output", merged));
         Assert.Equal(1, Run("merge", "--model", Path.Combine(lora, "final"), "--output", merged)); // exists: refused

@@ -15,7 +15,7 @@ namespace SharpLM.Data;
 /// </remarks>
 public sealed class InstructionReader
 {
-    static readonly string[] Extensions = [".jsonl", ".csv", ".parquet"];
+    static readonly string[] Extensions = [".jsonl", ".csv", ".parquet", ".txt", ".md"];
 
     readonly IReadOnlyList<string> paths;
     readonly InstructionReaderOptions options;
@@ -67,6 +67,14 @@ public sealed class InstructionReader
 
     IEnumerable<InstructionRecord> ReadFile(string file, InstructionStats stats)
     {
+        if (Path.GetExtension(file).ToLowerInvariant() is ".txt" or ".md")
+        {
+            // Plain text is domain text for continued pretraining: one record per file.
+            stats.SetFormat(file, InstructionFormat.Text);
+            foreach (var document in new CorpusReader(file).ReadDocuments())
+                yield return InstructionRecord.FromText(document.Text, document.Source);
+            yield break;
+        }
         InstructionFormat format = options.Format;
         string? detectedAt = null;
         if (format != InstructionFormat.Auto) stats.SetFormat(file, format);

