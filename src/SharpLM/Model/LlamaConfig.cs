@@ -24,6 +24,8 @@ public sealed class LlamaConfig
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-5;
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10_000;
     [JsonPropertyName("rope_scaling")] public JsonElement? RopeScaling { get; set; }
+    /// <summary>transformers 5's name for rope_scaling, with rope_theta inside; see <see cref="RopeFrequencies"/>.</summary>
+    [JsonPropertyName("rope_parameters")] public JsonElement? RopeParameters { get; set; }
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; }
@@ -38,6 +40,9 @@ public sealed class LlamaConfig
 
     [JsonIgnore] public int NumKeyValueHeads => NumKeyValueHeadsRaw ?? NumAttentionHeads;
     [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
+
+    /// <summary>The rotary frequencies (rope_theta and scaling rule); throws on an unsupported rule.</summary>
+    public RopeFrequencies Rope(string source = "config") => RopeFrequencies.FromConfig(this, source);
 
     /// <summary>Throws a <see cref="SharpLMException"/> naming the first inconsistent field.</summary>
     public void Validate(string source = "config")
@@ -60,9 +65,7 @@ public sealed class LlamaConfig
         Require(HiddenAct == "silu", $"hidden_act \"{HiddenAct}\" is not supported (expected \"silu\")");
         Require(!AttentionBias && !MlpBias, "attention_bias / mlp_bias are not supported (Llama has no biases)");
         Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
-        Require(RopeTheta > 0, $"rope_theta must be positive, got {RopeTheta}");
-        Require(RopeScaling is null || RopeScaling.Value.ValueKind == JsonValueKind.Null,
-            "rope_scaling is not supported yet (the model would silently compute different positions)");
+        Rope(source);
     }
 
     /// <summary>Parameter count of the model this config describes.</summary>
