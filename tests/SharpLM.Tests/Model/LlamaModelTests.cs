@@ -146,8 +146,10 @@ public class LlamaModelTests
         var again = LlamaConfig.FromJson(config.ToJson());
         Assert.Equal(100, again.VocabSize);
         Assert.Contains("some_future_field", again.ToJson());
-        var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson("""{"hidden_size": 30, "num_attention_heads": 4}""", "x/config.json"));
+        var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson(
+            """{"vocab_size": 100, "hidden_size": 30, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4}""", "x/config.json"));
         Assert.Contains("x/config.json", bad.Message);
+        Assert.Contains("divisible", bad.Message);
     }
 
     [Fact]
