@@ -28,7 +28,7 @@ static class MergeCommand
             Lora.Merge(loaded.Model);
             var partial = outputFolder.TrimEnd('/') + ".partial";
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-            ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, parse.GetValue(dtype));
+            ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, new ModelSaveOptions { DType = parse.GetValue(dtype) });
             CopyIfPresent(loaded.Adapter, partial, "sharplm_template.json");
             CheckpointManager.ReplaceFolder(partial, outputFolder);
             AnsiConsole.MarkupLineInterpolated($"Merged {adapters} adapters from [green]{loaded.Adapter}[/] into [green]{outputFolder}[/].");
