@@ -28,15 +28,18 @@ sealed class SaveArguments
 
     public ModelSaveOptions Read(ParseResult p)
     {
-        var options = new ModelSaveOptions { DType = p.GetValue(dtype), MaxShardBytes = ModelSaveOptions.ParseSize(p.GetValue(maxShardSize)!) };
+        long maxShardBytes;
         try
         {
-            options.Validate();
+            maxShardBytes = ModelSaveOptions.ParseSize(p.GetValue(maxShardSize)!);
         }
         catch (SharpLMException e)
         {
-            throw new SharpLMException($"--save-dtype: {e.Message}");
+            throw new SharpLMException($"--max-shard-size: {e.Message}");
         }
+        var options = new ModelSaveOptions { DType = p.GetValue(dtype), MaxShardBytes = maxShardBytes };
+        if (!ModelSaveOptions.SupportedDTypes.Contains(options.DType))
+            throw new SharpLMException($"--save-dtype {options.DType}: expected {string.Join(", ", ModelSaveOptions.SupportedDTypes)}");
         return options;
     }
 
