@@ -6,10 +6,11 @@ namespace SharpLM.Cli;
 /// <summary>How commands that write a full model folder (pretrain, finetune, merge) save its weights.</summary>
 sealed class SaveArguments
 {
-    readonly Option<SafetensorsDType> dtype = new("--save-dtype")
+    readonly Option<string> dtype = new("--save-dtype")
     {
-        Description = "Tensor type of the saved model: F32 (every bit of training), BF16 or F16 (half the size). Checkpoints for --resume stay F32.",
-        DefaultValueFactory = _ => SafetensorsDType.F32,
+        Description = "Tensor type of the saved model: F32 (every bit), BF16 or F16 (half the size). Training checkpoints for --resume stay F32.",
+        HelpName = "F32|BF16|F16",
+        DefaultValueFactory = _ => "F32",
     };
     readonly Option<string> maxShardSize = new("--max-shard-size")
     {
@@ -37,10 +38,11 @@ sealed class SaveArguments
         {
             throw new SharpLMException($"--max-shard-size: {e.Message}");
         }
-        var options = new ModelSaveOptions { DType = p.GetValue(dtype), MaxShardBytes = maxShardBytes };
-        if (!ModelSaveOptions.SupportedDTypes.Contains(options.DType))
-            throw new SharpLMException($"--save-dtype {options.DType}: expected {string.Join(", ", ModelSaveOptions.SupportedDTypes)}");
-        return options;
+        var name = p.GetValue(dtype)!;
+        var type = ModelSaveOptions.SupportedDTypes.Where(t => t.ToString().Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (type.Count == 0)
+            throw new SharpLMException($"--save-dtype {name}: expected {string.Join(", ", ModelSaveOptions.SupportedDTypes)}");
+        return new ModelSaveOptions { DType = type[0], MaxShardBytes = maxShardBytes };
     }
 
     /// <summary>What periodic checkpoints use: the same shards, but F32, so that --resume continues exactly.</summary>

@@ -36,7 +36,7 @@ public sealed record RopeFrequencies
         if (element.ValueKind != JsonValueKind.Object)
             throw new SharpLMException($"{source}: {field} must be an object or null, got {element.ValueKind}");
 
-        string type = TypeOf(element, field, source);
+        var (typeKey, type) = TypeOf(element, field, source);
         double theta = Number(element, "rope_theta", field, source, required: false) ?? config.RopeTheta;
         double Required(string name) => Number(element, name, field, source, required: true)!.Value;
         var rule = type switch
@@ -50,7 +50,7 @@ public sealed record RopeFrequencies
                 OriginalMaxPositionEmbeddings = Required("original_max_position_embeddings"),
             },
             _ => throw new SharpLMException(
-                $"{source}: {field} type \"{type}\" is not supported; SharpLM computes RoPE scaling types " +
+                $"{source}: {field}.{typeKey} \"{type}\" is not supported; SharpLM computes RoPE scaling types " +
                 $"{string.Join(", ", SupportedTypes.Select(t => $"\"{t}\""))} (and none). Other types (yarn, dynamic, longrope, ...) " +
                 "would give every position a different angle than the model was trained with."),
         };
@@ -74,22 +74,22 @@ public sealed record RopeFrequencies
         return rule;
     }
 
-    /// <summary>"rope_type", or "type" as older configs spell it; absent means the default rule.</summary>
-    static string TypeOf(JsonElement element, string field, string source)
+    /// <summary>"rope_type", or "type" as older configs spell it (key and value); absent means the default rule.</summary>
+    static (string Key, string Type) TypeOf(JsonElement element, string field, string source)
     {
         foreach (var key in new[] { "rope_type", "type" })
         {
             if (!element.TryGetProperty(key, out var value)) continue;
-            return value.ValueKind == JsonValueKind.String ? value.GetString()!
+            return value.ValueKind == JsonValueKind.String ? (key, value.GetString()!)
                 : throw new SharpLMException($"{source}: {field}.{key} must be a string, got {value.ValueKind}");
         }
-        return Default;
+        return ("rope_type", Default);
     }
 
     static double? Number(JsonElement element, string name, string field, string source, bool required)
     {
         if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-            return required ? throw new SharpLMException($"{source}: {field}.{name} is missing (the \"{TypeOf(element, field, source)}\" rule needs it)") : null;
+            return required ? throw new SharpLMException($"{source}: {field}.{name} is missing (the \"{TypeOf(element, field, source).Type}\" rule needs it)") : null;
         return value.ValueKind == JsonValueKind.Number ? value.GetDouble()
             : throw new SharpLMException($"{source}: {field}.{name} must be a number, got {value.ValueKind}");
     }

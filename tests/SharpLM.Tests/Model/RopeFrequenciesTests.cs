@@ -117,7 +117,7 @@ public class RopeFrequenciesTests
     {
         var e = Assert.Throws<SharpLMException>(() => Config($$""" "rope_scaling": {"rope_type": "{{type}}", "factor": 4.0} """));
         Assert.Contains("rope_scaling", e.Message);
-        Assert.Contains($"\"{type}\" is not supported", e.Message);
+        Assert.Contains($"rope_scaling.rope_type \"{type}\" is not supported", e.Message);
         Assert.Contains("\"linear\"", e.Message);
         Assert.Contains("\"llama3\"", e.Message);
     }
