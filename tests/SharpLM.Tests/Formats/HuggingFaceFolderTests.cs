@@ -124,6 +124,14 @@ public sealed class HuggingFaceFolderTests : IDisposable
         ChatTemplate.ChatMl.RenderPrompt(tokenizer, [new ChatMessage(ChatMessage.UserRole, "What is the next token? 42")]);
 
     [Fact]
+    public void GgufExportRefusesTheDigitSplittingTokenizerRatherThanTokenizingDifferently()
+    {
+        var e = Assert.Throws<SharpLMException>(() => GgufExporter.Export(folder, dir.File("m.gguf"), GgufTensorType.F16));
+        Assert.Contains("after splitting off every digit", e.Message);
+        Assert.False(File.Exists(dir.File("m.gguf")));
+    }
+
+    [Fact]
     public void LoadsGeneratesFineTunesWithLoraAndMerges()
     {
         using var loaded = PretrainedModel.Load(folder);
