@@ -51,12 +51,14 @@ sealed class FineTuneMethod
 
     /// <summary>What a checkpoint or the final folder holds: the whole model, or only the adapter (with the
     /// tokenizer, template and generation defaults, so the folder is usable on its own with its base).</summary>
-    public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation, string baseFolder)
+    /// <param name="save">how a full model's weights are written (adapters are always F32)</param>
+    public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation, string baseFolder,
+        ModelSaveOptions save)
     {
         if (Kind(p) != FineTuneMethodKind.Lora)
             return new((folder, model) =>
             {
-                ModelFolder.Save(folder, model, tokenizer, generation);
+                ModelFolder.Save(folder, model, tokenizer, generation, save);
                 template.Save(folder);
             }, (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
         var lora = Lora(p);

@@ -24,6 +24,7 @@ static class FinetuneCommand
         var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
+        var save = new SaveArguments();
         // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
         var training = new TrainingArguments(new TrainingOptions
         {
@@ -37,9 +38,13 @@ static class FinetuneCommand
         input.AddTo(cmd);
         methodArgs.AddTo(cmd);
         training.AddTo(cmd);
+        save.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var kind = methodArgs.Kind(parse);
+            if (kind == FineTuneMethodKind.Lora && save.Given(parse))
+                throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
+            var saveOptions = save.Read(parse);
             var options = training.Read(parse);
             if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
@@ -70,7 +75,7 @@ static class FinetuneCommand
             var trainable = methodArgs.Prepare(parse, loaded.Model, options);
             long trainableCount = trainable.Sum(e => e.Parameter.numel()), total = loaded.Model.ParameterCount();
             using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
-            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder);
+            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions));
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
             if (checkpoint is not null)
             {
@@ -115,7 +120,7 @@ static class FinetuneCommand
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
-            content.Save(final + ".partial", loaded.Model);
+            methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions).Save(final + ".partial", loaded.Model);
             CheckpointManager.ReplaceFolder(final + ".partial", final);
             var emAfter = RunExactMatch(loaded, template, emItems, "after");
             Ask(loaded, template, prompts, "after");

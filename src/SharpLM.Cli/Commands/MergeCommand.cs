@@ -13,13 +13,15 @@ static class MergeCommand
     {
         var output = new Option<string>("--output", "-o") { Description = "Folder for the merged model.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder." };
-        var dtype = new Option<SafetensorsDType>("--save-dtype") { Description = "Tensor type of the saved weights (F32, BF16 or F16).", DefaultValueFactory = _ => SafetensorsDType.F32 };
+        var save = new SaveArguments();
         var modelArgs = new ModelArguments();
-        var cmd = new Command("merge", "Merge a LoRA adapter into its base model (W += alpha/r * B A) and save the result as a full model.") { output, force, dtype };
+        var cmd = new Command("merge", "Merge a LoRA adapter into its base model (W += alpha/r * B A) and save the result as a full model.") { output, force };
         modelArgs.AddTo(cmd);
+        save.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var outputFolder = parse.GetValue(output)!;
+            var saveOptions = save.Read(parse);
             if (Directory.Exists(outputFolder) && Directory.EnumerateFileSystemEntries(outputFolder).Any() && !parse.GetValue(force))
                 throw new SharpLMException($"{outputFolder} exists and is not empty; pass --force to replace it");
             using var loaded = modelArgs.Load(parse);
@@ -28,7 +30,7 @@ static class MergeCommand
             Lora.Merge(loaded.Model);
             var partial = outputFolder.TrimEnd('/') + ".partial";
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-            ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, parse.GetValue(dtype));
+            ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, saveOptions);
             CopyIfPresent(loaded.Adapter, partial, "sharplm_template.json");
             CheckpointManager.ReplaceFolder(partial, outputFolder);
             AnsiConsole.MarkupLineInterpolated($"Merged {adapters} adapters from [green]{loaded.Adapter}[/] into [green]{outputFolder}[/].");

@@ -29,6 +29,7 @@ static class PretrainCommand
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
+        var save = new SaveArguments();
 
         var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
         {
@@ -36,9 +37,11 @@ static class PretrainCommand
         };
         corpus.AddTo(cmd);
         training.AddTo(cmd);
+        save.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var options = training.Read(parse);
+            var saveOptions = save.Read(parse);
             var outputFolder = parse.GetValue(output)!;
             bool resuming = parse.GetValue(resume);
             string? checkpoint = null;
@@ -74,7 +77,7 @@ static class PretrainCommand
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
             using var trainer = new Trainer(model, trainData, validData, options);
-            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer));
+            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
             if (checkpoint is not null)
             {
                 checkpoints.Restore(trainer, checkpoint);
@@ -110,7 +113,7 @@ static class PretrainCommand
             if (stop.IsCancellationRequested) return 130;
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
-            ModelFolder.Save(final + ".partial", model, tokenizer);
+            ModelFolder.Save(final + ".partial", model, tokenizer, options: saveOptions);
             CheckpointManager.ReplaceFolder(final + ".partial", final);
             PrintSamples(model, tokenizer, prompts, sampling, "after training");
 

@@ -11,7 +11,15 @@ public static class AtomicFile
     /// then renames it over <paramref name="path"/>. If <paramref name="write"/> throws, the temporary
     /// file is removed and <paramref name="path"/> is left as it was.
     /// </summary>
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write) =>
+        File.Move(WriteTemporary(path, write), Path.GetFullPath(path), overwrite: true);
+
+    /// <summary>
+    /// The first half of <see cref="Write"/>: writes and flushes <c>&lt;path&gt;.tmp</c> and returns its path, for
+    /// callers that move several files into place only once all of them are complete. If <paramref name="write"/>
+    /// throws, the temporary file is removed.
+    /// </summary>
+    public static string WriteTemporary(string path, Action<Stream> write)
     {
         string fullPath = Path.GetFullPath(path);
         string folder = Path.GetDirectoryName(fullPath)!;
@@ -22,17 +30,15 @@ public static class AtomicFile
         string temporary = fullPath + ".tmp";
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
+            using var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+            write(stream);
+            stream.Flush(flushToDisk: true);
         }
         catch
         {
             File.Delete(temporary);
             throw;
         }
+        return temporary;
     }
 }

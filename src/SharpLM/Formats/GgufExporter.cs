@@ -10,7 +10,8 @@ namespace SharpLM.Formats;
 /// tokenizer. llama.cpp's llama architecture rotates interleaved RoPE pairs, so q/k weights are reordered from
 /// SharpLM's rotate-half layout per head (<see cref="RopeLayout.ToInterleaved"/>, the permutation llama.cpp's own
 /// Hugging Face converter applies). Norm weights are always F32; a tensor whose rows do not fit Q8_0's blocks of
-/// 32 is stored as F16 instead.
+/// 32 is stored as F16 instead. RoPE scaling goes where llama.cpp reads it: linear as
+/// <c>llama.rope.scaling.type/factor</c>, llama3 as the per-frequency divisors of a <c>rope_freqs.weight</c> tensor.
 /// </summary>
 public static class GgufExporter
 {
@@ -66,14 +67,24 @@ public static class GgufExporter
             Matrix(block + "ffn_down.weight", layer.mlp.down_proj.weight);
         }
         Norm("output_norm.weight", m.norm.weight);
+        if (config.Rope() is { Type: RopeFrequencies.Llama3 } llama3)
+            writer.AddTensor("rope_freqs.weight", FrequencyDivisors(llama3, config.HeadDim), GgufTensorType.F32);
         if (model.lm_head is { } head) Matrix("output.weight", head.weight); // absent = tied: llama.cpp reuses token_embd
         writer.Write(output);
     }
 
+    /// <summary>llama.cpp divides each default frequency by its factor: default / scaled.</summary>
+    static Tensor FrequencyDivisors(RopeFrequencies scaled, int headDim)
+    {
+        var unscaled = new RopeFrequencies { Theta = scaled.Theta };
+        return unscaled.InverseFrequencies(headDim) / scaled.InverseFrequencies(headDim);
+    }
+
     static void AddHyperParameters(GgufWriter writer, LlamaConfig config)
     {
-        if (config.ModelType != "llama")
-            throw new SharpLMException($"GGUF export supports Llama models; config.json has model_type \"{config.ModelType}\"");
+        // Any model SharpLM builds is llama.cpp's llama architecture: mistral configs are accepted only without an
+        // effective sliding window, and llama.cpp converts those as llama too.
+        var rope = config.Rope();
         writer.Add("llama.vocab_size", (uint)config.VocabSize);
         writer.Add("llama.context_length", (uint)config.MaxPositionEmbeddings);
         writer.Add("llama.embedding_length", (uint)config.HiddenSize);
@@ -83,7 +94,12 @@ public static class GgufExporter
         writer.Add("llama.attention.head_count_kv", (uint)config.NumKeyValueHeads);
         writer.Add("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
         writer.Add("llama.rope.dimension_count", (uint)config.HeadDim);
-        writer.Add("llama.rope.freq_base", (float)config.RopeTheta);
+        writer.Add("llama.rope.freq_base", (float)rope.Theta);
+        if (rope.Type == RopeFrequencies.Linear)
+        {
+            writer.Add("llama.rope.scaling.type", "linear");
+            writer.Add("llama.rope.scaling.factor", (float)rope.Factor);
+        }
         if (config.HeadDim * config.NumAttentionHeads != config.HiddenSize)
         {
             // An explicit head_dim: llama.cpp would otherwise derive hidden / heads.

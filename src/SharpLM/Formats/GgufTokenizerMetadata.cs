@@ -42,6 +42,7 @@ public static class GgufTokenizerMetadata
         if (!tokenizer.PreTokenizer.HasGpt2Pattern || tokenizer.PreTokenizer.IndividualDigits || tokenizer.IgnoreMerges)
             throw new SharpLMException("GGUF export supports byte-level BPE tokenizers that split text with GPT-2's pattern and apply every merge " +
                                        $"(as `sharplm tokenizer train` makes them); this one uses /{tokenizer.PreTokenizer.Pattern}/" +
+                                       (tokenizer.PreTokenizer.IndividualDigits ? " after splitting off every digit" : "") +
                                        (tokenizer.IgnoreMerges ? " with ignore_merges" : ""));
         var tokens = new string[size];
         var types = new int[size];

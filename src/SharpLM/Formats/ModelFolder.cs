@@ -19,13 +19,17 @@ public static class ModelFolder
     public const string GenerationConfigFile = "generation_config.json";
 
     /// <summary>Writes the model (without any adapter tensors), its tokenizer and generation defaults into
-    /// <paramref name="folder"/> (created if needed). Each file is replaced atomically.</summary>
+    /// <paramref name="folder"/> (created if needed). Each file is replaced atomically; the weights are written in
+    /// <paramref name="options"/>' tensor type, sharded as transformers does when larger than its maximum shard size
+    /// (see <see cref="ShardedSafetensorsWriter"/>).</summary>
     public static void Save(string folder, LlamaForCausalLM model, ITokenizer? tokenizer, GenerationConfig? generation = null,
-        SafetensorsDType dtype = SafetensorsDType.F32)
+        ModelSaveOptions? options = null)
     {
+        options ??= new ModelSaveOptions();
+        options.Validate();
         Directory.CreateDirectory(folder);
         var config = model.Config.Clone();
-        config.TorchDtype = dtype switch { SafetensorsDType.BF16 => "bfloat16", SafetensorsDType.F16 => "float16", _ => "float32" };
+        config.TorchDtype = options.TorchDtype;
         if (tokenizer is not null)
         {
             config.BosTokenId ??= tokenizer.Special.Bos;
@@ -33,7 +37,7 @@ public static class ModelFolder
             config.PadTokenId ??= tokenizer.Special.Pad;
         }
         WriteText(Path.Combine(folder, ConfigFile), config.ToJson());
-        SafetensorsWriter.Write(Path.Combine(folder, WeightsFile), BaseWeights(model), dtype);
+        ShardedSafetensorsWriter.Write(folder, WeightsFile, InHuggingFaceOrder(BaseWeights(model)), options.DType, options.MaxShardBytes);
         tokenizer?.Save(Path.Combine(folder, tokenizer.FileName));
         generation ??= new GenerationConfig();
         generation.BosTokenId ??= config.BosTokenId;
@@ -47,6 +51,30 @@ public static class ModelFolder
         model.state_dict().Where(kv => !IsAdapterTensor(kv.Key));
 
     static bool IsAdapterTensor(string name) => name.Contains(".lora_");
+
+    /// <summary>transformers' module order (embedding; per layer attention q/k/v/o, MLP gate/up/down, the two norms;
+    /// final norm; head), which decides where shards split.</summary>
+    static List<KeyValuePair<string, Tensor>> InHuggingFaceOrder(IEnumerable<KeyValuePair<string, Tensor>> weights)
+    {
+        string[] layerOrder =
+        [
+            "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm",
+        ];
+        (int, int, int) Key(string name)
+        {
+            if (name.StartsWith("model.embed_tokens.", StringComparison.Ordinal)) return (0, 0, 0);
+            if (name.StartsWith("model.layers.", StringComparison.Ordinal))
+            {
+                var rest = name["model.layers.".Length..];
+                int dot = rest.IndexOf('.');
+                int part = Array.FindIndex(layerOrder, p => rest[(dot + 1)..].StartsWith(p + ".", StringComparison.Ordinal));
+                return (1, int.Parse(rest[..dot], System.Globalization.CultureInfo.InvariantCulture), part < 0 ? layerOrder.Length : part);
+            }
+            return name.StartsWith("model.norm.", StringComparison.Ordinal) ? (2, 0, 0) : (3, 0, 0);
+        }
+        return weights.OrderBy(kv => Key(kv.Key)).ToList(); // stable: ties keep the model's order
+    }
 
     /// <summary>Builds the model described by the folder's config.json and loads its weights
     /// (converted to <paramref name="dtype"/>), one tensor at a time.</summary>

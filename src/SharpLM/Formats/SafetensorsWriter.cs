@@ -19,7 +19,24 @@ public static class SafetensorsWriter
         string path,
         IEnumerable<KeyValuePair<string, Tensor>> tensors,
         SafetensorsDType? dtype = null,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        AtomicFile.Write(path, Serializer(path, tensors, dtype, metadata));
+
+    /// <summary>As <see cref="Write"/>, but leaves the file at its temporary name (returned) for the caller to move
+    /// into place (see <see cref="AtomicFile.WriteTemporary"/>).</summary>
+    internal static string WriteTemporary(
+        string path,
+        IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        SafetensorsDType? dtype = null,
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        AtomicFile.WriteTemporary(path, Serializer(path, tensors, dtype, metadata));
+
+    /// <summary>Checks and lays out the tensors now, before any file is touched; the returned action streams them.</summary>
+    static Action<Stream> Serializer(
+        string path,
+        IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        SafetensorsDType? dtype,
+        IReadOnlyDictionary<string, string>? metadata)
     {
         var (entries, sources) = Layout(tensors, dtype, path);
 
@@ -27,12 +44,12 @@ public static class SafetensorsWriter
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>()) allMetadata[key] = value;
         byte[] header = SafetensorsHeader.Build(entries, allMetadata);
 
-        AtomicFile.Write(path, stream =>
+        return stream =>
         {
             stream.Write(header);
             for (int i = 0; i < entries.Count; i++)
                 TensorBytes.Write(stream, sources[i], entries[i].DType.ToScalarType()!.Value);
-        });
+        };
     }
 
     /// <summary>Header entries in storage order with contiguous offsets, and the tensors in that order;

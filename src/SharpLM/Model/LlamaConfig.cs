@@ -6,7 +6,8 @@ namespace SharpLM.Model;
 /// <summary>
 /// Architecture of a Llama-style decoder, read and written as a Hugging Face <c>config.json</c>
 /// (same field names as transformers' LlamaConfig). Fields SharpLM does not use are kept and
-/// written back unchanged.
+/// written back unchanged. A config.json that leaves a field out means transformers' default for it, which for
+/// num_key_value_heads and rms_norm_eps differs from this class's defaults (the seed tutorial's model).
 /// </summary>
 public sealed class LlamaConfig
 {
@@ -24,6 +25,8 @@ public sealed class LlamaConfig
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-5;
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10_000;
     [JsonPropertyName("rope_scaling")] public JsonElement? RopeScaling { get; set; }
+    /// <summary>transformers 5's name for rope_scaling, with rope_theta inside; see <see cref="RopeFrequencies"/>.</summary>
+    [JsonPropertyName("rope_parameters")] public JsonElement? RopeParameters { get; set; }
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; }
@@ -39,6 +42,13 @@ public sealed class LlamaConfig
     [JsonIgnore] public int NumKeyValueHeads => NumKeyValueHeadsRaw ?? NumAttentionHeads;
     [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
 
+    /// <summary>The rotary frequencies (rope_theta and scaling rule); throws on an unsupported rule.</summary>
+    public RopeFrequencies Rope(string source = "config") => RopeFrequencies.FromConfig(this, source);
+
+    /// <summary>Fields without which the model's shapes are unknown; transformers would fall back to Llama-7B's.</summary>
+    public static IReadOnlyList<string> RequiredFields { get; } =
+        ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"];
+
     /// <summary>Throws a <see cref="SharpLMException"/> naming the first inconsistent field.</summary>
     public void Validate(string source = "config")
     {
@@ -46,6 +56,7 @@ public sealed class LlamaConfig
         {
             if (!ok) throw new SharpLMException($"{source}: {what}");
         }
+        SupportedArchitectures.Check(this, source);
         Require(VocabSize > 0, $"vocab_size must be positive, got {VocabSize}");
         Require(HiddenSize > 0, $"hidden_size must be positive, got {HiddenSize}");
         Require(IntermediateSize > 0, $"intermediate_size must be positive, got {IntermediateSize}");
@@ -60,9 +71,7 @@ public sealed class LlamaConfig
         Require(HiddenAct == "silu", $"hidden_act \"{HiddenAct}\" is not supported (expected \"silu\")");
         Require(!AttentionBias && !MlpBias, "attention_bias / mlp_bias are not supported (Llama has no biases)");
         Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
-        Require(RopeTheta > 0, $"rope_theta must be positive, got {RopeTheta}");
-        Require(RopeScaling is null || RopeScaling.Value.ValueKind == JsonValueKind.Null,
-            "rope_scaling is not supported yet (the model would silently compute different positions)");
+        Rope(source);
     }
 
     /// <summary>Parameter count of the model this config describes.</summary>
@@ -94,17 +103,37 @@ public sealed class LlamaConfig
     public static LlamaConfig FromJson(string json, string source = "config.json")
     {
         LlamaConfig? config;
+        HashSet<string> present;
         try
         {
-            config = JsonSerializer.Deserialize<LlamaConfig>(json, JsonOptions);
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new SharpLMException($"{source}: expected a JSON object");
+            present = document.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            config = document.RootElement.Deserialize<LlamaConfig>(JsonOptions);
         }
         catch (JsonException e)
         {
             throw new SharpLMException($"{source}: invalid JSON ({e.Message})", e);
         }
         if (config is null) throw new SharpLMException($"{source}: expected a JSON object");
+        // The architecture first: a GPT-2 config lacks Llama's fields, and "not supported" is the useful message.
+        SupportedArchitectures.Check(config, source);
+        var missing = RequiredFields.Where(f => !present.Contains(f)).ToList();
+        if (missing.Count > 0)
+            throw new SharpLMException($"{source}: missing required field{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}");
+        config.ApplyTransformersDefaults(present);
         config.Validate(source);
         return config;
+    }
+
+    /// <summary>Fields left out of a config.json mean what transformers' config class for the model_type defaults to.</summary>
+    void ApplyTransformersDefaults(HashSet<string> present)
+    {
+        bool mistral = ModelType == "mistral";
+        if (!present.Contains("num_key_value_heads")) NumKeyValueHeadsRaw = mistral ? 8 : null;
+        NumKeyValueHeadsRaw ??= NumAttentionHeads; // written out explicitly, so the file means the same to every reader
+        if (!present.Contains("rms_norm_eps")) RmsNormEps = 1e-6;
+        if (!present.Contains("max_position_embeddings")) MaxPositionEmbeddings = mistral ? 4096 * 32 : 2048;
     }
 
     public static LlamaConfig Load(string path)

@@ -18,7 +18,7 @@ public sealed class LlamaModel : nn.Module
         layers = new ModuleList<DecoderLayer>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        rotary_emb = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
+        rotary_emb = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.Rope());
         RegisterComponents();
     }
 }

@@ -5,18 +5,22 @@ namespace SharpLM.Model;
 
 /// <summary>
 /// Rotary position embedding in the rotate-half layout (Hugging Face Llama): the first and second halves of each
-/// head vector form the rotated pairs. Tables are precomputed in fp32 for every position up to the model's maximum.
+/// head vector form the rotated pairs. Tables are precomputed in fp32 for every position up to the model's maximum,
+/// from the frequencies of <see cref="RopeFrequencies"/> (rope_theta and any supported rope_scaling).
 /// </summary>
 public sealed class RotaryEmbedding : nn.Module
 {
     readonly Tensor cosTable, sinTable; // [maxPositions, headDim]
 
-    public RotaryEmbedding(int headDim, int maxPositions, double theta) : base("RotaryEmbedding")
+    public RotaryEmbedding(int headDim, int maxPositions, double theta) : this(headDim, maxPositions, new RopeFrequencies { Theta = theta })
+    {
+    }
+
+    public RotaryEmbedding(int headDim, int maxPositions, RopeFrequencies frequencies) : base("RotaryEmbedding")
     {
         using var scope = NewDisposeScope();
-        // Same arithmetic as transformers: inv_freq from an int64 arange cast to fp32, then position * inv_freq.
-        var invFreq = 1.0 / pow(theta, arange(0, headDim, 2, dtype: int64).to(float32) / headDim);
-        var freqs = outer(arange(maxPositions, dtype: float32), invFreq.to(float32));
+        // Same arithmetic as transformers: fp32 inv_freq (scaled by the config's rule), then position * inv_freq.
+        var freqs = outer(arange(maxPositions, dtype: float32), frequencies.InverseFrequencies(headDim));
         var emb = cat([freqs, freqs], -1);
         cosTable = emb.cos().MoveToOuterDisposeScope();
         sinTable = emb.sin().MoveToOuterDisposeScope();

@@ -20,8 +20,8 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
     public sealed record ModelContent(Action<string, LlamaForCausalLM> Save, Action<string, LlamaForCausalLM> Load)
     {
         /// <summary>The whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>
-        public static ModelContent FullModel(ITokenizer? tokenizer, GenerationConfig? generation = null) =>
-            new((folder, model) => ModelFolder.Save(folder, model, tokenizer, generation), (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
+        public static ModelContent FullModel(ITokenizer? tokenizer, GenerationConfig? generation = null, ModelSaveOptions? options = null) =>
+            new((folder, model) => ModelFolder.Save(folder, model, tokenizer, generation, options), (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
     }
 
     public const string StateFile = "trainer_state.json";

@@ -146,8 +146,38 @@ public class LlamaModelTests
         var again = LlamaConfig.FromJson(config.ToJson());
         Assert.Equal(100, again.VocabSize);
         Assert.Contains("some_future_field", again.ToJson());
-        var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson("""{"hidden_size": 30, "num_attention_heads": 4}""", "x/config.json"));
+        var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson(
+            """{"vocab_size": 100, "hidden_size": 30, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4}""", "x/config.json"));
         Assert.Contains("x/config.json", bad.Message);
+        Assert.Contains("divisible", bad.Message);
+    }
+
+    [Fact]
+    public void HeadDimOtherThanHiddenOverHeadsShapesAttentionEndToEnd()
+    {
+        // Like Llama-3.2 and Gemma-style configs: heads x head_dim (4 x 32 = 128) differs from hidden (64).
+        var config = new LlamaConfig
+        {
+            VocabSize = 64, MaxPositionEmbeddings = 32, HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2,
+            NumAttentionHeads = 4, NumKeyValueHeadsRaw = 2, HeadDimRaw = 32,
+        };
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(3);
+        model.eval();
+        var attention = model.model.layers[0].self_attn;
+        Assert.Equal(new long[] { 128, 64 }, attention.q_proj.weight.shape);
+        Assert.Equal(new long[] { 64, 64 }, attention.k_proj.weight.shape);
+        Assert.Equal(new long[] { 64, 128 }, attention.o_proj.weight.shape);
+        Assert.Equal(config.ParameterCount(), model.ParameterCount());
+
+        using var noGrad = no_grad();
+        using var ids = TestModels.RandomIds(1, 9, 64);
+        using var full = model.forward(ids);
+        using var cache = new KvCache(config, 1, 16);
+        using var prefill = model.Forward(ids[.., ..5], new ForwardOptions { Cache = cache });
+        var steps = Enumerable.Range(5, 4).Select(i => model.Forward(ids[.., i..(i + 1)], new ForwardOptions { Cache = cache })).ToList();
+        using var incremental = cat([prefill, .. steps], 1);
+        Assert.True(allclose(full, incremental, rtol: 1e-4, atol: 1e-5));
     }
 
     [Fact]
