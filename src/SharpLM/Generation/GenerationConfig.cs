@@ -35,12 +35,17 @@ public sealed class GenerationConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Reads a generation_config.json. A file that does not set do_sample means greedy decoding, as in
+    /// transformers; configs SharpLM writes always set it (sampling, the seed's default).</summary>
     public static GenerationConfig Load(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<GenerationConfig>(File.ReadAllText(path), Json)
-                   ?? throw new SharpLMException($"{path}: expected a JSON object");
+            var json = File.ReadAllText(path);
+            var config = JsonSerializer.Deserialize<GenerationConfig>(json, Json) ?? throw new SharpLMException($"{path}: expected a JSON object");
+            using var doc = JsonDocument.Parse(json);
+            if (!doc.RootElement.TryGetProperty("do_sample", out _)) config.DoSample = false;
+            return config;
         }
         catch (JsonException e)
         {
