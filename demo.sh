@@ -5,7 +5,7 @@
 # Longer runs: STEPS=3000 ./demo.sh (about an hour on two cores), or see README "Pretraining".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-steps="${STEPS:-150}"
+steps="${STEPS:-200}"
 run="runs/demo"
 
 data/fetch.sh

@@ -11,7 +11,8 @@ namespace SharpLM.Bench;
 /// <summary>
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
 /// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
-/// Usage: bench train [--steps 8] [--seed-steps 2]
+/// Each figure is the median of --repeat runs (default 3): this kind of machine varies by tens of percent run to run.
+/// Usage: bench train [--steps 8] [--seed-steps 2] [--repeat 3]
 /// </summary>
 static class TrainBench
 {
@@ -34,14 +35,13 @@ static class TrainBench
                      ("seed", 4, 512, "Fp32", a.Get("seed-steps", "2")), ("seed", 4, 512, "Bf16", a.Get("seed-steps", "2")),
                  })
         {
-            var line = Child($"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} --steps {n} --peak {peak32}");
-            Console.WriteLine(line);
+            Console.WriteLine(Median(a, $"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} --steps {n} --peak {peak32}", column: 4));
         }
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var (dtype, cache) in new[] { ("Float32", true), ("Float32", false), ("BFloat16", true) })
-            Console.WriteLine(Child($"train --one --generate --preset small --dtype {dtype}{(cache ? "" : " --no-cache")}"));
+            Console.WriteLine(Median(a, $"train --one --generate --preset small --dtype {dtype}{(cache ? "" : " --no-cache")}", column: 4));
         return 0;
     }
 
@@ -82,6 +82,15 @@ static class TrainBench
         int n = generator.Generate(prompt, options, new HashSet<int>()).Count();
         Console.WriteLine($"| {a.Get("preset", "small")} | {dtype} | {(cache ? "yes" : "no")} | {n / clock.Elapsed.TotalSeconds:N0} | {PeakRss()} |");
         return 0;
+    }
+
+    /// <summary>Runs a configuration several times and returns the table row whose tokens/s (in
+    /// <paramref name="column"/>) is the median.</summary>
+    static string Median(BenchArgs a, string args, int column)
+    {
+        var rows = Enumerable.Range(0, a.Int("repeat", 3)).Select(_ => Child(args)).ToList();
+        double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[column].Replace(",", ""), out var v) ? v : 0;
+        return rows.OrderBy(Rate).ElementAt(rows.Count / 2);
     }
 
     static string PeakRss() => $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB";
