@@ -207,8 +207,8 @@ public class InstructionReaderTests : IDisposable
     public void FileProblemsFailEvenWithSkipInvalid()
     {
         Assert.Contains("not found", Assert.Throws<SharpLMException>(() => new InstructionReader(dir.File("missing.jsonl"))).Message);
-        string txt = dir.Write("notes.txt", "x");
-        Assert.Contains("unsupported instruction data file type \".txt\"", Assert.Throws<SharpLMException>(() => new InstructionReader(txt)).Message);
+        string html = dir.Write("notes.html", "x");
+        Assert.Contains("unsupported instruction data file type \".html\"", Assert.Throws<SharpLMException>(() => new InstructionReader(html)).Message);
         string empty = dir.Write("empty.jsonl", "");
         var reader = new InstructionReader([empty], new InstructionReaderOptions { SkipInvalid = true });
         Assert.Equal($"{empty}: file is empty", Assert.Throws<SharpLMException>(() => reader.Read().ToList()).Message);
@@ -219,7 +219,7 @@ public class InstructionReaderTests : IDisposable
     {
         dir.Write("data/b.jsonl", "{\"text\": \"second\"}\n");
         dir.Write("data/a/chat.jsonl", "{\"prompt\": \"first\", \"completion\": \"c\"}\n");
-        dir.Write("data/readme.md", "ignored");
+        dir.Write("data/notes.html", "ignored");
         var reader = new InstructionReader(dir.File("data"));
         var records = reader.Read().ToList();
         Assert.Equal("first", records[0].Conversation!.Messages[0].Content);
