@@ -72,8 +72,9 @@ static class FinetuneCommand
             var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
                 template, tokenizer, parse.GetValue(exactMatch));
 
+            long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
             var trainable = methodArgs.Prepare(parse, loaded.Model, options);
-            long trainableCount = trainable.Sum(e => e.Parameter.numel()), total = loaded.Model.ParameterCount();
+            long trainableCount = trainable.Sum(e => e.Parameter.numel());
             using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
             var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions));
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);

@@ -25,7 +25,7 @@ static class TokenizerCommand
     {
         var input = new Option<string[]>("--input", "-i")
         {
-            Description = "Text files or folders (searched recursively) of .txt (one document per file) and .jsonl (a \"text\" field per line).",
+            Description = "Text files or folders (searched recursively) of .txt/.md, .jsonl (a text field per line) and .parquet.",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
@@ -51,10 +51,12 @@ static class TokenizerCommand
         };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing output file." };
 
+        var corpus = new CorpusInput();
         var cmd = new Command("train", "Train a byte-level BPE tokenizer and write a Hugging Face tokenizer.json.")
         {
             input, vocabSize, minFrequency, specialTokens, output, force,
         };
+        corpus.AddTo(cmd);
         cmd.SetAction(parseResult =>
         {
             var options = new BpeTrainerOptions
@@ -67,13 +69,13 @@ static class TokenizerCommand
             string path = OutputFile(parseResult.GetValue(output)!);
             if (File.Exists(path) && !parseResult.GetValue(force))
                 throw new SharpLMException($"{path} already exists; pass --force to overwrite it.");
-            var files = InputFiles(parseResult.GetValue(input)!);
+            var reader = corpus.Reader(parseResult, parseResult.GetValue(input)!);
 
             var clock = Stopwatch.StartNew();
-            var tokenizer = Train(files, options);
+            var tokenizer = Train(reader, options);
             tokenizer.Save(path);
             AnsiConsole.MarkupLineInterpolated(
-                $"Wrote [green]{path}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, from {files.Count} file(s) in {clock.Elapsed.TotalSeconds:F1} s.");
+                $"Wrote [green]{path}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, from {reader.Stats.Documents:N0} documents ({reader.Stats.Bytes / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
             if (tokenizer.VocabSize < options.VocabSize)
                 AnsiConsole.MarkupLineInterpolated(
                     $"[yellow]note:[/] stopped short of {options.VocabSize} tokens: no pair left that occurs at least {options.MinFrequency} times (more text or a lower --min-frequency gives more).");
@@ -82,20 +84,27 @@ static class TokenizerCommand
         return cmd;
     }
 
-    static ByteLevelBpeTokenizer Train(List<string> files, BpeTrainerOptions options)
+    static ByteLevelBpeTokenizer Train(Data.CorpusReader reader, BpeTrainerOptions options)
     {
         ByteLevelBpeTokenizer? result = null;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                var reading = ctx.AddTask("Reading and counting words", maxValue: Math.Max(1, files.Sum(f => new FileInfo(f).Length)));
+                var reading = ctx.AddTask("Reading and counting words");
+                reading.IsIndeterminate = true;
                 var merging = ctx.AddTask("Learning merges", autoStart: false);
-                result = new BpeTrainer(options).Train(ReadDocuments(files, reading.Increment), p =>
+                var texts = reader.ReadDocuments().Select(d =>
+                {
+                    reading.Description = $"Reading and counting words: {reader.Stats.Documents:N0} documents, {reader.Stats.Bytes / 1e6:F1} MB";
+                    return d.Text;
+                });
+                result = new BpeTrainer(options).Train(texts, p =>
                 {
                     if (p.Stage != BpeTrainingStage.Merging) return;
                     if (!merging.IsStarted)
                     {
+                        reading.IsIndeterminate = false;
                         reading.Value = reading.MaxValue;
                         merging.MaxValue = Math.Max(1, p.Total ?? 1);
                         merging.StartTask();
@@ -139,69 +148,4 @@ static class TokenizerCommand
         Directory.Exists(output) || Path.EndsInDirectorySeparator(output) || !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? Path.Combine(output, "tokenizer.json")
             : output;
-
-    /// <summary>The .txt and .jsonl files named or found under the named folders, in a stable order.</summary>
-    static List<string> InputFiles(IEnumerable<string> inputs)
-    {
-        var files = new List<string>();
-        foreach (var input in inputs)
-        {
-            if (Directory.Exists(input))
-            {
-                var found = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories).Where(IsCorpusFile).Order(StringComparer.Ordinal).ToList();
-                if (found.Count == 0) throw new SharpLMException($"{input}: folder has no .txt or .jsonl files.");
-                files.AddRange(found);
-            }
-            else if (File.Exists(input))
-            {
-                if (!IsCorpusFile(input)) throw new SharpLMException($"{input}: expected a .txt or .jsonl file.");
-                files.Add(input);
-            }
-            else throw new SharpLMException($"{input}: no such file or folder.");
-        }
-        return files;
-    }
-
-    static bool IsCorpusFile(string path) =>
-        path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Streams documents: a whole .txt file, or the "text" field of each .jsonl line.
-    /// <paramref name="advance"/> gets the (approximate) bytes read.</summary>
-    static IEnumerable<string> ReadDocuments(List<string> files, Action<double> advance)
-    {
-        foreach (var file in files)
-        {
-            if (file.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
-            {
-                var text = File.ReadAllText(file);
-                advance(new FileInfo(file).Length);
-                yield return text;
-                continue;
-            }
-            int lineNumber = 0;
-            foreach (var line in File.ReadLines(file))
-            {
-                lineNumber++;
-                advance(line.Length + 1);
-                if (string.IsNullOrWhiteSpace(line)) continue;
-                yield return JsonlText(line, file, lineNumber);
-            }
-        }
-    }
-
-    static string JsonlText(string line, string file, int lineNumber)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(line);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-                return text.GetString()!;
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{file}:{lineNumber}: not valid JSON ({e.Message}).", e);
-        }
-        throw new SharpLMException($"{file}:{lineNumber}: expected a JSON object with a string field \"text\".");
-    }
 }
