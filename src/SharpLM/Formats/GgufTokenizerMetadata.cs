@@ -3,9 +3,11 @@ using SharpLM.Tokenization;
 namespace SharpLM.Formats;
 
 /// <summary>
-/// The <c>tokenizer.ggml.*</c> metadata through which llama.cpp rebuilds a SharpLM tokenizer: byte-level BPE as
-/// llama.cpp's "gpt2" model with the "gpt-2" pre-tokenizer (GPT-2's split regex, which SharpLM trains with), and
-/// llama2.c's tokenizer as its SentencePiece "llama" model (pieces with scores; byte tokens &lt;0xXX&gt;).
+/// The <c>tokenizer.ggml.*</c> metadata through which llama.cpp rebuilds a SharpLM tokenizer. Byte-level BPE becomes
+/// llama.cpp's "gpt2" model with the pre-tokenizer named after its split regex: "gpt-2" (what SharpLM trains),
+/// "smollm" (GPT-2's regex after splitting off digits) or "llama-bpe" (Llama-3). SentencePiece-style tokenizers
+/// (Llama-2, Mistral, TinyLlama tokenizer.json; llama2.c's tokenizer.bin) become its "llama" model: pieces with
+/// scores, byte tokens &lt;0xXX&gt;.
 /// </summary>
 public static class GgufTokenizerMetadata
 {
@@ -22,7 +24,8 @@ public static class GgufTokenizerMetadata
         switch (tokenizer)
         {
             case ByteLevelBpeTokenizer bpe: AddBpe(writer, bpe, modelVocabSize); break;
-            case Llama2cTokenizer sentencePiece: AddSentencePiece(writer, sentencePiece, modelVocabSize); break;
+            case SentencePieceBpeTokenizer sentencePiece: AddSentencePieceBpe(writer, sentencePiece, modelVocabSize); break;
+            case Llama2cTokenizer llama2c: AddLlama2c(writer, llama2c, modelVocabSize); break;
             default: throw new SharpLMException($"GGUF export does not know how to describe a {tokenizer.GetType().Name} to llama.cpp");
         }
         var special = tokenizer.Special;
@@ -37,13 +40,7 @@ public static class GgufTokenizerMetadata
 
     static void AddBpe(GgufWriter writer, ByteLevelBpeTokenizer tokenizer, int size)
     {
-        // llama.cpp picks its split regex by name; only GPT-2's (what SharpLM trains) is matched here, rather than
-        // letting llama.cpp silently tokenize differently.
-        if (!tokenizer.PreTokenizer.HasGpt2Pattern || tokenizer.PreTokenizer.IndividualDigits || tokenizer.IgnoreMerges)
-            throw new SharpLMException("GGUF export supports byte-level BPE tokenizers that split text with GPT-2's pattern and apply every merge " +
-                                       $"(as `sharplm tokenizer train` makes them); this one uses /{tokenizer.PreTokenizer.Pattern}/" +
-                                       (tokenizer.PreTokenizer.IndividualDigits ? " after splitting off every digit" : "") +
-                                       (tokenizer.IgnoreMerges ? " with ignore_merges" : ""));
+        string pre = LlamaCppPreTokenizer(tokenizer);
         var tokens = new string[size];
         var types = new int[size];
         var added = tokenizer.AddedTokens.ToDictionary(t => t.Id);
@@ -58,14 +55,87 @@ public static class GgufTokenizerMetadata
             types[id] = added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined) : Normal;
         }
         writer.Add("tokenizer.ggml.model", "gpt2");
-        writer.Add("tokenizer.ggml.pre", "gpt-2");
+        writer.Add("tokenizer.ggml.pre", pre);
         writer.Add("tokenizer.ggml.tokens", tokens);
         writer.Add("tokenizer.ggml.token_type", types);
         // Byte-level tokens never contain a plain space (it is "Ġ"), so "left right" is unambiguous.
         writer.Add("tokenizer.ggml.merges", tokenizer.Merges.Select(m => $"{m.Left} {m.Right}").ToArray());
     }
 
-    static void AddSentencePiece(GgufWriter writer, Llama2cTokenizer tokenizer, int size)
+    /// <summary>llama.cpp picks its split regex (and whether merges are skipped for whole-word tokens) by name;
+    /// only the combinations it implements exactly as Hugging Face does are named, rather than letting llama.cpp
+    /// silently tokenize differently.</summary>
+    static string LlamaCppPreTokenizer(ByteLevelBpeTokenizer tokenizer) =>
+        (tokenizer.PreTokenizer.Pattern, tokenizer.PreTokenizer.IndividualDigits, tokenizer.IgnoreMerges) switch
+        {
+            (PreTokenizer.Gpt2Pattern, false, false) => "gpt-2",
+            (PreTokenizer.Gpt2Pattern, true, false) => "smollm",
+            (PreTokenizer.Llama3Pattern, false, true) => "llama-bpe",
+            _ => throw new SharpLMException(
+                "GGUF export supports byte-level BPE tokenizers with GPT-2's split pattern (SharpLM's own, GPT-2), GPT-2's " +
+                "pattern after splitting off digits (SmolLM, SmolLM2) or Llama-3's pattern with ignore_merges (Llama-3.x); " +
+                $"this one splits with /{tokenizer.PreTokenizer.Pattern}/" +
+                (tokenizer.PreTokenizer.IndividualDigits ? " after splitting off every digit" : "") +
+                (tokenizer.IgnoreMerges ? " with ignore_merges" : " without ignore_merges")),
+        };
+
+    /// <summary>A tokenizer.json SentencePiece-style BPE as llama.cpp's SentencePiece model, which merges the adjacent
+    /// pair whose joined token scores highest: scoring each token by minus the rank of the first merge that makes it
+    /// reproduces Hugging Face's lowest-rank-first merging.</summary>
+    static void AddSentencePieceBpe(GgufWriter writer, SentencePieceBpeTokenizer tokenizer, int size)
+    {
+        bool addSpacePrefix = LlamaCppSpacePrefix(tokenizer.Options);
+        var scores = new float[size];
+        var mergeRank = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int rank = 0; rank < tokenizer.Merges.Count; rank++)
+            mergeRank.TryAdd(tokenizer.Merges[rank].Left + tokenizer.Merges[rank].Right, rank);
+        var tokens = new string[size];
+        var types = new int[size];
+        var added = tokenizer.AddedTokens.ToDictionary(t => t.Id);
+        for (int id = 0; id < size; id++)
+        {
+            if (tokenizer.IdToToken(id) is not { } token)
+            {
+                (tokens[id], scores[id], types[id]) = ($"[PAD{id}]", float.MinValue, Unused);
+                continue;
+            }
+            tokens[id] = token;
+            scores[id] = mergeRank.TryGetValue(token, out int rank) ? -rank : 0f;
+            types[id] = id == tokenizer.Special.Unk ? Unknown
+                : added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined)
+                : IsByteToken(token) ? Byte
+                : Normal;
+        }
+        writer.Add("tokenizer.ggml.model", "llama");
+        writer.Add("tokenizer.ggml.pre", "default");
+        writer.Add("tokenizer.ggml.tokens", tokens);
+        writer.Add("tokenizer.ggml.scores", scores);
+        writer.Add("tokenizer.ggml.token_type", types);
+        writer.Add("tokenizer.ggml.add_space_prefix", addSpacePrefix);
+    }
+
+    /// <summary>Whether llama.cpp must put "▁" before the text, for the normalizer/pre-tokenizer layouts that its
+    /// SentencePiece model reproduces (spaces become "▁", optionally one "▁" in front, no splitting).</summary>
+    static bool LlamaCppSpacePrefix(SentencePieceBpeOptions options)
+    {
+        var spaces = new ReplaceNormalizer(" ", "\u2581");
+        var prepend = new PrependNormalizer("\u2581");
+        if (!options.ByteFallback)
+            throw new SharpLMException("GGUF export supports SentencePiece-style tokenizers with byte_fallback (as Llama-2, Mistral and " +
+                                       "TinyLlama have); llama.cpp would encode unknown characters as bytes where this one gives <unk>");
+        if (options.PreTokenizer is null && options.Normalizer.SequenceEqual<NormalizerStep>([prepend, spaces])) return true;
+        if (options.PreTokenizer is null && options.Normalizer.SequenceEqual<NormalizerStep>([spaces])) return false;
+        if (options.PreTokenizer is { Replacement: '\u2581', Split: false } metaspace && options.Normalizer.Count == 0)
+            return metaspace.Scheme != PrependScheme.Never;
+        throw new SharpLMException("GGUF export supports SentencePiece-style tokenizers whose normalizer is Prepend(\"\u2581\") + Replace(\" \", \"\u2581\") " +
+                                   "(Llama-2, Mistral, TinyLlama) or whose pre-tokenizer is Metaspace without splitting; this one has " +
+                                   $"normalizer [{string.Join(", ", options.Normalizer)}] and pre-tokenizer {options.PreTokenizer?.ToString() ?? "none"}");
+    }
+
+    static bool IsByteToken(string token) =>
+        token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' && Uri.IsHexDigit(token[3]) && Uri.IsHexDigit(token[4]);
+
+    static void AddLlama2c(GgufWriter writer, Llama2cTokenizer tokenizer, int size)
     {
         var tokens = new string[size];
         var scores = new float[size];

@@ -24,6 +24,9 @@ public sealed class PreTokenizer
     /// <summary>GPT-2's pattern, used by Hugging Face's ByteLevel pre-tokenizer.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+    /// <summary>Llama-3's pattern (the Split regex of its tokenizer.json).</summary>
+    public const string Llama3Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
     /// <summary>The GPT-2 pre-tokenizer that SharpLM trains with by default.</summary>
     public static PreTokenizer Gpt2 { get; } = new(Gpt2Pattern);
 

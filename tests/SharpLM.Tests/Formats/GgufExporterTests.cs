@@ -4,6 +4,7 @@ using SharpLM.Cli.Commands;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
+using SharpLM.Tokenization;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -106,9 +107,25 @@ public class GgufExporterTests
         Assert.False(File.Exists(dir.File("bare.gguf")));
 
         // A tokenizer that splits differently from GPT-2 would be tokenized differently by llama.cpp: refused.
-        var digits = new SharpLM.Tokenization.ByteLevelBpeTokenizer(TestCorpus.Tokenizer.Vocab, TestCorpus.Tokenizer.Merges,
-            TestCorpus.Tokenizer.AddedTokens, new SharpLM.Tokenization.PreTokenizer(@"\p{N}{1,3}|[^\p{N}]+"));
+        var digits = new ByteLevelBpeTokenizer(TestCorpus.Tokenizer.Vocab, TestCorpus.Tokenizer.Merges,
+            TestCorpus.Tokenizer.AddedTokens, new PreTokenizer(@"\p{N}{1,3}|[^\p{N}]+"));
         e = Assert.Throws<SharpLMException>(() => GgufExporter.Export(model, digits, dir.File("d.gguf"), GgufTensorType.F16));
-        Assert.Contains("GPT-2's pattern", e.Message);
+        Assert.Contains("GPT-2's split pattern", e.Message);
+        Assert.Contains(@"/\p{N}{1,3}|[^\p{N}]+/", e.Message);
+    }
+
+    [Fact]
+    public void SentencePieceLayoutsLlamaCppCannotReproduceAreRefused()
+    {
+        var mistral = MistralFixture.Tokenizer;
+        void Refused(SentencePieceBpeOptions options, string expected)
+        {
+            var tokenizer = new SentencePieceBpeTokenizer(mistral.Vocab, mistral.Merges, mistral.AddedTokens, options);
+            var e = Assert.Throws<SharpLMException>(() => GgufTokenizerMetadata.Add(new GgufWriter(), tokenizer, tokenizer.VocabSize));
+            Assert.Contains(expected, e.Message);
+        }
+        Refused(mistral.Options with { ByteFallback = false }, "byte_fallback");
+        Refused(mistral.Options with { Normalizer = [], PreTokenizer = new MetaspacePreTokenizer(Split: true) }, "Metaspace without splitting");
+        Refused(mistral.Options with { Normalizer = [new ReplaceNormalizer(" ", "_")] }, "this one has normalizer [");
     }
 }

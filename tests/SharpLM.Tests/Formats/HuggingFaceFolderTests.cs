@@ -6,6 +6,7 @@ using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Model;
+using SharpLM.Tests.Interop;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;
 using SharpLM.Training;
@@ -20,6 +21,7 @@ namespace SharpLM.Tests.Formats;
 /// ChatML tokens, bf16 weights in two shards with an index, and what real exports carry besides: an lm_head.weight
 /// although tied, rotary inv_freq buffers, tokenizer_config.json with a Jinja chat_template.
 /// </summary>
+[Collection(LlamaCppCollection.Name)]
 public sealed class HuggingFaceFolderTests : IDisposable
 {
     readonly TempDirectory dir = new();
@@ -124,11 +126,20 @@ public sealed class HuggingFaceFolderTests : IDisposable
         ChatTemplate.ChatMl.RenderPrompt(tokenizer, [new ChatMessage(ChatMessage.UserRole, "What is the next token? 42")]);
 
     [Fact]
-    public void GgufExportRefusesTheDigitSplittingTokenizerRatherThanTokenizingDifferently()
+    public void ExportsToGgufThatLlamaCppTokenizesAndRunsLikeSharpLm()
     {
-        var e = Assert.Throws<SharpLMException>(() => GgufExporter.Export(folder, dir.File("m.gguf"), GgufTensorType.F16));
-        Assert.Contains("after splitting off every digit", e.Message);
-        Assert.False(File.Exists(dir.File("m.gguf")));
+        // bf16 shards, tied embeddings, head_dim != hidden/heads and SmolLM's digit splitting, through llama.cpp.
+        GgufExporter.Export(folder, dir.File("m.gguf"), GgufTensorType.F32);
+        using var loaded = PretrainedModel.Load(folder);
+        using var llama = new LlamaCppModel(dir.File("m.gguf"));
+        string text = "What is the next token? 42, or 1234567?";
+        Assert.Equal(loaded.Tokenizer.Encode(text), llama.Tokenize(text));
+
+        var prompt = ChatPrompt(loaded.Tokenizer);
+        var expected = new TokenGenerator(loaded.Model)
+            .Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 16, StopAtEos = false }, new HashSet<int>())
+            .ToArray();
+        Assert.Equal(expected, llama.Greedy(prompt, 16));
     }
 
     [Fact]

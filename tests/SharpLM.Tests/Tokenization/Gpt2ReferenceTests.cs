@@ -22,7 +22,7 @@ public sealed class Gpt2ReferenceTests : IDisposable
 
     static readonly Lazy<TiktokenTokenizer> reference = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
 
-    static readonly string[] Texts =
+    internal static readonly string[] Texts =
     [
         "Hello world", "The quick brown fox jumps over the lazy dog.",
         "It's we'll don't can't I'd you're they've IT'S WE'LL", "O'Neil's rock'n'roll",
@@ -56,7 +56,7 @@ public sealed class Gpt2ReferenceTests : IDisposable
 
     /// <summary>GPT-2 as a SharpLM tokenizer: ids are the tiktoken ranks (GPT-2's ids); each token's merge is
     /// the last step of BPE on its bytes using only lower-ranked tokens (how GPT-2's merges were made).</summary>
-    static ByteLevelBpeTokenizer BuildFromTiktokenRanks()
+    internal static ByteLevelBpeTokenizer BuildFromTiktokenRanks()
     {
         var byRank = ReadTiktokenRanks().OrderBy(t => t.Rank).ToList();
         var rank = byRank.ToDictionary(t => t.Token, t => t.Rank, StringComparer.Ordinal);

@@ -5,7 +5,7 @@ namespace SharpLM.Tests.Tokenization;
 
 public class PreTokenizerTests
 {
-    const string Llama3Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    const string Llama3Pattern = PreTokenizer.Llama3Pattern;
 
     [Fact]
     public void SplitsLikeGpt2()
