@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using SharpLM.Data;
 using SharpLM.Tokenization;
 using Spectre.Console;
 
@@ -84,7 +85,7 @@ static class TokenizerCommand
         return cmd;
     }
 
-    static ByteLevelBpeTokenizer Train(Data.CorpusReader reader, BpeTrainerOptions options)
+    static ByteLevelBpeTokenizer Train(CorpusReader reader, BpeTrainerOptions options)
     {
         ByteLevelBpeTokenizer? result = null;
         AnsiConsole.Progress()
