@@ -41,7 +41,8 @@ public sealed class LoraAdapter : IProjectionAdapter
     {
         using var scope = NewDisposeScope();
         var input = DropoutRate > 0 && A.training ? F.dropout(x, DropoutRate, training: true) : x;
-        return (B.forward(A.forward(input)) * Scaling).MoveToOuterDisposeScope();
+        // Scaling the rank-r activations rather than B's output touches r instead of out_features values per token.
+        return B.forward(A.forward(input) * Scaling).MoveToOuterDisposeScope();
     }
 
     /// <summary>The dense update <c>scaling * B A</c>, shaped like the target's weight.</summary>
