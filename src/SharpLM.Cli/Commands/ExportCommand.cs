@@ -10,7 +10,7 @@ static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model folder (config.json, model.safetensors, tokenizer).", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model folder (config.json, model.safetensors, tokenizer), or a LoRA adapter folder (merged into the base it names).", Required = true };
         var format = new Option<string>("--format", "-f") { Description = "Output format: gguf (llama.cpp, LLamaSharp, Ollama).", Required = true };
         format.AcceptOnlyFromAmong("gguf");
         var dtype = new Option<string>("--dtype")

@@ -1,3 +1,4 @@
+using SharpLM.Adapters;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
@@ -15,20 +16,29 @@ namespace SharpLM.Formats;
 /// </summary>
 public static class GgufExporter
 {
-    /// <summary>Reads the model folder (weights and tokenizer) and writes <paramref name="output"/> atomically.</summary>
-    /// <exception cref="SharpLMException">The folder is not a model folder, has no tokenizer, or the output exists
-    /// and <paramref name="overwrite"/> is false.</exception>
+    /// <summary>Reads the model folder (weights and tokenizer), or a LoRA adapter folder merged into the base it names,
+    /// and writes <paramref name="output"/> atomically.</summary>
+    /// <exception cref="SharpLMException">The folder is not a model or adapter folder, has no tokenizer, or the output
+    /// exists and <paramref name="overwrite"/> is false.</exception>
     public static void Export(string modelFolder, string output, GgufTensorType type, bool overwrite = false)
     {
         if (File.Exists(output) && !overwrite) throw new SharpLMException($"{output} already exists; pass --force to overwrite it");
         if (Directory.Exists(output)) throw new SharpLMException($"{output} is a folder; the output must be a .gguf file path");
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
+        if (AdapterFolder.IsAdapterFolder(modelFolder) && !File.Exists(Path.Combine(modelFolder, ModelFolder.ConfigFile)))
+        {
+            // llama.cpp runs one set of weights: fold the adapter in, as `sharplm merge` would.
+            using var adapted = PretrainedModel.Load(modelFolder);
+            Lora.Merge(adapted.Model);
+            Export(adapted.Model, adapted.Tokenizer, output, type, name);
+            return;
+        }
         ModelFolder.RequireModelFolder(modelFolder);
         if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile)) && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
             throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or {Llama2cTokenizerFile.DefaultFileName} from `import llama2c --tokenizer`); " +
                                        "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);
-        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
         Export(model, tokenizer, output, type, name);
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
+using SharpLM.Adapters;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
@@ -66,6 +67,30 @@ public class GgufExporterTests
         using var interleaved = RopeLayout.ToInterleaved(q, 4).contiguous();
         Assert.Equal(interleaved.data<float>().ToArray(), gguf.Floats("blk.0.attn_q.weight"));
         Assert.Equal(model.model.layers[0].self_attn.v_proj.weight.data<float>().ToArray(), gguf.Floats("blk.0.attn_v.weight"));
+    }
+
+    [Fact]
+    public void AnAdapterFolderIsExportedMergedIntoItsBase()
+    {
+        using var dir = new TempDirectory();
+        using var model = TiedModel();
+        ModelFolder.Save(dir.File("base"), model, TestCorpus.Tokenizer);
+        var options = new LoraOptions { Rank = 4, Alpha = 8, TargetModules = ["q_proj", "down_proj"] };
+        Lora.Apply(model, options, seed: 3);
+        using (no_grad())
+            foreach (var (_, _, adapter) in Lora.Adapters(model)) adapter.B.weight.normal_(0, 0.1);
+        AdapterFolder.Save(dir.File("adapter"), model, options, dir.File("base"));
+        TestCorpus.Tokenizer.Save(dir.File("adapter/tokenizer.json"));
+        Lora.Merge(model);
+        ModelFolder.Save(dir.File("merged"), model, TestCorpus.Tokenizer);
+
+        GgufExporter.Export(dir.File("adapter"), dir.File("adapter.gguf"), GgufTensorType.F32);
+        GgufExporter.Export(dir.File("merged"), dir.File("merged.gguf"), GgufTensorType.F32);
+        GgufExporter.Export(dir.File("base"), dir.File("base.gguf"), GgufTensorType.F32);
+        var (fromAdapter, merged, unadapted) = (new GgufTestReader(dir.File("adapter.gguf")), new GgufTestReader(dir.File("merged.gguf")), new GgufTestReader(dir.File("base.gguf")));
+        foreach (var name in new[] { "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight" })
+            Assert.Equal(merged.Floats(name), fromAdapter.Floats(name));
+        Assert.NotEqual(unadapted.Floats("blk.0.attn_q.weight"), fromAdapter.Floats("blk.0.attn_q.weight"));
     }
 
     [Fact]
