@@ -14,23 +14,14 @@ public sealed class CorpusReader
 {
     static readonly string[] Extensions = [".txt", ".md", ".jsonl", ".parquet"];
 
-    readonly IReadOnlyList<string> paths;
+    readonly DataFiles files;
     readonly CorpusOptions options;
 
     /// <summary>Checks that every path exists and that files named directly have a known extension.</summary>
     public CorpusReader(IEnumerable<string> paths, CorpusOptions? options = null)
     {
-        this.paths = paths.ToList();
+        files = new DataFiles(paths, Extensions, "corpus", "Corpus path");
         this.options = options ?? new CorpusOptions();
-        if (this.paths.Count == 0) throw new SharpLMException("No corpus path given.");
-        foreach (string path in this.paths)
-        {
-            if (Directory.Exists(path)) continue;
-            if (!File.Exists(path)) throw new SharpLMException($"Corpus path not found: {path}");
-            if (!IsKnown(path))
-                throw new SharpLMException(
-                    $"{path}: unsupported corpus file type \"{Path.GetExtension(path)}\" (expected {string.Join(", ", Extensions)})");
-        }
         if (string.IsNullOrEmpty(this.options.JsonlField)) throw new SharpLMException("The JSONL text field name is empty.");
         if (string.IsNullOrEmpty(this.options.ParquetColumn)) throw new SharpLMException("The Parquet text column name is empty.");
     }
@@ -45,7 +36,7 @@ public sealed class CorpusReader
     public IEnumerable<TextDocument> ReadDocuments()
     {
         var stats = Stats = new CorpusStats();
-        foreach (string file in Files(stats))
+        foreach (string file in files.Enumerate(() => stats.IgnoredFiles++))
         {
             if (new FileInfo(file).Length == 0) throw EmptyFile(file);
             stats.Files++;
@@ -57,29 +48,10 @@ public sealed class CorpusReader
         }
         if (stats.Documents == 0)
             throw new SharpLMException(
-                $"The corpus ({string.Join(", ", paths)}) has no documents: {stats.Files} file(s) read"
+                $"The corpus ({string.Join(", ", files.Paths)}) has no documents: {stats.Files} file(s) read"
                 + (stats.IgnoredFiles > 0 ? $", {stats.IgnoredFiles} ignored for their extension" : "")
                 + (stats.Skipped > 0 ? $", {stats.Skipped} invalid record(s) skipped" : "")
                 + (stats.Empty > 0 ? $", {stats.Empty} empty record(s)" : "") + ".");
-    }
-
-    IEnumerable<string> Files(CorpusStats stats)
-    {
-        foreach (string path in paths)
-        {
-            if (!Directory.Exists(path))
-            {
-                yield return path;
-                continue;
-            }
-            var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).ToList();
-            files.Sort(StringComparer.Ordinal);
-            foreach (string file in files)
-            {
-                if (IsKnown(file)) yield return file;
-                else stats.IgnoredFiles++;
-            }
-        }
     }
 
     IEnumerable<TextDocument> ReadFile(string file, CorpusStats stats) =>
@@ -90,8 +62,6 @@ public sealed class CorpusReader
             ".parquet" => ParquetTextReader.Read(file, options, stats),
             _ => throw new InvalidOperationException($"unreachable: {file}"),
         };
-
-    static bool IsKnown(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     internal static SharpLMException EmptyFile(string path) => new($"{path}: file is empty");
 

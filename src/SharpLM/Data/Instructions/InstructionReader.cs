@@ -17,23 +17,14 @@ public sealed class InstructionReader
 {
     static readonly string[] Extensions = [".jsonl", ".csv", ".parquet", ".txt", ".md"];
 
-    readonly IReadOnlyList<string> paths;
+    readonly DataFiles files;
     readonly InstructionReaderOptions options;
 
     /// <summary>Checks that every path exists and that files named directly have a known extension.</summary>
     public InstructionReader(IEnumerable<string> paths, InstructionReaderOptions? options = null)
     {
-        this.paths = paths.ToList();
+        files = new DataFiles(paths, Extensions, "instruction data", "Instruction data");
         this.options = options ?? new InstructionReaderOptions();
-        if (this.paths.Count == 0) throw new SharpLMException("No instruction data path given.");
-        foreach (string path in this.paths)
-        {
-            if (Directory.Exists(path)) continue;
-            if (!File.Exists(path)) throw new SharpLMException($"Instruction data not found: {path}");
-            if (!IsKnown(path))
-                throw new SharpLMException(
-                    $"{path}: unsupported instruction data file type \"{Path.GetExtension(path)}\" (expected {string.Join(", ", Extensions)})");
-        }
     }
 
     /// <summary>Reads the given paths, detecting each file's format, failing at the first bad record.</summary>
@@ -46,7 +37,7 @@ public sealed class InstructionReader
     public IEnumerable<InstructionRecord> Read()
     {
         var stats = Stats = new InstructionStats();
-        foreach (string file in Files(stats))
+        foreach (string file in files.Enumerate(() => stats.IgnoredFiles++))
         {
             if (new FileInfo(file).Length == 0) throw CorpusReader.EmptyFile(file);
             stats.Files++;
@@ -59,7 +50,7 @@ public sealed class InstructionReader
         }
         if (stats.Records == 0)
             throw new SharpLMException(
-                $"The instruction data ({string.Join(", ", paths)}) has no records: {stats.Files} file(s) read"
+                $"The instruction data ({string.Join(", ", files.Paths)}) has no records: {stats.Files} file(s) read"
                 + (stats.IgnoredFiles > 0 ? $", {stats.IgnoredFiles} ignored for their extension" : "")
                 + (stats.Skipped > 0 ? $", {stats.Skipped} invalid record(s) skipped" : "")
                 + (stats.Empty > 0 ? $", {stats.Empty} empty text(s)" : "") + ".");
@@ -129,25 +120,4 @@ public sealed class InstructionReader
             ".parquet" => ParquetRecordReader.Read(file),
             _ => throw new InvalidOperationException($"unreachable: {file}"),
         };
-
-    IEnumerable<string> Files(InstructionStats stats)
-    {
-        foreach (string path in paths)
-        {
-            if (!Directory.Exists(path))
-            {
-                yield return path;
-                continue;
-            }
-            var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).ToList();
-            files.Sort(StringComparer.Ordinal);
-            foreach (string file in files)
-            {
-                if (IsKnown(file)) yield return file;
-                else stats.IgnoredFiles++;
-            }
-        }
-    }
-
-    static bool IsKnown(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 }
