@@ -41,19 +41,10 @@ public static class GgufTokenizerMetadata
     static void AddBpe(GgufWriter writer, ByteLevelBpeTokenizer tokenizer, int size)
     {
         string pre = LlamaCppPreTokenizer(tokenizer);
-        var tokens = new string[size];
-        var types = new int[size];
         var added = tokenizer.AddedTokens.ToDictionary(t => t.Id);
-        for (int id = 0; id < size; id++)
-        {
-            if (tokenizer.IdToToken(id) is not { } token)
-            {
-                (tokens[id], types[id]) = ($"[PAD{id}]", Unused);
-                continue;
-            }
-            tokens[id] = token;
-            types[id] = added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined) : Normal;
-        }
+        var (tokens, _, types) = Rows(size, id => tokenizer.IdToToken(id) is { } token
+            ? (token, 0f, added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined) : Normal)
+            : null);
         writer.Add("tokenizer.ggml.model", "gpt2");
         writer.Add("tokenizer.ggml.pre", pre);
         writer.Add("tokenizer.ggml.tokens", tokens);
@@ -85,32 +76,18 @@ public static class GgufTokenizerMetadata
     static void AddSentencePieceBpe(GgufWriter writer, SentencePieceBpeTokenizer tokenizer, int size)
     {
         bool addSpacePrefix = LlamaCppSpacePrefix(tokenizer.Options);
-        var scores = new float[size];
         var mergeRank = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int rank = 0; rank < tokenizer.Merges.Count; rank++)
             mergeRank.TryAdd(tokenizer.Merges[rank].Left + tokenizer.Merges[rank].Right, rank);
-        var tokens = new string[size];
-        var types = new int[size];
         var added = tokenizer.AddedTokens.ToDictionary(t => t.Id);
-        for (int id = 0; id < size; id++)
-        {
-            if (tokenizer.IdToToken(id) is not { } token)
-            {
-                (tokens[id], scores[id], types[id]) = ($"[PAD{id}]", float.MinValue, Unused);
-                continue;
-            }
-            tokens[id] = token;
-            scores[id] = mergeRank.TryGetValue(token, out int rank) ? -rank : 0f;
-            types[id] = id == tokenizer.Special.Unk ? Unknown
-                : added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined)
-                : IsByteToken(token) ? Byte
-                : Normal;
-        }
-        writer.Add("tokenizer.ggml.model", "llama");
-        writer.Add("tokenizer.ggml.pre", "default");
-        writer.Add("tokenizer.ggml.tokens", tokens);
-        writer.Add("tokenizer.ggml.scores", scores);
-        writer.Add("tokenizer.ggml.token_type", types);
+        AddSentencePieceRows(writer, Rows(size, id => tokenizer.IdToToken(id) is { } token
+            ? (token,
+               mergeRank.TryGetValue(token, out int rank) ? -rank : 0f,
+               id == tokenizer.Special.Unk ? Unknown
+               : added.TryGetValue(id, out var a) ? (a.Special ? Control : UserDefined)
+               : IsByteToken(token) ? Byte
+               : Normal)
+            : null));
         writer.Add("tokenizer.ggml.add_space_prefix", addSpacePrefix);
     }
 
@@ -135,33 +112,36 @@ public static class GgufTokenizerMetadata
     static bool IsByteToken(string token) =>
         token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' && Uri.IsHexDigit(token[3]) && Uri.IsHexDigit(token[4]);
 
-    static void AddLlama2c(GgufWriter writer, Llama2cTokenizer tokenizer, int size)
-    {
-        var tokens = new string[size];
-        var scores = new float[size];
-        var types = new int[size];
-        for (int id = 0; id < size; id++)
-        {
-            if (id >= tokenizer.VocabSize)
-            {
-                (tokens[id], scores[id], types[id]) = ($"[PAD{id}]", float.MinValue, Unused);
-                continue;
-            }
+    static void AddLlama2c(GgufWriter writer, Llama2cTokenizer tokenizer, int size) =>
+        AddSentencePieceRows(writer, Rows(size, id => id < tokenizer.VocabSize
             // llama2.c stored SentencePiece's "▁" as a plain space; llama.cpp's "llama" model expects "▁" back.
-            tokens[id] = tokenizer.IdToToken(id)!.Replace(' ', '\u2581');
-            scores[id] = tokenizer.Scores[id];
-            types[id] = id switch
-            {
-                0 => Unknown,
-                1 or 2 => Control,
-                < Llama2cTokenizer.ByteTokenOffset + 256 => Byte,
-                _ => Normal,
-            };
-        }
+            ? (tokenizer.IdToToken(id)!.Replace(' ', '\u2581'),
+               tokenizer.Scores[id],
+               id switch
+               {
+                   0 => Unknown,
+                   1 or 2 => Control,
+                   < Llama2cTokenizer.ByteTokenOffset + 256 => Byte,
+                   _ => Normal,
+               })
+            : null));
+
+    static void AddSentencePieceRows(GgufWriter writer, (string[] Tokens, float[] Scores, int[] Types) rows)
+    {
         writer.Add("tokenizer.ggml.model", "llama");
         writer.Add("tokenizer.ggml.pre", "default");
-        writer.Add("tokenizer.ggml.tokens", tokens);
-        writer.Add("tokenizer.ggml.scores", scores);
-        writer.Add("tokenizer.ggml.token_type", types);
+        writer.Add("tokenizer.ggml.tokens", rows.Tokens);
+        writer.Add("tokenizer.ggml.scores", rows.Scores);
+        writer.Add("tokenizer.ggml.token_type", rows.Types);
+    }
+
+    /// <summary>One token, score and type per embedding row; rows the tokenizer has no token for (<paramref name="row"/>
+    /// gives null) become unused placeholders, as llama.cpp needs one token per row.</summary>
+    static (string[] Tokens, float[] Scores, int[] Types) Rows(int size, Func<int, (string Token, float Score, int Type)?> row)
+    {
+        var (tokens, scores, types) = (new string[size], new float[size], new int[size]);
+        for (int id = 0; id < size; id++)
+            (tokens[id], scores[id], types[id]) = row(id) ?? ($"[PAD{id}]", float.MinValue, Unused);
+        return (tokens, scores, types);
     }
 }
