@@ -89,7 +89,8 @@ static class FinetuneCommand
                 ("base model", $"{baseFolder} ({total:N0} parameters)"),
                 ("method", kind switch
                 {
-                    FineTuneMethodKind.Lora => $"LoRA r={methodArgs.Lora(parse).Rank} alpha={methodArgs.Lora(parse).Alpha} dropout={methodArgs.Lora(parse).Dropout} on {string.Join(",", methodArgs.Lora(parse).TargetModules)}",
+                    FineTuneMethodKind.Lora when methodArgs.Lora(parse) is var lora =>
+                        $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}",
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
                 ("template", $"{template.Name}{(parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")}"),
