@@ -15,8 +15,6 @@ namespace SharpLM.Tests.Interop;
 [Collection(LlamaCppCollection.Name)]
 public sealed class GgufTokenizerLlamaCppTests
 {
-    static readonly Lazy<ByteLevelBpeTokenizer> gpt2 = new(Gpt2ReferenceTests.BuildFromTiktokenRanks);
-
     static IEnumerable<string> Texts =>
         Gpt2ReferenceTests.Texts.Concat(TestCorpus.Documents(20, seed: 5)).Concat(["", " ", "a", "12345 67", "x\n\n\ny"]);
 
@@ -60,17 +58,22 @@ public sealed class GgufTokenizerLlamaCppTests
         Assert.True((float)scores[Id("\u2581the")] < 0);
     }
 
+    /// <summary>GPT-2's real vocabulary and merges under other split rules.</summary>
+    static ByteLevelBpeTokenizer Gpt2SplittingWith(PreTokenizer preTokenizer, bool ignoreMerges = false)
+    {
+        var gpt2 = Gpt2ReferenceTests.Gpt2.Value;
+        return new ByteLevelBpeTokenizer(gpt2.Vocab, gpt2.Merges, gpt2.AddedTokens, preTokenizer, ignoreMerges);
+    }
+
     [Fact]
     public void Gpt2VocabularyWithSmolLmDigits() =>
         AssertLlamaCppTokenizesLikeSharpLm(
-            new ByteLevelBpeTokenizer(gpt2.Value.Vocab, gpt2.Value.Merges, gpt2.Value.AddedTokens,
-                new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true)),
+            Gpt2SplittingWith(new PreTokenizer(PreTokenizer.Gpt2Pattern, individualDigits: true)),
             "smollm");
 
     [Fact]
     public void Gpt2VocabularyWithLlama3Splitting() =>
         AssertLlamaCppTokenizesLikeSharpLm(
-            new ByteLevelBpeTokenizer(gpt2.Value.Vocab, gpt2.Value.Merges, gpt2.Value.AddedTokens,
-                new PreTokenizer(PreTokenizer.Llama3Pattern), ignoreMerges: true),
+            Gpt2SplittingWith(new PreTokenizer(PreTokenizer.Llama3Pattern), ignoreMerges: true),
             "llama-bpe");
 }

@@ -56,7 +56,10 @@ public sealed class Gpt2ReferenceTests : IDisposable
 
     /// <summary>GPT-2 as a SharpLM tokenizer: ids are the tiktoken ranks (GPT-2's ids); each token's merge is
     /// the last step of BPE on its bytes using only lower-ranked tokens (how GPT-2's merges were made).</summary>
-    internal static ByteLevelBpeTokenizer BuildFromTiktokenRanks()
+    /// <summary>GPT-2's real vocabulary as a SharpLM tokenizer, built once per test run.</summary>
+    internal static readonly Lazy<ByteLevelBpeTokenizer> Gpt2 = new(BuildFromTiktokenRanks);
+
+    static ByteLevelBpeTokenizer BuildFromTiktokenRanks()
     {
         var byRank = ReadTiktokenRanks().OrderBy(t => t.Rank).ToList();
         var rank = byRank.ToDictionary(t => t.Token, t => t.Rank, StringComparer.Ordinal);
@@ -84,7 +87,7 @@ public sealed class Gpt2ReferenceTests : IDisposable
     public void EncodesAsMicrosoftMLTokenizersGpt2()
     {
         string path = Path.Combine(dir, "tokenizer.json");
-        BuildFromTiktokenRanks().Save(path);
+        Gpt2.Value.Save(path);
         var tokenizer = Assert.IsType<ByteLevelBpeTokenizer>(TokenizerLoader.Load(path));
         Assert.Equal(50257, tokenizer.VocabSize);
         Assert.Equal(50000, tokenizer.Merges.Count);
