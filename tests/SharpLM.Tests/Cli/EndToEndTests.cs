@@ -10,6 +10,7 @@ namespace SharpLM.Tests.Cli;
 
 /// <summary>The whole command-line workflow on tiny data: tokenizer, pretrain (checkpoint, refuse, resume),
 /// generate, finetune (LoRA and full), merge, eval, chat. Each command runs in-process as a user would call it.</summary>
+[Collection(CliCollection.Name)]
 public sealed class EndToEndTests : IDisposable
 {
     readonly TempDirectory dir = new();

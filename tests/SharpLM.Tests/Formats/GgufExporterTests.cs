@@ -8,9 +8,11 @@ using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;
 using Xunit;
 using static TorchSharp.torch;
+using SharpLM.Tests.Cli;
 
 namespace SharpLM.Tests.Formats;
 
+[Collection(CliCollection.Name)]
 public class GgufExporterTests
 {
     static int Run(params string[] args) => CommandRunner.Invoke(new RootCommand { ExportCommand.Create() }, args);

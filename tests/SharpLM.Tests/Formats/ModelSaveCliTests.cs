@@ -4,10 +4,12 @@ using SharpLM.Cli.Commands;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
+using SharpLM.Tests.Cli;
 using Xunit;
 
 namespace SharpLM.Tests.Formats;
 
+[Collection(CliCollection.Name)]
 public class ModelSaveCliTests
 {
     static int Run(params string[] args) =>

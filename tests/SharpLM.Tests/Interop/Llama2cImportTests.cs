@@ -6,10 +6,12 @@ using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;
+using SharpLM.Tests.Cli;
 using Xunit;
 
 namespace SharpLM.Tests.Interop;
 
+[Collection(CliCollection.Name)]
 public class Llama2cImportTests
 {
     static readonly string Checkpoint = Fixtures.Path("stories260K", "stories260K.bin");

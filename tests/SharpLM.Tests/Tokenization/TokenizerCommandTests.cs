@@ -2,10 +2,12 @@ using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Tokenization;
+using SharpLM.Tests.Cli;
 using Xunit;
 
 namespace SharpLM.Tests.Tokenization;
 
+[Collection(CliCollection.Name)]
 public sealed class TokenizerCommandTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("sharplm-tokcli-").FullName;

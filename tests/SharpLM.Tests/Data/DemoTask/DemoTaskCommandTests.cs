@@ -1,10 +1,12 @@
 using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
+using SharpLM.Tests.Cli;
 using Xunit;
 
 namespace SharpLM.Tests.Data.DemoTask;
 
+[Collection(CliCollection.Name)]
 public class DemoTaskCommandTests : IDisposable
 {
     readonly TempDirectory dir = new();

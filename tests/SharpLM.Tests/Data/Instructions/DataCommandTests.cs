@@ -2,10 +2,12 @@ using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Data;
+using SharpLM.Tests.Cli;
 using Xunit;
 
 namespace SharpLM.Tests.Data.Instructions;
 
+[Collection(CliCollection.Name)]
 public sealed class DataCommandTests : IDisposable
 {
     readonly TempDirectory dir = new();
