@@ -20,3 +20,4 @@ common=(--model "$base" --data data/instruct/train.jsonl --valid data/instruct/v
   --instructions data/instruct/test.jsonl --exact-match 300
 echo
 echo "Chat with them:  ./sharplm chat --model runs/demo/ft-lora/final     (or runs/demo/ft-full/final)"
+echo "Serve one over OpenAI's HTTP API:  ./sharplm serve --model runs/demo/ft-full/final --port 8080"

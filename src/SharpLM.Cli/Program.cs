@@ -15,6 +15,7 @@ var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, eval
     FinetuneCommand.Create(),
     GenerateCommand.Create(),
     ChatCommand.Create(),
+    ServeCommand.Create(),
     EvalCommand.Create(),
     MergeCommand.Create(),
     ImportCommand.Create(),

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using SharpLM.Cli.Serving;
+using SharpLM.Data;
+using Spectre.Console;
+
+namespace SharpLM.Cli.Commands;
+
+/// <summary>`sharplm serve`: the model behind an OpenAI-compatible HTTP API.</summary>
+static class ServeCommand
+{
+    public static Command Create()
+    {
+        var host = new Option<string>("--host") { Description = "Address to listen on: 127.0.0.1 (this machine only) or 0.0.0.0 (the network).", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 8080 };
+        var name = new Option<string?>("--name") { Description = "Model id clients send and see in /v1/models (default: the model folder's name)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer <key>\" (default: $SHARPLM_API_KEY; unset = no key)." };
+        var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model, else default)." };
+        var modelArgs = new ModelArguments();
+        var sampling = new SamplingArguments();
+        var cmd = new Command("serve",
+            "Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions (both stream with \"stream\": true), " +
+            "GET /v1/models, GET /health. Sampling options set the defaults for fields a request leaves out.") { host, port, name, apiKey, template };
+        modelArgs.AddTo(cmd);
+        sampling.AddTo(cmd);
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
+            using var loaded = modelArgs.Load(parse);
+            var chatTemplate = parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
+                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default;
+            var modelName = parse.GetValue(name) ?? DefaultName(loaded.Adapter ?? loaded.Folder);
+            var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
+            var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
+            var options = new ServeOptions(parse.GetValue(host)!, parse.GetValue(port), string.IsNullOrEmpty(key) ? null : key,
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}"));
+            RunAsync(served, options).GetAwaiter().GetResult();
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>The folder's name, with its parent's for the run folders SharpLM writes ("demo-ft/final", not "final").</summary>
+    internal static string DefaultName(string folder)
+    {
+        var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        var name = Path.GetFileName(path);
+        bool runOutput = name == "final" || name.StartsWith("checkpoint-", StringComparison.Ordinal);
+        return runOutput && Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } parent ? $"{parent}/{name}" : name;
+    }
+
+    static async Task RunAsync(ServedModel served, ServeOptions options)
+    {
+        await using var server = await ModelServer.StartAsync(served, options);
+        AnsiConsole.MarkupLineInterpolated($"Serving [bold]{served.Name}[/] (template {served.Template.Name}, context {served.ContextLength} tokens) at [link]{server.Address}[/]");
+        AnsiConsole.MarkupLineInterpolated($"OpenAI-compatible: POST {server.Address}v1/chat/completions, POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : "; API key required")}. Ctrl+C stops.");
+        await server.WaitForShutdownAsync();
+    }
+}

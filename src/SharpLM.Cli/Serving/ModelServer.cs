@@ -1,0 +1,133 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace SharpLM.Cli.Serving;
+
+/// <summary>Where and how <see cref="ModelServer"/> listens.</summary>
+/// <param name="Host">Address to bind: 127.0.0.1 (this machine only, the default) or 0.0.0.0 (the network).</param>
+/// <param name="Port">TCP port; 0 picks a free one (see <see cref="ModelServer.Address"/>).</param>
+/// <param name="ApiKey">When set, every <c>/v1</c> request must send <c>Authorization: Bearer ApiKey</c>.</param>
+/// <param name="Log">Receives one line per request (status, tokens, speed).</param>
+sealed record ServeOptions(string Host = "127.0.0.1", int Port = 8080, string? ApiKey = null, Action<string>? Log = null);
+
+/// <summary>
+/// An HTTP server with OpenAI's API shape, so the OpenAI SDKs, Microsoft.Extensions.AI, LangChain, curl and chat
+/// front-ends can use a SharpLM model: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c> (both with
+/// <c>"stream": true</c> as server-sent events), <c>GET /v1/models</c> and <c>GET /health</c>.
+/// </summary>
+sealed class ModelServer : IAsyncDisposable
+{
+    // Readable JSON ("quotes" rather than \u0022): the bodies are API responses, never embedded in HTML.
+    static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    readonly WebApplication app;
+    readonly ServedModel model;
+    readonly ServeOptions options;
+
+    ModelServer(WebApplication app, ServedModel model, ServeOptions options) => (this.app, this.model, this.options) = (app, model, options);
+
+    /// <summary>The address it listens on, e.g. <c>http://127.0.0.1:8080</c>.</summary>
+    public Uri Address => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    public static async Task<ModelServer> StartAsync(ServedModel model, ServeOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders(); // one line per request from Log instead of the framework's info logs
+        builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
+        var server = new ModelServer(builder.Build(), model, options);
+        server.Map();
+        await server.app.StartAsync();
+        return server;
+    }
+
+    /// <summary>Completes when the server stops (Ctrl+C or SIGTERM).</summary>
+    public Task WaitForShutdownAsync() => app.WaitForShutdownAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    void Map()
+    {
+        app.Use(async (http, next) =>
+        {
+            try
+            {
+                if (options.ApiKey is { } key && http.Request.Path.StartsWithSegments("/v1") && http.Request.Headers.Authorization != $"Bearer {key}")
+                    throw new ApiError(401, "missing or wrong API key: send the header \"Authorization: Bearer <key>\" with the key given to sharplm serve", type: "authentication_error");
+                await next(http);
+            }
+            catch (ApiError e) when (!http.Response.HasStarted)
+            {
+                options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> {e.Status}: {e.Message}");
+                http.Response.StatusCode = e.Status;
+                await http.Response.WriteAsJsonAsync(new { error = new { message = e.Message, type = e.Type, param = e.Param, code = (string?)null } }, Json);
+            }
+        });
+        app.MapGet("/health", () => Results.Json(new { status = "ok" }, Json));
+        app.MapGet("/v1/models", () => Results.Json(new
+        {
+            @object = "list",
+            data = new[] { new { id = model.Name, @object = "model", created = 0L, owned_by = "sharplm", context_length = model.ContextLength } },
+        }, Json));
+        app.MapPost("/v1/chat/completions", http => Complete(http, chat: true));
+        app.MapPost("/v1/completions", http => Complete(http, chat: false));
+        app.MapFallback(http => throw new ApiError(404,
+            $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
+            type: "not_found_error"));
+    }
+
+    async Task Complete(HttpContext http, bool chat)
+    {
+        using var body = await ReadJson(http);
+        var request = chat ? OpenAiRequestReader.ReadChat(body.RootElement, model) : OpenAiRequestReader.ReadCompletion(body.RootElement, model);
+        var (stream, includeUsage) = OpenAiRequestReader.ReadStreaming(body.RootElement);
+        var response = new CompletionResponse(chat, model.Name);
+        GenerationResult result;
+        if (stream)
+        {
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            if (chat) await SendEvent(http, response.Chunk(new { role = "assistant", content = "" }, null));
+            result = await model.GenerateAsync(request, piece => SendEvent(http, chat ? response.Chunk(new { content = piece }, null) : response.Chunk(piece, null)),
+                http.RequestAborted);
+            await SendEvent(http, chat ? response.Chunk(new { }, result.FinishReason) : response.Chunk("", result.FinishReason));
+            if (includeUsage) await SendEvent(http, response.UsageChunk(result));
+            await http.Response.WriteAsync("data: [DONE]\n\n");
+        }
+        else
+        {
+            result = await model.GenerateAsync(request, _ => Task.CompletedTask, http.RequestAborted);
+            await http.Response.WriteAsJsonAsync(response.Whole(result), Json);
+        }
+        options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> 200: prompt {result.PromptTokens} tokens, {result.CompletionTokens} generated in " +
+            $"{result.Elapsed.TotalSeconds:F2} s ({result.CompletionTokens / Math.Max(result.Elapsed.TotalSeconds, 1e-9):F1} tok/s), finish {result.FinishReason}{(stream ? ", streamed" : "")}");
+    }
+
+    static async Task<JsonDocument> ReadJson(HttpContext http)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw ApiError.BadRequest($"the request body is not valid JSON: {e.Message}");
+        }
+    }
+
+    static async Task SendEvent(HttpContext http, object data)
+    {
+        await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(data, Json)}\n\n", http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+    }
+}

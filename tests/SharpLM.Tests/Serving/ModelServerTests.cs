@@ -1,0 +1,271 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using SharpLM.Cli.Commands;
+using SharpLM.Cli.Serving;
+using SharpLM.Data;
+using SharpLM.Formats;
+using SharpLM.Generation;
+using SharpLM.Tests.Tokenization;
+using Xunit;
+using ChatMessage = SharpLM.Data.ChatMessage;
+
+namespace SharpLM.Tests.Serving;
+
+/// <summary>A tiny model with a BPE tokenizer behind a running <see cref="ModelServer"/> on a free port, with an API key.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string Key = "test-key";
+    readonly TempDirectory dir = new();
+    ModelServer? server;
+
+    public PretrainedModel Loaded { get; private set; } = null!;
+    internal ServedModel Served { get; private set; } = null!;
+    public HttpClient Http { get; } = new();
+    public List<string> Log { get; } = [];
+    public Uri Address => server!.Address;
+
+    public async Task InitializeAsync()
+    {
+        var tokenizer = TestCorpus.Tokenizer;
+        using (var model = TestModels.Tiny(vocab: tokenizer.VocabSize, seed: 3))
+            ModelFolder.Save(dir.Path, model, tokenizer);
+        Loaded = PretrainedModel.Load(dir.Path);
+        Served = new ServedModel(Loaded, ChatTemplate.Default, Loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 12 }, "tiny");
+        server = await ModelServer.StartAsync(Served, new ServeOptions(Port: 0, ApiKey: Key, Log: line => { lock (Log) Log.Add(line); }));
+        Http.BaseAddress = server.Address;
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (server is not null) await server.DisposeAsync();
+        Http.Dispose();
+        Loaded.Dispose();
+        dir.Dispose();
+    }
+}
+
+public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    const string Question = "the old house by the river";
+
+    /// <summary>What the model says greedily, computed without the server.</summary>
+    (string Text, int PromptTokens, int Generated, StopReason Reason) DirectGreedy(int[] prompt, IReadOnlyList<string> stops, int maxTokens)
+    {
+        var loaded = fixture.Loaded;
+        var generator = new TokenGenerator(loaded.Model);
+        var text = new StreamingText(loaded.Tokenizer, stops);
+        int count = 0;
+        foreach (var id in generator.Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = maxTokens }, loaded.StopTokens()))
+        {
+            count++;
+            text.Push(id);
+            if (text.Stopped) break;
+        }
+        text.Flush();
+        return (text.Text, prompt.Length, count, text.Stopped ? StopReason.StopString : generator.LastStopReason!.Value);
+    }
+
+    (string Text, int PromptTokens, int Generated, StopReason Reason) DirectChat(string question, int maxTokens) =>
+        DirectGreedy(ChatTemplate.Default.RenderPrompt(fixture.Loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]),
+            ChatTemplate.Default.StopStrings, maxTokens);
+
+    async Task<(HttpStatusCode Status, JsonElement Body)> Post(string path, string json, bool authorised = true)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (!authorised) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
+        using var response = await fixture.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    static string ChatBody(string question, int maxTokens, string extra = "") =>
+        $$"""{"model": "tiny", "messages": [{"role": "user", "content": {{JsonSerializer.Serialize(question)}}}], "temperature": 0, "max_tokens": {{maxTokens}}{{extra}}}""";
+
+    [Fact]
+    public async Task ChatCompletionIsTheModelsGreedyAnswerWithUsage()
+    {
+        var expected = DirectChat(Question, 10);
+        Assert.NotEmpty(expected.Text);
+        var (status, body) = await Post("v1/chat/completions", ChatBody(Question, 10));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("chat.completion", body.GetProperty("object").GetString());
+        Assert.Equal("tiny", body.GetProperty("model").GetString());
+        var choice = body.GetProperty("choices")[0];
+        Assert.Equal("assistant", choice.GetProperty("message").GetProperty("role").GetString());
+        Assert.Equal(expected.Text, choice.GetProperty("message").GetProperty("content").GetString());
+        Assert.Equal(expected.Reason is StopReason.MaxTokens ? "length" : "stop", choice.GetProperty("finish_reason").GetString());
+        var usage = body.GetProperty("usage");
+        Assert.Equal(expected.PromptTokens, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(expected.Generated, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(expected.PromptTokens + expected.Generated, usage.GetProperty("total_tokens").GetInt32());
+        Assert.Contains(fixture.Log, l => l.Contains("POST /v1/chat/completions -> 200") && l.Contains($"prompt {expected.PromptTokens} tokens"));
+    }
+
+    [Fact]
+    public async Task StreamedChunksJoinToTheWholeAnswerThenUsageThenDone()
+    {
+        var whole = (await Post("v1/chat/completions", ChatBody(Question, 12))).Body;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent(ChatBody(Question, 12, """, "stream": true, "stream_options": {"include_usage": true}"""), Encoding.UTF8, "application/json"),
+        };
+        using var response = await fixture.Http.SendAsync(request);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.All(events, e => Assert.StartsWith("data: ", e));
+        Assert.Equal("data: [DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement).ToList();
+        Assert.All(chunks, c => Assert.Equal("chat.completion.chunk", c.GetProperty("object").GetString()));
+        Assert.Single(chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+        Assert.Equal("assistant", chunks[0].GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
+        var content = string.Concat(chunks.SkipLast(1).Select(c => c.GetProperty("choices")[0].GetProperty("delta"))
+            .Select(d => d.TryGetProperty("content", out var t) ? t.GetString() : ""));
+        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), content);
+        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), chunks[^2].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(0, chunks[^1].GetProperty("choices").GetArrayLength());
+        Assert.Equal(whole.GetProperty("usage").GetRawText(), chunks[^1].GetProperty("usage").GetRawText());
+    }
+
+    [Fact]
+    public async Task CompletionContinuesPlainTextAndEndsAtAStopString()
+    {
+        var prompt = fixture.Loaded.EncodePrompt(Question);
+        var expected = DirectGreedy(prompt, [], 16);
+        var body = (await Post("v1/completions", $$"""{"prompt": "{{Question}}", "temperature": 0, "max_tokens": 16}""")).Body;
+        var choice = body.GetProperty("choices")[0];
+        Assert.Equal("text_completion", body.GetProperty("object").GetString());
+        Assert.Equal(expected.Text, choice.GetProperty("text").GetString());
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+
+        Assert.True(expected.Text.Length >= 6, $"the tiny model's continuation is too short for this test: \"{expected.Text}\"");
+        var stop = expected.Text[3..5];
+        var stopped = (await Post("v1/completions", $$"""{"prompt": ["{{Question}}"], "temperature": 0, "max_tokens": 16, "stop": {{JsonSerializer.Serialize(stop)}}}""")).Body;
+        Assert.Equal(expected.Text[..expected.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal("stop", stopped.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
+    public async Task SampledAnswersRepeatWithTheSameSeed()
+    {
+        async Task<string> Sample(int seed) => (await Post("v1/completions",
+            $$"""{"prompt": "{{Question}}", "temperature": 1.5, "top_k": 0, "max_tokens": 12, "seed": {{seed}}}""")).Body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+
+        var first = await Sample(7);
+        Assert.Equal(first, await Sample(7));
+        var others = new[] { await Sample(8), await Sample(9), await Sample(10) };
+        Assert.Contains(others, o => o != first);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequestsTakeTurnsAndGetTheirOwnAnswers()
+    {
+        var questions = new[] { Question, "a ship on the sea", Question, "the winter night" };
+        var answers = await Task.WhenAll(questions.Select(q => Post("v1/chat/completions", ChatBody(q, 8))));
+        for (int i = 0; i < questions.Length; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, answers[i].Status);
+            Assert.Equal(DirectChat(questions[i], 8).Text, answers[i].Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task TheOfficialOpenAiClientThroughMicrosoftExtensionsAiChatsAndStreams()
+    {
+        var openAi = new OpenAIClient(new ApiKeyCredential(ServerFixture.Key), new OpenAIClientOptions { Endpoint = new Uri(fixture.Address, "v1/") });
+        IChatClient client = openAi.GetChatClient("tiny").AsIChatClient();
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 10 };
+        var expected = DirectChat(Question, 10).Text;
+
+        var response = await client.GetResponseAsync(Question, options);
+        Assert.Equal(expected, response.Text);
+        Assert.Equal(10, response.Usage?.OutputTokenCount);
+
+        var streamed = new StringBuilder();
+        await foreach (var update in client.GetStreamingResponseAsync(Question, options)) streamed.Append(update.Text);
+        Assert.Equal(expected, streamed.ToString());
+
+        var models = new List<string>();
+        foreach (var m in (await openAi.GetOpenAIModelClient().GetModelsAsync()).Value) models.Add(m.Id);
+        Assert.Equal(["tiny"], models);
+    }
+
+    [Theory]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}""", null, "not valid JSON")]
+    [InlineData("v1/chat/completions", """[1, 2]""", null, "must be a JSON object, not an array")]
+    [InlineData("v1/chat/completions", """{"model": "tiny"}""", "messages", "messages must be a non-empty array")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "tool", "content": "x"}]}""", "messages[0].role", "\"tool\" is not supported")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": 5}]}""", "messages[0].content", "must be a string or an array of text parts, not 5")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}""", "messages[0].content[0]", "only {\"type\": \"text\"")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}""", "messages", "must end with a user message")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "n": 2}""", "n", "n must be 1")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""", "temperature", "temperature must be a number, not the string \"hot\"")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", "max_tokens", "at least 1")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", null, "top-p must be in (0, 1]")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""", "frequency_penalty", "use repetition_penalty")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""", "stop", "stop must be a string or an array of strings")]
+    [InlineData("v1/completions", """{"max_tokens": 4}""", "prompt", "prompt is required")]
+    [InlineData("v1/completions", """{"prompt": ["a", "b"]}""", "prompt", "several prompts in one request are not supported")]
+    public async Task BadRequestsGetOpenAiErrorsNamingTheField(string path, string json, string? param, string message)
+    {
+        var (status, body) = await Post(path, json);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = body.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains(message, error.GetProperty("message").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/chat/completions", ChatBody(Question, 2))).Status); // still serving
+    }
+
+    [Fact]
+    public async Task APromptLongerThanTheContextIsRefusedWithBothLengths()
+    {
+        var longQuestion = string.Join(' ', Enumerable.Repeat("the old house by the river", 20));
+        var (status, body) = await Post("v1/chat/completions", ChatBody(longQuestion, 4));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Matches(@"this model's context is 64 tokens and the messages take \d+", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task WrongKeyUnknownEndpointAndHealth()
+    {
+        var (status, body) = await Post("v1/chat/completions", ChatBody(Question, 2), authorised: false);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("authentication_error", body.GetProperty("error").GetProperty("type").GetString());
+
+        using var missing = await fixture.Http.GetAsync("v1/embeddings");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Contains("POST /v1/chat/completions", await missing.Content.ReadAsStringAsync());
+
+        using var anonymous = new HttpClient { BaseAddress = fixture.Address };
+        Assert.Equal("""{"status":"ok"}""", await anonymous.GetStringAsync("health")); // no key needed outside /v1
+    }
+
+    [Fact]
+    public async Task AClientThatGoesAwayStopsItsGenerationAndFreesTheModel()
+    {
+        var request = new GenerationRequest(fixture.Loaded.EncodePrompt(Question), SamplingOptions.Greedy with { MaxNewTokens = 40 });
+        int pieces = 0;
+        await Assert.ThrowsAsync<IOException>(() => fixture.Served.GenerateAsync(request,
+            _ => ++pieces == 2 ? throw new IOException("connection reset") : Task.CompletedTask, CancellationToken.None));
+        Assert.Equal(2, pieces);
+
+        var next = fixture.Served.GenerateAsync(request, _ => Task.CompletedTask, CancellationToken.None);
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(30))));
+        Assert.Equal(DirectGreedy(request.Prompt, [], 40).Text, (await next).Text);
+    }
+
+    [Theory]
+    [InlineData("runs/demo-ft/final", "demo-ft/final")]
+    [InlineData("runs/demo-ft/checkpoint-200/", "demo-ft/checkpoint-200")]
+    [InlineData("models/SmolLM2-135M", "SmolLM2-135M")]
+    public void TheDefaultModelIdNamesTheRunForRunOutputFolders(string folder, string expected) =>
+        Assert.Equal(expected, ServeCommand.DefaultName(folder));
+}
