@@ -32,14 +32,14 @@ static class GgufBench
         var scratch = Directory.CreateTempSubdirectory("sharplm-bench-gguf-").FullName;
         try
         {
-            folder ??= RandomSmallModel(Path.Combine(scratch, "small"));
+            folder ??= BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"));
             string gguf = Path.Combine(scratch, "model-f32.gguf");
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(folder, gguf, GgufTensorType.F32);
             var config = LlamaConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
             Console.WriteLine($"model: {folder} ({config.ParameterCount() / 1e6:F1} M parameters, {config.NumHiddenLayers} x {config.HiddenSize}, vocab {config.VocabSize})");
             Console.WriteLine($"GGUF F32 export: {new FileInfo(gguf).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s");
-            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; load before: {LoadAverage()}");
+            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; load before: {BenchSetup.LoadAverage()}");
 
             var random = new Random(1);
             var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
@@ -55,7 +55,7 @@ static class GgufBench
             Console.WriteLine($"{"engine",-15} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp",21} {"decode vs llama.cpp",20}");
             foreach (var (engine, prefill, decode) in rows)
                 Console.WriteLine($"{engine,-15} {prefill,14:N0} {decode,13:N1} {prefill / reference.Prefill,21:F2} {decode / reference.Decode,20:F2}");
-            Console.WriteLine($"load after: {LoadAverage()}");
+            Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
         }
         finally
@@ -126,25 +126,9 @@ static class GgufBench
         return best;
     }
 
-    /// <summary>The "small" preset with random weights and a BPE tokenizer trained on a little text (the GGUF
-    /// vocabulary is padded up to the model's 8,192 rows).</summary>
-    static string RandomSmallModel(string folder)
-    {
-        using var model = new LlamaForCausalLM(ModelPresets.Get("small"));
-        model.InitializeWeights(1);
-        string[] words = ["the", "model", "learns", "to", "predict", "next", "token", "from", "text", "and", "data", "language"];
-        var random = new Random(2);
-        var documents = Enumerable.Range(0, 200).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])));
-        var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).Train(documents);
-        ModelFolder.Save(folder, model, tokenizer);
-        return folder;
-    }
-
     static string? Option(string[] args, string name)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
-
-    static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
 }

@@ -10,6 +10,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["tokenizer"] = TokenizerBench.Run,
     ["gguf"] = GgufBench.Run,
     ["encode"] = EncodeBench.Run,
+    ["serve"] = ServeBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

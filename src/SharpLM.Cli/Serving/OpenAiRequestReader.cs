@@ -11,7 +11,7 @@ namespace SharpLM.Cli.Serving;
 /// log-probabilities, tools) are refused with a message rather than silently ignored; fields that do not change the
 /// output (<c>user</c>, <c>model</c>...) are accepted. Beyond OpenAI's fields it takes the sampling settings of
 /// <c>sharplm generate</c> under the names vLLM and llama.cpp's server use: <c>top_k</c>, <c>min_p</c>,
-/// <c>repetition_penalty</c>, plus <c>repetition_penalty_range</c>.
+/// <c>repetition_penalty</c>, <c>ignore_eos</c>, plus <c>repetition_penalty_range</c>.
 /// </summary>
 static class OpenAiRequestReader
 {
@@ -128,6 +128,7 @@ static class OpenAiRequestReader
             RepetitionPenaltyRange = Int(body, "repetition_penalty_range") ?? d.RepetitionPenaltyRange,
             Seed = Seed(body) ?? d.Seed,
             StopStrings = [.. d.StopStrings, .. Stops(body)],
+            StopAtEos = !(Bool(body, "ignore_eos") ?? !d.StopAtEos),
         };
         if (options.MaxNewTokens < 1) throw ApiError.BadRequest($"max_tokens must be at least 1, got {options.MaxNewTokens}", "max_tokens");
         try
