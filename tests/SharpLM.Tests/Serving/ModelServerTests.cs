@@ -263,6 +263,16 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Theory]
+    [InlineData("", true)]
+    [InlineData(""", "ignore_eos": false""", true)]
+    [InlineData(""", "ignore_eos": true""", false)]
+    public void IgnoreEosKeepsGeneratingPastTheEndToken(string extra, bool stopAtEos)
+    {
+        using var body = JsonDocument.Parse($$"""{"prompt": "x"{{extra}}}""");
+        Assert.Equal(stopAtEos, OpenAiRequestReader.ReadCompletion(body.RootElement, fixture.Served).Options.StopAtEos);
+    }
+
+    [Theory]
     [InlineData("runs/demo-ft/final", "demo-ft/final")]
     [InlineData("runs/demo-ft/checkpoint-200/", "demo-ft/checkpoint-200")]
     [InlineData("models/SmolLM2-135M", "SmolLM2-135M")]
