@@ -1,0 +1,264 @@
+using System.Text;
+using static SharpLM.Data.Jinja.JinjaValues;
+
+namespace SharpLM.Data.Jinja;
+
+/// <summary>Variables visible at one point of the template. A for loop's body gets a scope of its own on each
+/// pass, so <c>set</c> inside a loop does not leak out of it (that is what <c>namespace()</c> is for).</summary>
+sealed class Scope(Scope? parent)
+{
+    readonly Dictionary<string, object?> variables = [];
+    readonly Scope? parent = parent;
+
+    public object? Get(string name)
+    {
+        for (var s = this; s is not null; s = s.parent)
+            if (s.variables.TryGetValue(name, out var value)) return value;
+        return new Undefined(name);
+    }
+
+    public void Set(string name, object? value) => variables[name] = value;
+}
+
+/// <summary>Runs parsed statements and evaluates expressions with Python's Jinja semantics.</summary>
+sealed class JinjaRenderer(JinjaBuiltins builtins)
+{
+    enum Flow { Normal, Break, Continue }
+
+    public void Render(List<Node> nodes, Scope scope, StringBuilder output) => Run(nodes, scope, output);
+
+    Flow Run(List<Node> nodes, Scope scope, StringBuilder output)
+    {
+        foreach (var node in nodes)
+        {
+            var flow = node switch
+            {
+                TextNode t => Append(output, t.Text),
+                OutputNode o => Append(output, Str(Evaluate(o.Value, scope))),
+                IfNode i => If(i, scope, output),
+                ForNode f => For(f, scope, output),
+                SetNode s => Set(s, scope),
+                LoopControlNode c => c.Break ? Flow.Break : Flow.Continue,
+                _ => throw new InvalidOperationException(node.GetType().Name),
+            };
+            if (flow != Flow.Normal) return flow;
+        }
+        return Flow.Normal;
+    }
+
+    static Flow Append(StringBuilder output, string text)
+    {
+        output.Append(text);
+        return Flow.Normal;
+    }
+
+    Flow If(IfNode node, Scope scope, StringBuilder output)
+    {
+        foreach (var (condition, body) in node.Branches)
+            if (Truthy(Evaluate(condition, scope))) return Run(body, scope, output);
+        return Run(node.Else, scope, output);
+    }
+
+    Flow For(ForNode node, Scope scope, StringBuilder output)
+    {
+        var items = Iterate(Evaluate(node.Items, scope));
+        if (node.Filter is not null)
+            items = items.Where(item => Truthy(Evaluate(node.Filter, Bind(node, item, scope, null)))).ToList();
+        if (items.Count == 0) return Run(node.Else, scope, output);
+        for (int i = 0; i < items.Count; i++)
+        {
+            var loop = new Dictionary<string, object?>
+            {
+                ["index"] = (long)i + 1, ["index0"] = (long)i, ["revindex"] = (long)(items.Count - i), ["revindex0"] = (long)(items.Count - i - 1),
+                ["first"] = i == 0, ["last"] = i == items.Count - 1, ["length"] = (long)items.Count,
+                ["previtem"] = i > 0 ? items[i - 1] : new Undefined("loop.previtem"),
+                ["nextitem"] = i + 1 < items.Count ? items[i + 1] : new Undefined("loop.nextitem"),
+            };
+            if (Run(node.Body, Bind(node, items[i], scope, loop), output) == Flow.Break) break;
+        }
+        return Flow.Normal;
+    }
+
+    static Scope Bind(ForNode node, object? item, Scope parent, Dictionary<string, object?>? loop)
+    {
+        var scope = new Scope(parent);
+        if (loop is not null) scope.Set("loop", loop);
+        if (node.Targets.Count == 1)
+        {
+            scope.Set(node.Targets[0], item);
+            return scope;
+        }
+        if (item is not List<object?> parts || parts.Count != node.Targets.Count)
+            throw new JinjaException($"line {node.Line}: cannot unpack {TypeName(item)} into {node.Targets.Count} names");
+        for (int i = 0; i < parts.Count; i++) scope.Set(node.Targets[i], parts[i]);
+        return scope;
+    }
+
+    Flow Set(SetNode node, Scope scope)
+    {
+        var value = Evaluate(node.Value, scope);
+        switch (node.Target)
+        {
+            case NameExpr name: scope.Set(name.Name, value); break;
+            case AttributeExpr { Target: NameExpr owner } attribute:
+                if (scope.Get(owner.Name) is not Namespace ns)
+                    throw new JinjaException($"line {node.Line}: can only set attributes of a namespace(), and '{owner.Name}' is not one");
+                ns.Attributes[attribute.Name] = value;
+                break;
+        }
+        return Flow.Normal;
+    }
+
+    public object? Evaluate(Expr expr, Scope scope)
+    {
+        try
+        {
+            return expr switch
+            {
+                LiteralExpr l => l.Value,
+                NameExpr n => scope.Get(n.Name),
+                ListExpr l => l.Items.Select(i => Evaluate(i, scope)).ToList(),
+                DictExpr d => d.Items.ToDictionary(i => Evaluate(i.Key, scope) as string ?? throw new JinjaException("dict keys must be strings"), i => Evaluate(i.Value, scope)),
+                AttributeExpr a => builtins.GetAttribute(Evaluate(a.Target, scope), a.Name, Describe(a.Target)),
+                IndexExpr i => builtins.GetItem(Evaluate(i.Target, scope), Evaluate(i.Key, scope), Describe(i.Target)),
+                SliceExpr s => Slice(Evaluate(s.Target, scope), Optional(s.Start, scope), Optional(s.Stop, scope), Optional(s.Step, scope)),
+                CallExpr c => Call(Evaluate(c.Callee, scope), c.Args, scope, Describe(c.Callee)),
+                FilterExpr f => builtins.Filter(f.Name, Evaluate(f.Target, scope), Positional(f.Args, scope), Named(f.Args, scope)),
+                TestExpr t => builtins.Test(t.Name, Evaluate(t.Target, scope), Positional(t.Args, scope)) != t.Negated,
+                UnaryExpr u => Unary(u.Op, Evaluate(u.Operand, scope)),
+                BinaryExpr b => Binary(b, scope),
+                ConditionalExpr c => Truthy(Evaluate(c.Condition, scope)) ? Evaluate(c.Then, scope) : c.Else is null ? new Undefined("else") : Evaluate(c.Else, scope),
+                _ => throw new InvalidOperationException(expr.GetType().Name),
+            };
+        }
+        catch (JinjaException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal) && e is not RaisedException)
+        {
+            throw new JinjaException($"line {expr.Line}: {e.Message}");
+        }
+    }
+
+    static string Describe(Expr e) => e switch
+    {
+        NameExpr n => n.Name,
+        AttributeExpr a => Describe(a.Target) + "." + a.Name,
+        IndexExpr i => Describe(i.Target) + "[...]",
+        _ => "value",
+    };
+
+    long? Optional(Expr? e, Scope scope) => e is null ? null : Evaluate(e, scope) switch
+    {
+        long l => l,
+        null => null,
+        var v => throw new JinjaException($"slice bounds must be integers, not {TypeName(v)}"),
+    };
+
+    List<object?> Positional(Arguments args, Scope scope) => args.Positional.Select(a => Evaluate(a, scope)).ToList();
+
+    Dictionary<string, object?> Named(Arguments args, Scope scope) => args.Named.ToDictionary(a => a.Name, a => Evaluate(a.Value, scope));
+
+    object? Call(object? callee, Arguments args, Scope scope, string name) => callee switch
+    {
+        JinjaCallable f => f(Positional(args, scope), Named(args, scope)),
+        Undefined => throw new JinjaException($"'{name}' is undefined and cannot be called"),
+        _ => throw new JinjaException($"'{name}' is a {TypeName(callee)}, not a function"),
+    };
+
+    static object? Slice(object? target, long? start, long? stop, long? step)
+    {
+        var items = target switch
+        {
+            List<object?> l => l,
+            string s => StringElements(s),
+            _ => throw new JinjaException($"a {TypeName(target)} cannot be sliced"),
+        };
+        long n = items.Count, by = step ?? 1;
+        if (by == 0) throw new JinjaException("slice step cannot be zero");
+        long Clamp(long? v, long fallback, long low, long high) => v is not { } x ? fallback : Math.Clamp(x < 0 ? x + n : x, low, high);
+        var picked = new List<object?>();
+        if (by > 0)
+            for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i += by) picked.Add(items[(int)i]);
+        else
+            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i += by) picked.Add(items[(int)i]);
+        return target is string ? string.Concat(picked.Cast<string>()) : picked;
+    }
+
+    static object? Unary(string op, object? value) => op switch
+    {
+        "not" => !Truthy(value),
+        "-" => value switch { long l => (object)-l, double d => -d, _ => throw new JinjaException($"cannot negate a {TypeName(value)}") },
+        _ => value is long or double ? value : throw new JinjaException($"unary + needs a number, not a {TypeName(value)}"),
+    };
+
+    object? Binary(BinaryExpr b, Scope scope)
+    {
+        var left = Evaluate(b.Left, scope);
+        switch (b.Op)
+        {
+            case "and": return Truthy(left) ? Evaluate(b.Right, scope) : left;
+            case "or": return Truthy(left) ? left : Evaluate(b.Right, scope);
+        }
+        var right = Evaluate(b.Right, scope);
+        return b.Op switch
+        {
+            "==" => JinjaValues.Equals(left, right),
+            "!=" => !JinjaValues.Equals(left, right),
+            "<" => Compare(left, right) < 0,
+            "<=" => Compare(left, right) <= 0,
+            ">" => Compare(left, right) > 0,
+            ">=" => Compare(left, right) >= 0,
+            "in" => JinjaBuiltins.Contains(right, left),
+            "not in" => !JinjaBuiltins.Contains(right, left),
+            "~" => Str(left) + Str(right),
+            "+" => Add(left, right),
+            _ => Arithmetic(b.Op, left, right),
+        };
+    }
+
+    static int Compare(object? a, object? b) => (a, b) switch
+    {
+        (string x, string y) => string.CompareOrdinal(x, y),
+        (long or double or bool, long or double or bool) => ToDouble(a).CompareTo(ToDouble(b)),
+        _ => throw new JinjaException($"cannot compare a {TypeName(a)} with a {TypeName(b)}"),
+    };
+
+    static object? Add(object? a, object? b) => (a, b) switch
+    {
+        (string x, string y) => x + y,
+        (List<object?> x, List<object?> y) => x.Concat(y).ToList(),
+        (long x, long y) => (object)(x + y), // (object): a switch of long and double arms would make every result a double
+        (long or double, long or double) => ToDouble(a) + ToDouble(b),
+        (Undefined u, _) => throw new JinjaException($"'{u.Name}' is undefined"),
+        (_, Undefined u) => throw new JinjaException($"'{u.Name}' is undefined"),
+        _ => throw new JinjaException($"cannot add a {TypeName(a)} and a {TypeName(b)}"),
+    };
+
+    static object? Arithmetic(string op, object? a, object? b)
+    {
+        if (op == "*" && a is string s && b is long times) return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, times)));
+        if (a is long x && b is long y && op != "/")
+        {
+            if (y == 0 && op is "//" or "%") throw new JinjaException("division by zero");
+            return op switch
+            {
+                "-" => x - y,
+                "*" => x * y,
+                "//" => (long)Math.Floor((double)x / y),
+                "%" => ((x % y) + y) % y,
+                _ => (long)Math.Pow(x, y),
+            };
+        }
+        double p = ToDouble(a), q = ToDouble(b);
+        return op switch
+        {
+            "-" => p - q,
+            "*" => p * q,
+            "/" => q == 0 ? throw new JinjaException("division by zero") : p / q,
+            "//" => Math.Floor(p / q),
+            "%" => p - q * Math.Floor(p / q),
+            _ => Math.Pow(p, q),
+        };
+    }
+}
+
+/// <summary>What <c>raise_exception(message)</c> throws: the template's own refusal, passed on word for word.</summary>
+sealed class RaisedException(string message) : JinjaException(message);
