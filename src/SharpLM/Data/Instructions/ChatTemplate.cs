@@ -16,6 +16,7 @@ namespace SharpLM.Data;
 /// By default only the assistant's content and its end (<c>AssistantEnd</c> and the end token) are trained, in every
 /// assistant turn; the header before it, what follows it, system and user turns are not.
 /// The JSON file format is described in <see cref="ChatTemplateFile"/> and docs/templates.md.
+/// A model made elsewhere brings its own Jinja template instead (<see cref="IsModelsOwn"/>, see <see cref="HubChatTemplate"/>).
 /// </remarks>
 public sealed class ChatTemplate
 {
@@ -42,6 +43,22 @@ public sealed class ChatTemplate
     public static IReadOnlyList<string> BuiltInNames { get; } = ["default", "chatml"];
 
     readonly (string Prefix, string Suffix) system, user;
+    readonly HubChatTemplate? hub;
+
+    /// <summary>The name of a model's own Jinja template (<see cref="IsModelsOwn"/>).</summary>
+    public const string ModelsOwnName = "chat_template";
+
+    ChatTemplate(HubChatTemplate hub)
+    {
+        this.hub = hub;
+        Name = ModelsOwnName;
+        SystemPart = UserPart = AssistantStart = AssistantEnd = AfterAssistant = "";
+        StopStrings = [];
+    }
+
+    /// <summary>True for a model's own Hugging Face template (the Jinja <c>chat_template</c> of its
+    /// tokenizer_config.json), rendered by SharpLM's Jinja engine; the part properties are then empty.</summary>
+    public bool IsModelsOwn => hub is not null;
 
     /// <summary>Checks the parts; throws <see cref="SharpLMException"/> naming the part at fault.</summary>
     public ChatTemplate(string name, string system, string user, string assistantStart, string assistantEnd, bool endWithEos,
@@ -99,7 +116,10 @@ public sealed class ChatTemplate
     public bool AddBos { get; }
 
     /// <summary>The same template as a Hugging Face Jinja <c>chat_template</c>.</summary>
-    public string JinjaTemplate => ChatTemplateJinja.Build(this);
+    public string JinjaTemplate => hub?.Source ?? ChatTemplateJinja.Build(this);
+
+    /// <summary>The special-token strings a model's own template uses (empty for SharpLM templates).</summary>
+    public IReadOnlyDictionary<string, object?> SpecialTokens => hub?.SpecialTokens ?? new Dictionary<string, object?>();
 
     /// <summary>A built-in template by name (<see cref="BuiltInNames"/>, case-insensitive), a template JSON file,
     /// or the template saved in a model folder.</summary>
@@ -109,23 +129,27 @@ public sealed class ChatTemplate
         if (nameOrPath.Equals(ChatMl.Name, StringComparison.OrdinalIgnoreCase)) return ChatMl;
         if (File.Exists(nameOrPath)) return ChatTemplateFile.Read(nameOrPath);
         if (Directory.Exists(nameOrPath))
-            return LoadFromModel(nameOrPath) ?? throw new SharpLMException($"{nameOrPath} has no {FileName} (no chat template was saved with this model)");
+            return LoadFromModel(nameOrPath) ?? throw new SharpLMException(
+                $"{nameOrPath} has no chat template (neither {FileName} nor a chat_template in {HubChatTemplate.ConfigFile})");
         throw new SharpLMException(
             $"unknown chat template \"{nameOrPath}\": expected {string.Join(" or ", BuiltInNames)}, a template .json file, or a model folder with {FileName}");
     }
 
-    /// <summary>The template saved in <paramref name="modelFolder"/>, or null when it has none.</summary>
+    /// <summary>The template saved in <paramref name="modelFolder"/> by SharpLM, else the model's own Jinja
+    /// <c>chat_template</c> from its tokenizer_config.json, else null.</summary>
     public static ChatTemplate? LoadFromModel(string modelFolder)
     {
         string path = Path.Combine(modelFolder, FileName);
-        return File.Exists(path) ? ChatTemplateFile.Read(path) : null;
+        if (File.Exists(path)) return ChatTemplateFile.Read(path);
+        return HubChatTemplate.FromModelFolder(modelFolder) is { } hub ? new ChatTemplate(hub) : null;
     }
 
     /// <summary>Writes <see cref="FileName"/> into the model folder (atomically) and sets <c>chat_template</c> in its
-    /// <c>tokenizer_config.json</c> so Hugging Face tools format chats the same way.</summary>
+    /// <c>tokenizer_config.json</c> so Hugging Face tools format chats the same way. A model's own template is
+    /// written to tokenizer_config.json only, with its special-token strings.</summary>
     public void Save(string modelFolder)
     {
-        ChatTemplateFile.Write(this, Path.Combine(modelFolder, FileName));
+        if (!IsModelsOwn) ChatTemplateFile.Write(this, Path.Combine(modelFolder, FileName));
         ChatTemplateFile.WriteHuggingFaceConfig(this, modelFolder);
     }
 
@@ -137,6 +161,7 @@ public sealed class ChatTemplate
     /// <paramref name="trainOnPrompt"/> trains every token but the begin token.</summary>
     public TemplatedExample Render(ITokenizer tokenizer, Conversation conversation, bool trainOnPrompt = false)
     {
+        if (hub is not null) return hub.Render(tokenizer, conversation, trainOnPrompt);
         var example = new ExampleBuilder(tokenizer);
         Begin(example);
         foreach (var message in conversation.Messages) Append(example, message, trainOnPrompt);
@@ -150,6 +175,7 @@ public sealed class ChatTemplate
         if (Conversation.OrderProblem(messagesSoFar) is { } problem) throw new SharpLMException(problem);
         if (messagesSoFar[^1].Role != ChatMessage.UserRole)
             throw new SharpLMException($"a prompt must end with a user message, not {messagesSoFar[^1].Role}");
+        if (hub is not null) return hub.RenderPrompt(tokenizer, messagesSoFar);
         var prompt = new ExampleBuilder(tokenizer);
         Begin(prompt);
         foreach (var message in messagesSoFar) Append(prompt, message, trainOnPrompt: false);

@@ -111,6 +111,8 @@ internal static class ChatTemplateFile
             }
         }
         config["chat_template"] = template.JinjaTemplate;
+        foreach (var (name, value) in template.SpecialTokens)
+            if (!config.ContainsKey(name) && value is string token) config[name] = token;
         if (File.Exists(Path.Combine(folder, ModelFolder.TokenizerFile)))
         {
             var tokenizer = TokenizerLoader.Load(folder);

@@ -242,6 +242,6 @@ public class ChatTemplateTests : IDisposable
         Assert.Equal("unknown chat template \"llama9\": expected default or chatml, a template .json file, or a model folder with sharplm_template.json",
             Assert.Throws<SharpLMException>(() => ChatTemplate.Get("llama9")).Message);
         Assert.Same(ChatTemplate.ChatMl, ChatTemplate.Get("ChatML"));
-        Assert.Contains("has no sharplm_template.json", Assert.Throws<SharpLMException>(() => ChatTemplate.Get(dir.Path)).Message);
+        Assert.Contains("has no chat template (neither sharplm_template.json nor a chat_template in tokenizer_config.json)", Assert.Throws<SharpLMException>(() => ChatTemplate.Get(dir.Path)).Message);
     }
 }

@@ -105,10 +105,10 @@ sealed class JinjaBuiltins(DateTime now)
         "string" => Str(v),
         "int" => v switch { long l => l, double d => (long)d, string s when long.TryParse(s.Trim(), out var l) => l, _ => a.Count > 0 ? a[0] : 0L },
         "float" => v switch { long l => (double)l, double d => d, string s when double.TryParse(s.Trim(), CultureInfo.InvariantCulture, out var d) => d, _ => 0.0 },
-        "abs" => v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), _ => throw new JinjaException($"abs needs a number, not a {TypeName(v)}") },
+        "abs" => v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), _ => throw new JinjaException($"abs needs a number, not {Article(v)}") },
         "replace" => Replace(Str(v), a),
         "reverse" => v is string s ? string.Concat(StringElements(s).Cast<string>().Reverse()) : Iterate(v).AsEnumerable().Reverse().ToList(),
-        "items" => v is Dictionary<string, object?> d ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new JinjaException($"items needs a dict, not a {TypeName(v)}"),
+        "items" => v is Dictionary<string, object?> d ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new JinjaException($"items needs a dict, not {Article(v)}"),
         "safe" => v,
         "selectattr" or "rejectattr" => Iterate(v).Where(x => SelectTest(Attribute(x, Str(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
         "select" or "reject" => Iterate(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
@@ -163,11 +163,11 @@ sealed class JinjaBuiltins(DateTime now)
 
     public static bool Contains(object? container, object? item) => container switch
     {
-        string s => item is string sub ? s.Contains(sub, StringComparison.Ordinal) : throw new JinjaException($"'in <string>' needs a string on the left, not a {TypeName(item)}"),
+        string s => item is string sub ? s.Contains(sub, StringComparison.Ordinal) : throw new JinjaException($"'in <string>' needs a string on the left, not {Article(item)}"),
         List<object?> l => l.Any(x => JinjaValues.Equals(x, item)),
         Dictionary<string, object?> d => item is string key && d.ContainsKey(key),
         Undefined => false,
-        _ => throw new JinjaException($"'in' needs a string, list or dict on the right, not a {TypeName(container)}"),
+        _ => throw new JinjaException($"'in' needs a string, list or dict on the right, not {Article(container)}"),
     };
 
     // ---- helpers with Python's behaviour ----
@@ -181,7 +181,7 @@ sealed class JinjaBuiltins(DateTime now)
     {
         string s => [s],
         List<object?> l => l.Select(Str),
-        _ => throw new JinjaException($"startswith/endswith need a string or a tuple of strings, not a {TypeName(arg)}"),
+        _ => throw new JinjaException($"startswith/endswith need a string or a tuple of strings, not {Article(arg)}"),
     };
 
     static long Length(object? v) => v switch
@@ -190,7 +190,7 @@ sealed class JinjaBuiltins(DateTime now)
         List<object?> l => l.Count,
         Dictionary<string, object?> d => d.Count,
         Undefined => 0,
-        _ => throw new JinjaException($"a {TypeName(v)} has no length"),
+        _ => throw new JinjaException($"{Article(v)} has no length"),
     };
 
     static string PyStrip(string s, string? chars, bool left, bool right)

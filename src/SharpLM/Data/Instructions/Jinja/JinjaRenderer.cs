@@ -160,7 +160,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
     {
         JinjaCallable f => f(Positional(args, scope), Named(args, scope)),
         Undefined => throw new JinjaException($"'{name}' is undefined and cannot be called"),
-        _ => throw new JinjaException($"'{name}' is a {TypeName(callee)}, not a function"),
+        _ => throw new JinjaException($"'{name}' is {Article(callee)}, not a function"),
     };
 
     static object? Slice(object? target, long? start, long? stop, long? step)
@@ -169,7 +169,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
         {
             List<object?> l => l,
             string s => StringElements(s),
-            _ => throw new JinjaException($"a {TypeName(target)} cannot be sliced"),
+            _ => throw new JinjaException($"{Article(target)} cannot be sliced"),
         };
         long n = items.Count, by = step ?? 1;
         if (by == 0) throw new JinjaException("slice step cannot be zero");
@@ -185,8 +185,8 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
     static object? Unary(string op, object? value) => op switch
     {
         "not" => !Truthy(value),
-        "-" => value switch { long l => (object)-l, double d => -d, _ => throw new JinjaException($"cannot negate a {TypeName(value)}") },
-        _ => value is long or double ? value : throw new JinjaException($"unary + needs a number, not a {TypeName(value)}"),
+        "-" => value switch { long l => (object)-l, double d => -d, _ => throw new JinjaException($"cannot negate {Article(value)}") },
+        _ => value is long or double ? value : throw new JinjaException($"unary + needs a number, not {Article(value)}"),
     };
 
     object? Binary(BinaryExpr b, Scope scope)
@@ -218,7 +218,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
     {
         (string x, string y) => string.CompareOrdinal(x, y),
         (long or double or bool, long or double or bool) => ToDouble(a).CompareTo(ToDouble(b)),
-        _ => throw new JinjaException($"cannot compare a {TypeName(a)} with a {TypeName(b)}"),
+        _ => throw new JinjaException($"cannot compare {Article(a)} with {Article(b)}"),
     };
 
     static object? Add(object? a, object? b) => (a, b) switch
@@ -229,7 +229,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
         (long or double, long or double) => ToDouble(a) + ToDouble(b),
         (Undefined u, _) => throw new JinjaException($"'{u.Name}' is undefined"),
         (_, Undefined u) => throw new JinjaException($"'{u.Name}' is undefined"),
-        _ => throw new JinjaException($"cannot add a {TypeName(a)} and a {TypeName(b)}"),
+        _ => throw new JinjaException($"cannot add {Article(a)} and {Article(b)}"),
     };
 
     static object? Arithmetic(string op, object? a, object? b)

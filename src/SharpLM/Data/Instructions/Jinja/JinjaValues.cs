@@ -89,6 +89,9 @@ static class JinjaValues
         _ => v.GetType().Name,
     };
 
+    /// <summary>The type with its article, for messages: "a string", "an integer".</summary>
+    public static string Article(object? v) => TypeName(v) is var t && "aeiou".Contains(t[0]) ? "an " + t : "a " + t;
+
     public static new bool Equals(object? a, object? b) => (a, b) switch
     {
         (null, null) => true,
@@ -118,7 +121,7 @@ static class JinjaValues
         string s => StringElements(s),
         Undefined u => throw new JinjaException($"'{u.Name}' is undefined and cannot be looped over"),
         null => throw new JinjaException("none cannot be looped over"),
-        _ => throw new JinjaException($"a {TypeName(v)} cannot be looped over"),
+        _ => throw new JinjaException($"{Article(v)} cannot be looped over"),
     };
 
     /// <summary>A string's characters as Python sees them (code points, so an emoji is one).</summary>
@@ -154,7 +157,7 @@ static class JinjaValues
             case List<object?> l: WriteJsonItems(sb, '[', ']', l.Select(x => ((string?)null, x)).ToList(), indent, depth); break;
             case Dictionary<string, object?> d: WriteJsonItems(sb, '{', '}', d.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth); break;
             case Namespace n: WriteJsonItems(sb, '{', '}', n.Attributes.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth); break;
-            default: throw new JinjaException($"a {TypeName(v)} cannot be written as JSON");
+            default: throw new JinjaException($"{Article(v)} cannot be written as JSON");
         }
     }
 

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using SharpLM.Data.Jinja;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Data;
+
+/// <summary>
+/// A model's own Hugging Face chat template: the Jinja <c>chat_template</c> of its <c>tokenizer_config.json</c>,
+/// rendered with the special-token strings named there, as <c>tokenizer.apply_chat_template</c> does.
+/// </summary>
+/// <remarks>
+/// For training, the answer tokens are found by rendering growing prefixes of the conversation: the text up to
+/// assistant turn i with the generation prompt, then the text with turn i; what turn i adds is the answer and its end
+/// (trained), the rest is prompt (not trained). A template that renders an earlier turn differently once later turns
+/// follow cannot be split this way and is refused with a message. The rendered text is tokenized with special-token
+/// strings recognised, in the template and in message content alike (as transformers does).
+/// </remarks>
+sealed class HubChatTemplate
+{
+    public const string ConfigFile = "tokenizer_config.json";
+
+    readonly JinjaTemplate template;
+    readonly Dictionary<string, object?> specialTokens;
+
+    HubChatTemplate(string source, JinjaTemplate template, Dictionary<string, object?> specialTokens) =>
+        (Source, this.template, this.specialTokens) = (source, template, specialTokens);
+
+    /// <summary>The Jinja text, as found in the config.</summary>
+    public string Source { get; }
+
+    /// <summary>The special-token strings the template may use (bos_token, eos_token, ...).</summary>
+    public IReadOnlyDictionary<string, object?> SpecialTokens => specialTokens;
+
+    /// <summary>The chat template of <paramref name="folder"/>'s tokenizer_config.json, or null when it has none.</summary>
+    public static HubChatTemplate? FromModelFolder(string folder)
+    {
+        string path = Path.Combine(folder, ConfigFile);
+        if (!File.Exists(path)) return null;
+        JsonDocument json;
+        try
+        {
+            json = JsonDocument.Parse(File.ReadAllBytes(path));
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
+        }
+        using (json)
+        {
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null) return null;
+            string source = chat.ValueKind switch
+            {
+                JsonValueKind.String => chat.GetString()!,
+                // Several named templates (e.g. "default" and "tool_use"): chats use "default".
+                JsonValueKind.Array => chat.EnumerateArray().FirstOrDefault(t => t.TryGetProperty("name", out var n) && n.GetString() == "default")
+                    is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("template", out var text) && text.ValueKind == JsonValueKind.String
+                    ? text.GetString()!
+                    : throw new SharpLMException($"{path}: chat_template is a list without a \"default\" template"),
+                _ => throw new SharpLMException($"{path}: chat_template must be a string or a list of named templates"),
+            };
+            var tokens = new Dictionary<string, object?>();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!property.Name.EndsWith("_token", StringComparison.Ordinal)) continue;
+                var value = property.Value;
+                // A token is a string or an AddedToken object {"content": ...}.
+                if (value.ValueKind == JsonValueKind.String) tokens[property.Name] = value.GetString();
+                else if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                    tokens[property.Name] = content.GetString();
+            }
+            try
+            {
+                return new HubChatTemplate(source, JinjaTemplate.Parse(source), tokens);
+            }
+            catch (JinjaException e)
+            {
+                throw new SharpLMException($"{path}: chat_template {e.Message}; pass --template to use a SharpLM template instead", e);
+            }
+        }
+    }
+
+    /// <summary>The template's text for <paramref name="messages"/>, with the assistant header at the end when
+    /// <paramref name="addGenerationPrompt"/>.</summary>
+    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var variables = new Dictionary<string, object?>(specialTokens)
+        {
+            ["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+            ["add_generation_prompt"] = addGenerationPrompt,
+        };
+        foreach (var name in new[] { "bos_token", "eos_token" }) variables.TryAdd(name, "");
+        try
+        {
+            return template.Render(variables);
+        }
+        catch (JinjaException e)
+        {
+            throw new SharpLMException($"the model's chat_template refused the conversation: {e.Message}", e);
+        }
+    }
+
+    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messages) =>
+        tokenizer.Encode(RenderText(messages, addGenerationPrompt: true), allowSpecial: true);
+
+    public TemplatedExample Render(ITokenizer tokenizer, Conversation conversation, bool trainOnPrompt)
+    {
+        var messages = conversation.Messages;
+        var ids = new List<int>();
+        var trained = new List<bool>();
+        string done = "";
+        void Add(string text, bool train)
+        {
+            var part = text.Length == 0 ? [] : tokenizer.Encode(text, allowSpecial: true);
+            ids.AddRange(part);
+            trained.AddRange(Enumerable.Repeat(train || trainOnPrompt, part.Length));
+        }
+        for (int i = 0; i < messages.Count; i++)
+        {
+            if (messages[i].Role != ChatMessage.AssistantRole) continue;
+            var prompt = RenderText(messages.Take(i).ToList(), addGenerationPrompt: true);
+            var answered = RenderText(messages.Take(i + 1).ToList(), addGenerationPrompt: false);
+            Add(Extension(done, prompt, i, conversation.Source), train: false);
+            Add(Extension(prompt, answered, i, conversation.Source), train: true);
+            done = answered;
+        }
+        if (trained.Count > 0) trained[0] = false; // nothing predicts the first token
+        return new TemplatedExample(ids.ToArray(), trained.ToArray()) { Source = conversation.Source };
+    }
+
+    /// <summary>What <paramref name="longer"/> adds to <paramref name="shorter"/>, which it must start with.</summary>
+    static string Extension(string shorter, string longer, int turn, string source)
+    {
+        if (longer.StartsWith(shorter, StringComparison.Ordinal)) return longer[shorter.Length..];
+        throw new SharpLMException($"{(source.Length > 0 ? source + ": " : "")}the model's chat_template renders the conversation before messages[{turn}] " +
+            "differently once that message follows, so SharpLM cannot tell which tokens are the answer to train on; " +
+            "pass --template chatml (or another SharpLM template) instead");
+    }
+}

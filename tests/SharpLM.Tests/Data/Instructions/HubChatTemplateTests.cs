@@ -1,0 +1,159 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SharpLM.Data;
+using SharpLM.Tests.Tokenization;
+using Xunit;
+
+namespace SharpLM.Tests.Data.Instructions;
+
+/// <summary>A model folder's own chat_template (tokenizer_config.json) drives prompts and training masks.</summary>
+public sealed class HubChatTemplateTests : IDisposable
+{
+    readonly TempDirectory dir = new();
+    static readonly JsonElement Templates = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("chat-templates", "templates.json"))).RootElement;
+    static readonly JsonElement Expected = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("chat-templates", "expected.json"))).RootElement;
+
+    public void Dispose() => dir.Dispose();
+
+    /// <summary>A folder whose tokenizer_config.json is the fixture's config for <paramref name="family"/>.</summary>
+    string ModelFolder(string family, string? chatTemplate = null)
+    {
+        var t = Templates.GetProperty(family);
+        var config = new JsonObject
+        {
+            ["chat_template"] = chatTemplate ?? t.GetProperty("chat_template").GetString(),
+            ["bos_token"] = t.GetProperty("bos_token").GetString(),
+            // transformers writes special tokens either as strings or as AddedToken objects
+            ["eos_token"] = new JsonObject { ["content"] = t.GetProperty("eos_token").GetString(), ["special"] = true },
+        };
+        var folder = dir.File(family);
+        dir.Write($"{family}/tokenizer_config.json", config.ToJsonString());
+        return folder;
+    }
+
+    static string ExpectedText(string family, string conversation, bool addGenerationPrompt) =>
+        Expected.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("template").GetString() == family &&
+            c.GetProperty("conversation").GetString() == conversation && c.GetProperty("add_generation_prompt").GetBoolean() == addGenerationPrompt)
+            .GetProperty("output").GetString()!;
+
+    static List<ChatMessage> Conversation(string name) => Expected.GetProperty("conversations").GetProperty(name).EnumerateArray()
+        .Select(m => new ChatMessage(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!)).ToList();
+
+    [Theory]
+    [InlineData("qwen2_5")]
+    [InlineData("gemma3")]
+    [InlineData("zephyr")]
+    public void PromptsAreTheModelsTemplateRenderedWithGenerationPrompt(string family)
+    {
+        var template = ChatTemplate.LoadFromModel(ModelFolder(family))!;
+        Assert.True(template.IsModelsOwn);
+        Assert.Equal(ChatTemplate.ModelsOwnName, template.Name);
+        var tokenizer = TestCorpus.Tokenizer;
+        Assert.Equal(tokenizer.Encode(ExpectedText(family, "two_turns", true), allowSpecial: true),
+            template.RenderPrompt(tokenizer, Conversation("two_turns")));
+    }
+
+    [Theory]
+    [InlineData("qwen2_5", new[] { "Blue.<|im_end|>\n", "Green.<|im_end|>\n" })]
+    [InlineData("zephyr", new[] { "Blue.</s>\n", "Green.</s>\n" })]
+    [InlineData("gemma3", new[] { "Blue.<end_of_turn>\n", "Green.<end_of_turn>\n" })]
+    public void TrainingMarksEachAnswerAndItsEndAndNothingElse(string family, string[] answers)
+    {
+        var template = ChatTemplate.LoadFromModel(ModelFolder(family))!;
+        var tokenizer = TestCorpus.Tokenizer;
+        var example = template.Render(tokenizer, new Conversation(Conversation("answered")));
+
+        Assert.Equal(ExpectedText(family, "answered", false), tokenizer.Decode(example.Ids));
+        var trainedRuns = new List<string>();
+        for (int i = 0; i < example.Ids.Length; i++)
+        {
+            if (!example.Trained[i]) continue;
+            int start = i;
+            while (i < example.Ids.Length && example.Trained[i]) i++;
+            trainedRuns.Add(tokenizer.Decode(example.Ids[start..i]));
+        }
+        Assert.Equal(answers, trainedRuns);
+
+        var everything = template.Render(tokenizer, new Conversation(Conversation("answered")), trainOnPrompt: true);
+        Assert.Equal(example.Ids, everything.Ids);
+        Assert.Equal(example.Ids.Length - 1, everything.TrainedTokens);
+    }
+
+    [Fact]
+    public void ATemplateThatRewritesEarlierTurnsCannotBeTrainedOnAndSaysWhatToDo()
+    {
+        const string rewriting = "{% for m in messages %}{% if loop.last %}[{{ m.content }}]{% else %}{{ m.content }}{% endif %}{% endfor %}";
+        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", rewriting))!;
+        var e = Assert.Throws<SharpLMException>(() => template.Render(TestCorpus.Tokenizer, new Conversation(Conversation("answered"), "chat.jsonl:3")));
+        Assert.Contains("chat.jsonl:3: the model's chat_template renders the conversation before messages[1] differently", e.Message);
+        Assert.Contains("--template chatml", e.Message);
+    }
+
+    [Fact]
+    public void TheTemplatesOwnRefusalReachesTheUser()
+    {
+        const string refusing = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ messages[0].content }}";
+        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", refusing))!;
+        var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
+        Assert.Equal("the model's chat_template refused the conversation: System role not supported", e.Message);
+    }
+
+    [Fact]
+    public void SharpLMsOrderRulesApplyBeforeTheTemplateRuns()
+    {
+        var template = ChatTemplate.LoadFromModel(ModelFolder("gemma3"))!;
+        var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer,
+            [new ChatMessage("user", "a"), new ChatMessage("assistant", "b"), new ChatMessage("assistant", "c"), new ChatMessage("user", "d")]));
+        Assert.Contains("messages[2]", e.Message);
+    }
+
+    [Fact]
+    public void SavingWritesTheTemplateAndItsTokensToTokenizerConfigOnly()
+    {
+        var template = ChatTemplate.LoadFromModel(ModelFolder("gemma3"))!;
+        var output = dir.File("fine-tuned");
+        Directory.CreateDirectory(output);
+        template.Save(output);
+
+        Assert.False(File.Exists(Path.Combine(output, ChatTemplate.FileName)));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "tokenizer_config.json")))!;
+        Assert.Equal(Templates.GetProperty("gemma3").GetProperty("chat_template").GetString(), config["chat_template"]!.GetValue<string>());
+        Assert.Equal("<bos>", config["bos_token"]!.GetValue<string>());
+        Assert.Equal("<end_of_turn>", config["eos_token"]!.GetValue<string>());
+        var reloaded = ChatTemplate.LoadFromModel(output)!;
+        Assert.Equal(template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")), reloaded.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
+    }
+
+    [Fact]
+    public void SharpLMsOwnTemplateFileWinsOverTheJinjaOne()
+    {
+        var folder = ModelFolder("qwen2_5");
+        ChatTemplate.Default.Save(folder); // also rewrites chat_template in tokenizer_config.json, as fine-tuning does
+        var loaded = ChatTemplate.LoadFromModel(folder)!;
+        Assert.False(loaded.IsModelsOwn);
+        Assert.Equal("default", loaded.Name);
+    }
+
+    [Fact]
+    public void NamedTemplateListsUseTheDefaultOne()
+    {
+        var config = new JsonObject
+        {
+            ["chat_template"] = new JsonArray(
+                new JsonObject { ["name"] = "tool_use", ["template"] = "TOOLS" },
+                new JsonObject { ["name"] = "default", ["template"] = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}" }),
+        };
+        dir.Write("named/tokenizer_config.json", config.ToJsonString());
+        var template = ChatTemplate.LoadFromModel(dir.File("named"))!;
+        Assert.Equal(TestCorpus.Tokenizer.Encode("<user>hi", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
+    }
+
+    [Fact]
+    public void ABrokenTemplateNamesTheFileAndLine()
+    {
+        var folder = ModelFolder("qwen2_5", "{% for m in messages %}\n{{ m.content }\n");
+        var e = Assert.Throws<SharpLMException>(() => ChatTemplate.LoadFromModel(folder));
+        Assert.Contains("tokenizer_config.json: chat_template line 2:", e.Message);
+        Assert.Contains("--template", e.Message);
+    }
+}
