@@ -5,8 +5,9 @@ using Xunit;
 
 namespace SharpLM.Tests.Data.Instructions;
 
-/// <summary>SharpLM's Jinja renders the chat templates of six released model families exactly as @huggingface/jinja
-/// does (tests/fixtures/chat-templates: 98 renders of 7 conversations, with and without the generation prompt).</summary>
+/// <summary>SharpLM's Jinja renders the chat templates of nine released model families (and one written for the tests)
+/// exactly as @huggingface/jinja does (tests/fixtures/chat-templates: 140 renders of 7 conversations, with and without
+/// the generation prompt).</summary>
 public class JinjaReferenceTests
 {
     static readonly JsonElement Templates = Load("templates.json");

@@ -6,7 +6,7 @@ namespace SharpLM.Data.Jinja;
 /// A Jinja template as Hugging Face chat templates use them: parsed once, rendered with variables such as
 /// <c>messages</c>, <c>add_generation_prompt</c>, <c>bos_token</c> and <c>eos_token</c>. Implements the part of
 /// Jinja that real chat templates need (checked against @huggingface/jinja on the templates of Llama 3, Llama 3.2,
-/// Qwen 2.5, Qwen 3, Mistral-Nemo and Gemma 3), with Python's semantics and Hugging Face's whitespace settings
+/// Qwen 2.5, Qwen 3, Mistral-Nemo, Gemma 3, DeepSeek-V3, InternLM2 and ChatGLM3), with Python's semantics and Hugging Face's whitespace settings
 /// (trim_blocks, lstrip_blocks). No .NET library renders Jinja; this is written by hand for that reason.
 /// </summary>
 public sealed class JinjaTemplate
