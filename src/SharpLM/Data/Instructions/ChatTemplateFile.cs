@@ -37,18 +37,22 @@ internal static class ChatTemplateFile
     // Keeps <|im_start|> and non-ASCII text readable in the file.
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static ChatTemplate Read(string path)
+    /// <summary>Parses a JSON file; malformed JSON throws a <see cref="SharpLMException"/> naming the file.</summary>
+    public static JsonDocument ParseFile(string path)
     {
-        JsonDocument json;
         try
         {
-            json = JsonDocument.Parse(File.ReadAllBytes(path));
+            return JsonDocument.Parse(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
             throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
         }
-        using (json)
+    }
+
+    public static ChatTemplate Read(string path)
+    {
+        using (var json = ParseFile(path))
         {
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)

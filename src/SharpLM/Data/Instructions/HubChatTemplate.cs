@@ -36,16 +36,7 @@ sealed class HubChatTemplate
     {
         string path = Path.Combine(folder, ConfigFile);
         if (!File.Exists(path)) return null;
-        JsonDocument json;
-        try
-        {
-            json = JsonDocument.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
-        }
-        using (json)
+        using (var json = ChatTemplateFile.ParseFile(path))
         {
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null) return null;
