@@ -53,7 +53,8 @@ public sealed class ChatTemplate
         this.hub = hub;
         Name = ModelsOwnName;
         SystemPart = UserPart = AssistantStart = AssistantEnd = AfterAssistant = "";
-        StopStrings = [];
+        // The end token as text too: with a tokenizer that lacks it as a special token, it arrives as plain text.
+        StopStrings = hub.SpecialTokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } end ? [end] : [];
     }
 
     /// <summary>True for a model's own Hugging Face template (the Jinja <c>chat_template</c> of its

@@ -48,6 +48,7 @@ public sealed class HubChatTemplateTests : IDisposable
         var template = ChatTemplate.LoadFromModel(ModelFolder(family))!;
         Assert.True(template.IsModelsOwn);
         Assert.Equal(ChatTemplate.ModelsOwnName, template.Name);
+        Assert.Equal([Templates.GetProperty(family).GetProperty("eos_token").GetString()!], template.StopStrings);
         var tokenizer = TestCorpus.Tokenizer;
         Assert.Equal(tokenizer.Encode(ExpectedText(family, "two_turns", true), allowSpecial: true),
             template.RenderPrompt(tokenizer, Conversation("two_turns")));
