@@ -11,7 +11,6 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["gguf"] = GgufBench.Run,
     ["encode"] = EncodeBench.Run,
     ["serve"] = ServeBench.Run,
-    ["matvec"] = MatvecExperiment.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

@@ -23,6 +23,21 @@ public class GenerationTests
     }
 
     [Fact]
+    public void DecodingOnOneThreadGivesTheSameTokensAndLeavesTheThreadCountAsItWas()
+    {
+        using var model = TestModels.Tiny();
+        var prompt = new[] { 1, 5, 9, 3 };
+        int before = TorchSharp.torch.get_num_threads();
+        var options = new SamplingOptions { Seed = 4, MaxNewTokens = 20 };
+        var oneThread = new TokenGenerator(model) { DecodeThreads = 1 };
+        int seenInside = 0;
+        var tokens = oneThread.Generate(prompt, options, NoStop).Select(t => { seenInside = TorchSharp.torch.get_num_threads(); return t; }).ToArray();
+        Assert.Equal(before, seenInside); // restored between tokens, so the caller's own work keeps every thread
+        Assert.Equal(before, TorchSharp.torch.get_num_threads());
+        Assert.Equal(new TokenGenerator(model) { DecodeThreads = 0 }.Generate(prompt, options, NoStop).ToArray(), tokens);
+    }
+
+    [Fact]
     public void StopsAtTheEndTokenWithoutYieldingIt()
     {
         using var model = TestModels.Tiny();
