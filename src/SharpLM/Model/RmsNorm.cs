@@ -21,8 +21,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var xf = x.to(float32);
-        var normed = xf * (xf.square().mean([-1L], keepdim: true) + eps).rsqrt();
-        return (weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
+        // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
+        var xf = x.dtype == float32 ? x : x.to(float32);
+        var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
+        return (weight * (x.dtype == float32 ? normed : normed.to(x.dtype))).MoveToOuterDisposeScope();
     }
 }
