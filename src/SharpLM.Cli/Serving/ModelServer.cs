@@ -68,9 +68,12 @@ sealed class ModelServer : IAsyncDisposable
             }
             catch (ApiError e) when (!http.Response.HasStarted)
             {
-                options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> {e.Status}: {e.Message}");
-                http.Response.StatusCode = e.Status;
-                await http.Response.WriteAsJsonAsync(new { error = new { message = e.Message, type = e.Type, param = e.Param, code = (string?)null } }, Json);
+                await Fail(http, e);
+            }
+            catch (Exception e) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested)
+            {
+                // A failure of SharpLM itself: say so in the answer and the log rather than an empty 500.
+                await Fail(http, new ApiError(500, $"the server failed: {e.GetType().Name}: {e.Message}", type: "server_error"));
             }
         });
         app.MapGet("/health", () => Results.Json(new { status = "ok" }, Json));
@@ -84,6 +87,13 @@ sealed class ModelServer : IAsyncDisposable
         app.MapFallback(http => throw new ApiError(404,
             $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
             type: "not_found_error"));
+    }
+
+    async Task Fail(HttpContext http, ApiError e)
+    {
+        options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> {e.Status}: {e.Message}");
+        http.Response.StatusCode = e.Status;
+        await http.Response.WriteAsJsonAsync(new { error = new { message = e.Message, type = e.Type, param = e.Param, code = (string?)null } }, Json);
     }
 
     async Task Complete(HttpContext http, bool chat)
