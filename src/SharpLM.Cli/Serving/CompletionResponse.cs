@@ -1,3 +1,5 @@
+using SharpLM.Generation;
+
 namespace SharpLM.Cli.Serving;
 
 /// <summary>The JSON bodies of one completion in OpenAI's shapes: the whole answer, or the chunks of a stream,

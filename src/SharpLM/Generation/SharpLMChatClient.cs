@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.AI;
+using SharpLM.Data;
+using SharpLM.Formats;
+using static TorchSharp.torch;
+using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using ChatMessage = SharpLM.Data.ChatMessage;
+
+namespace SharpLM.Generation;
+
+/// <summary>
+/// A SharpLM model as a Microsoft.Extensions.AI <see cref="IChatClient"/>, in-process: what Semantic Kernel and other
+/// .NET AI code call, with no server in between. Conversations are rendered with the model's chat template (the one
+/// saved with it, else <see cref="ChatTemplate.Default"/>); calls that overlap take turns.
+/// </summary>
+/// <remarks><see cref="ChatOptions"/> maps to <see cref="SamplingOptions"/>: MaxOutputTokens, Temperature (0 = greedy),
+/// TopP, TopK, Seed and StopSequences; <c>AdditionalProperties["repetition_penalty"]</c> and <c>["min_p"]</c> too.
+/// Options left out take the model's generation_config.json. Tools, JSON response formats, frequency/presence penalties,
+/// tool messages and non-text content are refused with <see cref="NotSupportedException"/>.</remarks>
+public sealed class SharpLMChatClient : IChatClient
+{
+    readonly PretrainedModel loaded;
+    readonly TextGenerator generator;
+    readonly bool ownsModel;
+    readonly ChatClientMetadata metadata;
+
+    /// <param name="loaded">The model; disposed with this client only when <paramref name="ownsModel"/>.</param>
+    /// <param name="template">Chat template; default: the model's own, else <see cref="ChatTemplate.Default"/>.</param>
+    /// <param name="defaults">Sampling for what a call's options leave out; default: the model's generation_config.json.</param>
+    /// <param name="modelId">The id reported in responses; default: the model folder's name.</param>
+    public SharpLMChatClient(PretrainedModel loaded, ChatTemplate? template = null, SamplingOptions? defaults = null, string? modelId = null, bool ownsModel = false)
+    {
+        this.loaded = loaded;
+        this.ownsModel = ownsModel;
+        generator = new TextGenerator(loaded);
+        Template = template ?? ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default;
+        Defaults = defaults ?? loaded.Generation.ToSamplingOptions();
+        metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(loaded.Adapter ?? loaded.Folder))));
+    }
+
+    /// <summary>Loads a model folder (or a LoRA adapter folder, or <paramref name="adapter"/> on top of it) into a client
+    /// that owns it. Sets libtorch's native environment first (<see cref="Runtime.NativeEnvironment.Configure"/>) when
+    /// nothing has loaded libtorch yet.</summary>
+    public static SharpLMChatClient Load(string folder, string? adapter = null, ScalarType dtype = ScalarType.Float32)
+    {
+        Runtime.NativeEnvironment.Configure();
+        return new(PretrainedModel.Load(folder, dtype, adapter), ownsModel: true);
+    }
+
+    public ChatTemplate Template { get; }
+
+    public SamplingOptions Defaults { get; }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (prompt, sampling) = Prepare(messages, options);
+        var result = await generator.GenerateAsync(prompt, sampling, _ => Task.CompletedTask, cancellationToken);
+        return new ChatResponse(new AIChatMessage(ChatRole.Assistant, result.Text))
+        {
+            FinishReason = Finish(result), Usage = Usage(result), ModelId = metadata.DefaultModelId, CreatedAt = DateTimeOffset.UtcNow,
+        };
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (prompt, sampling) = Prepare(messages, options);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var work = Run();
+        try
+        {
+            await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None))
+                yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = metadata.DefaultModelId };
+            var result = await work;
+            yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))])
+            {
+                FinishReason = Finish(result), ModelId = metadata.DefaultModelId,
+            };
+        }
+        finally
+        {
+            // A caller that stops reading early (or is cancelled) ends the generation, so the model is free again.
+            stop.Cancel();
+            try { await work; } catch (OperationCanceledException) { }
+        }
+
+        async Task<GenerationResult> Run()
+        {
+            try
+            {
+                return await generator.GenerateAsync(prompt, sampling, piece => { pieces.Writer.TryWrite(piece); return Task.CompletedTask; }, stop.Token);
+            }
+            finally
+            {
+                pieces.Writer.Complete();
+            }
+        }
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? metadata
+        : serviceType == typeof(PretrainedModel) ? loaded
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+        if (ownsModel) loaded.Dispose();
+    }
+
+    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options)
+    {
+        var sampling = Sampling(options);
+        var conversation = messages.Select((m, i) => new ChatMessage(Role(m, i), Text(m, i))).ToList();
+        if (conversation.Count == 0) throw new SharpLMException("the conversation is empty: at least one user message is needed");
+        var prompt = Template.RenderPrompt(loaded.Tokenizer, conversation);
+        int context = (int)loaded.Model.Config.MaxPositionEmbeddings;
+        if (prompt.Length >= context)
+            throw new SharpLMException($"the conversation is {prompt.Length} tokens, and the model's context is {context}; shorten it");
+        return (prompt, sampling with { StopStrings = [.. sampling.StopStrings, .. Template.StopStrings] });
+    }
+
+    SamplingOptions Sampling(ChatOptions? options)
+    {
+        if (options is null) return Defaults;
+        if (options.Tools is { Count: > 0 }) throw new NotSupportedException("SharpLM models do not call tools");
+        if (options.ResponseFormat is ChatResponseFormatJson) throw new NotSupportedException("JSON response formats are not supported; ask for JSON in the prompt");
+        if (options.FrequencyPenalty is { } f && f != 0 || options.PresencePenalty is { } p && p != 0)
+            throw new NotSupportedException("frequency and presence penalties are not supported; use AdditionalProperties[\"repetition_penalty\"]");
+        var extra = options.AdditionalProperties;
+        var sampling = Defaults with
+        {
+            MaxNewTokens = options.MaxOutputTokens ?? Defaults.MaxNewTokens,
+            Temperature = options.Temperature ?? Defaults.Temperature,
+            TopP = options.TopP ?? Defaults.TopP,
+            TopK = options.TopK ?? Defaults.TopK,
+            Seed = options.Seed is { } seed ? unchecked((int)seed ^ (int)(seed >> 32)) : Defaults.Seed,
+            StopStrings = [.. Defaults.StopStrings, .. options.StopSequences ?? []],
+            RepetitionPenalty = extra?.TryGetValue("repetition_penalty", out float penalty) == true ? penalty : Defaults.RepetitionPenalty,
+            MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : Defaults.MinP,
+        };
+        sampling.BuildProcessors(); // range checks, as on the command line
+        return sampling;
+    }
+
+    static string Role(AIChatMessage message, int index) =>
+        message.Role == ChatRole.System ? ChatMessage.SystemRole
+        : message.Role == ChatRole.User ? ChatMessage.UserRole
+        : message.Role == ChatRole.Assistant ? ChatMessage.AssistantRole
+        : throw new NotSupportedException($"messages[{index}]: the role \"{message.Role}\" is not supported (system, user and assistant are)");
+
+    static string Text(AIChatMessage message, int index) =>
+        message.Contents.FirstOrDefault(c => c is not TextContent) is { } other
+            ? throw new NotSupportedException($"messages[{index}]: {other.GetType().Name} is not supported; SharpLM models read text only")
+            : message.Text;
+
+    static ChatFinishReason Finish(GenerationResult result) => result.FinishReason == "stop" ? ChatFinishReason.Stop : ChatFinishReason.Length;
+
+    static UsageDetails Usage(GenerationResult result) => new()
+    {
+        InputTokenCount = result.PromptTokens, OutputTokenCount = result.CompletionTokens, TotalTokenCount = result.PromptTokens + result.CompletionTokens,
+    };
+}
