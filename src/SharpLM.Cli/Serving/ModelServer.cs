@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -63,7 +65,7 @@ sealed class ModelServer : IAsyncDisposable
         {
             try
             {
-                if (options.ApiKey is { } key && http.Request.Path.StartsWithSegments("/v1") && http.Request.Headers.Authorization != $"Bearer {key}")
+                if (options.ApiKey is { } key && http.Request.Path.StartsWithSegments("/v1") && !KeyMatches(http.Request.Headers.Authorization.ToString(), key))
                     throw new ApiError(401, "missing or wrong API key: send the header \"Authorization: Bearer <key>\" with the key given to sharplm serve", type: "authentication_error");
                 await next(http);
             }
@@ -89,6 +91,10 @@ sealed class ModelServer : IAsyncDisposable
             $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
             type: "not_found_error"));
     }
+
+    /// <summary>Compares in constant time, so response timing does not reveal how much of a guessed key was right.</summary>
+    static bool KeyMatches(string authorization, string key) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization), Encoding.UTF8.GetBytes("Bearer " + key));
 
     async Task Fail(HttpContext http, ApiError e)
     {
