@@ -135,6 +135,25 @@ public sealed class HubChatTemplateTests : IDisposable
         Assert.Equal("default", loaded.Name);
     }
 
+    [Theory]
+    [InlineData("default")]
+    [InlineData("chatml")]
+    public void SharpLMsOwnTemplatesWrittenAsJinjaRenderTheTextSharpLMTrainsOn(string name)
+    {
+        // Two implementations that must agree: the part-based renderer, and the Jinja form saved for Hugging Face tools.
+        var template = ChatTemplate.Get(name);
+        var tokenizer = TestCorpus.Tokenizer;
+        var conversation = new Conversation(Conversation("answered"));
+        var jinja = SharpLM.Data.Jinja.JinjaTemplate.Parse(template.JinjaTemplate).Render(new Dictionary<string, object?>
+        {
+            ["messages"] = conversation.Messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+            ["add_generation_prompt"] = false,
+            ["bos_token"] = tokenizer.IdToToken(tokenizer.Special.Bos!.Value),
+            ["eos_token"] = tokenizer.IdToToken(tokenizer.Special.Eos!.Value),
+        });
+        Assert.Equal(tokenizer.Decode(template.Render(tokenizer, conversation).Ids), jinja);
+    }
+
     [Fact]
     public void NamedTemplateListsUseTheDefaultOne()
     {
