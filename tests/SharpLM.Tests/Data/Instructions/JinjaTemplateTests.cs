@@ -72,6 +72,16 @@ public class JinjaTemplateTests
     }
 
     [Fact]
+    public void MacrosAndBlockSetsRenderTheirBodies()
+    {
+        const string template = "{% macro turn(role, text, end='.') %}<{{ role }}>{{ text }}{{ end }}{% endmacro %}" +
+                                "{{ turn('user', 'hi') }}{{ turn('bot', 'yo', end='!') }}{% set block %}[{{ turn('x', 1) }}]{% endset %}{{ block | upper }}";
+        Assert.Equal("<user>hi.<bot>yo![<X>1.]", Render(template));
+        Assert.Contains("macro 'turn' has no parameter 'colour'", Assert.ThrowsAny<JinjaException>(() =>
+            Render("{% macro turn(role) %}{% endmacro %}{{ turn('a', colour=1) }}")).Message);
+    }
+
+    [Fact]
     public void StrftimeNowFormatsTheGivenDay() =>
         Assert.Equal("26 Nov 2026|2026-11-26|Thursday", Render("{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d') }}|{{ strftime_now('%A') }}"));
 
@@ -79,7 +89,7 @@ public class JinjaTemplateTests
     [InlineData("a\n{% if x %}\nb", "line 2: 'if' is not closed (expected elif or else or endif, found the end of the template)")]
     [InlineData("{% endfor %}", "'endfor' without a block to end")]
     [InlineData("a\nb {{ x + }}", "line 2: the tag ends too early")]
-    [InlineData("{% macro m() %}{% endmacro %}", "'macro' blocks are not supported")]
+    [InlineData("{% call m() %}{% endcall %}", "'call' blocks are not supported")]
     [InlineData("{{ 'x' | frobnicate }}", "the filter 'frobnicate' is not supported")]
     [InlineData("\n\n{{ messages[0].content }}", "line 3: 'messages' is undefined (reading [0] of it)")]
     [InlineData("{{ 'x' + 1 }}", "cannot add a string and an integer")]

@@ -48,6 +48,7 @@ sealed class JinjaParser
                         case "if": body.Add(If(segment.Line)); break;
                         case "for": body.Add(For(segment.Line)); break;
                         case "set": body.Add(Set(segment.Line)); break;
+                        case "macro": body.Add(Macro(segment.Line)); break;
                         case "break" or "continue":
                             ExpectEnd();
                             body.Add(new LoopControlNode(keyword == "break", segment.Line));
@@ -57,8 +58,8 @@ sealed class JinjaParser
                             body.AddRange(Until(segment.Line, "generation", "endgeneration").Body);
                             ExpectEnd();
                             break;
-                        case "elif" or "else" or "endif" or "endfor" or "endgeneration": return (body, keyword);
-                        default: throw Error($"'{keyword}' blocks are not supported (supported: if, for, set, break, continue, generation)");
+                        case "elif" or "else" or "endif" or "endfor" or "endgeneration" or "endset" or "endmacro": return (body, keyword);
+                        default: throw Error($"'{keyword}' blocks are not supported (supported: if, for, set, macro, break, continue, generation)");
                     }
                     break;
             }
@@ -116,14 +117,39 @@ sealed class JinjaParser
         return new ForNode(targets, items, filter, body, otherwise, line);
     }
 
-    SetNode Set(int line)
+    Node Set(int line)
     {
-        Expr target = new NameExpr(Identifier(), line);
+        var name = Identifier();
+        if (Peek.Kind == TokenKind.End)
+        {
+            // {% set name %}...{% endset %}: the rendered body becomes the value.
+            var (block, _) = Until(line, "set", "endset");
+            ExpectEnd();
+            return new SetBlockNode(name, block, line);
+        }
+        Expr target = new NameExpr(name, line);
         if (Accept(".")) target = new AttributeExpr(target, Identifier(), line);
-        if (!Accept("=")) throw Error($"expected '=' in set (block set is not supported), found {Peek}");
+        if (!Accept("=")) throw Error($"expected '=' in set, found {Peek}");
         var value = Expression();
         ExpectEnd();
         return new SetNode(target, value, line);
+    }
+
+    MacroNode Macro(int line)
+    {
+        var name = Identifier();
+        var parameters = new List<(string, Expr?)>();
+        Expect("(");
+        while (!Accept(")"))
+        {
+            var parameter = Identifier();
+            parameters.Add((parameter, Accept("=") ? Conditional() : null));
+            if (!Peek.Is(")")) Expect(",");
+        }
+        ExpectEnd();
+        var (body, _) = Until(line, "macro", "endmacro");
+        ExpectEnd();
+        return new MacroNode(name, parameters, body, line);
     }
 
     // ---- expressions ----

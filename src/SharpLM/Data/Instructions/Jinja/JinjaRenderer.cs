@@ -38,6 +38,8 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
                 IfNode i => If(i, scope, output),
                 ForNode f => For(f, scope, output),
                 SetNode s => Set(s, scope),
+                SetBlockNode b => SetBlock(b, scope),
+                MacroNode m => DefineMacro(m, scope),
                 LoopControlNode c => c.Break ? Flow.Break : Flow.Continue,
                 _ => throw new InvalidOperationException(node.GetType().Name),
             };
@@ -106,6 +108,41 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
                 ns.Attributes[attribute.Name] = value;
                 break;
         }
+        return Flow.Normal;
+    }
+
+    Flow SetBlock(SetBlockNode node, Scope scope)
+    {
+        var text = new StringBuilder();
+        Run(node.Body, scope, text);
+        scope.Set(node.Name, text.ToString());
+        return Flow.Normal;
+    }
+
+    /// <summary>A macro becomes a function that renders its body with its parameters bound, in a scope of its own
+    /// under the one it was defined in, and returns the text.</summary>
+    Flow DefineMacro(MacroNode node, Scope scope)
+    {
+        scope.Set(node.Name, (JinjaCallable)((args, kwargs) =>
+        {
+            if (args.Count > node.Parameters.Count)
+                throw new JinjaException($"line {node.Line}: macro '{node.Name}' takes {node.Parameters.Count} arguments, got {args.Count}");
+            var local = new Scope(scope);
+            for (int i = 0; i < node.Parameters.Count; i++)
+            {
+                var (name, fallback) = node.Parameters[i];
+                object? value = i < args.Count ? args[i]
+                    : kwargs.TryGetValue(name, out var named) ? named
+                    : fallback is not null ? Evaluate(fallback, scope)
+                    : new Undefined(name);
+                local.Set(name, value);
+            }
+            foreach (var unknown in kwargs.Keys.Where(k => node.Parameters.All(p => p.Name != k)))
+                throw new JinjaException($"line {node.Line}: macro '{node.Name}' has no parameter '{unknown}'");
+            var text = new StringBuilder();
+            Run(node.Body, local, text);
+            return text.ToString();
+        }));
         return Flow.Normal;
     }
 

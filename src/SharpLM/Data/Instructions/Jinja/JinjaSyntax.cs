@@ -25,3 +25,5 @@ sealed record IfNode(List<(Expr Condition, List<Node> Body)> Branches, List<Node
 sealed record ForNode(List<string> Targets, Expr Items, Expr? Filter, List<Node> Body, List<Node> Else, int Line) : Node(Line);
 sealed record SetNode(Expr Target, Expr Value, int Line) : Node(Line);
 sealed record LoopControlNode(bool Break, int Line) : Node(Line);
+sealed record SetBlockNode(string Name, List<Node> Body, int Line) : Node(Line);
+sealed record MacroNode(string Name, List<(string Name, Expr? Default)> Parameters, List<Node> Body, int Line) : Node(Line);
