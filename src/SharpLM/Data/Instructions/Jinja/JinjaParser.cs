@@ -5,7 +5,7 @@ namespace SharpLM.Data.Jinja;
 /// first): <c>x if c else y</c>, <c>or</c>, <c>and</c>, <c>not</c>, comparisons and <c>in</c>, <c>+ -</c>,
 /// <c>~</c>, <c>* / // %</c>, <c>**</c>, unary <c>-</c>, then filters (<c>|</c>) and tests (<c>is</c>) on a
 /// primary with its attributes, subscripts and calls. Statements: if/elif/else, for (with a filter, tuple targets
-/// and else), set (names and namespace attributes), break, continue, and Hugging Face's generation blocks.
+/// and else), set (names, namespace attributes and blocks), macro, break, continue, and Hugging Face's generation blocks.
 /// </summary>
 sealed class JinjaParser
 {
