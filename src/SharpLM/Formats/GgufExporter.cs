@@ -1,4 +1,5 @@
 using SharpLM.Adapters;
+using SharpLM.Data;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
@@ -30,7 +31,8 @@ public static class GgufExporter
             // llama.cpp runs one set of weights: fold the adapter in, as `sharplm merge` would.
             using var adapted = PretrainedModel.Load(modelFolder);
             Lora.Merge(adapted.Model);
-            Export(adapted.Model, adapted.Tokenizer, output, type, name);
+            var template = ChatTemplate.LoadFromModel(modelFolder) ?? ChatTemplate.LoadFromModel(adapted.Folder);
+            Export(adapted.Model, adapted.Tokenizer, output, type, name, template?.JinjaTemplate);
             return;
         }
         ModelFolder.RequireModelFolder(modelFolder);
@@ -39,11 +41,14 @@ public static class GgufExporter
                                        "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);
-        Export(model, tokenizer, output, type, name);
+        Export(model, tokenizer, output, type, name, ChatTemplate.LoadFromModel(modelFolder)?.JinjaTemplate);
     }
 
-    /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file (replacing any file there).</summary>
-    public static void Export(LlamaForCausalLM model, ITokenizer tokenizer, string output, GgufTensorType type, string name = "SharpLM model")
+    /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file (replacing any file there).
+    /// <paramref name="chatTemplate"/> (Jinja) becomes <c>tokenizer.chat_template</c>, which llama.cpp and Ollama use to
+    /// format chats.</summary>
+    public static void Export(LlamaForCausalLM model, ITokenizer tokenizer, string output, GgufTensorType type, string name = "SharpLM model",
+        string? chatTemplate = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -55,6 +60,7 @@ public static class GgufExporter
         if (type == GgufTensorType.Q8_0) writer.Add("general.quantization_version", 2u); // ggml's current quantisation version
         AddHyperParameters(writer, config);
         GgufTokenizerMetadata.Add(writer, tokenizer, config.VocabSize);
+        if (chatTemplate is not null) writer.Add("tokenizer.chat_template", chatTemplate);
 
         void Matrix(string ggufName, Tensor weight) =>
             writer.AddTensor(ggufName, weight, weight.shape[^1] % type.BlockSize() == 0 ? type : GgufTensorType.F16);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Adapters;
+using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
@@ -58,6 +59,7 @@ public class GgufExporterTests
         Assert.Equal($"{left} {right}", ((object[])gguf.Metadata["tokenizer.ggml.merges"])[0]);
         Assert.Equal((1u, 2u, 0u), ((uint)gguf.Metadata["tokenizer.ggml.bos_token_id"], (uint)gguf.Metadata["tokenizer.ggml.eos_token_id"], (uint)gguf.Metadata["tokenizer.ggml.padding_token_id"]));
         Assert.Equal(true, gguf.Metadata["tokenizer.ggml.add_bos_token"]);
+        Assert.False(gguf.Metadata.ContainsKey("tokenizer.chat_template")); // none saved with this model
 
         Assert.Equal(["token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
                       "blk.0.attn_output.weight", "blk.0.ffn_norm.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight",
@@ -83,6 +85,7 @@ public class GgufExporterTests
             foreach (var (_, _, adapter) in Lora.Adapters(model)) adapter.B.weight.normal_(0, 0.1);
         AdapterFolder.Save(dir.File("adapter"), model, options, dir.File("base"));
         TestCorpus.Tokenizer.Save(dir.File("adapter/tokenizer.json"));
+        ChatTemplate.ChatMl.Save(dir.File("adapter")); // fine-tuning saves its template with the adapter
         Lora.Merge(model);
         ModelFolder.Save(dir.File("merged"), model, TestCorpus.Tokenizer);
 
@@ -93,6 +96,8 @@ public class GgufExporterTests
         foreach (var name in new[] { "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight" })
             Assert.Equal(merged.Floats(name), fromAdapter.Floats(name));
         Assert.NotEqual(unadapted.Floats("blk.0.attn_q.weight"), fromAdapter.Floats("blk.0.attn_q.weight"));
+        Assert.Equal(ChatTemplate.ChatMl.JinjaTemplate, fromAdapter.Metadata["tokenizer.chat_template"]);
+        Assert.False(unadapted.Metadata.ContainsKey("tokenizer.chat_template"));
     }
 
     [Fact]

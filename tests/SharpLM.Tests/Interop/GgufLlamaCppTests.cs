@@ -37,6 +37,7 @@ public sealed class TrainedGgufFixture : IDisposable
         Model.eval();
 
         ModelFolder.Save(dir.File("model"), Model, Tokenizer);
+        ChatTemplate.ChatMl.Save(dir.File("model")); // as a fine-tune would: the GGUF carries it as tokenizer.chat_template
         foreach (var type in Enum.GetValues<GgufTensorType>())
             GgufExporter.Export(dir.File("model"), Gguf(type), type);
     }
@@ -106,6 +107,16 @@ public sealed class GgufLlamaCppTests(TrainedGgufFixture trained, ITestOutputHel
             // Both compute in fp32 (llama.cpp with an fp32 KV cache and no flash attention): rounding-level differences only.
             Assert.True(difference < 1e-5 * scale, $"max |diff| {difference} for logits up to {scale}");
         }
+    }
+
+    [Fact]
+    public void LlamaCppFormatsChatsWithTheExportedTemplateAsSharpLmDoes()
+    {
+        using var llama = new LlamaCppModel(trained.Gguf(GgufTensorType.F32));
+        var text = llama.ApplyChatTemplate(("system", "Be brief."), ("user", "Hello there"));
+        var sharpLm = ChatTemplate.ChatMl.RenderPrompt(trained.Tokenizer,
+            [new ChatMessage(ChatMessage.SystemRole, "Be brief."), new ChatMessage(ChatMessage.UserRole, "Hello there")]);
+        Assert.Equal(trained.Tokenizer.Decode(sharpLm[1..]), text); // SharpLM's ids start with the begin token
     }
 
     [Fact]

@@ -38,6 +38,14 @@ sealed class LlamaCppModel : IDisposable
 
     public int VocabSize => weights.Vocab.Count;
 
+    /// <summary>llama.cpp's own chat formatting (llama_chat_apply_template with the file's tokenizer.chat_template).</summary>
+    public string ApplyChatTemplate(params (string Role, string Content)[] messages)
+    {
+        var template = new LLamaTemplate(weights) { AddAssistant = true };
+        foreach (var (role, content) in messages) template.Add(role, content);
+        return System.Text.Encoding.UTF8.GetString(template.Apply());
+    }
+
     public int[] Tokenize(string text) => context.Tokenize(text, addBos: false, special: false).Select(t => (int)t).ToArray();
 
     /// <summary>Clears the cache, evaluates <paramref name="ids"/> from position 0 and returns the last position's logits.</summary>
