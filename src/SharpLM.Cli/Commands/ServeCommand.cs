@@ -52,7 +52,7 @@ static class ServeCommand
     {
         await using var server = await ModelServer.StartAsync(served, options);
         AnsiConsole.MarkupLineInterpolated($"Serving [bold]{served.Name}[/] (template {served.Template.Name}, context {served.ContextLength} tokens) at [link]{server.Address}[/]");
-        AnsiConsole.MarkupLineInterpolated($"OpenAI-compatible: POST {server.Address}v1/chat/completions, POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : "; API key required")}. Ctrl+C stops.");
+        AnsiConsole.MarkupLineInterpolated($"Chat in a browser at {server.Address}; OpenAI-compatible API: POST {server.Address}v1/chat/completions, POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : " (API key required)")}. Ctrl+C stops.");
         await server.WaitForShutdownAsync();
     }
 }

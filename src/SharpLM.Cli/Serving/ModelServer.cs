@@ -24,12 +24,18 @@ sealed record ServeOptions(string Host = "127.0.0.1", int Port = 8080, string? A
 /// <summary>
 /// An HTTP server with OpenAI's API shape, so the OpenAI SDKs, Microsoft.Extensions.AI, LangChain, curl and chat
 /// front-ends can use a SharpLM model: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c> (both with
-/// <c>"stream": true</c> as server-sent events), <c>GET /v1/models</c> and <c>GET /health</c>.
+/// <c>"stream": true</c> as server-sent events), <c>GET /v1/models</c> and <c>GET /health</c>; <c>GET /</c> is a chat
+/// page (chat.html) for trying the model in a browser.
 /// </summary>
 sealed class ModelServer : IAsyncDisposable
 {
     // Readable JSON ("quotes" rather than \u0022): the bodies are API responses, never embedded in HTML.
     static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly Lazy<string> ChatPage = new(() =>
+    {
+        using var stream = typeof(ModelServer).Assembly.GetManifestResourceStream("SharpLM.Cli.Serving.chat.html")!;
+        return new StreamReader(stream).ReadToEnd();
+    });
     readonly WebApplication app;
     readonly ServedModel model;
     readonly ServeOptions options;
@@ -79,6 +85,7 @@ sealed class ModelServer : IAsyncDisposable
                 await Fail(http, new ApiError(500, $"the server failed: {e.GetType().Name}: {e.Message}", type: "server_error"));
             }
         });
+        app.MapGet("/", () => Results.Content(ChatPage.Value, "text/html; charset=utf-8"));
         app.MapGet("/health", () => Results.Json(new { status = "ok" }, Json));
         app.MapGet("/v1/models", () => Results.Json(new
         {
@@ -88,7 +95,7 @@ sealed class ModelServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", http => Complete(http, chat: true));
         app.MapPost("/v1/completions", http => Complete(http, chat: false));
         app.MapFallback(http => throw new ApiError(404,
-            $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
+            $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health and a chat page at GET /",
             type: "not_found_error"));
     }
 

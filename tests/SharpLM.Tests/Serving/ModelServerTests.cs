@@ -234,7 +234,7 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
-    public async Task WrongKeyUnknownEndpointAndHealth()
+    public async Task WrongKeyUnknownEndpointHealthAndChatPage()
     {
         var (status, body) = await Post("v1/chat/completions", ChatBody(Question, 2), authorised: false);
         Assert.Equal(HttpStatusCode.Unauthorized, status);
@@ -246,6 +246,11 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
 
         using var anonymous = new HttpClient { BaseAddress = fixture.Address };
         Assert.Equal("""{"status":"ok"}""", await anonymous.GetStringAsync("health")); // no key needed outside /v1
+        using var page = await anonymous.GetAsync("/");
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("v1/chat/completions", html);
+        Assert.DoesNotContain("innerHTML =", html); // model output is shown as text, never as markup
     }
 
     [Fact]
