@@ -20,7 +20,7 @@ sealed class InstructionInput
     public readonly Option<string?> Template = new("--template")
     {
         Description = "Chat template: default, chatml, a template .json file, or a model folder. "
-                      + "Default: the template saved with the model, else default.",
+                      + "Default: the template saved with the model (or its own Jinja chat_template), else default.",
     };
     public readonly Option<bool> TrainOnPrompt = new("--train-on-prompt")
     {

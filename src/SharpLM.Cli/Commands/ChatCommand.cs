@@ -13,7 +13,7 @@ static class ChatCommand
     public static Command Create()
     {
         var system = new Option<string?>("--system") { Description = "System message at the start of the conversation." };
-        var template = new Option<string?>("--template") { Description = "Chat template (default: the one saved with the model, else default)." };
+        var template = new Option<string?>("--template") { Description = "Chat template (default: the one saved with the model or its own Jinja chat_template, else default)." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var cmd = new Command("chat", "Chat with a model in the terminal. Each line you type is a user turn; from a pipe, each input line is one turn.") { system, template };

@@ -14,12 +14,12 @@ static class ServeCommand
         var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 8080 };
         var name = new Option<string?>("--name") { Description = "Model id clients send and see in /v1/models (default: the model folder's name)." };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer <key>\" (default: $SHARPLM_API_KEY; unset = no key)." };
-        var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model, else default)." };
+        var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model or its own Jinja chat_template, else default)." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var cmd = new Command("serve",
             "Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions (both stream with \"stream\": true), " +
-            "GET /v1/models, GET /health. Sampling options set the defaults for fields a request leaves out.") { host, port, name, apiKey, template };
+            "GET /v1/models, GET /health, and a chat page at /. Sampling options set the defaults for fields a request leaves out.") { host, port, name, apiKey, template };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
         cmd.SetAction(parse =>
