@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using SharpLM.Formats;
 using SharpLM.Model;
 using static TorchSharp.torch;
@@ -79,7 +80,7 @@ public static class AdapterFolder
         var targets = root["target_modules"] switch
         {
             JsonArray a => a.Select(n => n!.GetValue<string>()).ToList(),
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => TargetsOfPattern(v.GetValue<string>(), path),
             _ => throw new SharpLMException($"{path}: field \"target_modules\" must be a list of module names"),
         };
         var options = new LoraOptions
@@ -91,6 +92,38 @@ public static class AdapterFolder
             UseRsLora = root["use_rslora"]?.GetValue<bool>() ?? false,
         };
         return (options, Str("base_model_name_or_path"));
+    }
+
+    /// <summary>
+    /// PEFT's string form of target_modules: "all-linear" (every projection but the head), or a regular expression
+    /// that must match a module's whole name (e.g. <c>model.layers.3.self_attn.q_proj</c>). SharpLM adapts a projection
+    /// in every layer or in none, so a pattern that picks some layers only is refused.
+    /// </summary>
+    static List<string> TargetsOfPattern(string pattern, string path)
+    {
+        if (pattern == "all-linear") return [.. LoraOptions.AllTargets];
+        Regex regex;
+        try
+        {
+            regex = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new SharpLMException($"{path}: target_modules \"{pattern}\" is not a valid regular expression ({e.Message})", e);
+        }
+        string FullName(string target, int layer) => target == "lm_head" ? "lm_head"
+            : $"model.layers.{layer}.{(target is "gate_proj" or "up_proj" or "down_proj" ? "mlp" : "self_attn")}.{target}";
+        var targets = new List<string>();
+        foreach (var target in LoraOptions.AllTargets.Append("lm_head"))
+        {
+            // Layer numbers up to 255 cover every model SharpLM targets; a pattern either matches all of them or none.
+            int matched = Enumerable.Range(0, 256).Count(layer => regex.IsMatch(FullName(target, layer)));
+            if (matched == 256 || (target == "lm_head" && matched > 0)) targets.Add(target);
+            else if (matched > 0)
+                throw new SharpLMException($"{path}: target_modules \"{pattern}\" adapts {target} in some layers only; SharpLM adapts a projection in every layer or none");
+        }
+        if (targets.Count == 0) throw new SharpLMException($"{path}: target_modules \"{pattern}\" matches none of SharpLM's projections ({string.Join(", ", LoraOptions.AllTargets)}, lm_head)");
+        return targets;
     }
 
     /// <summary>Attaches the adapter saved in <paramref name="folder"/> to <paramref name="model"/> and loads its

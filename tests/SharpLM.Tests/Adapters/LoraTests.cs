@@ -122,4 +122,26 @@ public class LoraTests
         var e2 = Assert.Throws<SharpLMException>(() => AdapterFolder.Load(dir.Path, wide, ignoreFingerprint: true));
         Assert.Contains("another base model", e2.Message);
     }
+
+    [Theory]
+    [InlineData("all-linear", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")]
+    [InlineData(@".*\.(q_proj|v_proj)", "q_proj,v_proj")]
+    [InlineData(@"model\.layers\.\d+\.mlp\..*|lm_head", "gate_proj,up_proj,down_proj,lm_head")]
+    public void PeftsStringTargetModulesArePatternsOverWholeModuleNames(string pattern, string expected)
+    {
+        using var dir = new TempDirectory();
+        dir.Write("adapter_config.json", new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = pattern }.ToJsonString());
+        Assert.Equal(expected.Split(','), AdapterFolder.ReadConfig(dir.Path).Options.TargetModules);
+    }
+
+    [Theory]
+    [InlineData(@"model\.layers\.(0|1)\.self_attn\.q_proj", "adapts q_proj in some layers only")]
+    [InlineData(@".*\.embed_tokens", "matches none of SharpLM's projections")]
+    [InlineData(@"(unclosed", "is not a valid regular expression")]
+    public void PatternsSharpLMCannotHonourAreRefused(string pattern, string message)
+    {
+        using var dir = new TempDirectory();
+        dir.Write("adapter_config.json", new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["target_modules"] = pattern }.ToJsonString());
+        Assert.Contains(message, Assert.Throws<SharpLMException>(() => AdapterFolder.ReadConfig(dir.Path)).Message);
+    }
 }
