@@ -75,6 +75,8 @@ public static class AdapterFolder
         if (root["modules_to_save"] is JsonArray { Count: > 0 }) throw new SharpLMException($"{path}: modules_to_save is not supported");
         if (root["rank_pattern"] is JsonObject { Count: > 0 } || root["alpha_pattern"] is JsonObject { Count: > 0 })
             throw new SharpLMException($"{path}: per-module rank_pattern/alpha_pattern is not supported");
+        if (root["layers_to_transform"] is JsonArray { Count: > 0 } or JsonValue)
+            throw new SharpLMException($"{path}: layers_to_transform (adapting some layers only) is not supported; SharpLM adapts every layer");
         if (root["fan_in_fan_out"]?.GetValue<bool>() == true) throw new SharpLMException($"{path}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported");
         var rank = root["r"]?.GetValue<int>() ?? throw new SharpLMException($"{path}: field \"r\" is missing");
         var targets = root["target_modules"] switch

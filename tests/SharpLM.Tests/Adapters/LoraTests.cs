@@ -144,4 +144,20 @@ public class LoraTests
         dir.Write("adapter_config.json", new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["target_modules"] = pattern }.ToJsonString());
         Assert.Contains(message, Assert.Throws<SharpLMException>(() => AdapterFolder.ReadConfig(dir.Path)).Message);
     }
+
+    [Fact]
+    public void LayerSelectiveAdaptersAreRefused()
+    {
+        using var dir = new TempDirectory();
+        dir.Write("adapter_config.json", new JsonObject
+        {
+            ["peft_type"] = "LORA", ["r"] = 4, ["target_modules"] = new JsonArray("q_proj"), ["layers_to_transform"] = new JsonArray(0, 1),
+        }.ToJsonString());
+        Assert.Contains("layers_to_transform", Assert.Throws<SharpLMException>(() => AdapterFolder.ReadConfig(dir.Path)).Message);
+        dir.Write("adapter_config.json", new JsonObject
+        {
+            ["peft_type"] = "LORA", ["r"] = 4, ["target_modules"] = new JsonArray("q_proj"), ["layers_to_transform"] = null,
+        }.ToJsonString());
+        Assert.Equal(["q_proj"], AdapterFolder.ReadConfig(dir.Path).Options.TargetModules);
+    }
 }
