@@ -79,6 +79,10 @@ sealed class ModelServer : IAsyncDisposable
             {
                 await Fail(http, e);
             }
+            catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+            {
+                options.Log?.Invoke($"{http.Request.Method} {http.Request.Path}: the client closed the connection; its generation stopped");
+            }
             catch (Exception e) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested)
             {
                 // A failure of SharpLM itself: say so in the answer and the log rather than an empty 500.
