@@ -53,12 +53,17 @@ public static class GgufExporter
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var config = model.Config;
+        // Qwen2 is llama.cpp's qwen2 architecture: q/k/v biases, and RoPE in Hugging Face's rotate-half layout.
+        bool qwen2 = config.ModelType == "qwen2";
+        string arch = qwen2 ? "qwen2" : "llama";
+        if (config.MlpBias || config.AttentionBias)
+            throw new SharpLMException("attention_bias / mlp_bias models cannot be exported to GGUF yet (llama.cpp's llama architecture would need its q/k biases reordered)");
         var writer = new GgufWriter();
-        writer.Add("general.architecture", "llama");
+        writer.Add("general.architecture", arch);
         writer.Add("general.name", name);
         writer.Add("general.file_type", type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 7u });
         if (type == GgufTensorType.Q8_0) writer.Add("general.quantization_version", 2u); // ggml's current quantisation version
-        AddHyperParameters(writer, config);
+        AddHyperParameters(writer, config, arch);
         GgufTokenizerMetadata.Add(writer, tokenizer, config.VocabSize);
         if (chatTemplate is not null) writer.Add("tokenizer.chat_template", chatTemplate);
 
@@ -73,9 +78,16 @@ public static class GgufExporter
             var layer = m.layers[i];
             string block = $"blk.{i}.";
             Norm(block + "attn_norm.weight", layer.input_layernorm.weight);
-            Matrix(block + "attn_q.weight", RopeLayout.ToInterleaved(layer.self_attn.q_proj.weight, config.NumAttentionHeads));
-            Matrix(block + "attn_k.weight", RopeLayout.ToInterleaved(layer.self_attn.k_proj.weight, config.NumKeyValueHeads));
-            Matrix(block + "attn_v.weight", layer.self_attn.v_proj.weight);
+            var attention = layer.self_attn;
+            Matrix(block + "attn_q.weight", qwen2 ? attention.q_proj.weight : RopeLayout.ToInterleaved(attention.q_proj.weight, config.NumAttentionHeads));
+            Matrix(block + "attn_k.weight", qwen2 ? attention.k_proj.weight : RopeLayout.ToInterleaved(attention.k_proj.weight, config.NumKeyValueHeads));
+            Matrix(block + "attn_v.weight", attention.v_proj.weight);
+            if (qwen2)
+            {
+                Norm(block + "attn_q.bias", attention.q_proj.bias!);
+                Norm(block + "attn_k.bias", attention.k_proj.bias!);
+                Norm(block + "attn_v.bias", attention.v_proj.bias!);
+            }
             Matrix(block + "attn_output.weight", layer.self_attn.o_proj.weight);
             Norm(block + "ffn_norm.weight", layer.post_attention_layernorm.weight);
             Matrix(block + "ffn_gate.weight", layer.mlp.gate_proj.weight);
@@ -96,31 +108,31 @@ public static class GgufExporter
         return unscaled.InverseFrequencies(headDim) / scaled.InverseFrequencies(headDim);
     }
 
-    static void AddHyperParameters(GgufWriter writer, LlamaConfig config)
+    /// <summary>The <c>{arch}.*</c> keys. Mistral configs are accepted only without an effective sliding window, and
+    /// llama.cpp converts those as llama too.</summary>
+    static void AddHyperParameters(GgufWriter writer, LlamaConfig config, string arch)
     {
-        // Any model SharpLM builds is llama.cpp's llama architecture: mistral configs are accepted only without an
-        // effective sliding window, and llama.cpp converts those as llama too.
         var rope = config.Rope();
-        writer.Add("llama.vocab_size", (uint)config.VocabSize);
-        writer.Add("llama.context_length", (uint)config.MaxPositionEmbeddings);
-        writer.Add("llama.embedding_length", (uint)config.HiddenSize);
-        writer.Add("llama.block_count", (uint)config.NumHiddenLayers);
-        writer.Add("llama.feed_forward_length", (uint)config.IntermediateSize);
-        writer.Add("llama.attention.head_count", (uint)config.NumAttentionHeads);
-        writer.Add("llama.attention.head_count_kv", (uint)config.NumKeyValueHeads);
-        writer.Add("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
-        writer.Add("llama.rope.dimension_count", (uint)config.HeadDim);
-        writer.Add("llama.rope.freq_base", (float)rope.Theta);
+        writer.Add($"{arch}.vocab_size", (uint)config.VocabSize);
+        writer.Add($"{arch}.context_length", (uint)config.MaxPositionEmbeddings);
+        writer.Add($"{arch}.embedding_length", (uint)config.HiddenSize);
+        writer.Add($"{arch}.block_count", (uint)config.NumHiddenLayers);
+        writer.Add($"{arch}.feed_forward_length", (uint)config.IntermediateSize);
+        writer.Add($"{arch}.attention.head_count", (uint)config.NumAttentionHeads);
+        writer.Add($"{arch}.attention.head_count_kv", (uint)config.NumKeyValueHeads);
+        writer.Add($"{arch}.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
+        writer.Add($"{arch}.rope.dimension_count", (uint)config.HeadDim);
+        writer.Add($"{arch}.rope.freq_base", (float)rope.Theta);
         if (rope.Type == RopeFrequencies.Linear)
         {
-            writer.Add("llama.rope.scaling.type", "linear");
-            writer.Add("llama.rope.scaling.factor", (float)rope.Factor);
+            writer.Add($"{arch}.rope.scaling.type", "linear");
+            writer.Add($"{arch}.rope.scaling.factor", (float)rope.Factor);
         }
         if (config.HeadDim * config.NumAttentionHeads != config.HiddenSize)
         {
             // An explicit head_dim: llama.cpp would otherwise derive hidden / heads.
-            writer.Add("llama.attention.key_length", (uint)config.HeadDim);
-            writer.Add("llama.attention.value_length", (uint)config.HeadDim);
+            writer.Add($"{arch}.attention.key_length", (uint)config.HeadDim);
+            writer.Add($"{arch}.attention.value_length", (uint)config.HeadDim);
         }
     }
 }

@@ -16,10 +16,10 @@ public sealed class Attention : nn.Module
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
         this.layerIndex = layerIndex;
-        q_proj = new Projection(config.HiddenSize, heads * headDim);
-        k_proj = new Projection(config.HiddenSize, kvHeads * headDim);
-        v_proj = new Projection(config.HiddenSize, kvHeads * headDim);
-        o_proj = new Projection(heads * headDim, config.HiddenSize);
+        q_proj = new Projection(config.HiddenSize, heads * headDim, config.QkvBias);
+        k_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
+        v_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
+        o_proj = new Projection(heads * headDim, config.HiddenSize, config.AttentionBias);
         RegisterComponents();
     }
 

@@ -40,6 +40,9 @@ public sealed class LlamaConfig
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
 
     [JsonIgnore] public int NumKeyValueHeads => NumKeyValueHeadsRaw ?? NumAttentionHeads;
+
+    /// <summary>Whether q/k/v have biases: always in Qwen2, with attention_bias in Llama (which biases o_proj too).</summary>
+    [JsonIgnore] public bool QkvBias => AttentionBias || ModelType == "qwen2";
     [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
 
     /// <summary>The rotary frequencies (rope_theta and scaling rule); throws on an unsupported rule.</summary>
@@ -69,7 +72,6 @@ public sealed class LlamaConfig
         Require(HeadDim % 2 == 0, $"head_dim must be even for rotary embeddings, got {HeadDim}");
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings must be positive, got {MaxPositionEmbeddings}");
         Require(HiddenAct == "silu", $"hidden_act \"{HiddenAct}\" is not supported (expected \"silu\")");
-        Require(!AttentionBias && !MlpBias, "attention_bias / mlp_bias are not supported (Llama has no biases)");
         Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
         Rope(source);
     }
@@ -78,7 +80,8 @@ public sealed class LlamaConfig
     public long ParameterCount()
     {
         long d = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
-        long perLayer = d * q + 2 * d * kv + q * d + 3 * d * IntermediateSize + 2 * d;
+        long biases = (QkvBias ? q + 2 * kv : 0) + (AttentionBias ? d : 0) + (MlpBias ? 2 * IntermediateSize + d : 0);
+        long perLayer = d * q + 2 * d * kv + q * d + 3 * d * IntermediateSize + 2 * d + biases;
         long embed = (long)VocabSize * d;
         return embed + (TieWordEmbeddings ? 0 : embed) + NumHiddenLayers * perLayer + d;
     }
@@ -129,11 +132,11 @@ public sealed class LlamaConfig
     /// <summary>Fields left out of a config.json mean what transformers' config class for the model_type defaults to.</summary>
     void ApplyTransformersDefaults(HashSet<string> present)
     {
-        bool mistral = ModelType == "mistral";
+        bool mistral = ModelType == "mistral", qwen2 = ModelType == "qwen2";
         if (!present.Contains("num_key_value_heads")) NumKeyValueHeadsRaw = mistral ? 8 : null;
         NumKeyValueHeadsRaw ??= NumAttentionHeads; // written out explicitly, so the file means the same to every reader
         if (!present.Contains("rms_norm_eps")) RmsNormEps = 1e-6;
-        if (!present.Contains("max_position_embeddings")) MaxPositionEmbeddings = mistral ? 4096 * 32 : 2048;
+        if (!present.Contains("max_position_embeddings")) MaxPositionEmbeddings = mistral ? 4096 * 32 : qwen2 ? 32768 : 2048;
     }
 
     public static LlamaConfig Load(string path)

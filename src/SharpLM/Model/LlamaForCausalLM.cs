@@ -53,6 +53,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias")) p.zero_(); // as transformers initialises Linear biases
             else p.normal_(0.0, Config.InitializerRange, generator); // nn.init.normal_ ignores the generator in TorchSharp 0.107
         }
     }

@@ -11,9 +11,9 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     public Mlp(LlamaConfig config) : base("Mlp")
     {
-        gate_proj = new Projection(config.HiddenSize, config.IntermediateSize);
-        up_proj = new Projection(config.HiddenSize, config.IntermediateSize);
-        down_proj = new Projection(config.IntermediateSize, config.HiddenSize);
+        gate_proj = new Projection(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        up_proj = new Projection(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        down_proj = new Projection(config.IntermediateSize, config.HiddenSize, config.MlpBias);
         RegisterComponents();
     }
 

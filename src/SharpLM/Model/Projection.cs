@@ -6,13 +6,15 @@ using F = TorchSharp.torch.nn.functional;
 namespace SharpLM.Model;
 
 /// <summary>
-/// A bias-free linear layer (<c>y = x W^T</c>) with the tensor name Hugging Face uses (<c>weight</c>, shape [out, in]).
+/// A linear layer (<c>y = x W^T</c>, plus <c>b</c> when it has a bias) with the tensor names Hugging Face uses (<c>weight</c>,
+/// shape [out, in]; <c>bias</c>, shape [out]). Llama has no biases; Qwen2's q/k/v projections do.
 /// It can compute in a lower precision than it stores (bf16 matmuls over fp32 master weights: TorchSharp has no
 /// autocast) and can carry an adapter (LoRA) whose output is added to its own.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
+    public readonly Parameter? bias;
     public long InFeatures { get; }
     public long OutFeatures { get; }
 
@@ -22,11 +24,12 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>An adapter whose output is added to this layer's (e.g. LoRA); null when none.</summary>
     public IProjectionAdapter? Adapter { get; private set; }
 
-    public Projection(long inFeatures, long outFeatures) : base("Projection")
+    public Projection(long inFeatures, long outFeatures, bool hasBias = false) : base("Projection")
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         weight = new Parameter(empty(outFeatures, inFeatures));
+        if (hasBias) bias = new Parameter(zeros(outFeatures));
         RegisterComponents();
     }
 
@@ -35,9 +38,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor y;
         if (ComputeType is { } ct && ct != weight.dtype)
-            y = F.linear(x.to(ct), weight.to(ct)).to(x.dtype);
+            y = F.linear(x.to(ct), weight.to(ct), bias?.to(ct)).to(x.dtype);
         else
-            y = F.linear(x, weight);
+            y = F.linear(x, weight, bias);
         if (Adapter is not null) y = y + Adapter.Delta(x);
         return y.MoveToOuterDisposeScope();
     }

@@ -4,18 +4,20 @@ namespace SharpLM.Model;
 
 /// <summary>
 /// Which Hugging Face architectures SharpLM's Llama model computes exactly: <c>llama</c> (Llama 2/3, TinyLlama,
-/// SmolLM) and <c>mistral</c> when its sliding window never applies. Anything else is refused up front, with the
+/// SmolLM), <c>mistral</c> when its sliding window never applies, and <c>qwen2</c> (Qwen2/2.5: Llama with q/k/v
+/// biases) without sliding-window attention. Anything else is refused up front, with the
 /// reason, instead of loading weights into a model that computes something else.
 /// </summary>
 public static class SupportedArchitectures
 {
-    public static IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral"];
-    public static IReadOnlyList<string> Architectures { get; } = ["LlamaForCausalLM", "MistralForCausalLM"];
+    public static IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "qwen2"];
+    public static IReadOnlyList<string> Architectures { get; } = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
 
     /// <summary>What SharpLM supports, for error messages and help text.</summary>
     public const string Summary =
         "SharpLM runs Llama-architecture decoders: model_type \"llama\" (LlamaForCausalLM: Llama 2/3, TinyLlama, SmolLM) " +
-        "and \"mistral\" (MistralForCausalLM) when sliding_window is null or at least max_position_embeddings";
+        "\"mistral\" (MistralForCausalLM) when sliding_window is null or at least max_position_embeddings, and \"qwen2\" " +
+        "(Qwen2ForCausalLM: Qwen2, Qwen2.5) without use_sliding_window";
 
     /// <summary>transformers' MistralConfig default, used when a mistral config.json leaves sliding_window out.</summary>
     public const int MistralDefaultSlidingWindow = 4096;
@@ -24,7 +26,6 @@ public static class SupportedArchitectures
     static readonly Dictionary<string, string> Differences = new(StringComparer.Ordinal)
     {
         ["gpt2"] = "learned positions, LayerNorm, GELU MLP and Conv1D weights",
-        ["qwen2"] = "biases on the q/k/v projections",
         ["qwen3"] = "RMSNorm on queries and keys",
         ["gemma"] = "scaled embeddings, GELU MLP and (1 + w) norms",
         ["gemma2"] = "scaled embeddings, soft-capped logits, extra norms and sliding-window layers",
@@ -44,11 +45,18 @@ public static class SupportedArchitectures
             if (!Architectures.Contains(architecture))
                 throw new SharpLMException($"{source}: architectures lists \"{architecture}\", which is not supported " +
                                            $"(expected {string.Join(" or ", Architectures)}). {Summary}.");
+        if (config.ModelType == "qwen2") CheckQwen2(config, source);
         if (config.ModelType == "mistral" && SlidingWindow(config, source) is { } window && window < config.MaxPositionEmbeddings)
             throw new SharpLMException(
                 $"{source}: sliding_window {window} is smaller than max_position_embeddings {config.MaxPositionEmbeddings}: " +
                 "SharpLM has no sliding-window attention, so tokens further apart than the window would attend differently " +
                 "than the model was trained to (Mistral-7B v0.2 and later set sliding_window to null). " + Summary + ".");
+    }
+
+    static void CheckQwen2(LlamaConfig config, string source)
+    {
+        if (config.Extra is not null && config.Extra.TryGetValue("use_sliding_window", out var use) && use.ValueKind == JsonValueKind.True)
+            throw new SharpLMException($"{source}: use_sliding_window is true: SharpLM has no sliding-window attention. {Summary}.");
     }
 
     static int? SlidingWindow(LlamaConfig config, string source)

@@ -57,7 +57,7 @@ public sealed class Trainer : IDisposable
         model.named_parameters()
             .Where(p => p.parameter.requires_grad)
             .Select(p => new AdamW.Entry(p.name, p.parameter,
-                options.DecayNormsAndEmbeddings || !(p.name.EndsWith("norm.weight") || p.name.Contains("embed_tokens"))));
+                options.DecayNormsAndEmbeddings || !(p.name.EndsWith("norm.weight") || p.name.EndsWith(".bias") || p.name.Contains("embed_tokens"))));
 
     long ComputeTotalSteps() => Options.MaxSteps > 0 ? Options.MaxSteps : (long)Options.Epochs * StepsPerEpoch;
 

@@ -23,7 +23,7 @@ public sealed record TrainingOptions
     public double Eps { get; init; } = 1e-8;
     public double WeightDecay { get; init; } = 0.1;
 
-    /// <summary>The seed decays every parameter; false exempts norms and embeddings, as most recipes do.</summary>
+    /// <summary>The seed decays every parameter; false exempts norms, biases and embeddings, as most recipes do.</summary>
     public bool DecayNormsAndEmbeddings { get; init; } = true;
 
     public long WarmupSteps { get; init; } = 1000;

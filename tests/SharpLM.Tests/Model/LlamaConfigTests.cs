@@ -27,7 +27,7 @@ public class LlamaConfigTests
     }
 
     [Theory]
-    [InlineData("qwen2", "Qwen2ForCausalLM", "biases")]
+    [InlineData("qwen3", "Qwen3ForCausalLM", "RMSNorm on queries and keys")]
     [InlineData("gemma", "GemmaForCausalLM", "norms")]
     [InlineData("phi", "PhiForCausalLM", "not supported")]
     public void OtherDecodersAreRefusedWithTheReason(string modelType, string architecture, string reason)
@@ -95,5 +95,20 @@ public class LlamaConfigTests
         Assert.Contains("\"is_llama_config\": true", json);
         Assert.Contains("\"sliding_window\": null", json);
         Assert.Contains("\"linear\"", json);
+    }
+
+    [Fact]
+    public void LlamaBiasOptionsBuildTheirBiasesAndGgufExportRefusesThem()
+    {
+        var config = TestModels.TinyConfig();
+        config.AttentionBias = true;
+        config.MlpBias = true;
+        using var model = new LlamaForCausalLM(config);
+        var biases = model.named_parameters().Select(p => p.name).Where(n => n.EndsWith(".bias")).Where(n => n.StartsWith("model.layers.0.")).Order().ToArray();
+        Assert.Equal(["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"], biases.Select(n => n.Split('.')[^2]).Order().ToArray());
+        Assert.Equal(model.parameters().Sum(p => p.numel()), config.ParameterCount());
+        using var dir = new TempDirectory();
+        var e = Assert.Throws<SharpLMException>(() => SharpLM.Formats.GgufExporter.Export(model, new TestByteTokenizer(), dir.File("m.gguf"), SharpLM.Formats.GgufTensorType.F32));
+        Assert.Contains("attention_bias / mlp_bias models cannot be exported to GGUF", e.Message);
     }
 }

@@ -1,0 +1,116 @@
+using SharpLM.Adapters;
+using SharpLM.Formats;
+using SharpLM.Model;
+using SharpLM.Tests.Interop;
+using SharpLM.Tests.Tokenization;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace SharpLM.Tests.Model;
+
+/// <summary>Qwen2 / Qwen2.5 (<c>model_type "qwen2"</c>): Llama with biases on q/k/v, checked against llama.cpp's qwen2.</summary>
+[Collection(LlamaCppCollection.Name)]
+public sealed class Qwen2Tests : IDisposable
+{
+    // Qwen2.5-0.5B-Instruct's config.json with the sizes shrunk (its other fields as released).
+    const string Config = """
+    {
+      "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
+      "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 176, "max_position_embeddings": 128,
+      "max_window_layers": 21, "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+      "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+      "use_cache": true, "use_sliding_window": false, "vocab_size": 400
+    }
+    """;
+
+    readonly TempDirectory dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    static LlamaForCausalLM Model(long seed = 3)
+    {
+        var model = new LlamaForCausalLM(LlamaConfig.FromJson(Config));
+        model.InitializeWeights(seed);
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.EndsWith(".bias")) p.normal_(0, 0.5); // transformers starts them at zero; make them matter
+        model.eval();
+        return model;
+    }
+
+    static float[] LastLogits(LlamaForCausalLM model, int[] ids)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return model.forward(tensor(ids.Select(i => (long)i).ToArray()).view(1, -1))[0, -1].data<float>().ToArray();
+    }
+
+    [Fact]
+    public void TheConfigBuildsQkvBiasesAndCountsThem()
+    {
+        using var model = Model();
+        var names = model.named_parameters().Select(p => p.name).ToList();
+        Assert.Contains("model.layers.0.self_attn.q_proj.bias", names);
+        Assert.Contains("model.layers.1.self_attn.v_proj.bias", names);
+        Assert.DoesNotContain("model.layers.0.self_attn.o_proj.bias", names);
+        Assert.DoesNotContain("model.layers.0.mlp.gate_proj.bias", names);
+        Assert.Equal(model.parameters().Sum(p => p.numel()), model.Config.ParameterCount());
+    }
+
+    [Fact]
+    public void BiasesChangeTheOutputAndRoundTripThroughTheFolder()
+    {
+        using var model = Model();
+        var ids = new[] { 1, 17, 250, 3, 99 };
+        var withBiases = LastLogits(model, ids);
+        ModelFolder.Save(dir.File("qwen"), model, TestCorpus.Tokenizer);
+        using var reloaded = ModelFolder.Load(dir.File("qwen"));
+        Assert.Equal("qwen2", reloaded.Config.ModelType);
+        Assert.Equal(withBiases, LastLogits(reloaded, ids));
+
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.EndsWith(".bias")) p.zero_();
+        Assert.NotEqual(withBiases, LastLogits(model, ids));
+    }
+
+    [Fact]
+    public void LlamaCppsQwen2GivesTheSameLogitsAndGreedyTokens()
+    {
+        using var model = Model();
+        ModelFolder.Save(dir.File("qwen"), model, TestCorpus.Tokenizer);
+        GgufExporter.Export(dir.File("qwen"), dir.File("qwen.gguf"), GgufTensorType.F32);
+        using var llama = new LlamaCppModel(dir.File("qwen.gguf"));
+        int[] prompt = [TestCorpus.Tokenizer.Special.Bos!.Value, .. TestCorpus.Tokenizer.Encode("the old house by the river")];
+        var expected = LastLogits(model, prompt);
+        var actual = llama.Logits(prompt);
+        double scale = expected.Max(Math.Abs), difference = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(difference < 1e-5 * scale, $"max |diff| {difference} for logits up to {scale}");
+        var greedy = new SharpLM.Generation.TokenGenerator(model)
+            .Generate(prompt, SharpLM.Generation.SamplingOptions.Greedy with { MaxNewTokens = 24, StopAtEos = false }, new HashSet<int>()).ToArray();
+        Assert.Equal(greedy, llama.Greedy(prompt, 24));
+    }
+
+    [Fact]
+    public void LoraOnQwen2MergesToTheSameOutputs()
+    {
+        using var model = Model();
+        var ids = new[] { 1, 5, 9, 200 };
+        var before = LastLogits(model, ids);
+        Lora.Apply(model, new LoraOptions { Rank = 4, Alpha = 8 }, seed: 2);
+        Assert.Equal(before, LastLogits(model, ids)); // B starts at zero
+        using (no_grad())
+            foreach (var (_, _, adapter) in Lora.Adapters(model)) adapter.B.weight.normal_(0, 0.1);
+        var adapted = LastLogits(model, ids);
+        Lora.Merge(model);
+        var merged = LastLogits(model, ids);
+        Assert.True(adapted.Zip(merged).Max(p => Math.Abs(p.First - p.Second)) < 1e-5);
+    }
+
+    [Fact]
+    public void SlidingWindowAttentionIsRefused()
+    {
+        var e = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson(Config.Replace("\"use_sliding_window\": false", "\"use_sliding_window\": true")));
+        Assert.Contains("use_sliding_window is true", e.Message);
+    }
+}
