@@ -62,9 +62,10 @@ public static class GgufTokenizerMetadata
             (PreTokenizer.Gpt2Pattern, false, false) => "gpt-2",
             (PreTokenizer.Gpt2Pattern, true, false) => "smollm",
             (PreTokenizer.Llama3Pattern, false, true) => "llama-bpe",
+            (PreTokenizer.Qwen2Pattern, false, false) => "qwen2",
             _ => throw new SharpLMException(
                 "GGUF export supports byte-level BPE tokenizers with GPT-2's split pattern (SharpLM's own, GPT-2), GPT-2's " +
-                "pattern after splitting off digits (SmolLM, SmolLM2) or Llama-3's pattern with ignore_merges (Llama-3.x); " +
+                "pattern after splitting off digits (SmolLM, SmolLM2), Llama-3's pattern with ignore_merges (Llama-3.x) or Qwen2's; " +
                 $"this one splits with /{tokenizer.PreTokenizer.Pattern}/" +
                 (tokenizer.PreTokenizer.IndividualDigits ? " after splitting off every digit" : "") +
                 (tokenizer.IgnoreMerges ? " with ignore_merges" : " without ignore_merges")),

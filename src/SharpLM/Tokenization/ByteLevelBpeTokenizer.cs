@@ -45,6 +45,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// <param name="preTokenizer">How text is split before BPE; GPT-2's regex when null.</param>
     /// <param name="ignoreMerges">When true a piece found whole in the vocabulary is one token (Llama-3).</param>
     /// <param name="unkToken">Token used for bytes missing from the vocabulary; such bytes are dropped when null (as in Hugging Face).</param>
+    /// <param name="normalizeNfc">Put text between added tokens in Unicode normalization form C first (Qwen2's NFC normalizer).</param>
     /// <exception cref="SharpLMException">The parts do not fit together.</exception>
     public ByteLevelBpeTokenizer(
         IReadOnlyDictionary<string, int> vocab,
@@ -52,8 +53,10 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         IEnumerable<AddedToken> addedTokens,
         PreTokenizer? preTokenizer = null,
         bool ignoreMerges = false,
-        string? unkToken = null)
+        string? unkToken = null,
+        bool normalizeNfc = false)
     {
+        NormalizeNfc = normalizeNfc;
         this.vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         vocabBySpan = this.vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         this.merges = merges.ToArray();
@@ -146,6 +149,10 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// <summary>How text is split into pieces before BPE.</summary>
     public PreTokenizer PreTokenizer { get; }
 
+    /// <summary>Whether text is put in Unicode NFC before splitting (tokenizer.json's NFC normalizer). Then
+    /// decode(encode(s)) gives the NFC form of s, as Hugging Face does.</summary>
+    public bool NormalizeNfc { get; }
+
     /// <summary>Whether a piece found whole in the vocabulary is emitted as one token.</summary>
     public bool IgnoreMerges { get; }
 
@@ -205,6 +212,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     void EncodeOrdinary(ReadOnlySpan<char> text, Scratch s)
     {
         if (text.IsEmpty) return;
+        if (NormalizeNfc && text.ContainsAnyInRange('\u0300', '\uffff')) text = UnicodeNfc.Apply(text.ToString());
         s.Pieces.Clear();
         PreTokenizer.Split(text, s.Pieces);
         foreach (var (start, length) in s.Pieces)

@@ -99,7 +99,13 @@ public static class TokenizerJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteNull("normalizer");
+            if (tokenizer.NormalizeNfc)
+            {
+                w.WriteStartObject("normalizer");
+                w.WriteString("type", "NFC");
+                w.WriteEndObject();
+            }
+            else w.WriteNull("normalizer");
             w.WritePropertyName("pre_tokenizer");
             WritePreTokenizer(w, tokenizer.PreTokenizer);
             w.WriteNull("post_processor");
@@ -180,8 +186,12 @@ public static class TokenizerJson
     internal static ByteLevelBpeTokenizer Read(JsonElement root)
     {
         Expect(root, JsonValueKind.Object, "the top level");
+        bool nfc = false;
         if (Property(root, "normalizer") is { } normalizer)
-            throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported (byte-level BPE needs none).");
+        {
+            nfc = TypeName(normalizer, "normalizer") == "NFC";
+            if (!nfc) throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported (byte-level BPE takes none or NFC).");
+        }
         var preTokenizer = ReadPreTokenizer(Property(root, "pre_tokenizer"));
         if (Property(root, "decoder") is { } decoder && TypeName(decoder, "decoder") != ByteLevelType)
             throw new SharpLMException($"decoder: type {TypeName(decoder, "decoder")} is not supported (expected ByteLevel).");
@@ -205,7 +215,7 @@ public static class TokenizerJson
         var merges = ReadMerges(model);
         var added = ReadAddedTokens(root, readNormalized: false);
         CheckAddedTokenIds(added, vocab);
-        return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk);
+        return new ByteLevelBpeTokenizer(vocab, merges, added, preTokenizer, ignoreMerges, unk, nfc);
     }
 
     internal static Dictionary<string, int> ReadVocab(JsonElement model)

@@ -110,7 +110,7 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"merges\": [", "\"merges\": [[\"q\", \"zz\"], "), "model.merges[0]", "\"zz\" is not in model.vocab" },
         { Replace("\"merges\": [", "\"merges\": [\"a b c\", "), "model.merges[0]", "one space" },
         { Replace("\"merges\": [", "\"merges\": [42, "), "model.merges[0]", "expected" },
-        { Replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}"), "normalizer", "NFC" },
+        { Replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFKC\"}"), "normalizer", "NFKC" },
         { Replace("\"add_prefix_space\": false", "\"add_prefix_space\": true"), "pre_tokenizer.add_prefix_space", "not supported" },
         { Replace("\"pre_tokenizer\": {", "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Whitespace\"}]}, \"x\": {"),
             "pre_tokenizer.pretokenizers", "[Whitespace] is not supported" },
