@@ -14,6 +14,8 @@ namespace SharpLM.Formats;
 /// Hugging Face converter applies). Norm weights are always F32; a tensor whose rows do not fit Q8_0's blocks of
 /// 32 is stored as F16 instead. RoPE scaling goes where llama.cpp reads it: linear as
 /// <c>llama.rope.scaling.type/factor</c>, llama3 as the per-frequency divisors of a <c>rope_freqs.weight</c> tensor.
+/// Qwen2 models become llama.cpp's <c>qwen2</c> architecture instead: its RoPE is rotate-half, so q/k stay as they are,
+/// and the q/k/v biases are written as <c>attn_*.bias</c>.
 /// </summary>
 public static class GgufExporter
 {
