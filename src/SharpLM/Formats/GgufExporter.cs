@@ -14,8 +14,9 @@ namespace SharpLM.Formats;
 /// Hugging Face converter applies). Norm weights are always F32; a tensor whose rows do not fit Q8_0's blocks of
 /// 32 is stored as F16 instead. RoPE scaling goes where llama.cpp reads it: linear as
 /// <c>llama.rope.scaling.type/factor</c>, llama3 as the per-frequency divisors of a <c>rope_freqs.weight</c> tensor.
-/// Qwen2 models become llama.cpp's <c>qwen2</c> architecture instead: its RoPE is rotate-half, so q/k stay as they are,
-/// and the q/k/v biases are written as <c>attn_*.bias</c>.
+/// Qwen2 and Qwen3 models become llama.cpp's <c>qwen2</c> / <c>qwen3</c> architectures instead: their RoPE is
+/// rotate-half, so q/k stay as they are; Qwen2's q/k/v biases are written as <c>attn_*.bias</c>, Qwen3's query/key
+/// norms as <c>attn_q_norm</c> / <c>attn_k_norm</c>.
 /// </summary>
 public static class GgufExporter
 {
@@ -55,9 +56,10 @@ public static class GgufExporter
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var config = model.Config;
-        // Qwen2 is llama.cpp's qwen2 architecture: q/k/v biases, and RoPE in Hugging Face's rotate-half layout.
-        bool qwen2 = config.ModelType == "qwen2";
-        string arch = qwen2 ? "qwen2" : "llama";
+        // Qwen2 and Qwen3 are llama.cpp architectures of their own (q/k/v biases; query/key norms) that rotate in
+        // Hugging Face's rotate-half layout, so their q/k weights stay as they are.
+        string arch = config.ModelType is "qwen2" or "qwen3" ? config.ModelType : "llama";
+        bool rotateHalf = arch != "llama";
         if (config.MlpBias || config.AttentionBias)
             throw new SharpLMException("attention_bias / mlp_bias models cannot be exported to GGUF yet (llama.cpp's llama architecture would need its q/k biases reordered)");
         var writer = new GgufWriter();
@@ -81,10 +83,15 @@ public static class GgufExporter
             string block = $"blk.{i}.";
             Norm(block + "attn_norm.weight", layer.input_layernorm.weight);
             var attention = layer.self_attn;
-            Matrix(block + "attn_q.weight", qwen2 ? attention.q_proj.weight : RopeLayout.ToInterleaved(attention.q_proj.weight, config.NumAttentionHeads));
-            Matrix(block + "attn_k.weight", qwen2 ? attention.k_proj.weight : RopeLayout.ToInterleaved(attention.k_proj.weight, config.NumKeyValueHeads));
+            Matrix(block + "attn_q.weight", rotateHalf ? attention.q_proj.weight : RopeLayout.ToInterleaved(attention.q_proj.weight, config.NumAttentionHeads));
+            Matrix(block + "attn_k.weight", rotateHalf ? attention.k_proj.weight : RopeLayout.ToInterleaved(attention.k_proj.weight, config.NumKeyValueHeads));
             Matrix(block + "attn_v.weight", attention.v_proj.weight);
-            if (qwen2)
+            if (attention.q_norm is not null)
+            {
+                Norm(block + "attn_q_norm.weight", attention.q_norm.weight);
+                Norm(block + "attn_k_norm.weight", attention.k_norm!.weight);
+            }
+            if (config.QkvBias)
             {
                 Norm(block + "attn_q.bias", attention.q_proj.bias!);
                 Norm(block + "attn_k.bias", attention.k_proj.bias!);

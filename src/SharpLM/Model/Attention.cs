@@ -4,10 +4,12 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace SharpLM.Model;
 
-/// <summary>Grouped-query self-attention with rotary positions, through libtorch's scaled-dot-product attention.</summary>
+/// <summary>Grouped-query self-attention with rotary positions, through libtorch's scaled-dot-product attention.
+/// Qwen3 adds an RMSNorm over each query and key head (<c>q_norm</c>, <c>k_norm</c>) before the rotation.</summary>
 public sealed class Attention : nn.Module
 {
     public readonly Projection q_proj, k_proj, v_proj, o_proj;
+    public readonly RmsNorm? q_norm, k_norm;
     readonly int heads, kvHeads, headDim, layerIndex;
 
     public Attention(LlamaConfig config, int layerIndex) : base("Attention")
@@ -20,6 +22,11 @@ public sealed class Attention : nn.Module
         k_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
         v_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
         o_proj = new Projection(heads * headDim, config.HiddenSize, config.AttentionBias);
+        if (config.QkNorm)
+        {
+            q_norm = new RmsNorm(headDim, config.RmsNormEps);
+            k_norm = new RmsNorm(headDim, config.RmsNormEps);
+        }
         RegisterComponents();
     }
 
@@ -33,8 +40,11 @@ public sealed class Attention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, heads, headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var q = q_proj.forward(x).view(b, t, heads, headDim);
+        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
+        if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);

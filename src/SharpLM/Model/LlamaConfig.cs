@@ -43,6 +43,9 @@ public sealed class LlamaConfig
 
     /// <summary>Whether q/k/v have biases: always in Qwen2, with attention_bias in Llama (which biases o_proj too).</summary>
     [JsonIgnore] public bool QkvBias => AttentionBias || ModelType == "qwen2";
+
+    /// <summary>Whether each query and key head is RMS-normalised before the rotation (Qwen3).</summary>
+    [JsonIgnore] public bool QkNorm => ModelType == "qwen3";
     [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
 
     /// <summary>The rotary frequencies (rope_theta and scaling rule); throws on an unsupported rule.</summary>
@@ -80,7 +83,7 @@ public sealed class LlamaConfig
     public long ParameterCount()
     {
         long d = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
-        long biases = (QkvBias ? q + 2 * kv : 0) + (AttentionBias ? d : 0) + (MlpBias ? 2 * IntermediateSize + d : 0);
+        long biases = (QkvBias ? q + 2 * kv : 0) + (AttentionBias ? d : 0) + (MlpBias ? 2 * IntermediateSize + d : 0) + (QkNorm ? 2L * HeadDim : 0);
         long perLayer = d * q + 2 * d * kv + q * d + 3 * d * IntermediateSize + 2 * d + biases;
         long embed = (long)VocabSize * d;
         return embed + (TieWordEmbeddings ? 0 : embed) + NumHiddenLayers * perLayer + d;
@@ -132,7 +135,7 @@ public sealed class LlamaConfig
     /// <summary>Fields left out of a config.json mean what transformers' config class for the model_type defaults to.</summary>
     void ApplyTransformersDefaults(HashSet<string> present)
     {
-        bool mistral = ModelType == "mistral", qwen2 = ModelType == "qwen2";
+        bool mistral = ModelType == "mistral", qwen2 = ModelType is "qwen2" or "qwen3";
         if (!present.Contains("num_key_value_heads")) NumKeyValueHeadsRaw = mistral ? 8 : null;
         NumKeyValueHeadsRaw ??= NumAttentionHeads; // written out explicitly, so the file means the same to every reader
         if (!present.Contains("rms_norm_eps")) RmsNormEps = 1e-6;

@@ -4,20 +4,20 @@ namespace SharpLM.Model;
 
 /// <summary>
 /// Which Hugging Face architectures SharpLM's Llama model computes exactly: <c>llama</c> (Llama 2/3, TinyLlama,
-/// SmolLM), <c>mistral</c> when its sliding window never applies, and <c>qwen2</c> (Qwen2/2.5: Llama with q/k/v
-/// biases) without sliding-window attention. Anything else is refused up front, with the
+/// SmolLM), <c>mistral</c> when its sliding window never applies, <c>qwen2</c> (Qwen2/2.5: Llama with q/k/v
+/// biases) and <c>qwen3</c> (Llama with query/key norms), both without sliding-window attention. Anything else is refused up front, with the
 /// reason, instead of loading weights into a model that computes something else.
 /// </summary>
 public static class SupportedArchitectures
 {
-    public static IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "qwen2"];
-    public static IReadOnlyList<string> Architectures { get; } = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+    public static IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "qwen2", "qwen3"];
+    public static IReadOnlyList<string> Architectures { get; } = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"];
 
     /// <summary>What SharpLM supports, for error messages and help text.</summary>
     public const string Summary =
         "SharpLM runs Llama-architecture decoders: model_type \"llama\" (LlamaForCausalLM: Llama 2/3, TinyLlama, SmolLM) " +
-        "\"mistral\" (MistralForCausalLM) when sliding_window is null or at least max_position_embeddings, and \"qwen2\" " +
-        "(Qwen2ForCausalLM: Qwen2, Qwen2.5) without use_sliding_window";
+        "\"mistral\" (MistralForCausalLM) when sliding_window is null or at least max_position_embeddings, \"qwen2\" " +
+        "(Qwen2ForCausalLM: Qwen2, Qwen2.5) and \"qwen3\" (Qwen3ForCausalLM, dense) without use_sliding_window";
 
     /// <summary>transformers' MistralConfig default, used when a mistral config.json leaves sliding_window out.</summary>
     public const int MistralDefaultSlidingWindow = 4096;
@@ -26,7 +26,7 @@ public static class SupportedArchitectures
     static readonly Dictionary<string, string> Differences = new(StringComparer.Ordinal)
     {
         ["gpt2"] = "learned positions, LayerNorm, GELU MLP and Conv1D weights",
-        ["qwen3"] = "RMSNorm on queries and keys",
+        ["qwen3_moe"] = "mixture-of-experts MLPs",
         ["gemma"] = "scaled embeddings, GELU MLP and (1 + w) norms",
         ["gemma2"] = "scaled embeddings, soft-capped logits, extra norms and sliding-window layers",
         ["gemma3"] = "scaled embeddings, extra norms, query/key norms and sliding-window layers",
@@ -45,7 +45,7 @@ public static class SupportedArchitectures
             if (!Architectures.Contains(architecture))
                 throw new SharpLMException($"{source}: architectures lists \"{architecture}\", which is not supported " +
                                            $"(expected {string.Join(" or ", Architectures)}). {Summary}.");
-        if (config.ModelType == "qwen2") CheckQwen2(config, source);
+        if (config.ModelType is "qwen2" or "qwen3") CheckQwen2(config, source);
         if (config.ModelType == "mistral" && SlidingWindow(config, source) is { } window && window < config.MaxPositionEmbeddings)
             throw new SharpLMException(
                 $"{source}: sliding_window {window} is smaller than max_position_embeddings {config.MaxPositionEmbeddings}: " +

@@ -27,7 +27,7 @@ public class LlamaConfigTests
     }
 
     [Theory]
-    [InlineData("qwen3", "Qwen3ForCausalLM", "RMSNorm on queries and keys")]
+    [InlineData("qwen3_moe", "Qwen3MoeForCausalLM", "mixture-of-experts")]
     [InlineData("gemma", "GemmaForCausalLM", "norms")]
     [InlineData("phi", "PhiForCausalLM", "not supported")]
     public void OtherDecodersAreRefusedWithTheReason(string modelType, string architecture, string reason)
