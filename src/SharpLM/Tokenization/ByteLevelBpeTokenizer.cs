@@ -125,7 +125,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 
         plainAddedMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Special));
         allAddedMatcher = AddedTokenMatcher.Create(AddedTokens);
-        Special = SpecialTokenNames.Resolve(TokenToId, unkToken);
+        Special = SpecialTokenNames.Resolve(TokenToId, unkToken, name => addedByContent.TryGetValue(name, out var added) ? added.Id : null);
     }
 
     /// <summary>Loads a Hugging Face tokenizer.json (see <see cref="TokenizerJson"/>).</summary>
@@ -135,7 +135,9 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     public int VocabSize { get; }
 
     /// <inheritdoc/>
-    public SpecialTokenIds Special { get; }
+    /// <remarks>Found by conventional names; <see cref="TokenizerLoader"/> applies a model folder's
+    /// tokenizer_config.json on top (e.g. Qwen's <c>"bos_token": null</c>).</remarks>
+    public SpecialTokenIds Special { get; internal set; }
 
     /// <summary>The BPE model's vocabulary (byte-level token strings → ids).</summary>
     public IReadOnlyDictionary<string, int> Vocab => vocab;

@@ -124,7 +124,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         allRawMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Normalized));
         plainNormalizedMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Special && t.Normalized).Select(Normalized).Where(t => t.Content.Length > 0));
         allNormalizedMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => t.Normalized).Select(Normalized).Where(t => t.Content.Length > 0));
-        Special = SpecialTokenNames.Resolve(TokenToId, Options.UnkToken);
+        Special = SpecialTokenNames.Resolve(TokenToId, Options.UnkToken, name => AddedTokens.FirstOrDefault(t => t.Content == name)?.Id);
     }
 
     /// <summary>Loads a SentencePiece-style tokenizer.json (see <see cref="SentencePieceBpeJson"/>).</summary>
@@ -134,7 +134,9 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     public int VocabSize { get; }
 
     /// <inheritdoc/>
-    public SpecialTokenIds Special { get; }
+    /// <remarks>Found by conventional names; <see cref="TokenizerLoader"/> applies a model folder's
+    /// tokenizer_config.json on top (e.g. Qwen's <c>"bos_token": null</c>).</remarks>
+    public SpecialTokenIds Special { get; internal set; }
 
     /// <summary>The BPE model's vocabulary (token strings → ids).</summary>
     public IReadOnlyDictionary<string, int> Vocab => vocab;

@@ -21,12 +21,15 @@ public static class SpecialTokenNames
     public static IReadOnlyList<string> Unk { get; } = ["[UNK]", "<unk>", "<|unk|>"];
 
     /// <summary>Resolves the ids with <paramref name="tokenToId"/>; <paramref name="unkToken"/>
-    /// (the model's declared unknown token) takes precedence for unk.</summary>
-    public static SpecialTokenIds Resolve(Func<string, int?> tokenToId, string? unkToken = null)
+    /// (the model's declared unknown token) takes precedence for unk. Pad, bos and eos are looked up with
+    /// <paramref name="addedTokenToId"/> when given: only added tokens play those roles (Qwen's vocabulary has an
+    /// ordinary "&lt;s&gt;" that is no begin token).</summary>
+    public static SpecialTokenIds Resolve(Func<string, int?> tokenToId, string? unkToken = null, Func<string, int?>? addedTokenToId = null)
     {
-        int? First(IEnumerable<string> names) => names.Select(tokenToId).FirstOrDefault(id => id is not null);
+        int? First(IEnumerable<string> names, Func<string, int?> lookup) => names.Select(lookup).FirstOrDefault(id => id is not null);
+        var role = addedTokenToId ?? tokenToId;
         return new SpecialTokenIds(
-            First(Pad), First(Bos), First(Eos),
-            First(unkToken is null ? Unk : Unk.Prepend(unkToken)));
+            First(Pad, role), First(Bos, role), First(Eos, role),
+            First(unkToken is null ? Unk : Unk.Prepend(unkToken), tokenToId));
     }
 }

@@ -16,11 +16,38 @@ public static class TokenizerLoader
         {
             string json = Path.Combine(path, "tokenizer.json"), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
             if (!File.Exists(json) && File.Exists(bin)) return Llama2cTokenizer.Load(bin);
-            path = json;
+            if (!File.Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
+            return WithConfiguredSpecials(Parse(File.ReadAllBytes(json), json), Path.Combine(path, "tokenizer_config.json"));
         }
         if (!File.Exists(path))
             throw new SharpLMException($"tokenizer not found: {path} (train one with `sharplm tokenizer train`)");
         return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>A model folder's tokenizer_config.json says which tokens are bos, eos and pad (a null meaning none),
+    /// which SharpLM otherwise guesses from conventional names; a token it names that the vocabulary lacks is ignored.</summary>
+    static ITokenizer WithConfiguredSpecials(ITokenizer tokenizer, string configPath)
+    {
+        if (!File.Exists(configPath)) return tokenizer;
+        using var config = Data.ChatTemplateFile.ParseFile(configPath);
+        if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
+        int? Role(string key, int? guessed)
+        {
+            if (!config.RootElement.TryGetProperty(key, out var value)) return guessed;
+            if (value.ValueKind == JsonValueKind.Null) return null;
+            var token = value.ValueKind == JsonValueKind.String ? value.GetString()
+                : value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()
+                : null;
+            return token is not null && tokenizer.TokenToId(token) is { } id ? id : guessed;
+        }
+        var s = tokenizer.Special;
+        var configured = new SpecialTokenIds(Role("pad_token", s.Pad), Role("bos_token", s.Bos), Role("eos_token", s.Eos), Role("unk_token", s.Unk));
+        switch (tokenizer)
+        {
+            case ByteLevelBpeTokenizer b: b.Special = configured; break;
+            case SentencePieceBpeTokenizer p: p.Special = configured; break;
+        }
+        return tokenizer;
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>

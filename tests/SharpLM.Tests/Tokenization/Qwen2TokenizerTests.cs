@@ -49,4 +49,26 @@ public class Qwen2TokenizerTests
         Assert.Equal(Qwen.Value.Encode("e\u0301t\u00e9"), reloaded.Encode("e\u0301t\u00e9"));
         Assert.Equal("\u00e9t\u00e9", reloaded.Decode(reloaded.Encode("e\u0301t\u00e9")));
     }
+
+    [Fact]
+    public void TokenizerConfigDecidesTheSpecialTokensOfAFolder()
+    {
+        using var dir = new TempDirectory();
+        Qwen.Value.Save(dir.File("tokenizer.json"));
+        var guessed = TokenizerLoader.Load(dir.Path).Special;
+        Assert.Equal(151643, guessed.Bos); // <|endoftext|> by name, as for GPT-2 (the vocabulary's ordinary "<s>" is no candidate)
+
+        // Qwen2.5-Instruct's tokenizer_config.json: no begin token, answers end with <|im_end|>.
+        dir.Write("tokenizer_config.json", """{"bos_token": null, "eos_token": "<|im_end|>", "pad_token": {"content": "<|endoftext|>", "special": true}}""");
+        var configured = TokenizerLoader.Load(dir.Path).Special;
+        Assert.Null(configured.Bos);
+        Assert.Equal(151645, configured.Eos);
+        Assert.Equal(151643, configured.Pad);
+
+        // Saving a chat template keeps those roles, "bos_token": null included.
+        var template = SharpLM.Data.ChatTemplate.LoadFromModel(dir.Path);
+        Assert.Null(template);
+        SharpLM.Data.ChatTemplate.ChatMl.Save(dir.Path);
+        Assert.Equal(configured, TokenizerLoader.Load(dir.Path).Special);
+    }
 }

@@ -127,9 +127,10 @@ internal static class ChatTemplateFile
         WriteJson(path, config);
     }
 
+    /// <summary>Names the token (or null for none), so reloading the folder gives the same roles.</summary>
     static void SetToken(JsonObject config, string key, int? id, ITokenizer tokenizer)
     {
-        if (!config.ContainsKey(key) && id is { } known && tokenizer.IdToToken(known) is { } token) config[key] = token;
+        if (!config.ContainsKey(key)) config[key] = id is { } known ? tokenizer.IdToToken(known) : null;
     }
 
     static void WriteJson(string path, JsonNode json) =>
