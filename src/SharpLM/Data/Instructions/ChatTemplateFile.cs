@@ -116,7 +116,7 @@ internal static class ChatTemplateFile
         }
         config["chat_template"] = template.JinjaTemplate;
         foreach (var (name, value) in template.SpecialTokens)
-            if (!config.ContainsKey(name) && value is string token) config[name] = token;
+            if (!config.ContainsKey(name)) config[name] = value as string; // null stays null: "none"
         if (File.Exists(Path.Combine(folder, ModelFolder.TokenizerFile)))
         {
             var tokenizer = TokenizerLoader.Load(folder);

@@ -28,7 +28,8 @@ sealed class HubChatTemplate
     /// <summary>The Jinja text, as found in the config.</summary>
     public string Source { get; }
 
-    /// <summary>The special-token strings the template may use (bos_token, eos_token, ...).</summary>
+    /// <summary>The special-token strings the template may use (bos_token, eos_token, ...); null where the config
+    /// declares none (Qwen's bos_token), which is kept when saving.</summary>
     public IReadOnlyDictionary<string, object?> SpecialTokens => specialTokens;
 
     /// <summary>The chat template of <paramref name="folder"/>'s tokenizer_config.json, or null when it has none.</summary>
@@ -55,8 +56,9 @@ sealed class HubChatTemplate
             {
                 if (!property.Name.EndsWith("_token", StringComparison.Ordinal)) continue;
                 var value = property.Value;
-                // A token is a string or an AddedToken object {"content": ...}.
-                if (value.ValueKind == JsonValueKind.String) tokens[property.Name] = value.GetString();
+                // A token is a string, an AddedToken object {"content": ...}, or null for none.
+                if (value.ValueKind == JsonValueKind.Null) tokens[property.Name] = null;
+                else if (value.ValueKind == JsonValueKind.String) tokens[property.Name] = value.GetString();
                 else if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
                     tokens[property.Name] = content.GetString();
             }
@@ -75,7 +77,8 @@ sealed class HubChatTemplate
     /// <paramref name="addGenerationPrompt"/>.</summary>
     public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
-        var variables = new Dictionary<string, object?>(specialTokens)
+        // As transformers passes its special_tokens_map: tokens declared null are left out (undefined, not "None").
+        var variables = new Dictionary<string, object?>(specialTokens.Where(t => t.Value is not null))
         {
             ["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
             ["add_generation_prompt"] = addGenerationPrompt,

@@ -126,6 +126,26 @@ public sealed class HubChatTemplateTests : IDisposable
     }
 
     [Fact]
+    public void ATokenDeclaredNullIsLeftOutOfRenderingAndKeptWhenSaving()
+    {
+        var folder = dir.File("qwen-like");
+        dir.Write("qwen-like/tokenizer_config.json", new JsonObject
+        {
+            ["chat_template"] = "{{ bos_token }}|{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}",
+            ["bos_token"] = null, ["eos_token"] = "<|im_end|>",
+        }.ToJsonString());
+        var template = ChatTemplate.LoadFromModel(folder)!;
+        Assert.Equal(TestCorpus.Tokenizer.Encode("|hi<|im_end|>", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
+
+        var output = dir.File("saved");
+        Directory.CreateDirectory(output);
+        template.Save(output);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "tokenizer_config.json")))!.AsObject();
+        Assert.True(config.ContainsKey("bos_token"));
+        Assert.Null(config["bos_token"]);
+    }
+
+    [Fact]
     public void SharpLMsOwnTemplateFileWinsOverTheJinjaOne()
     {
         var folder = ModelFolder("qwen2_5");
