@@ -78,7 +78,7 @@ static class EvalCommand
     static PretrainingDataset TextDataset(ParseResult parse, PretrainedModel loaded, List<int[]> docs, Option<int> seqLen, Option<RowMode> rows)
     {
         var tok = loaded.Tokenizer;
-        int bos = tok.Special.Bos ?? throw new SharpLMException($"{loaded.Folder}: the tokenizer has no begin token");
+        int? bos = tok.Special.Bos; // none for tokenizers such as Qwen's: documents start bare
         int eos = tok.Special.Eos ?? throw new SharpLMException($"{loaded.Folder}: the tokenizer has no end token");
         int seq = Math.Min(parse.GetValue(seqLen), loaded.Model.Config.MaxPositionEmbeddings);
         return PretrainingDataset.Build(docs, seq, parse.GetValue(rows), bos, eos, tok.Special.Pad ?? eos);

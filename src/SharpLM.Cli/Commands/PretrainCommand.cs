@@ -64,7 +64,7 @@ static class PretrainCommand
             int seq = parse.GetValue(seqLen);
             if (seq > config.MaxPositionEmbeddings)
                 throw new SharpLMException($"--seq-len {seq} is longer than the model's max_position_embeddings ({config.MaxPositionEmbeddings})");
-            int bos = tokenizer.Special.Bos ?? throw new SharpLMException("the tokenizer has no begin token ([BOT] or <s>)");
+            int? bos = tokenizer.Special.Bos; // none for tokenizers such as Qwen's: documents start bare
             int eos = tokenizer.Special.Eos ?? throw new SharpLMException("the tokenizer has no end token ([EOT] or </s>)");
             int pad = tokenizer.Special.Pad ?? eos;
 

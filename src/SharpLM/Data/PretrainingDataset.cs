@@ -36,8 +36,10 @@ public sealed class PretrainingDataset : ITrainingData
     public long InputTokens => (long)Count * SeqLen;
 
     /// <param name="documents">token ids of each document, without begin/end tokens</param>
-    public static PretrainingDataset Build(IEnumerable<int[]> documents, int seqLen, RowMode mode, int bosId, int eosId, int padId)
+    /// <param name="bosId">the begin token, or null for tokenizers without one (Qwen): documents then start bare</param>
+    public static PretrainingDataset Build(IEnumerable<int[]> documents, int seqLen, RowMode mode, int? bosId, int eosId, int padId)
     {
+        int start = bosId is null ? 0 : 1;
         if (seqLen < 1) throw new SharpLMException($"sequence length must be at least 1, got {seqLen}");
         var stream = new List<int>();
         int rows = 0;
@@ -45,17 +47,17 @@ public sealed class PretrainingDataset : ITrainingData
         {
             if (mode == RowMode.Packed)
             {
-                stream.Add(bosId);
+                if (bosId is { } b) stream.Add(b);
                 stream.AddRange(doc);
                 stream.Add(eosId);
                 continue;
             }
             var row = new int[seqLen + 1];
             Array.Fill(row, padId);
-            row[0] = bosId;
-            var n = Math.Min(doc.Length, seqLen);
-            doc.AsSpan(0, n).CopyTo(row.AsSpan(1));
-            if (1 + n < row.Length) row[1 + n] = eosId;
+            if (bosId is { } first) row[0] = first;
+            var n = Math.Min(doc.Length, seqLen + 1 - start);
+            doc.AsSpan(0, n).CopyTo(row.AsSpan(start));
+            if (start + n < row.Length) row[start + n] = eosId;
             stream.AddRange(row);
             rows++;
         }
@@ -65,7 +67,8 @@ public sealed class PretrainingDataset : ITrainingData
             rows = Math.Max(0, (stream.Count - 1) / seqLen);
             if (rows == 0)
                 throw new SharpLMException($"the corpus has {stream.Count} tokens, fewer than one row of {seqLen + 1}; use a shorter --seq-len or more data");
-            return new PretrainingDataset(stream.ToArray(), seqLen, seqLen, rows, padId);
+            // Packed rows hold no padding: every target counts, even when the pad id doubles as the end token.
+            return new PretrainingDataset(stream.ToArray(), seqLen, seqLen, rows, padId: -1);
         }
         if (rows == 0) throw new SharpLMException("the corpus has no documents");
         return new PretrainingDataset(stream.ToArray(), seqLen, seqLen + 1, rows, padId);

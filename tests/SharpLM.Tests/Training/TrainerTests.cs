@@ -85,6 +85,21 @@ public class TrainerTests
     }
 
     [Fact]
+    public void WithoutABeginTokenDocumentsStartBareAndAnEndTokenThatDoublesAsPadIsTrainedWhenPacked()
+    {
+        // Qwen's tokenizer: no begin token, and <|endoftext|> is both end and pad.
+        var packed = PretrainingDataset.Build([[10, 11, 12], [20, 21]], 3, RowMode.Packed, bosId: null, eosId: 2, padId: 2);
+        Assert.Equal(new[] { 10, 11, 12, 2 }, packed.Row(0).ToArray());
+        using (var batch = packed.Collate([0, 1]))
+            Assert.Equal(new long[] { 11, 12, 2, 20, 21, 2 }, batch.Labels.data<long>().ToArray());
+
+        var padded = PretrainingDataset.Build([[10, 11]], 4, RowMode.Padded, bosId: null, eosId: 2, padId: 0);
+        using var row = padded.Collate([0]);
+        Assert.Equal(new long[] { 10, 11, 2, 0 }, row.InputIds.data<long>().ToArray());
+        Assert.Equal(new long[] { 11, 2, -100, -100 }, row.Labels.data<long>().ToArray());
+    }
+
+    [Fact]
     public void NaNLossStopsWithAClearErrorBeforeTheUpdate()
     {
         using var model = TestModels.Tiny();
