@@ -40,13 +40,13 @@ public sealed class LlamaConfig
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
 
     [JsonIgnore] public int NumKeyValueHeads => NumKeyValueHeadsRaw ?? NumAttentionHeads;
+    [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
 
     /// <summary>Whether q/k/v have biases: always in Qwen2, with attention_bias in Llama (which biases o_proj too).</summary>
     [JsonIgnore] public bool QkvBias => AttentionBias || ModelType == "qwen2";
 
     /// <summary>Whether each query and key head is RMS-normalised before the rotation (Qwen3).</summary>
     [JsonIgnore] public bool QkNorm => ModelType == "qwen3";
-    [JsonIgnore] public int HeadDim => HeadDimRaw ?? HiddenSize / NumAttentionHeads;
 
     /// <summary>The rotary frequencies (rope_theta and scaling rule); throws on an unsupported rule.</summary>
     public RopeFrequencies Rope(string source = "config") => RopeFrequencies.FromConfig(this, source);
@@ -135,11 +135,11 @@ public sealed class LlamaConfig
     /// <summary>Fields left out of a config.json mean what transformers' config class for the model_type defaults to.</summary>
     void ApplyTransformersDefaults(HashSet<string> present)
     {
-        bool mistral = ModelType == "mistral", qwen2 = ModelType is "qwen2" or "qwen3";
+        bool mistral = ModelType == "mistral", qwen = ModelType is "qwen2" or "qwen3";
         if (!present.Contains("num_key_value_heads")) NumKeyValueHeadsRaw = mistral ? 8 : null;
         NumKeyValueHeadsRaw ??= NumAttentionHeads; // written out explicitly, so the file means the same to every reader
         if (!present.Contains("rms_norm_eps")) RmsNormEps = 1e-6;
-        if (!present.Contains("max_position_embeddings")) MaxPositionEmbeddings = mistral ? 4096 * 32 : qwen2 ? 32768 : 2048;
+        if (!present.Contains("max_position_embeddings")) MaxPositionEmbeddings = mistral ? 4096 * 32 : qwen ? 32768 : 2048;
     }
 
     public static LlamaConfig Load(string path)
