@@ -47,16 +47,19 @@ sealed class InstructionInput
 
     public void AddTo(Command command)
     {
+        templateVariables.AddTo(command);
         foreach (var option in new Option[] { Format, Template, TrainOnPrompt, MaxLength, Overflow, Packing, SkipInvalid })
             command.Options.Add(option);
     }
 
     /// <summary>--template, or the template saved in <paramref name="modelFolder"/> (a model or tokenizer path),
     /// or the default template.</summary>
-    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder) =>
+    readonly TemplateVariables templateVariables = new();
+
+    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder) => templateVariables.Apply(parse,
         parse.GetValue(Template) is { } name ? Data.ChatTemplate.Get(name)
         : modelFolder is not null && Directory.Exists(modelFolder) && Data.ChatTemplate.LoadFromModel(modelFolder) is { } saved ? saved
-        : Data.ChatTemplate.Default;
+        : Data.ChatTemplate.Default);
 
     public InstructionReader Reader(ParseResult parse, IEnumerable<string> paths) =>
         new(paths, new InstructionReaderOptions { Format = parse.GetValue(Format), SkipInvalid = parse.GetValue(SkipInvalid) });

@@ -16,14 +16,16 @@ static class ChatCommand
         var template = new Option<string?>("--template") { Description = "Chat template (default: the one saved with the model or its own Jinja chat_template, else default)." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
+        var templateVariables = new TemplateVariables();
         var cmd = new Command("chat", "Chat with a model in the terminal. Each line you type is a user turn; from a pipe, each input line is one turn.") { system, template };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
+        templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
-                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default;
+            var chatTemplate = templateVariables.Apply(parse, parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
+                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default);
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);

@@ -18,16 +18,19 @@ static class GenerateCommand
         var raw = new Option<bool>("--raw") { Description = "Continue the prompt as plain text even when the model was fine-tuned with a chat template." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
+        var templateVariables = new TemplateVariables();
         var cmd = new Command("generate", "Continue a prompt with a trained model, streaming the text.") { prompt, samples, noBos, noCache, raw };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
+        templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var text = parse.GetValue(prompt) ?? (Console.IsInputRedirected ? Console.In.ReadToEnd() : throw new SharpLMException("give --prompt or pipe text on stdin"));
             using var loaded = modelArgs.Load(parse);
             var options = sampling.Read(parse, loaded.Generation);
             // A fine-tuned model is prompted the way it was trained: the prompt becomes a user turn of its template.
-            var template = parse.GetValue(raw) ? null : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder);
+            var template = parse.GetValue(raw) ? null
+                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) is { } saved ? templateVariables.Apply(parse, saved) : null;
             int[] ids;
             if (template is not null)
             {

@@ -17,17 +17,19 @@ static class ServeCommand
         var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model or its own Jinja chat_template, else default)." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
+        var templateVariables = new TemplateVariables();
         var cmd = new Command("serve",
             "Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions (both stream with \"stream\": true), " +
             "GET /v1/models, GET /health, and a chat page at /. Sampling options set the defaults for fields a request leaves out.") { host, port, name, apiKey, template };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
+        templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
-                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default;
+            var chatTemplate = templateVariables.Apply(parse, parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
+                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default);
             var modelName = parse.GetValue(name) ?? DefaultName(loaded.Adapter ?? loaded.Folder);
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");

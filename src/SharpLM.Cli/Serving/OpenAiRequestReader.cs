@@ -21,9 +21,18 @@ static class OpenAiRequestReader
         RequireObject(body);
         var messages = ReadMessages(body);
         int[] prompt;
+        ChatTemplate template;
         try
         {
-            prompt = model.Template.RenderPrompt(model.Loaded.Tokenizer, messages);
+            template = model.Template.WithVariables(TemplateKwargs(body));
+        }
+        catch (SharpLMException e)
+        {
+            throw ApiError.BadRequest(e.Message, "chat_template_kwargs");
+        }
+        try
+        {
+            prompt = template.RenderPrompt(model.Loaded.Tokenizer, messages);
         }
         catch (SharpLMException e)
         {
@@ -53,6 +62,27 @@ static class OpenAiRequestReader
         if (prompt.Length == 0) throw ApiError.BadRequest("prompt is empty and the tokenizer has no begin token to start from", "prompt");
         return Checked(new GenerationRequest(prompt, ReadSampling(body, model)), model, "prompt");
     }
+
+    /// <summary>vLLM's <c>chat_template_kwargs</c>: variables for the model's own Jinja template (e.g.
+    /// <c>{"enable_thinking": false}</c> for Qwen3).</summary>
+    static Dictionary<string, object?> TemplateKwargs(JsonElement body)
+    {
+        if (!body.TryGetProperty("chat_template_kwargs", out var kwargs) || kwargs.ValueKind == JsonValueKind.Null) return [];
+        if (kwargs.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest($"chat_template_kwargs must be an object, not {Describe(kwargs)}", "chat_template_kwargs");
+        return kwargs.EnumerateObject().ToDictionary(p => p.Name, p => JsonValue(p.Value));
+    }
+
+    static object? JsonValue(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Number when v.TryGetInt64(out var l) => l,
+        JsonValueKind.Number => v.GetDouble(),
+        JsonValueKind.String => v.GetString(),
+        JsonValueKind.Array => v.EnumerateArray().Select(JsonValue).ToList(),
+        JsonValueKind.Object => v.EnumerateObject().ToDictionary(p => p.Name, p => JsonValue(p.Value)),
+        _ => null,
+    };
 
     /// <summary>Whether the client asked for server-sent events, and for a final usage chunk with them.</summary>
     public static (bool Stream, bool IncludeUsage) ReadStreaming(JsonElement body)

@@ -211,6 +211,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", null, "top-p must be in (0, 1]")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""", "frequency_penalty", "use repetition_penalty")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""", "stop", "stop must be a string or an array of strings")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}}""", "chat_template_kwargs", "apply to a model's own Jinja chat template")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": [1]}""", "chat_template_kwargs", "must be an object")]
     [InlineData("v1/completions", """{"max_tokens": 4}""", "prompt", "prompt is required")]
     [InlineData("v1/completions", """{"prompt": ["a", "b"]}""", "prompt", "several prompts in one request are not supported")]
     public async Task BadRequestsGetOpenAiErrorsNamingTheField(string path, string json, string? param, string message)

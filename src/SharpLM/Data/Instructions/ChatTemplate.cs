@@ -57,6 +57,15 @@ public sealed class ChatTemplate
         StopStrings = hub.SpecialTokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } end ? [end] : [];
     }
 
+    /// <summary>This template rendered with extra Jinja variables (apply_chat_template's keyword arguments, e.g.
+    /// <c>enable_thinking</c> for Qwen3). Only a model's own template has variables.</summary>
+    public ChatTemplate WithVariables(IReadOnlyDictionary<string, object?> variables)
+    {
+        if (variables.Count == 0) return this;
+        if (hub is null) throw new SharpLMException($"template variables ({string.Join(", ", variables.Keys)}) apply to a model's own Jinja chat template, not to SharpLM's \"{Name}\" template");
+        return new ChatTemplate(hub.WithVariables(variables));
+    }
+
     /// <summary>True for a model's own Hugging Face template (the Jinja <c>chat_template</c> of its
     /// tokenizer_config.json), rendered by SharpLM's Jinja engine; the part properties are then empty.</summary>
     public bool IsModelsOwn => hub is not null;

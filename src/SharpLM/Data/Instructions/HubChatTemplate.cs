@@ -22,8 +22,18 @@ sealed class HubChatTemplate
     readonly JinjaTemplate template;
     readonly Dictionary<string, object?> specialTokens;
 
-    HubChatTemplate(string source, JinjaTemplate template, Dictionary<string, object?> specialTokens) =>
-        (Source, this.template, this.specialTokens) = (source, template, specialTokens);
+    readonly IReadOnlyDictionary<string, object?> variables;
+
+    HubChatTemplate(string source, JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null) =>
+        (Source, this.template, this.specialTokens, this.variables) = (source, template, specialTokens, variables ?? new Dictionary<string, object?>());
+
+    /// <summary>The same template rendered with extra variables, as apply_chat_template's keyword arguments
+    /// (e.g. Qwen3's <c>enable_thinking</c>); later values win.</summary>
+    public HubChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
+        new(Source, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+
+    /// <summary>Extra variables every render gets.</summary>
+    public IReadOnlyDictionary<string, object?> Variables => variables;
 
     /// <summary>The Jinja text, as found in the config.</summary>
     public string Source { get; }
@@ -84,6 +94,12 @@ sealed class HubChatTemplate
             ["add_generation_prompt"] = addGenerationPrompt,
         };
         foreach (var name in new[] { "bos_token", "eos_token" }) variables.TryAdd(name, "");
+        foreach (var (name, value) in this.variables)
+        {
+            if (name is "messages" or "add_generation_prompt")
+                throw new SharpLMException($"template variable \"{name}\" is set by SharpLM itself and cannot be given");
+            variables[name] = value;
+        }
         try
         {
             return template.Render(variables);

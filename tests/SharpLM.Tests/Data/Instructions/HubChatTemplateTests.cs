@@ -175,6 +175,29 @@ public sealed class HubChatTemplateTests : IDisposable
     }
 
     [Fact]
+    public void TemplateVariablesReachTheJinjaTemplateLikeApplyChatTemplatesKeywordArguments()
+    {
+        var qwen3 = ChatTemplate.LoadFromModel(ModelFolder("qwen3"))!;
+        var tokenizer = TestCorpus.Tokenizer;
+        List<ChatMessage> question = [new ChatMessage("user", "Why?")];
+        string Text(ChatTemplate t) => tokenizer.Decode(t.RenderPrompt(tokenizer, question));
+        Assert.EndsWith("<|im_start|>assistant\n", Text(qwen3));
+        Assert.EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n", Text(qwen3.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })));
+        Assert.Same(qwen3, qwen3.WithVariables(new Dictionary<string, object?>()));
+
+        Assert.Contains("apply to a model's own Jinja chat template", Assert.Throws<SharpLMException>(() =>
+            ChatTemplate.Default.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })).Message);
+        Assert.Contains("\"messages\" is set by SharpLM itself", Assert.Throws<SharpLMException>(() =>
+            qwen3.WithVariables(new Dictionary<string, object?> { ["messages"] = null }).RenderPrompt(tokenizer, question)).Message);
+
+        var parsed = new System.CommandLine.RootCommand();
+        var variables = new SharpLM.Cli.TemplateVariables();
+        variables.AddTo(parsed);
+        var fromCli = variables.Apply(parsed.Parse(["--template-var", "enable_thinking=false"]), qwen3);
+        Assert.Equal(Text(qwen3.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })), Text(fromCli));
+    }
+
+    [Fact]
     public void NamedTemplateListsUseTheDefaultOne()
     {
         var config = new JsonObject
