@@ -45,6 +45,8 @@ sealed class InstructionInput
         Description = "Skip and count bad records (malformed lines, missing fields, empty answers) instead of stopping at the first one.",
     };
 
+    readonly TemplateVariables templateVariables = new();
+
     public void AddTo(Command command)
     {
         templateVariables.AddTo(command);
@@ -53,13 +55,9 @@ sealed class InstructionInput
     }
 
     /// <summary>--template, or the template saved in <paramref name="modelFolder"/> (a model or tokenizer path),
-    /// or the default template.</summary>
-    readonly TemplateVariables templateVariables = new();
-
-    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder) => templateVariables.Apply(parse,
-        parse.GetValue(Template) is { } name ? Data.ChatTemplate.Get(name)
-        : modelFolder is not null && Directory.Exists(modelFolder) && Data.ChatTemplate.LoadFromModel(modelFolder) is { } saved ? saved
-        : Data.ChatTemplate.Default);
+    /// or the default template, with any --template-var.</summary>
+    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder) =>
+        templateVariables.Apply(parse, Data.ChatTemplate.Resolve(parse.GetValue(Template), modelFolder));
 
     public InstructionReader Reader(ParseResult parse, IEnumerable<string> paths) =>
         new(paths, new InstructionReaderOptions { Format = parse.GetValue(Format), SkipInvalid = parse.GetValue(SkipInvalid) });

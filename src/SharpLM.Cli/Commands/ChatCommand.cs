@@ -24,8 +24,7 @@ static class ChatCommand
         cmd.SetAction(parse =>
         {
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, parse.GetValue(template) is { } t ? ChatTemplate.Get(t)
-                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) ?? ChatTemplate.Default);
+            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder));
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);

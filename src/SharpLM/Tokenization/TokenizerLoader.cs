@@ -17,7 +17,7 @@ public static class TokenizerLoader
             string json = Path.Combine(path, "tokenizer.json"), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
             if (!File.Exists(json) && File.Exists(bin)) return Llama2cTokenizer.Load(bin);
             if (!File.Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
-            return WithConfiguredSpecials(Parse(File.ReadAllBytes(json), json), Path.Combine(path, "tokenizer_config.json"));
+            return WithConfiguredSpecials(Parse(File.ReadAllBytes(json), json), Path.Combine(path, TokenizerConfigFile.FileName));
         }
         if (!File.Exists(path))
             throw new SharpLMException($"tokenizer not found: {path} (train one with `sharplm tokenizer train`)");
@@ -31,15 +31,11 @@ public static class TokenizerLoader
         if (!File.Exists(configPath)) return tokenizer;
         using var config = Data.ChatTemplateFile.ParseFile(configPath);
         if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
-        int? Role(string key, int? guessed)
-        {
-            if (!config.RootElement.TryGetProperty(key, out var value)) return guessed;
-            if (value.ValueKind == JsonValueKind.Null) return null;
-            var token = value.ValueKind == JsonValueKind.String ? value.GetString()
-                : value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()
-                : null;
-            return token is not null && tokenizer.TokenToId(token) is { } id ? id : guessed;
-        }
+        var declared = TokenizerConfigFile.SpecialTokens(config.RootElement);
+        int? Role(string key, int? guessed) =>
+            !declared.TryGetValue(key, out var token) ? guessed
+            : token is null ? null
+            : tokenizer.TokenToId(token) ?? guessed;
         var s = tokenizer.Special;
         var configured = new SpecialTokenIds(Role("pad_token", s.Pad), Role("bos_token", s.Bos), Role("eos_token", s.Eos), Role("unk_token", s.Unk));
         switch (tokenizer)

@@ -140,10 +140,17 @@ public sealed class ChatTemplate
         if (File.Exists(nameOrPath)) return ChatTemplateFile.Read(nameOrPath);
         if (Directory.Exists(nameOrPath))
             return LoadFromModel(nameOrPath) ?? throw new SharpLMException(
-                $"{nameOrPath} has no chat template (neither {FileName} nor a chat_template in {HubChatTemplate.ConfigFile})");
+                $"{nameOrPath} has no chat template (neither {FileName} nor a chat_template in {TokenizerConfigFile.FileName})");
         throw new SharpLMException(
             $"unknown chat template \"{nameOrPath}\": expected {string.Join(" or ", BuiltInNames)}, a template .json file, or a model folder with {FileName}");
     }
+
+    /// <summary>The template to use with a model: <paramref name="nameOrPath"/> when given (see <see cref="Get"/>), else
+    /// the one <paramref name="modelFolder"/> holds (see <see cref="LoadFromModel"/>), else <see cref="Default"/>.</summary>
+    public static ChatTemplate Resolve(string? nameOrPath, string? modelFolder) =>
+        nameOrPath is not null ? Get(nameOrPath)
+        : modelFolder is not null && Directory.Exists(modelFolder) && LoadFromModel(modelFolder) is { } saved ? saved
+        : Default;
 
     /// <summary>The template saved in <paramref name="modelFolder"/> by SharpLM, else the model's own Jinja
     /// <c>chat_template</c> from its tokenizer_config.json, else null.</summary>

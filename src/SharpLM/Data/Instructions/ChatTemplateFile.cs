@@ -29,8 +29,6 @@ namespace SharpLM.Data;
 /// </summary>
 internal static class ChatTemplateFile
 {
-    const string TokenizerConfigFile = "tokenizer_config.json";
-
     static readonly string[] Fields =
         ["name", "add_bos", "system", "user", "assistant_start", "assistant_end", "end_with_eos", "after_assistant", "stop_strings"];
 
@@ -98,7 +96,7 @@ internal static class ChatTemplateFile
     /// fields kept) and, when the folder has a tokenizer, names its bos/eos tokens there, which the Jinja template uses.</summary>
     public static void WriteHuggingFaceConfig(ChatTemplate template, string folder)
     {
-        string path = Path.Combine(folder, TokenizerConfigFile);
+        string path = Path.Combine(folder, Tokenization.TokenizerConfigFile.FileName);
         JsonObject config;
         if (!File.Exists(path))
             config = [];

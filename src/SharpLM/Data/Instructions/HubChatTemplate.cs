@@ -17,8 +17,6 @@ namespace SharpLM.Data;
 /// </remarks>
 sealed class HubChatTemplate
 {
-    public const string ConfigFile = "tokenizer_config.json";
-
     readonly JinjaTemplate template;
     readonly Dictionary<string, object?> specialTokens;
 
@@ -32,9 +30,6 @@ sealed class HubChatTemplate
     public HubChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
         new(Source, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
 
-    /// <summary>Extra variables every render gets.</summary>
-    public IReadOnlyDictionary<string, object?> Variables => variables;
-
     /// <summary>The Jinja text, as found in the config.</summary>
     public string Source { get; }
 
@@ -45,7 +40,7 @@ sealed class HubChatTemplate
     /// <summary>The chat template of <paramref name="folder"/>'s tokenizer_config.json, or null when it has none.</summary>
     public static HubChatTemplate? FromModelFolder(string folder)
     {
-        string path = Path.Combine(folder, ConfigFile);
+        string path = Path.Combine(folder, TokenizerConfigFile.FileName);
         if (!File.Exists(path)) return null;
         using (var json = ChatTemplateFile.ParseFile(path))
         {
@@ -61,17 +56,7 @@ sealed class HubChatTemplate
                     : throw new SharpLMException($"{path}: chat_template is a list without a \"default\" template"),
                 _ => throw new SharpLMException($"{path}: chat_template must be a string or a list of named templates"),
             };
-            var tokens = new Dictionary<string, object?>();
-            foreach (var property in root.EnumerateObject())
-            {
-                if (!property.Name.EndsWith("_token", StringComparison.Ordinal)) continue;
-                var value = property.Value;
-                // A token is a string, an AddedToken object {"content": ...}, or null for none.
-                if (value.ValueKind == JsonValueKind.Null) tokens[property.Name] = null;
-                else if (value.ValueKind == JsonValueKind.String) tokens[property.Name] = value.GetString();
-                else if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
-                    tokens[property.Name] = content.GetString();
-            }
+            var tokens = TokenizerConfigFile.SpecialTokens(root).ToDictionary(t => t.Key, t => (object?)t.Value);
             try
             {
                 return new HubChatTemplate(source, JinjaTemplate.Parse(source), tokens);
