@@ -214,7 +214,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     void EncodeOrdinary(ReadOnlySpan<char> text, Scratch s)
     {
         if (text.IsEmpty) return;
-        if (NormalizeNfc && text.ContainsAnyInRange('\u0300', '\uffff')) text = UnicodeNfc.Apply(text.ToString());
+        if (NormalizeNfc && UnicodeNfc.MayChange(text)) text = UnicodeNfc.Normalize(text.ToString());
         s.Pieces.Clear();
         PreTokenizer.Split(text, s.Pieces);
         foreach (var (start, length) in s.Pieces)

@@ -27,7 +27,7 @@ public class Qwen2TokenizerTests
     {
         var (text, ids, decoded, decodedSkipSpecial) = Qwen2Reference.Qwen25[row];
         var tokenizer = Qwen.Value;
-        if (!UnicodeNfc.Available && text.AsSpan().ContainsAnyInRange('\u0300', '\uffff'))
+        if (!UnicodeNfc.Available && UnicodeNfc.MayChange(text))
         {
             // A machine without ICU: text that may need NFC is refused with the reason, never tokenized differently.
             Assert.Contains("needs the ICU library", Assert.Throws<SharpLMException>(() => tokenizer.Encode(text, allowSpecial: true)).Message);
