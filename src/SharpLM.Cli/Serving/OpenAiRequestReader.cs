@@ -188,9 +188,9 @@ static class OpenAiRequestReader
         throw ApiError.BadRequest($"stop must be a string or an array of strings, not {Describe(s)}", "stop");
     }
 
-    /// <summary>OpenAI seeds are 64-bit; SharpLM's sampler takes 32 bits, so both halves are folded in.</summary>
+    /// <summary>OpenAI seeds are 64-bit; see <see cref="SamplingOptions.FoldSeed"/>.</summary>
     static int? Seed(JsonElement body) =>
-        Field<int>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? unchecked((int)x ^ (int)(x >> 32)) : (int?)null);
+        Field<int>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? SamplingOptions.FoldSeed(x) : (int?)null);
 
     static bool NonZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.GetDouble() != 0;
 

@@ -38,6 +38,10 @@ public sealed record SamplingOptions
 
     public static SamplingOptions Greedy => new() { Temperature = 0, TopK = 0 };
 
+    /// <summary>A 64-bit seed (what OpenAI's API and Microsoft.Extensions.AI carry) as this sampler's 32 bits, both
+    /// halves folded in.</summary>
+    public static int FoldSeed(long seed) => unchecked((int)seed ^ (int)(seed >> 32));
+
     public bool IsGreedy => Temperature == 0;
 
     /// <summary>The processors in the seed's order: temperature, repetition penalty, top-k, then top-p and min-p.</summary>

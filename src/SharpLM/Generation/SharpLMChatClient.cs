@@ -137,7 +137,7 @@ public sealed class SharpLMChatClient : IChatClient
             Temperature = options.Temperature ?? Defaults.Temperature,
             TopP = options.TopP ?? Defaults.TopP,
             TopK = options.TopK ?? Defaults.TopK,
-            Seed = options.Seed is { } seed ? unchecked((int)seed ^ (int)(seed >> 32)) : Defaults.Seed,
+            Seed = options.Seed is { } seed ? SamplingOptions.FoldSeed(seed) : Defaults.Seed,
             StopStrings = [.. Defaults.StopStrings, .. options.StopSequences ?? []],
             RepetitionPenalty = extra?.TryGetValue("repetition_penalty", out float penalty) == true ? penalty : Defaults.RepetitionPenalty,
             MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : Defaults.MinP,
@@ -157,7 +157,7 @@ public sealed class SharpLMChatClient : IChatClient
             ? throw new NotSupportedException($"messages[{index}]: {other.GetType().Name} is not supported; SharpLM models read text only")
             : message.Text;
 
-    static ChatFinishReason Finish(GenerationResult result) => result.FinishReason == "stop" ? ChatFinishReason.Stop : ChatFinishReason.Length;
+    static ChatFinishReason Finish(GenerationResult result) => result.Stopped ? ChatFinishReason.Stop : ChatFinishReason.Length;
 
     static UsageDetails Usage(GenerationResult result) => new()
     {

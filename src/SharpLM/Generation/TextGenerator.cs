@@ -7,8 +7,11 @@ namespace SharpLM.Generation;
 /// <summary>How one generation ended.</summary>
 public sealed record GenerationResult(string Text, StopReason Reason, int PromptTokens, int CompletionTokens, TimeSpan Elapsed)
 {
-    /// <summary>OpenAI's <c>finish_reason</c>: "stop" at the end token or a stop string, "length" at the token limit or a full context.</summary>
-    public string FinishReason => Reason is StopReason.EndToken or StopReason.StopString ? "stop" : "length";
+    /// <summary>Whether the model ended the text (end token or stop string) rather than a limit (token limit, full context).</summary>
+    public bool Stopped => Reason is StopReason.EndToken or StopReason.StopString;
+
+    /// <summary>OpenAI's <c>finish_reason</c>: "stop" or "length" (see <see cref="Stopped"/>).</summary>
+    public string FinishReason => Stopped ? "stop" : "length";
 }
 
 /// <summary>
