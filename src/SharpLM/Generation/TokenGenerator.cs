@@ -58,8 +58,8 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
     /// cache) and copies the final position's logits as fp32 into <paramref name="logits"/>.</summary>
     void ForwardLastLogits(List<int> context, int newTokens, KvCache? cache, float[] logits)
     {
-        int threads = get_num_threads();
-        bool fewerThreads = newTokens == 1 && cache is not null && DecodeThreads > 0 && DecodeThreads < threads;
+        int threads = newTokens == 1 && cache is not null && DecodeThreads > 0 ? get_num_threads() : 0;
+        bool fewerThreads = DecodeThreads < threads;
         // The setting is the calling thread's (OpenMP's per-thread value), restored before the caller runs again.
         if (fewerThreads) set_num_threads(DecodeThreads);
         try
