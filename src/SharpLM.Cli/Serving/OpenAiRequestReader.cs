@@ -39,7 +39,7 @@ static class OpenAiRequestReader
             throw ApiError.BadRequest(e.Message, "messages");
         }
         var options = ReadSampling(body, model);
-        options = options with { StopStrings = [.. options.StopStrings, .. model.Template.StopStrings] };
+        options = options with { StopStrings = [.. options.StopStrings, .. template.StopStrings] };
         return Checked(new GenerationRequest(prompt, options), model, "messages");
     }
 
