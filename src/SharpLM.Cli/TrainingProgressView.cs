@@ -25,7 +25,7 @@ sealed class TrainingProgressView : ITrainingObserver
         }
         AnsiConsole.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn())
             .Start(ctx =>
             {
                 task = ctx.AddTask("starting", maxValue: totalSteps);
@@ -47,7 +47,7 @@ sealed class TrainingProgressView : ITrainingObserver
         }
         else if (m.Step % logEvery == 0 || m.Step == m.TotalSteps || m.Step == 1)
         {
-            Console.WriteLine(line);
+            AnsiConsole.WriteLine(line);
         }
     }
 

@@ -37,11 +37,11 @@ static class DataCommand
             var reader = input.Reader(parse, parse.GetValue(data)!);
             var examples = input.Render(parse, reader, tokenizer, template, "instruction data");
 
-            AnsiConsole.MarkupLineInterpolated($"Template [bold]{template.Name}[/]; [green]trained tokens in green[/], [dim]ignored tokens dimmed[/].");
+            Terminal.Results.MarkupLineInterpolated($"Template [bold]{template.Name}[/]; [green]trained tokens in green[/], [dim]ignored tokens dimmed[/].");
             foreach (var example in examples.Take(parse.GetValue(count))) Show(example, tokenizer, options);
 
             var dataset = InstructionDataset.Build(examples, options);
-            AnsiConsole.Write(Counts(reader.Stats, dataset));
+            Terminal.Results.Write(Counts(reader.Stats, dataset));
             return 0;
         });
         return cmd;
@@ -51,7 +51,7 @@ static class DataCommand
     {
         var kept = InstructionDataset.Fit(example, options, out bool truncated);
         string fate = kept is null ? "[red]dropped[/]" : truncated ? $"[yellow]cut to {kept.Ids.Length} tokens[/]" : "kept";
-        AnsiConsole.Write(new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
+        Terminal.Results.Write(new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
         var shown = kept ?? example;
         var text = new System.Text.StringBuilder();
         for (int start = 0, end; start < shown.Ids.Length; start = end)
@@ -61,9 +61,9 @@ static class DataCommand
             string piece = Markup.Escape(tokenizer.Decode(shown.Ids.AsSpan(start, end - start)));
             text.Append(shown.Trained[start] ? $"[green]{piece}[/]" : $"[dim]{piece}[/]");
         }
-        AnsiConsole.MarkupLine(text.ToString());
+        Terminal.Results.MarkupLine(text.ToString());
         if (truncated && kept is not null)
-            AnsiConsole.MarkupLineInterpolated($"[yellow]... {example.Ids.Length - kept.Ids.Length} more tokens beyond --max-length {options.MaxLength} are not used[/]");
+            Terminal.Results.MarkupLineInterpolated($"[yellow]... {example.Ids.Length - kept.Ids.Length} more tokens beyond --max-length {options.MaxLength} are not used[/]");
     }
 
     static Table Counts(InstructionStats stats, InstructionDataset dataset)

@@ -132,14 +132,14 @@ static class TokenizerCommand
             var tokenizer = TokenizerLoader.Load(parseResult.GetValue(tokenizerPath)!);
             var ids = tokenizer.Encode(parseResult.GetValue(text)!, parseResult.GetValue(allowSpecial));
 
-            AnsiConsole.WriteLine($"ids ({ids.Length}): {string.Join(' ', ids)}");
+            Terminal.Results.WriteLine($"ids ({ids.Length}): {string.Join(' ', ids)}");
             var table = new Table().AddColumns("#", "id", "token", "text");
             for (int i = 0; i < ids.Length; i++)
             {
                 string piece = JsonSerializer.Serialize(tokenizer.Decode([ids[i]]), Quoted);
                 table.AddRow(new Text(i.ToString()), new Text(ids[i].ToString()), new Text(tokenizer.IdToToken(ids[i]) ?? "?"), new Text(piece));
             }
-            AnsiConsole.Write(table);
+            Terminal.Results.Write(table);
             return 0;
         });
         return cmd;

@@ -1,0 +1,29 @@
+using Spectre.Console;
+
+namespace SharpLM.Cli;
+
+/// <summary>Where the CLI writes: what a command was asked for (generated text, evaluation tables, previews) on
+/// stdout, everything else (progress, settings, diagnostics, errors) on stderr, so `sharplm generate > out.txt`
+/// captures only the text and `2>/dev/null` leaves only results.</summary>
+static class Terminal
+{
+    /// <summary>Sends <see cref="AnsiConsole"/> (used for all diagnostics) to stderr.</summary>
+    public static void SendDiagnosticsToStderr()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        // Logs written to files or pipes should not wrap tables and messages at 80 columns.
+        if (Console.IsErrorRedirected) console.Profile.Width = 160;
+        AnsiConsole.Console = console;
+    }
+
+    /// <summary>A console on stdout, for results (made on each use, so it follows Console.Out).</summary>
+    public static IAnsiConsole Results
+    {
+        get
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+            if (Console.IsOutputRedirected) console.Profile.Width = 160;
+            return console;
+        }
+    }
+}
