@@ -3,20 +3,30 @@ using Spectre.Console;
 
 namespace SharpLM.Cli;
 
-/// <summary>Runs the parsed command and turns failures into one clear message and a non-zero exit code.</summary>
+/// <summary>Runs the parsed command and turns failures into one clear message on stderr and a non-zero exit code.</summary>
 static class CommandRunner
 {
-    public static int Invoke(RootCommand root, string[] args)
+    public static int Invoke(Command root, string[] args)
     {
+        Terminal.SendDiagnosticsToStderr();
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+            {
+                // One line per problem instead of the parser's suggestions for values and the whole help text.
+                foreach (var line in UsageErrors.Describe(parse)) Error(line);
+                return 1;
+            }
+            return parse.Invoke(config);
         }
         catch (Exception e) when (e is SharpLMException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            Error(e.Message);
             return 1;
         }
     }
+
+    static void Error(string message) => AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
 }

@@ -1,15 +1,17 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Runtime;
 
 // Must run before anything touches libtorch (OpenMP reads it once at load).
 NativeEnvironment.Configure();
-// Logs written to files or pipes should not wrap tables and messages at 80 columns.
-if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160;
 
-var root = new RootCommand("SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
+// A named root rather than RootCommand, whose name would be the assembly's (SharpLM.Cli) in usage lines.
+var root = new Command("sharplm", "SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
 {
+    new HelpOption(),
+    new VersionOption(),
     TokenizerCommand.Create(),
     PretrainCommand.Create(),
     FinetuneCommand.Create(),
