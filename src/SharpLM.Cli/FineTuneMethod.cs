@@ -15,7 +15,7 @@ public enum FineTuneMethodKind { Full, Freeze, Lora }
 sealed class FineTuneMethod
 {
     readonly Option<FineTuneMethodKind> method = new("--method") { Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen.", DefaultValueFactory = _ => FineTuneMethodKind.Lora };
-    readonly Option<int> rank = new("--lora-rank") { Description = "LoRA rank r.", DefaultValueFactory = _ => 8 };
+    readonly Option<int> rank = new("--lora-rank", "--lora-r") { Description = "LoRA rank r.", DefaultValueFactory = _ => 8 };
     readonly Option<double> alpha = new("--lora-alpha") { Description = "LoRA alpha (the update is scaled by alpha / r).", DefaultValueFactory = _ => 16 };
     readonly Option<double> dropout = new("--lora-dropout") { Description = "Dropout on the adapter input while training (0 = off, the fast default; 0.05-0.1 regularises small data sets).", DefaultValueFactory = _ => 0.0 };
     readonly Option<string> targets = new("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => string.Join(",", LoraOptions.AllTargets) };

@@ -7,15 +7,24 @@ namespace SharpLM.Cli;
 /// <summary>Optimiser, schedule and loop options shared by `pretrain` and `finetune`; each passes its own defaults.</summary>
 sealed class TrainingArguments
 {
-    readonly Option<double> lr, minLrRatio, weightDecay, beta1, beta2, eps, clip;
+    readonly Option<double?> lr;
+    readonly Option<int?> gradientAccumulation;
+    readonly Option<double> minLrRatio, weightDecay, beta1, beta2, eps, clip;
     readonly Option<bool> noDecayNormsAndEmbeddings;
     readonly Option<long> warmup, maxSteps, evalEvery, checkpointEvery, seed;
     readonly Option<int> epochs, batchSize, microBatchSize, evalExamples, keep, logEvery;
     readonly Option<Precision> precision;
+    readonly TrainingOptions defaults;
 
-    public TrainingArguments(TrainingOptions d)
+    /// <param name="d">the command's defaults</param>
+    /// <param name="learningRateDefault">how the default learning rate is chosen, when it is not always
+    /// <paramref name="d"/>'s (help then shows this text instead of one number)</param>
+    public TrainingArguments(TrainingOptions d, string? learningRateDefault = null)
     {
-        lr = new("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => d.LearningRate };
+        defaults = d;
+        // Hugging Face (Trainer, TRL) and MLX-LM spellings are accepted as aliases: users type them by habit.
+        lr = new("--lr", "--learning-rate") { Description = learningRateDefault is null ? "Peak learning rate." : $"Peak learning rate (default: {learningRateDefault})." };
+        if (learningRateDefault is null) lr.DefaultValueFactory = _ => d.LearningRate;
         minLrRatio = new("--min-lr-ratio") { Description = "The cosine decays to lr x this.", DefaultValueFactory = _ => d.MinLrRatio };
         warmup = new("--warmup") { Description = "Warm-up steps (linear from 0.1 x lr).", DefaultValueFactory = _ => d.WarmupSteps };
         weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay.", DefaultValueFactory = _ => d.WeightDecay };
@@ -24,23 +33,24 @@ sealed class TrainingArguments
         beta2 = new("--beta2") { DefaultValueFactory = _ => d.Beta2, Description = "AdamW beta2." };
         eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };
         clip = new("--clip") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => d.ClipGradNorm };
-        epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => d.Epochs };
-        maxSteps = new("--max-steps") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule).", DefaultValueFactory = _ => d.MaxSteps };
-        batchSize = new("--batch-size") { Description = "Examples per optimiser step.", DefaultValueFactory = _ => d.BatchSize };
-        microBatchSize = new("--micro-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
+        epochs = new("--epochs", "--num-train-epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => d.Epochs };
+        maxSteps = new("--max-steps", "--iters") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule).", DefaultValueFactory = _ => d.MaxSteps };
+        batchSize = new("--batch-size") { Description = "The global batch: examples (or packed rows) per optimiser step, however many passes it takes.", DefaultValueFactory = _ => d.BatchSize };
+        microBatchSize = new("--micro-batch-size", "--per-device-train-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
         precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (about 2x faster on CPUs with AVX-512 bf16); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
         evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
         evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
         checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };
         keep = new("--keep-checkpoints") { Description = "Periodic checkpoints to keep.", DefaultValueFactory = _ => d.KeepCheckpoints };
         seed = new("--seed") { Description = "Seed of initialisation, data order and dropout.", DefaultValueFactory = _ => d.Seed };
+        gradientAccumulation = new("--gradient-accumulation-steps") { Description = "Hugging Face's way to set the batch: --batch-size becomes --micro-batch-size x this." };
         logEvery = new("--log-every") { Description = "When output is not a terminal, print a line every N steps.", DefaultValueFactory = _ => 10 };
     }
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, beta1, beta2, eps, clip, epochs, maxSteps,
-                     batchSize, microBatchSize, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
+                     batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }
 
@@ -53,7 +63,7 @@ sealed class TrainingArguments
     {
         var options = new TrainingOptions
         {
-            LearningRate = p.GetValue(lr), MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
+            LearningRate = p.GetValue(lr) ?? defaults.LearningRate, MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
             Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
@@ -61,17 +71,27 @@ sealed class TrainingArguments
             EvalMaxExamples = p.GetValue(evalExamples), CheckpointEvery = p.GetValue(checkpointEvery),
             KeepCheckpoints = p.GetValue(keep), Seed = p.GetValue(seed),
         };
+        if (p.GetValue(gradientAccumulation) is { } passes)
+        {
+            if (passes < 1) throw new SharpLMException($"--gradient-accumulation-steps must be at least 1, got {passes}");
+            int micro = options.EffectiveMicroBatch;
+            if (p.GetResult(batchSize) is { Implicit: false } && options.BatchSize != micro * passes)
+                throw new SharpLMException($"--batch-size {options.BatchSize} disagrees with --micro-batch-size {micro} x --gradient-accumulation-steps {passes}; give two of the three");
+            options = options with { BatchSize = micro * passes, MicroBatchSize = micro };
+        }
         options.Validate();
         return options;
     }
 
     /// <summary>Prints the settings a run actually uses, so a log says how a model was made.</summary>
-    public static void Print(TrainingOptions o, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra)
+    /// <param name="rows">what one element of a batch is: "examples", or "packed rows" when examples are packed</param>
+    public static void Print(TrainingOptions o, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra, string rows = "examples")
     {
         var table = new Table().Border(TableBorder.Simple).AddColumns("setting", "value");
         foreach (var (k, v) in extra) table.AddRow(k, Markup.Escape(v));
         table.AddRow("steps", $"{totalSteps:N0} ({stepsPerEpoch:N0} per epoch)");
-        table.AddRow("batch", $"{o.BatchSize} examples, micro-batch {o.EffectiveMicroBatch} ({(o.BatchSize + o.EffectiveMicroBatch - 1) / o.EffectiveMicroBatch} accumulation passes)");
+        int passes = (o.BatchSize + o.EffectiveMicroBatch - 1) / o.EffectiveMicroBatch;
+        table.AddRow("batch", $"{o.BatchSize} {rows} per optimiser step" + (passes == 1 ? " (one pass)" : $" = {passes} passes of {o.EffectiveMicroBatch} (gradients accumulated)"));
         table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
         table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
