@@ -11,7 +11,7 @@ sealed class ModelArguments
     public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (Hugging Face layout, e.g. runs/demo/final), or a LoRA adapter folder whose config names its base.", Required = true };
     readonly Option<string?> adapter = new("--adapter") { Description = "A LoRA adapter folder (PEFT layout) to apply on top of --model." };
     readonly Option<bool> ignoreBaseMismatch = new("--ignore-base-mismatch") { Description = "Load the adapter even if it was trained on a different base model." };
-    readonly Option<string> dtype = new("--dtype") { Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).", DefaultValueFactory = _ => "fp32" };
+    readonly Option<string> dtype = DTypeOption();
 
     public void AddTo(Command command)
     {
@@ -21,12 +21,20 @@ sealed class ModelArguments
         command.Options.Add(dtype);
     }
 
-    public ScalarType DType(ParseResult p) => p.GetValue(dtype)!.ToLowerInvariant() switch
+    public ScalarType DType(ParseResult p) => ParseDType(p.GetValue(dtype)!);
+
+    /// <summary>The --dtype option for commands that load models on their own (eval).</summary>
+    public static Option<string> DTypeOption() => new("--dtype") { Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).", DefaultValueFactory = _ => "fp32" };
+
+    public static ScalarType ParseDType(string text) => text.ToLowerInvariant() switch
     {
         "fp32" or "f32" or "float32" => ScalarType.Float32,
         "bf16" or "bfloat16" => ScalarType.BFloat16,
         var other => throw new SharpLMException($"--dtype {other}: expected fp32 or bf16"),
     };
+
+    /// <summary>How figures computed with these weights are labelled.</summary>
+    public static string Label(ScalarType type) => type == ScalarType.BFloat16 ? "bf16" : "fp32";
 
     public PretrainedModel Load(ParseResult p)
     {

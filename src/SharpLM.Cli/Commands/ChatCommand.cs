@@ -31,33 +31,70 @@ static class ChatCommand
             bool interactive = !Console.IsInputRedirected;
             string? systemMessage = parse.GetValue(system);
             var history = new List<ChatMessage>();
-            if (interactive) AnsiConsole.MarkupLineInterpolated($"[grey]chatting with {loaded.Adapter ?? loaded.Folder} (template {chatTemplate.Name}); {Help}[/]");
-            while (true)
+            var interrupts = new ChatInterrupts();
+            ConsoleCancelEventHandler onCtrlC = (_, e) =>
             {
-                if (interactive) AnsiConsole.Markup("[bold green]> [/]");
-                var line = Console.ReadLine();
-                if (line is null) break;
-                line = line.Trim();
-                if (line.Length == 0) continue;
-                if (line is "/quit" or "/exit") break;
-                if (line == "/reset") { history.Clear(); AnsiConsole.MarkupLine("[grey](conversation cleared)[/]"); continue; }
-                if (line.StartsWith("/system")) { systemMessage = line["/system".Length..].Trim(); history.Clear(); AnsiConsole.MarkupLine("[grey](system message set; conversation cleared)[/]"); continue; }
-                if (line.StartsWith('/')) { AnsiConsole.MarkupLineInterpolated($"[grey]{Help}[/]"); continue; }
-
-                history.Add(new ChatMessage(ChatMessage.UserRole, line));
-                var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
-                var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
-                foreach (var id in generator.Generate(prompt, options, loaded.StopTokens()))
+                var outcome = interrupts.OnCtrlC();
+                e.Cancel = outcome != ChatInterrupts.Outcome.Quit;
+                if (outcome == ChatInterrupts.Outcome.Warn) AnsiConsole.MarkupLine("\n[grey](Ctrl+C again to quit, or /quit)[/]");
+            };
+            Console.CancelKeyPress += onCtrlC;
+            try
+            {
+                if (interactive) AnsiConsole.MarkupLineInterpolated($"[grey]chatting with {loaded.Adapter ?? loaded.Folder} (template {chatTemplate.Name}); {Help}; Ctrl+C stops an answer[/]");
+                while (true)
                 {
-                    Console.Write(stream.Push(id));
-                    if (stream.Stopped) break;
+                    if (interactive) AnsiConsole.Markup("[bold green]> [/]");
+                    var line = Console.ReadLine();
+                    if (line is null) break;
+                    interrupts.LineTyped();
+                    line = line.Trim();
+                    if (line.Length == 0) continue;
+                    if (line is "/quit" or "/exit") break;
+                    if (line == "/reset") { history.Clear(); AnsiConsole.MarkupLine("[grey](conversation cleared)[/]"); continue; }
+                    if (line.StartsWith("/system")) { systemMessage = line["/system".Length..].Trim(); history.Clear(); AnsiConsole.MarkupLine("[grey](system message set; conversation cleared)[/]"); continue; }
+                    if (line.StartsWith('/')) { AnsiConsole.MarkupLineInterpolated($"[grey]{Help}[/]"); continue; }
+
+                    history.Add(new ChatMessage(ChatMessage.UserRole, line));
+                    var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
+                    var answer = Answer(generator, loaded, prompt, options, interrupts);
+                    history.Add(new ChatMessage(ChatMessage.AssistantRole, answer.Length > 0 ? answer : "..."));
                 }
-                Console.WriteLine(stream.Flush());
-                history.Add(new ChatMessage(ChatMessage.AssistantRole, stream.Text.Trim().Length > 0 ? stream.Text.Trim() : "..."));
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCtrlC;
             }
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Streams one answer to stdout and its speed to stderr; a Ctrl+C stops it (what was said so far is kept).</summary>
+    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, int[] prompt, SamplingOptions options, ChatInterrupts interrupts)
+    {
+        var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int count = 0;
+        interrupts.AnswerStarted();
+        try
+        {
+            foreach (var id in generator.Generate(prompt, options, loaded.StopTokens()))
+            {
+                count++;
+                Console.Write(stream.Push(id));
+                if (stream.Stopped || interrupts.StopRequested) break;
+            }
+        }
+        finally
+        {
+            Console.WriteLine(stream.Flush());
+        }
+        bool stopped = interrupts.StopRequested;
+        interrupts.AnswerEnded();
+        double seconds = clock.Elapsed.TotalSeconds;
+        AnsiConsole.MarkupLineInterpolated($"[grey]({count} tokens, {count / Math.Max(seconds, 1e-9):F1} tokens/s{(stopped ? ", stopped by Ctrl+C" : "")})[/]");
+        return stream.Text.Trim();
     }
 
     /// <summary>The prompt for the whole conversation; drops the oldest turns (keeping the system message) when

@@ -19,12 +19,13 @@ static class EvalCommand
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per row for text.", DefaultValueFactory = _ => 512 };
         var rows = new Option<RowMode>("--rows") { Description = "Packed or Padded rows for text, as in pretraining.", DefaultValueFactory = _ => RowMode.Packed };
         var batch = new Option<int>("--batch-size") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 8 };
+        var dtype = ModelArguments.DTypeOption();
         var corpus = new CorpusInput();
         var input = new InstructionInput();
         var cmd = new Command("eval", "Compare models: perplexity on text, answer loss and exact match on instruction data (greedy; "
                                       + "answers compared after lower-casing, collapsing whitespace and dropping a final period).")
         {
-            models, data, instructions, exactMatch, seqLen, rows, batch,
+            models, data, instructions, exactMatch, seqLen, rows, batch, dtype,
         };
         corpus.AddTo(cmd);
         cmd.Options.Add(input.Template);
@@ -34,6 +35,7 @@ static class EvalCommand
             var instructionPaths = parse.GetValue(instructions) ?? [];
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
                 throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
+            var weights = ModelArguments.ParseDType(parse.GetValue(dtype)!);
             var records = instructionPaths.Length > 0 ? input.Reader(parse, instructionPaths).Read().ToList() : [];
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("parameters");
@@ -44,7 +46,7 @@ static class EvalCommand
 
             foreach (var folder in parse.GetValue(models)!)
             {
-                using var loaded = PretrainedModel.Load(folder);
+                using var loaded = PretrainedModel.Load(folder, weights);
                 var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
                 if (textPaths.Length > 0)
                 {
@@ -69,7 +71,8 @@ static class EvalCommand
                 }
                 table.AddRow(row.ToArray());
             }
-            AnsiConsole.Write(table);
+            table.Caption($"{ModelArguments.Label(weights)} weights; exact match is greedy, as `generate --greedy` and `chat` answer");
+            Terminal.Results.Write(table);
             return 0;
         });
         return cmd;

@@ -30,7 +30,7 @@ static class FinetuneCommand
         {
             LearningRate = 1e-4, WarmupSteps = 10, Epochs = 2, BatchSize = 16, MicroBatchSize = 8, WeightDecay = 0,
             MinLrRatio = 0.1, KeepCheckpoints = 1,
-        });
+        }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
             model, data, valid, test, exactMatch, output, resume, overwrite, samplePrompts,
@@ -96,7 +96,7 @@ static class FinetuneCommand
                 ("template", $"{template.Name}{(parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")}"),
                 ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, over-long: {datasetOptions.Overflow}"),
                 ("output", outputFolder),
-            ]);
+            ], datasetOptions.Packing ? "packed rows" : "examples");
 
             using var metrics = new MetricsLog(outputFolder, trainer.State.Step);
             var view = new TrainingProgressView(training.LogEvery(parse));
@@ -130,9 +130,9 @@ static class FinetuneCommand
             var tokens = trainer.State.TokensSeen - startTokens;
             var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "before", "after");
             if (trainer.State.LastValidLoss is { } after)
-                summary.AddRow("validation loss (answers)", lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
+                summary.AddRow($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)", lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
             if (emAfter is not null)
-                summary.AddRow($"exact match ({emAfter.Total} held out)", emBefore is null ? "" : $"{emBefore.Rate:P1}", $"{emAfter.Rate:P1}");
+                summary.AddRow($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}", $"{emAfter.Rate:P1}");
             summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
             summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
             summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
@@ -166,6 +166,7 @@ static class FinetuneCommand
     {
         if (items.Count == 0) return null;
         ExactMatchReport report = null!;
+        using var _ = WeightPrecision(loaded.Model);
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
         {
             var task = ctx.AddTask($"exact match {when}", maxValue: items.Count);
@@ -178,8 +179,23 @@ static class FinetuneCommand
         return report;
     }
 
+    /// <summary>Answers are generated in the weights' own precision (fp32), as `eval`, `generate`, `chat` and `serve`
+    /// do, even while training runs its matmuls in bf16, so the same model gives the same greedy answers everywhere.</summary>
+    static IDisposable WeightPrecision(Model.LlamaForCausalLM model)
+    {
+        var training = model.ComputeType;
+        model.SetComputeType(null);
+        return new Restore(() => model.SetComputeType(training));
+    }
+
+    sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
     static void Ask(PretrainedModel loaded, ChatTemplate template, string[] prompts, string when)
     {
+        using var _ = WeightPrecision(loaded.Model);
         foreach (var prompt in prompts)
         {
             var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);

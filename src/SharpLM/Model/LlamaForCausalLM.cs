@@ -119,6 +119,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
             throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {Config.VocabSize}); is the tokenizer the one this model was trained with?");
     }
 
+    /// <summary>The matmul type set by <see cref="SetComputeType"/> (null: the weights' own type).</summary>
+    public ScalarType? ComputeType => Projections().Select(p => p.Module.ComputeType).FirstOrDefault();
+
     /// <summary>Sets the matmul dtype of every projection (e.g. bf16 over fp32 weights); null = weight dtype.</summary>
     public void SetComputeType(ScalarType? type)
     {
