@@ -59,6 +59,7 @@ sealed class FineTuneMethod
             return new((folder, model) =>
             {
                 ModelFolder.Save(folder, model, tokenizer, generation, save);
+                ModelFolder.CopyCompanionFiles(folder, baseFolder);
                 template.Save(folder);
             }, (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
         var lora = Lora(p);
@@ -67,6 +68,7 @@ sealed class FineTuneMethod
             AdapterFolder.Save(folder, model, lora, Path.GetFullPath(baseFolder));
             tokenizer.Save(Path.Combine(folder, tokenizer.FileName));
             File.WriteAllText(Path.Combine(folder, ModelFolder.GenerationConfigFile), generation.ToJson() + "\n");
+            ModelFolder.CopyCompanionFiles(folder, baseFolder);
             template.Save(folder);
         }, (folder, model) => AdapterFolder.LoadWeightsInto(folder, model));
     }

@@ -31,17 +31,11 @@ static class MergeCommand
             var partial = outputFolder.TrimEnd('/') + ".partial";
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
             ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, saveOptions);
-            CopyIfPresent(loaded.Adapter, partial, "sharplm_template.json");
+            ModelFolder.CopyCompanionFiles(partial, loaded.Adapter, loaded.Folder);
             CheckpointManager.ReplaceFolder(partial, outputFolder);
             AnsiConsole.MarkupLineInterpolated($"Merged {adapters} adapters from [green]{loaded.Adapter}[/] into [green]{outputFolder}[/].");
             return 0;
         });
         return cmd;
-    }
-
-    static void CopyIfPresent(string from, string to, string file)
-    {
-        var source = Path.Combine(from, file);
-        if (File.Exists(source)) File.Copy(source, Path.Combine(to, file), overwrite: true);
     }
 }

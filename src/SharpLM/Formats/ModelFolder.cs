@@ -18,6 +18,16 @@ public static class ModelFolder
     public const string TokenizerFile = "tokenizer.json";
     public const string GenerationConfigFile = "generation_config.json";
 
+    /// <summary>Files a model folder may carry that SharpLM does not rebuild from the model and tokenizer objects:
+    /// chat templates (Hugging Face's and SharpLM's), special-token declarations, a SentencePiece model. Saving a
+    /// model made from another folder copies them over (<see cref="CopyCompanionFiles"/>), so a merged or fine-tuned
+    /// model keeps its template and token roles.</summary>
+    public static IReadOnlyList<string> CompanionFiles { get; } =
+    [
+        TokenizerConfigFile.FileName, "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json",
+        "tokenizer.model", Data.ChatTemplate.FileName,
+    ];
+
     /// <summary>Writes the model (without any adapter tensors), its tokenizer and generation defaults into
     /// <paramref name="folder"/> (created if needed). Each file is replaced atomically; the weights are written in
     /// <paramref name="options"/>' tensor type, sharded as transformers does when larger than its maximum shard size
@@ -44,6 +54,26 @@ public static class ModelFolder
         generation.EosTokenId ??= config.EosTokenId;
         generation.PadTokenId ??= config.PadTokenId;
         WriteText(Path.Combine(folder, GenerationConfigFile), generation.ToJson());
+    }
+
+    /// <summary>Copies each of <see cref="CompanionFiles"/> that <paramref name="to"/> lacks from the first of
+    /// <paramref name="sources"/> that has it (e.g. an adapter folder, then its base).</summary>
+    public static void CopyCompanionFiles(string to, params IEnumerable<string?> sources)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in CompanionFiles)
+        {
+            var target = Path.Combine(to, file);
+            if (File.Exists(target)) continue;
+            foreach (var source in sources)
+            {
+                if (source is null) continue;
+                var path = Path.Combine(source, file);
+                if (!File.Exists(path)) continue;
+                AtomicFile.Write(target, s => { using var input = File.OpenRead(path); input.CopyTo(s); });
+                break;
+            }
+        }
     }
 
     /// <summary>The model's own tensors by Hugging Face name (adapter tensors excluded).</summary>

@@ -166,6 +166,9 @@ public sealed class ChatTemplate
     /// written to tokenizer_config.json only, with its special-token strings.</summary>
     public void Save(string modelFolder)
     {
+        // After saving, the folder's template is this one: drop files that would be read before it.
+        foreach (var stale in (string[])[.. HubChatTemplate.SeparateFiles, .. IsModelsOwn ? [FileName] : Array.Empty<string>()])
+            File.Delete(Path.Combine(modelFolder, stale));
         if (!IsModelsOwn) ChatTemplateFile.Write(this, Path.Combine(modelFolder, FileName));
         ChatTemplateFile.WriteHuggingFaceConfig(this, modelFolder);
     }

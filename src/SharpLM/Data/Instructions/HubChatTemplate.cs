@@ -37,35 +37,55 @@ sealed class HubChatTemplate
     /// declares none (Qwen's bos_token), which is kept when saving.</summary>
     public IReadOnlyDictionary<string, object?> SpecialTokens => specialTokens;
 
-    /// <summary>The chat template of <paramref name="folder"/>'s tokenizer_config.json, or null when it has none.</summary>
+    /// <summary>Where newer transformers versions save the template instead of tokenizer_config.json; read first,
+    /// as transformers does.</summary>
+    public static IReadOnlyList<string> SeparateFiles { get; } = ["chat_template.jinja", "chat_template.json"];
+
+    /// <summary>The chat template of <paramref name="folder"/> (chat_template.jinja, chat_template.json, or the
+    /// chat_template of tokenizer_config.json), or null when it has none.</summary>
     public static HubChatTemplate? FromModelFolder(string folder)
     {
-        string path = Path.Combine(folder, TokenizerConfigFile.FileName);
-        if (!File.Exists(path)) return null;
-        using (var json = ChatTemplateFile.ParseFile(path))
+        string configPath = Path.Combine(folder, TokenizerConfigFile.FileName);
+        using var config = File.Exists(configPath) ? ChatTemplateFile.ParseFile(configPath) : null;
+        var root = config?.RootElement ?? default;
+        if ((SeparateSource(folder) ?? ConfigSource(root, configPath)) is not var (source, path)) return null;
+        var tokens = root.ValueKind == JsonValueKind.Object
+            ? TokenizerConfigFile.SpecialTokens(root).ToDictionary(t => t.Key, t => (object?)t.Value)
+            : [];
+        try
         {
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null) return null;
-            string source = chat.ValueKind switch
-            {
-                JsonValueKind.String => chat.GetString()!,
-                // Several named templates (e.g. "default" and "tool_use"): chats use "default".
-                JsonValueKind.Array => chat.EnumerateArray().FirstOrDefault(t => t.TryGetProperty("name", out var n) && n.GetString() == "default")
-                    is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("template", out var text) && text.ValueKind == JsonValueKind.String
-                    ? text.GetString()!
-                    : throw new SharpLMException($"{path}: chat_template is a list without a \"default\" template"),
-                _ => throw new SharpLMException($"{path}: chat_template must be a string or a list of named templates"),
-            };
-            var tokens = TokenizerConfigFile.SpecialTokens(root).ToDictionary(t => t.Key, t => (object?)t.Value);
-            try
-            {
-                return new HubChatTemplate(source, JinjaTemplate.Parse(source), tokens);
-            }
-            catch (JinjaException e)
-            {
-                throw new SharpLMException($"{path}: chat_template {e.Message}; pass --template to use a SharpLM template instead", e);
-            }
+            return new HubChatTemplate(source, JinjaTemplate.Parse(source), tokens);
         }
+        catch (JinjaException e)
+        {
+            throw new SharpLMException($"{path}: chat_template {e.Message}; choose one of SharpLM's templates instead", e);
+        }
+    }
+
+    static (string Source, string Path)? SeparateSource(string folder)
+    {
+        string jinjaPath = Path.Combine(folder, SeparateFiles[0]), jsonPath = Path.Combine(folder, SeparateFiles[1]);
+        if (File.Exists(jinjaPath)) return (File.ReadAllText(jinjaPath), jinjaPath);
+        if (!File.Exists(jsonPath)) return null;
+        using var json = ChatTemplateFile.ParseFile(jsonPath);
+        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String
+            ? (t.GetString()!, jsonPath)
+            : throw new SharpLMException($"{jsonPath}: expected an object with a string \"chat_template\"");
+    }
+
+    static (string Source, string Path)? ConfigSource(JsonElement root, string path)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null) return null;
+        return (chat.ValueKind switch
+        {
+            JsonValueKind.String => chat.GetString()!,
+            // Several named templates (e.g. "default" and "tool_use"): chats use "default".
+            JsonValueKind.Array => chat.EnumerateArray().FirstOrDefault(t => t.TryGetProperty("name", out var n) && n.GetString() == "default")
+                is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("template", out var text) && text.ValueKind == JsonValueKind.String
+                ? text.GetString()!
+                : throw new SharpLMException($"{path}: chat_template is a list without a \"default\" template"),
+            _ => throw new SharpLMException($"{path}: chat_template must be a string or a list of named templates"),
+        }, path);
     }
 
     /// <summary>The template's text for <paramref name="messages"/>, with the assistant header at the end when
