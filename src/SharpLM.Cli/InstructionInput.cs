@@ -55,9 +55,9 @@ sealed class InstructionInput
     }
 
     /// <summary>--template, or the template saved in <paramref name="modelFolder"/> (a model or tokenizer path),
-    /// or the default template, with any --template-var.</summary>
-    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder) =>
-        templateVariables.Apply(parse, Data.ChatTemplate.Resolve(parse.GetValue(Template), modelFolder));
+    /// or the default template for the tokenizer, with any --template-var.</summary>
+    public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder, Tokenization.ITokenizer tokenizer) =>
+        templateVariables.Apply(parse, Data.ChatTemplate.Resolve(parse.GetValue(Template), modelFolder, tokenizer));
 
     public InstructionReader Reader(ParseResult parse, IEnumerable<string> paths) =>
         new(paths, new InstructionReaderOptions { Format = parse.GetValue(Format), SkipInvalid = parse.GetValue(SkipInvalid) });

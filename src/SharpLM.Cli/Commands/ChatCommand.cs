@@ -24,7 +24,7 @@ static class ChatCommand
         cmd.SetAction(parse =>
         {
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder));
+            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);
@@ -57,7 +57,7 @@ static class ChatCommand
 
                     history.Add(new ChatMessage(ChatMessage.UserRole, line));
                     var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
-                    var answer = Answer(generator, loaded, prompt, options, interrupts);
+                    var answer = Answer(generator, loaded, prompt, options, loaded.StopTokens(chatTemplate), interrupts);
                     history.Add(new ChatMessage(ChatMessage.AssistantRole, answer.Length > 0 ? answer : "..."));
                 }
             }
@@ -71,7 +71,7 @@ static class ChatCommand
     }
 
     /// <summary>Streams one answer to stdout and its speed to stderr; a Ctrl+C stops it (what was said so far is kept).</summary>
-    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, int[] prompt, SamplingOptions options, ChatInterrupts interrupts)
+    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, int[] prompt, SamplingOptions options, IReadOnlySet<int> stops, ChatInterrupts interrupts)
     {
         var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -79,7 +79,7 @@ static class ChatCommand
         interrupts.AnswerStarted();
         try
         {
-            foreach (var id in generator.Generate(prompt, options, loaded.StopTokens()))
+            foreach (var id in generator.Generate(prompt, options, stops))
             {
                 count++;
                 Console.Write(stream.Push(id));

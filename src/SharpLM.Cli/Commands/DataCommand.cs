@@ -32,7 +32,7 @@ static class DataCommand
         {
             string tokenizerOrModel = parse.GetValue(tokenizerPath)!;
             var tokenizer = TokenizerLoader.Load(tokenizerOrModel);
-            var template = input.ChatTemplate(parse, tokenizerOrModel);
+            var template = input.ChatTemplate(parse, tokenizerOrModel, tokenizer);
             var options = input.DatasetOptions(parse, tokenizer);
             var reader = input.Reader(parse, parse.GetValue(data)!);
             var examples = input.Render(parse, reader, tokenizer, template, "instruction data");

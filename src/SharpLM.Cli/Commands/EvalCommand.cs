@@ -56,7 +56,7 @@ static class EvalCommand
                 }
                 if (records.Count > 0)
                 {
-                    var template = input.ChatTemplate(parse, loaded.Adapter ?? loaded.Folder);
+                    var template = input.ChatTemplate(parse, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
                     var dataset = InstructionDataset.Build(records.Select(r => template.Render(loaded.Tokenizer, r)),
                         new InstructionDatasetOptions { MaxLength = loaded.Model.Config.MaxPositionEmbeddings, PadId = loaded.Tokenizer.Special.Pad ?? 0 });
                     var report = Evaluate(loaded, dataset, parse.GetValue(batch), $"{folder}: answers");

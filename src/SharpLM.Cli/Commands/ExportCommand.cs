@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SharpLM.Data;
 using SharpLM.Formats;
 using Spectre.Console;
 
@@ -30,8 +31,41 @@ static class ExportCommand
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(parseResult.GetValue(model)!, path, type, parseResult.GetValue(force));
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
+            var folder = parseResult.GetValue(model)!;
+            if (ChatTemplate.LoadFromModel(folder) is { IsModelsOwn: false } template && template.Name != ChatTemplate.ChatMl.Name)
+                AdviseOnTemplate(template, path);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>llama.cpp picks a chat format by recognising the template text; SharpLM's own templates other than
+    /// ChatML are not among those it knows, so say what llama.cpp and Ollama users must do.</summary>
+    static void AdviseOnTemplate(ChatTemplate template, string gguf)
+    {
+        AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] llama.cpp does not recognise SharpLM's \"{template.Name}\" chat template by itself. The file carries it as tokenizer.chat_template:");
+        AnsiConsole.MarkupLineInterpolated($"  llama-server / llama-cli: add --jinja to render it.");
+        AnsiConsole.MarkupLineInterpolated($"  Ollama: put this Modelfile beside the file and run `ollama create NAME -f Modelfile`:");
+        AnsiConsole.WriteLine(OllamaModelfile(template, Path.GetFileName(gguf)));
+        AnsiConsole.MarkupLine("  (Fine-tunes of models whose tokenizer has <|im_start|> and <|im_end|> use ChatML, which every tool knows.)");
+    }
+
+    /// <summary>An Ollama Modelfile whose Go template renders conversations as <paramref name="template"/> does.</summary>
+    internal static string OllamaModelfile(ChatTemplate template, string ggufFile)
+    {
+        static string Part(string text) => text.Replace("{{", "{{ \"{{\" }}").Replace(ChatTemplate.ContentPlaceholder, "{{ .Content }}");
+        // The end token after answers is left out: Ollama stops at the file's end token on its own.
+        var system = Part(template.SystemPart);
+        var lines = new List<string>
+        {
+            $"FROM ./{ggufFile}",
+            "TEMPLATE \"\"\"{{- range .Messages }}" +
+            $"{{{{- if eq .Role \"system\" }}}}{system}" +
+            $"{{{{- else if eq .Role \"user\" }}}}{Part(template.UserPart)}" +
+            $"{{{{- else if eq .Role \"assistant\" }}}}{Part(template.AssistantStart)}{{{{ .Content }}}}{Part(template.AssistantEnd)}{Part(template.AfterAssistant)}" +
+            "{{- end }}{{- end }}" + Part(template.AssistantStart) + "\"\"\"",
+        };
+        lines.AddRange(template.StopStrings.Select(stop => $"PARAMETER stop \"{stop.Replace("\"", "\\\"")}\""));
+        return string.Join("\n", lines);
     }
 }

@@ -59,7 +59,10 @@ static class FinetuneCommand
             using var loaded = PretrainedModel.Load(baseFolder);
             if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var tokenizer = loaded.Tokenizer;
-            var template = input.ChatTemplate(parse, baseFolder);
+            var template = input.ChatTemplate(parse, baseFolder, tokenizer);
+            // The fine-tuned model's generation_config.json lists the template's end-of-answer token (ChatML's
+            // <|im_end|>) among its eos ids, as instruct models on the Hub do, so every tool stops there.
+            loaded.Generation.EosTokenId = [.. loaded.StopTokens(template).Order()];
             var datasetOptions = input.DatasetOptions(parse, tokenizer);
             if (datasetOptions.MaxLength > loaded.Model.Config.MaxPositionEmbeddings)
                 throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings ({loaded.Model.Config.MaxPositionEmbeddings})");
@@ -170,7 +173,7 @@ static class FinetuneCommand
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
         {
             var task = ctx.AddTask($"exact match {when}", maxValue: items.Count);
-            report = ExactMatch.Evaluate(loaded.Model, loaded.Tokenizer, items, loaded.StopTokens(), template.StopStrings,
+            report = ExactMatch.Evaluate(loaded.Model, loaded.Tokenizer, items, loaded.StopTokens(template), template.StopStrings,
                 maxNewTokens: 48, samplesToKeep: 3, progress: (done, _) => task.Value = done);
         });
         AnsiConsole.MarkupLineInterpolated($"[blue]exact match {when}[/]: {report.Correct}/{report.Total} ({report.Rate:P1})");
@@ -199,7 +202,7 @@ static class FinetuneCommand
         foreach (var prompt in prompts)
         {
             var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
-            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(), template.StopStrings, 60);
+            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template), template.StopStrings, 60);
             AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {answer.Trim()}");
         }
     }

@@ -50,7 +50,7 @@ static class GenerateCommand
                 var clock = Stopwatch.StartNew();
                 int count = 0;
                 if (template is null) Console.Write(text);
-                foreach (var id in generator.Generate(ids, sampleOptions, loaded.StopTokens()))
+                foreach (var id in generator.Generate(ids, sampleOptions, loaded.StopTokens(template)))
                 {
                     count++;
                     Console.Write(stream.Push(id));

@@ -28,7 +28,7 @@ static class ServeCommand
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder));
+            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var modelName = parse.GetValue(name) ?? DefaultName(loaded.Adapter ?? loaded.Folder);
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");

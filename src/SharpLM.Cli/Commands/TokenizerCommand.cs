@@ -42,8 +42,8 @@ static class TokenizerCommand
         };
         var specialTokens = new Option<string>("--special-tokens")
         {
-            Description = "Comma-separated special tokens, given ids 0, 1, ... in this order.",
-            DefaultValueFactory = _ => string.Join(",", BpeTrainerOptions.DefaultSpecialTokens),
+            Description = "Comma-separated special tokens, given ids 0, 1, ... in this order (ChatML's markers let fine-tunes use ChatML).",
+            DefaultValueFactory = _ => string.Join(",", [.. BpeTrainerOptions.DefaultSpecialTokens, .. BpeTrainerOptions.ChatMlMarkers]),
         };
         var output = new Option<string>("--output", "-o")
         {

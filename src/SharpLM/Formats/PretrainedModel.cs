@@ -73,11 +73,13 @@ public sealed class PretrainedModel : IDisposable
             throw new SharpLMException($"{where}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; they do not belong together");
     }
 
-    /// <summary>Ids that end generation: the tokenizer's end token and the config's eos ids.</summary>
-    public IReadOnlySet<int> StopTokens()
+    /// <summary>Ids that end generation: the tokenizer's end token, the config's eos ids, and the special tokens that
+    /// end <paramref name="template"/>'s answers.</summary>
+    public IReadOnlySet<int> StopTokens(Data.ChatTemplate? template = null)
     {
         var stops = new HashSet<int>(Generation.EosTokenId ?? Model.Config.EosTokenId ?? []);
         if (Tokenizer.Special.Eos is { } eos) stops.Add(eos);
+        if (template is not null) stops.UnionWith(template.StopTokenIds(Tokenizer));
         return stops;
     }
 

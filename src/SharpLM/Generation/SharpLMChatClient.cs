@@ -34,7 +34,7 @@ public sealed class SharpLMChatClient : IChatClient
         this.loaded = loaded;
         this.ownsModel = ownsModel;
         generator = new TextGenerator(loaded);
-        Template = template ?? ChatTemplate.Resolve(null, loaded.Adapter ?? loaded.Folder);
+        Template = template ?? ChatTemplate.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
         Defaults = defaults ?? loaded.Generation.ToSamplingOptions();
         metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(loaded.Adapter ?? loaded.Folder))));
     }

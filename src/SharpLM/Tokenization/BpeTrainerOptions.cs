@@ -6,6 +6,10 @@ public sealed record BpeTrainerOptions
     /// <summary>SharpLM's special tokens: padding, beginning of text, end of text, unknown.</summary>
     public static IReadOnlyList<string> DefaultSpecialTokens { get; } = ["[PAD]", "[BOT]", "[EOT]", "[UNK]"];
 
+    /// <summary>ChatML's turn markers, which `sharplm tokenizer train` adds after <see cref="DefaultSpecialTokens"/> so
+    /// that fine-tunes can use ChatML (the chat format llama.cpp, Ollama and most tools recognise) with one token each.</summary>
+    public static IReadOnlyList<string> ChatMlMarkers { get; } = ["<|im_start|>", "<|im_end|>"];
+
     /// <summary>Total vocabulary size: special tokens + 256 byte tokens + merged tokens.</summary>
     public int VocabSize { get; init; } = 8000;
 

@@ -18,7 +18,11 @@ public sealed class TrainedGgufFixture : IDisposable
 
     public TrainedGgufFixture()
     {
-        Tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 400 }).Train(TestCorpus.Documents(300));
+        // The special tokens `sharplm tokenizer train` gives, ChatML's markers included.
+        Tokenizer = new BpeTrainer(new BpeTrainerOptions
+        {
+            VocabSize = 400, SpecialTokens = [.. BpeTrainerOptions.DefaultSpecialTokens, .. BpeTrainerOptions.ChatMlMarkers],
+        }).Train(TestCorpus.Documents(300));
         Model = new LlamaForCausalLM(new LlamaConfig
         {
             // More embedding rows than tokens (padded in the GGUF vocabulary); 176 is not a multiple of Q8_0's 32.
@@ -37,7 +41,8 @@ public sealed class TrainedGgufFixture : IDisposable
         Model.eval();
 
         ModelFolder.Save(dir.File("model"), Model, Tokenizer);
-        ChatTemplate.ChatMl.Save(dir.File("model")); // as a fine-tune would: the GGUF carries it as tokenizer.chat_template
+        // A fine-tune's default template for this tokenizer; the GGUF carries it as tokenizer.chat_template.
+        ChatTemplate.DefaultFor(Tokenizer).Save(dir.File("model"));
         foreach (var type in Enum.GetValues<GgufTensorType>())
             GgufExporter.Export(dir.File("model"), Gguf(type), type);
     }
@@ -117,6 +122,19 @@ public sealed class GgufLlamaCppTests(TrainedGgufFixture trained, ITestOutputHel
         var sharpLm = ChatTemplate.ChatMl.RenderPrompt(trained.Tokenizer,
             [new ChatMessage(ChatMessage.SystemRole, "Be brief."), new ChatMessage(ChatMessage.UserRole, "Hello there")]);
         Assert.Equal(trained.Tokenizer.Decode(sharpLm[1..]), text); // SharpLM's ids start with the begin token
+    }
+
+    [Fact]
+    public void TheDefaultFineTuneTemplateIsChatMlWhoseMarkersLlamaCppTokenizesAndStopsAt()
+    {
+        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.DefaultFor(trained.Tokenizer));
+        using var llama = new LlamaCppModel(trained.Gguf(GgufTensorType.F32));
+        var text = llama.ApplyChatTemplate(("user", "Hello there"));
+        var sharpLm = ChatTemplate.ChatMl.RenderPrompt(trained.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "Hello there")]);
+        Assert.Equal(sharpLm[1..], llama.Tokenize(text, special: true)); // one token per marker in both
+        var imEnd = trained.Tokenizer.TokenToId("<|im_end|>")!.Value;
+        Assert.Contains(imEnd, ChatTemplate.ChatMl.StopTokenIds(trained.Tokenizer));
+        Assert.True(llama.EndsGeneration(imEnd));
     }
 
     [Fact]

@@ -46,7 +46,10 @@ sealed class LlamaCppModel : IDisposable
         return System.Text.Encoding.UTF8.GetString(template.Apply());
     }
 
-    public int[] Tokenize(string text) => context.Tokenize(text, addBos: false, special: false).Select(t => (int)t).ToArray();
+    public int[] Tokenize(string text, bool special = false) => context.Tokenize(text, addBos: false, special: special).Select(t => (int)t).ToArray();
+
+    /// <summary>Whether llama.cpp ends generation at this token (its end token, or one it treats alike, e.g. &lt;|im_end|&gt;).</summary>
+    public bool EndsGeneration(int id) => ((LLamaToken)id).IsEndOfGeneration(weights.NativeHandle);
 
     /// <summary>Clears the cache, evaluates <paramref name="ids"/> from position 0 and returns the last position's logits.</summary>
     public float[] Logits(IReadOnlyList<int> ids)

@@ -146,11 +146,28 @@ public sealed class ChatTemplate
     }
 
     /// <summary>The template to use with a model: <paramref name="nameOrPath"/> when given (see <see cref="Get"/>), else
-    /// the one <paramref name="modelFolder"/> holds (see <see cref="LoadFromModel"/>), else <see cref="Default"/>.</summary>
-    public static ChatTemplate Resolve(string? nameOrPath, string? modelFolder) =>
+    /// the one <paramref name="modelFolder"/> holds (see <see cref="LoadFromModel"/>), else <see cref="DefaultFor"/> the
+    /// tokenizer (<see cref="Default"/> without one).</summary>
+    public static ChatTemplate Resolve(string? nameOrPath, string? modelFolder, ITokenizer? tokenizer = null) =>
         nameOrPath is not null ? Get(nameOrPath)
         : modelFolder is not null && Directory.Exists(modelFolder) && LoadFromModel(modelFolder) is { } saved ? saved
-        : Default;
+        : tokenizer is null ? Default : DefaultFor(tokenizer);
+
+    /// <summary>The template for a model without one: <see cref="ChatMl"/> when the tokenizer has its markers as
+    /// special tokens (SharpLM's own tokenizers do), since llama.cpp, Ollama and most tools recognise it; else
+    /// <see cref="Default"/>, whose plain-text headers need no special tokens.</summary>
+    public static ChatTemplate DefaultFor(ITokenizer tokenizer) =>
+        tokenizer.TokenToId("<|im_start|>") is { } start && tokenizer.TokenToId("<|im_end|>") is { } end
+        && tokenizer.Encode("<|im_start|><|im_end|>", allowSpecial: true) is [var a, var b] && a == start && b == end
+            ? ChatMl
+            : Default;
+
+    /// <summary>Ids that end an answer besides the end token: each stop string that is one special token of
+    /// <paramref name="tokenizer"/> (ChatML's <c>&lt;|im_end|&gt;</c>). Decoding skips special tokens, so these must stop
+    /// generation as ids.</summary>
+    public IEnumerable<int> StopTokenIds(ITokenizer tokenizer) =>
+        StopStrings.Where(s => tokenizer.Encode(s, allowSpecial: true) is [_] && tokenizer.Encode(s).Length > 1)
+            .Select(s => tokenizer.Encode(s, allowSpecial: true)[0]);
 
     /// <summary>The template saved in <paramref name="modelFolder"/> by SharpLM, else the model's own Jinja
     /// <c>chat_template</c> from its tokenizer_config.json, else null.</summary>

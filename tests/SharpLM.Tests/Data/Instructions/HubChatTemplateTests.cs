@@ -217,6 +217,6 @@ public sealed class HubChatTemplateTests : IDisposable
         var folder = ModelFolder("qwen2_5", "{% for m in messages %}\n{{ m.content }\n");
         var e = Assert.Throws<SharpLMException>(() => ChatTemplate.LoadFromModel(folder));
         Assert.Contains("tokenizer_config.json: chat_template line 2:", e.Message);
-        Assert.Contains("--template", e.Message);
+        Assert.Contains("SharpLM's templates", e.Message);
     }
 }
