@@ -9,6 +9,13 @@ static class UsageErrors
     {
         var command = parse.CommandResult.Command;
         var usage = $"(`{CommandPath(command)} --help` lists the options)";
+        var first = parse.UnmatchedTokens.FirstOrDefault();
+        if (first is not null && !first.StartsWith('-') && command.Subcommands.Count > 0)
+        {
+            var closest = Closest(first, command.Subcommands.Select(c => c.Name).ToList());
+            yield return $"unknown command `{first}`" + (closest is null ? "" : $"; did you mean `{closest}`?") + $" {usage}";
+            yield break;
+        }
         var unknown = parse.UnmatchedTokens.Where(t => t.StartsWith('-') && t.Length > 1).ToList();
         if (unknown.Count > 0)
         {
@@ -20,13 +27,6 @@ static class UsageErrors
                 var closest = Closest(flag, names);
                 yield return $"unknown option {flag} for `{CommandPath(command)}`" + (closest is null ? "" : $"; did you mean {closest}?") + $" {usage}";
             }
-            yield break;
-        }
-        var unknownCommand = parse.UnmatchedTokens.FirstOrDefault();
-        if (unknownCommand is not null && command.Subcommands.Count > 0)
-        {
-            var closest = Closest(unknownCommand, command.Subcommands.Select(c => c.Name).ToList());
-            yield return $"unknown command `{unknownCommand}`" + (closest is null ? "" : $"; did you mean `{closest}`?") + $" {usage}";
             yield break;
         }
         foreach (var error in parse.Errors.Select(e => e.Message).Distinct())

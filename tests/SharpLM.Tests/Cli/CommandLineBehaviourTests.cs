@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Text.Json;
+using SharpLM.Cli;
+using SharpLM.Cli.Commands;
+using SharpLM.Formats;
+using SharpLM.Model;
+using SharpLM.Tests.Tokenization;
+using Xunit;
+
+namespace SharpLM.Tests.Cli;
+
+/// <summary>What a user sees of the command line itself: results on stdout and everything else on stderr, one-line
+/// usage errors, the spellings other tools use, and help that shows the defaults that are used.</summary>
+[Collection(CliCollection.Name)]
+public sealed class CommandLineBehaviourTests : IDisposable
+{
+    readonly TempDirectory dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    static Command Root() => new("sharplm")
+    {
+        new System.CommandLine.Help.HelpOption(),
+        PretrainCommand.Create(), FinetuneCommand.Create(), GenerateCommand.Create(), EvalCommand.Create(), ChatCommand.Create(),
+    };
+
+    /// <summary>Runs a command in-process and returns its exit code, stdout and stderr.</summary>
+    static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        var (outWriter, errWriter) = (new StringWriter(), new StringWriter());
+        try
+        {
+            Console.SetOut(outWriter);
+            Console.SetError(errWriter);
+            int exit = CommandRunner.Invoke(Root(), args);
+            return (exit, outWriter.ToString(), errWriter.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    string TinyModel()
+    {
+        var folder = dir.File("model");
+        var config = ModelPresets.Get("tiny");
+        config.VocabSize = TestCorpus.Tokenizer.VocabSize;
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(5);
+        ModelFolder.Save(folder, model, TestCorpus.Tokenizer);
+        return folder;
+    }
+
+    [Fact]
+    public void GeneratedTextAloneGoesToStdoutAndErrorsToStderr()
+    {
+        var model = TinyModel();
+        var (exit, stdout, stderr) = Run("generate", "--model", model, "--prompt", "The model", "--max-tokens", "3", "--greedy");
+        Assert.Equal(0, exit);
+        Assert.StartsWith("The model", stdout);
+        Assert.Single(stdout.TrimEnd('\n').Split('\n')); // the continuation only
+        Assert.Contains("tokens in", stderr); // speed and stop reason are diagnostics
+
+        (exit, stdout, stderr) = Run("generate", "--model", dir.File("missing"), "--prompt", "x");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("error:", stderr);
+        Assert.Contains("model folder not found", stderr);
+    }
+
+    [Fact]
+    public void EvaluationTablesAreResultsOnStdout()
+    {
+        var model = TinyModel();
+        dir.Write("valid.txt", string.Join("\n\n", TestCorpus.Documents(5)));
+        var (exit, stdout, stderr) = Run("eval", "--model", model, "--data", dir.File("valid.txt"), "--seq-len", "32");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("perplexity", stdout);
+        Assert.Contains("fp32 weights", stdout); // the precision every figure used
+        Assert.DoesNotContain("perplexity", stderr);
+    }
+
+    [Fact]
+    public void AnUnknownOptionIsOneLineNamingTheClosestRealOne()
+    {
+        var (exit, stdout, stderr) = Run("finetune", "--model", "m", "--data", "d", "--output", "o", "--lernrate", "0.001");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.Contains("unknown option --lernrate", line);
+        Assert.Contains("did you mean --learning-rate?", line);
+        Assert.DoesNotContain("0.001", line); // no suggestion for the value
+
+        (exit, _, stderr) = Run("fintune", "--model", "m");
+        Assert.Equal(1, exit);
+        Assert.Contains("did you mean `finetune`?", stderr);
+    }
+
+    [Fact]
+    public void UsageLinesNameTheProgramSharplm()
+    {
+        var help = new StringWriter();
+        var parse = Root().Parse(["finetune", "--help"]);
+        parse.InvocationConfiguration.Output = help;
+        parse.Invoke();
+        Assert.Contains("sharplm finetune [options]", help.ToString());
+        Assert.DoesNotContain("SharpLM.Cli", help.ToString());
+        // The LoRA default learning rate is the one help shows; no single wrong number.
+        Assert.Contains("default: 1e-3 with --method lora", help.ToString());
+        Assert.DoesNotContain("[default: 0.0001]", help.ToString());
+    }
+
+    [Fact]
+    public void HuggingFaceAndMlxSpellingsSetTheSameSettings()
+    {
+        var model = TinyModel();
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run"), "--method", "full",
+            "--learning-rate", "0.002", "--iters", "1", "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", "3",
+            "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("AdamW lr 0.002", stderr);
+        Assert.Contains("6 examples per optimiser step = 3 passes of 2", stderr);
+
+        (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run2"), "--batch-size", "4",
+            "--micro-batch-size", "2", "--gradient-accumulation-steps", "3");
+        Assert.Equal(1, exit);
+        Assert.Contains("give two of the three", stderr);
+    }
+
+    [Fact]
+    public void LoraTrainsAtTheLearningRateHelpShowsAndPackedBatchesCountRows()
+    {
+        var model = TinyModel();
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run"), "--max-steps", "1",
+            "--batch-size", "2", "--packing", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("AdamW lr 0.001", stderr);
+        Assert.Contains("2 packed rows per optimiser step", stderr);
+    }
+
+    [Fact]
+    public void CtrlCStopsAnAnswerAndOnlyASecondPressAtThePromptQuits()
+    {
+        var interrupts = new ChatInterrupts();
+        interrupts.AnswerStarted();
+        Assert.Equal(ChatInterrupts.Outcome.StopAnswer, interrupts.OnCtrlC());
+        Assert.True(interrupts.StopRequested);
+        interrupts.AnswerEnded();
+        Assert.False(interrupts.StopRequested);
+        Assert.Equal(ChatInterrupts.Outcome.Warn, interrupts.OnCtrlC());
+        interrupts.LineTyped(); // typing in between starts over
+        Assert.Equal(ChatInterrupts.Outcome.Warn, interrupts.OnCtrlC());
+        Assert.Equal(ChatInterrupts.Outcome.Quit, interrupts.OnCtrlC());
+    }
+}
