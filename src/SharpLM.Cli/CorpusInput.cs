@@ -38,8 +38,9 @@ sealed class CorpusInput
         SkipInvalid = parse.GetValue(SkipInvalid),
     });
 
-    /// <summary>Reads and tokenizes every document under <paramref name="paths"/>, showing progress.</summary>
-    public List<int[]> Tokenize(ParseResult parse, IEnumerable<string> paths, ITokenizer tokenizer, string label)
+    /// <summary>Reads and tokenizes every document under <paramref name="paths"/>, showing progress, then what was
+    /// skipped (listed in full in <paramref name="runFolder"/>, when given).</summary>
+    public List<int[]> Tokenize(ParseResult parse, IEnumerable<string> paths, ITokenizer tokenizer, string label, string? runFolder = null)
     {
         var reader = Reader(parse, paths);
         List<int[]> documents = null!;
@@ -53,11 +54,7 @@ sealed class CorpusInput
         long tokens = documents.Sum(d => (long)d.Length);
         AnsiConsole.MarkupLineInterpolated(
             $"{label}: {stats.Documents:N0} documents from {stats.Files:N0} file(s), {stats.Bytes / 1e6:F1} MB, {tokens:N0} tokens ({clock.Elapsed.TotalSeconds:F1} s, {stats.Bytes / 1e6 / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F1} MB/s)");
-        if (stats.Skipped > 0)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {stats.Skipped} invalid record(s)[/], e.g.:");
-            foreach (var example in stats.SkippedExamples) AnsiConsole.MarkupLineInterpolated($"  {example}");
-        }
+        SkippedRecordsReport.Show(stats.SkippedRecords, label, runFolder);
         if (stats.IgnoredFiles > 0) AnsiConsole.MarkupLineInterpolated($"[grey]ignored {stats.IgnoredFiles} file(s) with other extensions[/]");
         return documents;
     }

@@ -71,8 +71,10 @@ sealed class InstructionInput
         PadId = tokenizer.Special.Pad ?? tokenizer.Special.Eos ?? 0,
     };
 
-    /// <summary>Reads and renders every record under <paramref name="paths"/>, showing progress, then what was skipped.</summary>
-    public List<TemplatedExample> Render(ParseResult parse, InstructionReader reader, ITokenizer tokenizer, ChatTemplate template, string label)
+    /// <summary>Reads and renders every record under <paramref name="paths"/>, showing progress, then what was skipped
+    /// (listed in full in <paramref name="runFolder"/>, when given).</summary>
+    public List<TemplatedExample> Render(ParseResult parse, InstructionReader reader, ITokenizer tokenizer, ChatTemplate template, string label,
+        string? runFolder = null)
     {
         var examples = new List<TemplatedExample>();
         AnsiConsole.Status().Start($"Reading {label}...", ctx =>
@@ -83,12 +85,7 @@ sealed class InstructionInput
                 if (examples.Count % 1000 == 0) ctx.Status($"Reading {label}: {examples.Count:N0} records");
             }
         });
-        var stats = reader.Stats;
-        if (stats.Skipped > 0)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {stats.Skipped:N0} invalid record(s)[/], e.g.:");
-            foreach (var example in stats.SkippedExamples) AnsiConsole.MarkupLineInterpolated($"  {example}");
-        }
+        SkippedRecordsReport.Show(reader.Stats.SkippedRecords, label, runFolder);
         return examples;
     }
 

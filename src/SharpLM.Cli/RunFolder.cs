@@ -15,7 +15,7 @@ static class RunFolder
     {
         if (!Directory.Exists(folder)) return;
         var ours = Directory.EnumerateFileSystemEntries(folder)
-            .Where(p => Path.GetFileName(p) is var n && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json" || n.EndsWith(".partial")))
+            .Where(p => Path.GetFileName(p) is var n && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json" || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
             .ToList();
         if (ours.Count == 0) return;
         if (!overwrite)

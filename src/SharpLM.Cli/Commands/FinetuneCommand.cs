@@ -67,7 +67,7 @@ static class FinetuneCommand
             if (datasetOptions.MaxLength > loaded.Model.Config.MaxPositionEmbeddings)
                 throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings ({loaded.Model.Config.MaxPositionEmbeddings})");
 
-            var trainData = InstructionDataset.Build(input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data"), datasetOptions);
+            var trainData = InstructionDataset.Build(input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data", outputFolder), datasetOptions);
             var validRecords = parse.GetValue(valid) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
             var validData = validRecords is null ? null
                 : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)), datasetOptions with { Packing = false });

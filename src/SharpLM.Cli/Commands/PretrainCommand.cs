@@ -69,9 +69,9 @@ static class PretrainCommand
             int pad = tokenizer.Special.Pad ?? eos;
 
             var mode = parse.GetValue(rows);
-            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data"), seq, mode, bos, eos, pad);
+            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder), seq, mode, bos, eos, pad);
             PretrainingDataset? validData = parse.GetValue(valid) is { Length: > 0 } v
-                ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data"), seq, mode, bos, eos, pad)
+                ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder), seq, mode, bos, eos, pad)
                 : null;
 
             using var model = new LlamaForCausalLM(config);

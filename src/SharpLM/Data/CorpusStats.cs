@@ -3,10 +3,8 @@ namespace SharpLM.Data;
 /// <summary>Counts from the most recent pass over a corpus; updated as documents are read.</summary>
 public sealed class CorpusStats
 {
-    /// <summary>How many messages about skipped records are kept in <see cref="SkippedExamples"/>.</summary>
+    /// <summary>How many messages about skipped records <see cref="SkippedExamples"/> gives.</summary>
     public const int MaxExamples = 5;
-
-    readonly List<string> skippedExamples = [];
 
     /// <summary>Files read.</summary>
     public int Files { get; internal set; }
@@ -21,13 +19,16 @@ public sealed class CorpusStats
     public long Bytes { get; internal set; }
 
     /// <summary>Bad records skipped because <see cref="CorpusOptions.SkipInvalid"/> was set.</summary>
-    public long Skipped { get; internal set; }
+    public long Skipped => SkippedRecords.Count;
+
+    /// <summary>Every skipped record, saying where and why.</summary>
+    public SkippedRecords SkippedRecords { get; } = new();
 
     /// <summary>JSONL or Parquet records whose text was the empty string; they are dropped.</summary>
     public long Empty { get; internal set; }
 
     /// <summary>The messages of the first few skipped records, saying where and why.</summary>
-    public IReadOnlyList<string> SkippedExamples => skippedExamples;
+    public IReadOnlyList<string> SkippedExamples => SkippedRecords.Messages.Take(MaxExamples).ToList();
 
     internal void AddDocument(TextDocument document)
     {
@@ -35,9 +36,5 @@ public sealed class CorpusStats
         Bytes += System.Text.Encoding.UTF8.GetByteCount(document.Text);
     }
 
-    internal void AddSkipped(string message)
-    {
-        Skipped++;
-        if (skippedExamples.Count < MaxExamples) skippedExamples.Add(message);
-    }
+    internal void AddSkipped(string message) => SkippedRecords.Add(message);
 }

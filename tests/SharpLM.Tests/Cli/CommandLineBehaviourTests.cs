@@ -144,6 +144,26 @@ public sealed class CommandLineBehaviourTests : IDisposable
     }
 
     [Fact]
+    public void SkippedRecordsAreAllListedInTheRunFolderAndTheFirstFewOnScreen()
+    {
+        var model = TinyModel();
+        var good = Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }));
+        var bad = Enumerable.Range(0, 8).Select(i => $"{{\"instruction\": {i}}}"); // a number, and no output
+        var data = dir.Write("train.jsonl", string.Join("\n", good.Zip(bad, (g, b) => g + "\n" + b)));
+        var run = dir.File("run");
+        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", run, "--skip-invalid", "--max-steps", "1",
+            "--batch-size", "2", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+        Assert.True(exit == 0, stderr);
+        var log = File.ReadAllLines(Path.Combine(run, "skipped-training-data.log"));
+        Assert.Equal(8, log.Length);
+        Assert.All(log, line => Assert.Contains("train.jsonl", line));
+        Assert.Contains("train.jsonl:16:", log[^1]);
+        Assert.Contains("skipped 8 invalid record(s)", stderr);
+        Assert.Contains("all 8 are listed in", stderr);
+        Assert.DoesNotContain("train.jsonl:16:", stderr); // the first five only
+    }
+
+    [Fact]
     public void CtrlCStopsAnAnswerAndOnlyASecondPressAtThePromptQuits()
     {
         var interrupts = new ChatInterrupts();

@@ -3,10 +3,8 @@ namespace SharpLM.Data;
 /// <summary>Counts from the most recent pass of <see cref="InstructionReader.Read"/>; updated as records are read.</summary>
 public sealed class InstructionStats
 {
-    /// <summary>How many messages about skipped records are kept in <see cref="SkippedExamples"/>.</summary>
+    /// <summary>How many messages about skipped records <see cref="SkippedExamples"/> gives.</summary>
     public const int MaxExamples = 5;
-
-    readonly List<string> skippedExamples = [];
     readonly Dictionary<string, InstructionFormat> formats = [];
 
     /// <summary>Files read.</summary>
@@ -25,22 +23,21 @@ public sealed class InstructionStats
     public long Records => Conversations + Texts;
 
     /// <summary>Bad records skipped because <see cref="InstructionReaderOptions.SkipInvalid"/> was set.</summary>
-    public long Skipped { get; internal set; }
+    public long Skipped => SkippedRecords.Count;
+
+    /// <summary>Every skipped record, saying where and why.</summary>
+    public SkippedRecords SkippedRecords { get; } = new();
 
     /// <summary>Plain-text records whose text was the empty string; they are dropped, as in pretraining corpora.</summary>
     public long Empty { get; internal set; }
 
     /// <summary>The messages of the first few skipped records, saying where and why.</summary>
-    public IReadOnlyList<string> SkippedExamples => skippedExamples;
+    public IReadOnlyList<string> SkippedExamples => SkippedRecords.Messages.Take(MaxExamples).ToList();
 
     /// <summary>The format each file was read in (detected, or as given).</summary>
     public IReadOnlyDictionary<string, InstructionFormat> Formats => formats;
 
-    internal void AddSkipped(string message)
-    {
-        Skipped++;
-        if (skippedExamples.Count < MaxExamples) skippedExamples.Add(message);
-    }
+    internal void AddSkipped(string message) => SkippedRecords.Add(message);
 
     internal void SetFormat(string file, InstructionFormat format) => formats[file] = format;
 }
