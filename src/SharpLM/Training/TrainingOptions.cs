@@ -58,7 +58,8 @@ public sealed record TrainingOptions
     /// <summary>Checkpoint every this many steps (0 = only at the end).</summary>
     public long CheckpointEvery { get; init; }
 
-    /// <summary>Periodic checkpoints to keep (oldest deleted first).</summary>
+    /// <summary>Periodic checkpoints to keep (oldest deleted first). 0 keeps the newest while the run goes on and none
+    /// once it has finished (<see cref="CheckpointManager.FinishRun"/>): only the final model stays.</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
     /// <summary>Seed of weight initialisation, data order and dropout.</summary>
@@ -79,6 +80,6 @@ public sealed record TrainingOptions
         Require(WarmupSteps >= 0, $"warm-up steps must be >= 0, got {WarmupSteps}");
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"betas must be in [0, 1), got ({Beta1}, {Beta2})");
         Require(ClipGradNorm >= 0, $"gradient clipping must be >= 0, got {ClipGradNorm}");
-        Require(KeepCheckpoints >= 1, $"keep at least one checkpoint, got {KeepCheckpoints}");
+        Require(KeepCheckpoints >= 0, $"checkpoints to keep must be >= 0, got {KeepCheckpoints}");
     }
 }
