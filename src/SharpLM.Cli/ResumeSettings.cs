@@ -79,8 +79,9 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
                 changes.Add($"{what} changed since the checkpoint ({kind} fingerprint {before[..12]} -> {after[..12]})");
         if (changes.Count == 0) return;
         if (!parse.GetValue(allowChanges))
-            throw new SharpLMException($"--resume: this would not continue the run in {folder} exactly: {string.Join("; ", changes)}. " +
-                                       $"Leave these out to use the saved values, or pass {AllowChangesName} to continue anyway");
+            throw new SharpLMException($"--resume: these differ from the run's saved settings ({Path.Combine(folder, RunSettings.FileName)}), so the " +
+                                       $"result would not match an uninterrupted run: {string.Join("; ", changes)}. Leave the options out to use " +
+                                       $"the saved values, or pass {AllowChangesName} to continue anyway");
         AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] resuming with changes ({AllowChangesName}), so the result differs from an uninterrupted run: {string.Join("; ", changes)}");
     }
 
