@@ -30,6 +30,8 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
 
     public void AddTo(Command cmd) => cmd.Options.Add(allowChanges);
 
+    public bool AllowChanges(ParseResult parse) => parse.GetValue(allowChanges);
+
     /// <summary>The command line completed from the run folder's saved settings when resuming; checks that the
     /// required options have a value (from either).</summary>
     public ParseResult Complete(ParseResult parse)
@@ -64,7 +66,7 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
         var saved = RunSettings.Load(folder);
         if (saved is null)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]{folder} has no {RunSettings.FileName} (an older run): its settings cannot be checked[/]");
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{folder} has no {RunSettings.FileName} (an older run): only its training options can be checked, not its data, tokenizer or other settings[/]");
             return;
         }
         var changes = new List<string>();

@@ -56,11 +56,15 @@ static class RunFolder
 
     /// <summary>Restores <paramref name="point"/>; when it does not fit this run, the error also names the previous
     /// good checkpoint.</summary>
-    public static void Restore(CheckpointManager checkpoints, Trainer trainer, CheckpointManager.ResumePoint point)
+    public static void Restore(CheckpointManager checkpoints, Trainer trainer, CheckpointManager.ResumePoint point, bool allowChanges)
     {
         try
         {
-            checkpoints.Restore(trainer, point.Checkpoint);
+            checkpoints.Restore(trainer, point.Checkpoint, allowChanges);
+        }
+        catch (TrainingOptionsChangedException e)
+        {
+            throw new SharpLMException($"--resume: {e.Message} (pass {ResumeSettings.AllowChangesName})", e);
         }
         catch (SharpLMException e) when (point.Previous is not null)
         {

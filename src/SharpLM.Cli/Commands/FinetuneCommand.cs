@@ -86,7 +86,7 @@ static class FinetuneCommand
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
             if (resumePoint is not null)
             {
-                RunFolder.Restore(checkpoints, trainer, resumePoint);
+                RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
             RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);

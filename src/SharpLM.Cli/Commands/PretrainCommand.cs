@@ -80,7 +80,7 @@ static class PretrainCommand
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
             if (resumePoint is not null)
             {
-                RunFolder.Restore(checkpoints, trainer, resumePoint);
+                RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
             RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);

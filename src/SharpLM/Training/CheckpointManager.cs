@@ -186,7 +186,8 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
 
     /// <summary>Loads optimiser moments, RNG, position and weights from a checkpoint into a freshly built trainer,
     /// after checking all of it (<see cref="Inspect"/>, then against the trainer's parameters and run length).</summary>
-    public void Restore(Trainer trainer, string checkpoint)
+    /// <param name="acceptChangedOptions">see <see cref="Trainer.Restore"/></param>
+    public void Restore(Trainer trainer, string checkpoint, bool acceptChangedOptions = false)
     {
         var state = Inspect(checkpoint);
         using var optimizerFile = SafetensorsFile.Open(Path.Combine(checkpoint, OptimizerFile));
@@ -195,7 +196,7 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
         using var rng = rngFile.Load("torch");
         try
         {
-            trainer.Restore(state, tensors, rng, checkpoint);
+            trainer.Restore(state, tensors, rng, checkpoint, acceptChangedOptions);
         }
         finally
         {

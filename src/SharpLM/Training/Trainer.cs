@@ -63,20 +63,28 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Continues from a saved state: position, step and optimiser moments (the weights are loaded by the caller).
     /// The run's length comes from these options, not the checkpoint: a longer (or shorter) run follows the schedule of
-    /// its new length from the checkpoint's step on, so a finished run can be extended.</summary>
-    public void Restore(TrainerState state, IReadOnlyDictionary<string, Tensor> optimizerState, Tensor? rngState, string source)
+    /// its new length from the checkpoint's step on, so a finished run can be extended. Nothing changes unless the state,
+    /// moments and RNG all fit this run.</summary>
+    /// <param name="source">the checkpoint folder, named in errors</param>
+    /// <param name="acceptChangedOptions">continue even when options that change the result differ from the state's
+    /// (<see cref="TrainingOptions.ChangesFrom"/>); otherwise that throws <see cref="TrainingOptionsChangedException"/></param>
+    public void Restore(TrainerState state, IReadOnlyDictionary<string, Tensor> optimizerState, Tensor? rngState, string source,
+        bool acceptChangedOptions = false)
     {
-        state.Validate(source);
+        var statePath = Path.Combine(source, CheckpointManager.StateFile);
+        state.Validate(statePath);
+        var changes = Options.ChangesFrom(state.Options);
+        if (changes.Count > 0 && !acceptChangedOptions) throw new TrainingOptionsChangedException(statePath, changes);
         if (state.Step > State.TotalSteps)
-            throw new SharpLMException($"{source}: the checkpoint is at step {state.Step}, past the end of a run of {State.TotalSteps} steps " +
+            throw new SharpLMException($"{statePath}: the checkpoint is at global_step {state.Step}, past the end of a run of {State.TotalSteps} steps " +
                                        "(MaxSteps or Epochs); give a run at least that long");
         if (rngState is not null)
         {
             using var current = get_rng_state();
             if (rngState.dtype != current.dtype || rngState.numel() != current.numel())
-                throw new SharpLMException($"{source}: the random generator state is {rngState.dtype} x {rngState.numel()}, expected {current.dtype} x {current.numel()}");
+                throw new SharpLMException($"{Path.Combine(source, CheckpointManager.RngFile)}: the random generator state is {rngState.dtype} x {rngState.numel()}, expected {current.dtype} x {current.numel()}");
         }
-        Optimizer.LoadState(state.Step, optimizerState, source);
+        Optimizer.LoadState(state.Step, optimizerState, Path.Combine(source, CheckpointManager.OptimizerFile));
         if (rngState is not null) set_rng_state(rngState);
         state.Options = Options;
         state.TotalSteps = State.TotalSteps;

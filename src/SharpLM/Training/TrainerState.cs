@@ -78,6 +78,7 @@ public sealed class TrainerState
         {
             if (!ok) throw new SharpLMException($"{source}: {field} {problem}");
         }
+        Require(Options is not null, "options", "is missing");
         Require(TotalSteps >= 1, "total_steps", $"is {TotalSteps}; it must be at least 1");
         Require(Step >= 0 && Step <= TotalSteps, "global_step", $"is {Step}; it must be between 0 and total_steps ({TotalSteps})");
         Require(Epoch >= 0, "epoch", $"is {Epoch}; it must be 0 or more");

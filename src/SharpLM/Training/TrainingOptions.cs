@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SharpLM.Training;
 
 /// <summary>Matmul precision during training.</summary>
@@ -66,6 +68,33 @@ public sealed record TrainingOptions
     public long Seed { get; init; } = 42;
 
     public int EffectiveMicroBatch => MicroBatchSize <= 0 ? BatchSize : Math.Min(MicroBatchSize, BatchSize);
+
+    /// <summary>The settings that differ from <paramref name="saved"/> and change what training computes, as
+    /// "Name before -> after". The run's length (MaxSteps, Epochs), validation and checkpointing may change freely.</summary>
+    public List<string> ChangesFrom(TrainingOptions saved)
+    {
+        var changes = new List<string>();
+        void Compare<T>(string name, T before, T after)
+        {
+            if (!EqualityComparer<T>.Default.Equals(before, after))
+                changes.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {before} -> {after}"));
+        }
+        Compare(nameof(LearningRate), saved.LearningRate, LearningRate);
+        Compare(nameof(Beta1), saved.Beta1, Beta1);
+        Compare(nameof(Beta2), saved.Beta2, Beta2);
+        Compare(nameof(Eps), saved.Eps, Eps);
+        Compare(nameof(WeightDecay), saved.WeightDecay, WeightDecay);
+        Compare(nameof(DecayNormsAndEmbeddings), saved.DecayNormsAndEmbeddings, DecayNormsAndEmbeddings);
+        Compare(nameof(WarmupSteps), saved.WarmupSteps, WarmupSteps);
+        Compare(nameof(WarmupStartFactor), saved.WarmupStartFactor, WarmupStartFactor);
+        Compare(nameof(MinLrRatio), saved.MinLrRatio, MinLrRatio);
+        Compare(nameof(BatchSize), saved.BatchSize, BatchSize);
+        Compare(nameof(MicroBatchSize), saved.EffectiveMicroBatch, EffectiveMicroBatch);
+        Compare(nameof(ClipGradNorm), saved.ClipGradNorm, ClipGradNorm);
+        Compare(nameof(Precision), saved.Precision, Precision);
+        Compare(nameof(Seed), saved.Seed, Seed);
+        return changes;
+    }
 
     public void Validate()
     {

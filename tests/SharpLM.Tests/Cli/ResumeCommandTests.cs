@@ -132,6 +132,13 @@ public sealed class ResumeCommandTests : IDisposable
         Assert.True(code == 0, output);
         Assert.Contains("warning", output);
         Assert.Contains("data fingerprint", output);
+
+        // A run folder from before run-settings.json: the checkpoint's own training options are still compared.
+        File.Delete(Path.Combine(run, "run-settings.json"));
+        (code, output) = Run([.. Pretrain(run), "--resume", "--lr", "0.01"]);
+        Assert.Equal(1, code);
+        Assert.Contains("LearningRate 0.001 -> 0.01", output);
+        Assert.Contains("--allow-changes", output);
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public class CheckpointValidationTests : IDisposable
         using var model = TestModels.Tiny(seed: 5);
         using var trainer = new Trainer(model, Data(), null, options ?? Options);
         var before = model.named_parameters().First().parameter.clone();
-        var e = Assert.Throws<SharpLMException>(() => Manager(3).Restore(trainer, Checkpoint(step)));
+        var e = Assert.ThrowsAny<SharpLMException>(() => Manager(3).Restore(trainer, Checkpoint(step)));
         Assert.Equal(0, trainer.State.Step);
         Assert.Empty(trainer.Optimizer.StateTensors());
         Assert.True(before.Equals(model.named_parameters().First().parameter), "the weights were loaded from a refused checkpoint");
@@ -186,6 +186,23 @@ public class CheckpointValidationTests : IDisposable
 
         // A run shorter than the checkpoint's step cannot continue from it.
         Assert.Contains("past the end of a run of 8 steps", Refused(12, Options with { MaxSteps = 8 }));
+    }
+
+    [Fact]
+    public void OptionsThatChangeTheResultAreNamedUnlessAccepted()
+    {
+        var changed = Options with { LearningRate = 1e-2, MicroBatchSize = 4, CheckpointEvery = 1, KeepCheckpoints = 1 };
+        var message = Refused(8, changed);
+        Assert.Contains("trainer_state.json: these training options differ", message);
+        Assert.Contains("LearningRate 0.005 -> 0.01", message);
+        Assert.Contains("MicroBatchSize 2 -> 4", message);
+        Assert.DoesNotContain("Checkpoint", message.Replace("checkpoint's", ""));
+
+        using var model = TestModels.Tiny(seed: 5);
+        using var trainer = new Trainer(model, Data(), null, changed);
+        Manager(3).Restore(trainer, Checkpoint(8), acceptChangedOptions: true);
+        Assert.Equal(8, trainer.State.Step);
+        Assert.Equal(1e-2, trainer.State.Options.LearningRate);
     }
 
     [Fact]
