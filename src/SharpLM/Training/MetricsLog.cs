@@ -18,9 +18,9 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
     /// a fresh run, which starts the log over</param>
     public MetricsLog(string runFolder, long resumedFromStep = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(resumedFromStep);
-        Directory.CreateDirectory(runFolder);
         Path = System.IO.Path.Combine(runFolder, FileName);
+        if (resumedFromStep < 0) throw new SharpLMException($"{Path}: cannot continue the log from step {resumedFromStep}");
+        Directory.CreateDirectory(runFolder);
         if (File.Exists(Path))
         {
             // Only lines that clearly belong to steps after the checkpoint go; anything unreadable is kept.

@@ -217,7 +217,7 @@ public class CheckpointValidationTests : IDisposable
         File.WriteAllLines(log, lines);
         using (new MetricsLog(run, 8)) { }
         Assert.Equal([.. lines[..8], .. lines[12..]], File.ReadAllLines(log));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new MetricsLog(run, -5));
+        Assert.Contains("from step -5", Assert.Throws<SharpLMException>(() => new MetricsLog(run, -5)).Message);
         Assert.Equal(8 + 4, File.ReadAllLines(log).Length);
     }
 
