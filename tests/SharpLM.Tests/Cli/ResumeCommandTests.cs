@@ -123,9 +123,11 @@ public sealed class ResumeCommandTests : IDisposable
 
         // The schedule's length and how the run is checkpointed may change freely.
         File.AppendAllText(corpus, "\n\nOne more document about the model.");
+        File.AppendAllText(tokenizer, "\n");
         (code, output) = Run("pretrain", "--output", run, "--resume", "--checkpoint-every", "2");
         Assert.Equal(1, code);
         Assert.Contains("the training data changed since the checkpoint (data fingerprint", output);
+        Assert.Contains("the tokenizer changed since the checkpoint (tokenizer fingerprint", output);
         Assert.DoesNotContain("--checkpoint-every", output);
 
         (code, output) = Run("pretrain", "--output", run, "--resume", "--allow-changes");
