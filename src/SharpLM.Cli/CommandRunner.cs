@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Spectre.Console;
 
 namespace SharpLM.Cli;
 
@@ -28,5 +27,7 @@ static class CommandRunner
         }
     }
 
-    static void Error(string message) => AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
+    /// <summary>One unwrapped line (a log or a test reads it whole), "error:" in red on a terminal.</summary>
+    static void Error(string message) =>
+        Console.Error.WriteLine((Console.IsErrorRedirected ? "error: " : "\u001b[31merror:\u001b[0m ") + message);
 }

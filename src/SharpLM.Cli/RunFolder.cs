@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SharpLM.Training;
+using Spectre.Console;
 
 namespace SharpLM.Cli;
 
@@ -15,7 +16,8 @@ static class RunFolder
     {
         if (!Directory.Exists(folder)) return;
         var ours = Directory.EnumerateFileSystemEntries(folder)
-            .Where(p => Path.GetFileName(p) is var n && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json" || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
+            .Where(p => Path.GetFileName(p) is var n && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json"
+                                                         || n == RunSettings.FileName || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
             .ToList();
         if (ours.Count == 0) return;
         if (!overwrite)
@@ -33,5 +35,41 @@ static class RunFolder
         Directory.CreateDirectory(folder);
         var record = new { command, args, started = DateTimeOffset.Now.ToString("O"), sharplm = typeof(RunFolder).Assembly.GetName().Version?.ToString() };
         File.WriteAllText(Path.Combine(folder, "run.json"), JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>The checkpoint `--resume` continues from: the newest complete and consistent one. Each newer one that
+    /// is not is named with the reason, so a fallback is never silent.</summary>
+    public static CheckpointManager.ResumePoint FindCheckpoint(string folder)
+    {
+        var point = CheckpointManager.FindResumePoint(folder, out var skipped);
+        foreach (var (checkpoint, reason) in skipped)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]skipping {checkpoint}:[/] {reason}");
+        if (point is not null)
+        {
+            if (skipped.Count > 0) AnsiConsole.MarkupLineInterpolated($"[yellow]resuming from the newest good checkpoint, {point.Checkpoint}[/]");
+            return point;
+        }
+        var hint = skipped.Count > 0 ? "" // the reasons are above
+            : Directory.Exists(Path.Combine(folder, FinalFolder)) ? $" ({FinalFolder}/ is there: a run with --keep-checkpoints 0 deletes its checkpoints when it finishes)"
+            : "";
+        throw new SharpLMException($"--resume: no usable checkpoint in {folder}{hint}");
+    }
+
+    /// <summary>Restores <paramref name="point"/>; when it does not fit this run, the error also names the previous
+    /// good checkpoint.</summary>
+    public static void Restore(CheckpointManager checkpoints, Trainer trainer, CheckpointManager.ResumePoint point, bool allowChanges)
+    {
+        try
+        {
+            checkpoints.Restore(trainer, point.Checkpoint, allowChanges);
+        }
+        catch (TrainingOptionsChangedException e)
+        {
+            throw new SharpLMException($"--resume: {e.Message} (pass {ResumeSettings.AllowChangesName})", e);
+        }
+        catch (SharpLMException e) when (point.Previous is not null)
+        {
+            throw new SharpLMException($"{e.Message} (the previous good checkpoint is {point.Previous})", e);
+        }
     }
 }

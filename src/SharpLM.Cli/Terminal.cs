@@ -11,8 +11,8 @@ static class Terminal
     public static void SendDiagnosticsToStderr()
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        // Logs written to files or pipes should not wrap tables and messages at 80 columns.
-        if (Console.IsErrorRedirected) console.Profile.Width = 160;
+        // A log written to a file or pipe keeps each message on one line, whole (nothing expands to the width).
+        if (!console.Profile.Out.IsTerminal) console.Profile.Width = 1000;
         AnsiConsole.Console = console;
     }
 
@@ -22,7 +22,8 @@ static class Terminal
         get
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-            if (Console.IsOutputRedirected) console.Profile.Width = 160;
+            // Files and pipes: tables and rules at 160 columns rather than 80.
+            if (!console.Profile.Out.IsTerminal) console.Profile.Width = 160;
             return console;
         }
     }

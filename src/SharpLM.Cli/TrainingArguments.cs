@@ -34,14 +34,14 @@ sealed class TrainingArguments
         eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };
         clip = new("--clip") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => d.ClipGradNorm };
         epochs = new("--epochs", "--num-train-epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => d.Epochs };
-        maxSteps = new("--max-steps", "--iters") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule).", DefaultValueFactory = _ => d.MaxSteps };
+        maxSteps = new("--max-steps", "--iters") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule). With --resume, a larger value extends the run, finished or not: from the checkpoint on, it follows the schedule of the new length.", DefaultValueFactory = _ => d.MaxSteps };
         batchSize = new("--batch-size") { Description = "The global batch: examples (or packed rows) per optimiser step, however many passes it takes.", DefaultValueFactory = _ => d.BatchSize };
         microBatchSize = new("--micro-batch-size", "--per-device-train-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
         precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (about 2x faster on CPUs with AVX-512 bf16); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
         evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
         evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
         checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };
-        keep = new("--keep-checkpoints") { Description = "Periodic checkpoints to keep.", DefaultValueFactory = _ => d.KeepCheckpoints };
+        keep = new("--keep-checkpoints") { Description = "Periodic checkpoints to keep (0: the newest while training, none once final/ is written).", DefaultValueFactory = _ => d.KeepCheckpoints };
         seed = new("--seed") { Description = "Seed of initialisation, data order and dropout.", DefaultValueFactory = _ => d.Seed };
         gradientAccumulation = new("--gradient-accumulation-steps") { Description = "Hugging Face's way to set the batch: --batch-size becomes --micro-batch-size x this." };
         logEvery = new("--log-every") { Description = "When output is not a terminal, print a line every N steps.", DefaultValueFactory = _ => 10 };

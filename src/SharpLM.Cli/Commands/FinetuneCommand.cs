@@ -13,18 +13,19 @@ static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final).", Required = true };
-        var data = new Option<string[]>("--data", "-d") { Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var model = new Option<string>("--model", "-m") { Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final). Required (with --resume, the run's saved value is used)." };
+        var data = new Option<string[]>("--data", "-d") { Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt. Required (with --resume, the run's saved value is used).", AllowMultipleArgumentsPerToken = true };
         var valid = new Option<string[]>("--valid") { Description = "Held-out data for validation loss (and exact match when no --test).", AllowMultipleArgumentsPerToken = true };
         var test = new Option<string[]>("--test") { Description = "Held-out conversations for generation-based exact match.", AllowMultipleArgumentsPerToken = true };
         var exactMatch = new Option<int>("--exact-match") { Description = "Greedy exact match on this many held-out conversations before and after (0 = off).", DefaultValueFactory = _ => 100 };
         var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest checkpoint." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
         var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
+        var resumeSettings = new ResumeSettings("finetune", output, resume, model, data);
         // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
         var training = new TrainingArguments(new TrainingOptions
         {
@@ -39,8 +40,10 @@ static class FinetuneCommand
         methodArgs.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
+            parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
             if (kind == FineTuneMethodKind.Lora && save.Given(parse))
                 throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
@@ -49,11 +52,14 @@ static class FinetuneCommand
             if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
             var outputFolder = parse.GetValue(output)!;
-            string? checkpoint = null;
-            if (parse.GetValue(resume))
-                checkpoint = CheckpointManager.Latest(outputFolder) ?? throw new SharpLMException($"--resume: no complete checkpoint in {outputFolder}");
-            else
-                RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
+            string? checkpoint = resumePoint?.Checkpoint;
+            if (resumePoint is null) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            var settings = RunSettings.Capture("finetune", parse);
+            settings.Set("--lr", options.LearningRate);
+            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(model)!);
+            settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
+            resumeSettings.Check(parse, settings);
 
             var baseFolder = parse.GetValue(model)!;
             using var loaded = PretrainedModel.Load(baseFolder);
@@ -81,12 +87,13 @@ static class FinetuneCommand
             using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
             var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions));
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
-            if (checkpoint is not null)
+            if (resumePoint is not null)
             {
-                checkpoints.Restore(trainer, checkpoint);
+                RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
             RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);
+            settings.Save(outputFolder);
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
                 ("base model", $"{baseFolder} ({total:N0} parameters)"),
@@ -127,6 +134,7 @@ static class FinetuneCommand
             if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
             methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions).Save(final + ".partial", loaded.Model);
             CheckpointManager.ReplaceFolder(final + ".partial", final);
+            checkpoints.FinishRun();
             var emAfter = RunExactMatch(loaded, template, emItems, "after");
             Ask(loaded, template, prompts, "after");
 

@@ -15,21 +15,22 @@ static class PretrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<string[]>("--data", "-d") { Description = "Training text: files or folders of .txt/.md/.jsonl/.parquet.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data", "-d") { Description = "Training text: files or folders of .txt/.md/.jsonl/.parquet. Required (with --resume, the run's saved value is used).", AllowMultipleArgumentsPerToken = true };
         var valid = new Option<string[]>("--valid") { Description = "Validation text (same formats).", AllowMultipleArgumentsPerToken = true };
-        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "tokenizer.json (from `sharplm tokenizer train`), or a folder holding one.", Required = true };
+        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "tokenizer.json (from `sharplm tokenizer train`), or a folder holding one. Required (with --resume, the run's saved value is used)." };
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.", DefaultValueFactory = _ => "small" };
         var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
         var rows = new Option<RowMode>("--rows") { Description = "Packed: documents joined into full rows (default). Padded: the seed's one document per row, padded or cut.", DefaultValueFactory = _ => RowMode.Packed };
         var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest checkpoint (same data and options)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
         var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Print a sample continuation of this prompt before and after training.", AllowMultipleArgumentsPerToken = false };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
         var save = new SaveArguments();
+        var resumeSettings = new ResumeSettings("pretrain", output, resume, data, tokenizerPath);
 
         var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
         {
@@ -38,22 +39,21 @@ static class PretrainCommand
         corpus.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
+            parse = resumeSettings.Complete(parse);
             var options = training.Read(parse);
             var saveOptions = save.Read(parse);
             var outputFolder = parse.GetValue(output)!;
             bool resuming = parse.GetValue(resume);
-            string? checkpoint = null;
-            if (resuming)
-            {
-                checkpoint = CheckpointManager.Latest(outputFolder)
-                             ?? throw new SharpLMException($"--resume: no complete checkpoint in {outputFolder}");
-            }
-            else
-            {
-                RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
-            }
+            var resumePoint = resuming ? RunFolder.FindCheckpoint(outputFolder) : null;
+            string? checkpoint = resumePoint?.Checkpoint;
+            if (!resuming) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            var settings = RunSettings.Capture("pretrain", parse);
+            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(tokenizerPath)!);
+            settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
+            resumeSettings.Check(parse, settings);
 
             var tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerPath)!);
             var config = checkpoint is not null
@@ -78,12 +78,13 @@ static class PretrainCommand
             model.InitializeWeights(options.Seed);
             using var trainer = new Trainer(model, trainData, validData, options);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
-            if (checkpoint is not null)
+            if (resumePoint is not null)
             {
-                checkpoints.Restore(trainer, checkpoint);
+                RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
             RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);
+            settings.Save(outputFolder);
 
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
@@ -115,6 +116,7 @@ static class PretrainCommand
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             ModelFolder.Save(final + ".partial", model, tokenizer, options: saveOptions);
             CheckpointManager.ReplaceFolder(final + ".partial", final);
+            checkpoints.FinishRun();
             PrintSamples(model, tokenizer, prompts, sampling, "after training");
 
             var seconds = clock.Elapsed.TotalSeconds;

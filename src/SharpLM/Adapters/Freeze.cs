@@ -22,9 +22,9 @@ public static partial class Freeze
     {
         int layers = model.Config.NumHiddenLayers;
         if (options.LastLayers < 0 || options.LastLayers > layers)
-            throw new SharpLMException($"--train-last-layers must be between 0 and {layers}, got {options.LastLayers}");
+            throw new SharpLMException($"FreezeOptions.LastLayers must be between 0 and {layers}, got {options.LastLayers}");
         if (options.LastLayers == 0 && options.Modules.Count == 0)
-            throw new SharpLMException("the freeze method needs --train-last-layers and/or --train-modules");
+            throw new SharpLMException("the freeze method needs FreezeOptions.LastLayers and/or FreezeOptions.Modules");
         var entries = new List<AdamW.Entry>();
         foreach (var (name, p) in model.named_parameters())
         {
@@ -36,7 +36,7 @@ public static partial class Freeze
         }
         var unknown = options.Modules.Where(mod => !model.named_parameters().Any(p => p.name.Split('.').Contains(mod))).ToList();
         if (unknown.Count > 0)
-            throw new SharpLMException($"--train-modules: no parameter is named after {string.Join(", ", unknown)} (try lm_head, norm, embed_tokens, mlp, self_attn)");
+            throw new SharpLMException($"FreezeOptions.Modules: no parameter is named after {string.Join(", ", unknown)} (try lm_head, norm, embed_tokens, mlp, self_attn)");
         return entries;
     }
 

@@ -73,9 +73,11 @@ public sealed class AdamW : IDisposable
         return result;
     }
 
-    /// <summary>Restores state saved by <see cref="StateTensors"/>; every name and shape must match.</summary>
+    /// <summary>Restores state saved by <see cref="StateTensors"/>; every name and shape must match, and after the
+    /// first step every parameter must have both moments. Nothing changes unless all of it checks out.</summary>
     public void LoadState(long step, IReadOnlyDictionary<string, Tensor> tensors, string source)
     {
+        if (step < 0) throw new SharpLMException($"{source}: optimizer step {step} is negative");
         var byName = entries.ToDictionary(e => e.Name);
         foreach (var key in tensors.Keys)
         {
@@ -85,17 +87,30 @@ public sealed class AdamW : IDisposable
             if (!byName.ContainsKey(name))
                 throw new SharpLMException($"{source}: optimizer state for \"{name}\", which is not a trainable parameter of this run");
         }
-        ClearState();
-        using var noGrad = no_grad();
+        var missing = new List<string>();
         foreach (var (name, p, _) in entries)
         {
             bool hasM = tensors.TryGetValue($"exp_avg.{name}", out var m), hasV = tensors.TryGetValue($"exp_avg_sq.{name}", out var v);
-            if (!hasM && !hasV) continue; // never had a gradient
-            if (!hasM || !hasV) throw new SharpLMException($"{source}: optimizer state for \"{name}\" is incomplete");
-            if (!m!.shape.SequenceEqual(p.shape) || !v!.shape.SequenceEqual(p.shape))
-                throw new SharpLMException($"{source}: optimizer state for \"{name}\" has shape [{string.Join(", ", m.shape)}], the parameter [{string.Join(", ", p.shape)}]");
-            state[name] = (m.to(p.dtype).clone().DetachFromDisposeScope(), v.to(p.dtype).clone().DetachFromDisposeScope());
+            if (!hasM && !hasV)
+            {
+                missing.Add(name);
+                continue;
+            }
+            if (!hasM || !hasV)
+                throw new SharpLMException($"{source}: optimizer state for \"{name}\" is incomplete: {(hasM ? "exp_avg_sq" : "exp_avg")} is missing");
+            foreach (var (moment, t) in new[] { ("exp_avg", m!), ("exp_avg_sq", v!) })
+                if (!t.shape.SequenceEqual(p.shape))
+                    throw new SharpLMException($"{source}: optimizer state {moment}.{name} has shape [{string.Join(", ", t.shape)}], the parameter [{string.Join(", ", p.shape)}]");
         }
+        // Every trainable parameter gets a gradient, hence moments, on the first update: a gap means a damaged file.
+        if (step > 0 && missing.Count > 0)
+            throw new SharpLMException($"{source}: optimizer state is missing for {missing.Count} of {entries.Count} trainable parameters " +
+                                       $"(e.g. \"{missing[0]}\") after {step} steps");
+        ClearState();
+        using var noGrad = no_grad();
+        foreach (var (name, p, _) in entries)
+            if (tensors.TryGetValue($"exp_avg.{name}", out var m) && tensors.TryGetValue($"exp_avg_sq.{name}", out var v))
+                state[name] = (m.to(p.dtype).clone().DetachFromDisposeScope(), v.to(p.dtype).clone().DetachFromDisposeScope());
         Step = step;
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using SharpLM.Formats;
 
 namespace SharpLM.Training;
 
@@ -13,27 +14,47 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
     public const string FileName = "metrics.jsonl";
     readonly StreamWriter writer;
 
+    /// <param name="resumedFromStep">the step of the checkpoint the run resumes from (validated by the caller); 0 for
+    /// a fresh run, which starts the log over</param>
     public MetricsLog(string runFolder, long resumedFromStep = 0)
     {
-        Directory.CreateDirectory(runFolder);
         Path = System.IO.Path.Combine(runFolder, FileName);
+        if (resumedFromStep < 0) throw new SharpLMException($"{Path}: cannot continue the log from step {resumedFromStep}");
+        Directory.CreateDirectory(runFolder);
         if (File.Exists(Path))
         {
-            var kept = File.ReadAllLines(Path).Where(line => StepOf(line) is { } s && s <= resumedFromStep).ToList();
-            if (resumedFromStep == 0) kept.Clear();
-            File.WriteAllLines(Path, kept);
+            // Only lines that clearly belong to steps after the checkpoint go; anything unreadable is kept.
+            var lines = File.ReadAllLines(Path);
+            var kept = resumedFromStep == 0 ? [] : lines.Where(line => !(StepOf(line) > resumedFromStep)).ToList();
+            if (kept.Count != lines.Length || !EndsWithNewline(Path))
+                AtomicFile.Write(Path, s =>
+                {
+                    using var w = new StreamWriter(s, leaveOpen: true);
+                    foreach (var line in kept) w.WriteLine(line);
+                });
         }
         writer = new StreamWriter(Path, append: true) { AutoFlush = true };
     }
 
     public string Path { get; }
 
+    /// <summary>False when a killed run left half a line, which the next line must not be glued to.</summary>
+    static bool EndsWithNewline(string path)
+    {
+        using var f = File.OpenRead(path);
+        if (f.Length == 0) return true;
+        f.Seek(-1, SeekOrigin.End);
+        return f.ReadByte() == '\n';
+    }
+
+    /// <summary>The whole-number "step" of a log line, or null when the line has none (or is not JSON).</summary>
     static long? StepOf(string line)
     {
         try
         {
             using var doc = JsonDocument.Parse(line);
-            return doc.RootElement.TryGetProperty("step", out var s) ? s.GetInt64() : null;
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("step", out var s)
+                   && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out var step) ? step : null;
         }
         catch (JsonException)
         {

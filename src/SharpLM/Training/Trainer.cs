@@ -34,7 +34,7 @@ public sealed class Trainer : IDisposable
         var entries = (trainable ?? DefaultTrainable(model, options)).ToList();
         if (entries.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
         Optimizer = new AdamW(entries, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
-        State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps() };
+        State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps(), StepsPerEpoch = StepsPerEpoch };
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
             State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
         model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
@@ -61,14 +61,36 @@ public sealed class Trainer : IDisposable
 
     long ComputeTotalSteps() => Options.MaxSteps > 0 ? Options.MaxSteps : (long)Options.Epochs * StepsPerEpoch;
 
-    /// <summary>Continues from a saved state: position, step and optimiser moments (the weights are loaded by the caller).</summary>
-    public void Restore(TrainerState state, IReadOnlyDictionary<string, Tensor> optimizerState, Tensor? rngState, string source)
+    /// <summary>Continues from a saved state: position, step and optimiser moments (the weights are loaded by the caller).
+    /// The run's length comes from these options, not the checkpoint: a longer (or shorter) run follows the schedule of
+    /// its new length from the checkpoint's step on, so a finished run can be extended. Nothing changes unless the state,
+    /// moments and RNG all fit this run.</summary>
+    /// <param name="source">the checkpoint folder, named in errors</param>
+    /// <param name="acceptChangedOptions">continue even when options that change the result differ from the state's
+    /// (<see cref="TrainingOptions.ChangesFrom"/>); otherwise that throws <see cref="TrainingOptionsChangedException"/></param>
+    public void Restore(TrainerState state, IReadOnlyDictionary<string, Tensor> optimizerState, Tensor? rngState, string source,
+        bool acceptChangedOptions = false)
     {
-        if (state.TotalSteps != State.TotalSteps)
-            throw new SharpLMException($"{source}: the checkpoint's run is {state.TotalSteps} steps long but these settings give {State.TotalSteps}; resume with the same data and options");
-        Optimizer.LoadState(state.Step, optimizerState, source);
+        var statePath = Path.Combine(source, CheckpointManager.StateFile);
+        state.Validate(statePath);
+        var changes = Options.ChangesFrom(state.Options);
+        if (changes.Count > 0 && !acceptChangedOptions) throw new TrainingOptionsChangedException(statePath, changes);
+        if (state.Step > State.TotalSteps)
+            throw new SharpLMException($"{statePath}: the checkpoint is at global_step {state.Step}, past the end of a run of {State.TotalSteps} steps " +
+                                       "(MaxSteps or Epochs); give a run at least that long");
+        if (rngState is not null)
+        {
+            using var current = get_rng_state();
+            if (rngState.dtype != current.dtype || rngState.numel() != current.numel())
+                throw new SharpLMException($"{Path.Combine(source, CheckpointManager.RngFile)}: the random generator state is {rngState.dtype} x {rngState.numel()}, expected {current.dtype} x {current.numel()}");
+        }
+        Optimizer.LoadState(state.Step, optimizerState, Path.Combine(source, CheckpointManager.OptimizerFile));
         if (rngState is not null) set_rng_state(rngState);
         state.Options = Options;
+        state.TotalSteps = State.TotalSteps;
+        // When the data changed (and the caller accepted it), the epoch position no longer maps to the step: stop checking it.
+        bool positionFits = state.StepInEpoch <= StepsPerEpoch && (long)state.Epoch * StepsPerEpoch + state.StepInEpoch == state.Step;
+        state.StepsPerEpoch = positionFits ? StepsPerEpoch : 0;
         State = state;
     }
 
@@ -106,7 +128,7 @@ public sealed class Trainer : IDisposable
             }
             if (cancel.IsCancellationRequested)
             {
-                foreach (var o in observers) o.OnMessage($"stopped at step {State.Step} of {State.TotalSteps}; resume with --resume");
+                foreach (var o in observers) o.OnMessage($"stopped at step {State.Step} of {State.TotalSteps}; the checkpoint just saved resumes the run");
                 return;
             }
         }

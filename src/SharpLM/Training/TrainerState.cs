@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -7,16 +8,20 @@ namespace SharpLM.Training;
 public sealed class TrainerState
 {
     /// <summary>Optimiser updates done.</summary>
-    [JsonPropertyName("global_step")] public long Step { get; set; }
+    [JsonRequired, JsonPropertyName("global_step")] public long Step { get; set; }
 
     /// <summary>Current epoch, 0-based.</summary>
-    [JsonPropertyName("epoch")] public int Epoch { get; set; }
+    [JsonRequired, JsonPropertyName("epoch")] public int Epoch { get; set; }
 
     /// <summary>Updates done within the current epoch (the data position).</summary>
-    [JsonPropertyName("step_in_epoch")] public int StepInEpoch { get; set; }
+    [JsonRequired, JsonPropertyName("step_in_epoch")] public int StepInEpoch { get; set; }
 
     /// <summary>Length of the run in updates (the schedule is shaped by it).</summary>
-    [JsonPropertyName("total_steps")] public long TotalSteps { get; set; }
+    [JsonRequired, JsonPropertyName("total_steps")] public long TotalSteps { get; set; }
+
+    /// <summary>Updates per epoch of the data the run was trained on (0 in checkpoints written before it was
+    /// recorded); with it, the position (epoch, step in epoch) can be checked against the step.</summary>
+    [JsonPropertyName("steps_per_epoch")] public int StepsPerEpoch { get; set; }
 
     [JsonPropertyName("tokens_seen")] public long TokensSeen { get; set; }
 
@@ -32,7 +37,26 @@ public sealed class TrainerState
         Converters = { new JsonStringEnumConverter() },
     };
 
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads and checks a <c>trainer_state.json</c>; errors name the file and the field.</summary>
+    public static TrainerState Read(string path)
+    {
+        string json;
+        try
+        {
+            json = StrictUtf8.GetString(File.ReadAllBytes(path));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new SharpLMException($"{path}: not valid UTF-8 text");
+        }
+        var state = FromJson(json, path);
+        state.Validate(path);
+        return state;
+    }
 
     public static TrainerState FromJson(string json, string source)
     {
@@ -42,7 +66,27 @@ public sealed class TrainerState
         }
         catch (JsonException e)
         {
-            throw new SharpLMException($"{source}: invalid trainer state ({e.Message})", e);
+            var field = e.Path is { Length: > 2 } p ? $" in field {p.TrimStart('$', '.')}" : "";
+            throw new SharpLMException($"{source}: invalid trainer state{field} ({e.Message})", e);
         }
+    }
+
+    /// <summary>Checks that the numbers describe a possible position of a run, before anything trusts them.</summary>
+    public void Validate(string source)
+    {
+        void Require(bool ok, string field, string problem)
+        {
+            if (!ok) throw new SharpLMException($"{source}: {field} {problem}");
+        }
+        Require(Options is not null, "options", "is missing");
+        Require(TotalSteps >= 1, "total_steps", $"is {TotalSteps}; it must be at least 1");
+        Require(Step >= 0 && Step <= TotalSteps, "global_step", $"is {Step}; it must be between 0 and total_steps ({TotalSteps})");
+        Require(Epoch >= 0, "epoch", $"is {Epoch}; it must be 0 or more");
+        Require(StepInEpoch >= 0 && StepInEpoch <= Step, "step_in_epoch", $"is {StepInEpoch}; it must be between 0 and global_step ({Step})");
+        Require(StepsPerEpoch >= 0, "steps_per_epoch", $"is {StepsPerEpoch}; it must be 0 or more");
+        Require(TokensSeen >= 0, "tokens_seen", $"is {TokensSeen}; it must be 0 or more");
+        if (StepsPerEpoch > 0)
+            Require(StepInEpoch <= StepsPerEpoch && (long)Epoch * StepsPerEpoch + StepInEpoch == Step, "epoch/step_in_epoch",
+                $"({Epoch}, {StepInEpoch}) do not match global_step {Step} at {StepsPerEpoch} steps per epoch");
     }
 }

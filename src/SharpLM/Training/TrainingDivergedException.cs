@@ -4,4 +4,4 @@ namespace SharpLM.Training;
 /// written from it; the last good checkpoint stays as it was.</summary>
 public sealed class TrainingDivergedException(long step, string what)
     : SharpLMException($"training diverged at step {step + 1}: {what}. Nothing was saved from this step; the last " +
-                       "checkpoint is intact. Try a lower --lr, a longer --warmup, or --clip 1.0.");
+                       "checkpoint is intact. Try a lower learning rate (lr), a longer warm-up (warmup) or gradient clipping (clip 1.0).");

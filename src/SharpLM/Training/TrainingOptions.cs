@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SharpLM.Training;
 
 /// <summary>Matmul precision during training.</summary>
@@ -58,13 +60,41 @@ public sealed record TrainingOptions
     /// <summary>Checkpoint every this many steps (0 = only at the end).</summary>
     public long CheckpointEvery { get; init; }
 
-    /// <summary>Periodic checkpoints to keep (oldest deleted first).</summary>
+    /// <summary>Periodic checkpoints to keep (oldest deleted first). 0 keeps the newest while the run goes on and none
+    /// once it has finished (<see cref="CheckpointManager.FinishRun"/>): only the final model stays.</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
     /// <summary>Seed of weight initialisation, data order and dropout.</summary>
     public long Seed { get; init; } = 42;
 
     public int EffectiveMicroBatch => MicroBatchSize <= 0 ? BatchSize : Math.Min(MicroBatchSize, BatchSize);
+
+    /// <summary>The settings that differ from <paramref name="saved"/> and change what training computes, as
+    /// "Name before -> after". The run's length (MaxSteps, Epochs), validation and checkpointing may change freely.</summary>
+    public List<string> ChangesFrom(TrainingOptions saved)
+    {
+        var changes = new List<string>();
+        void Compare<T>(string name, T before, T after)
+        {
+            if (!EqualityComparer<T>.Default.Equals(before, after))
+                changes.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {before} -> {after}"));
+        }
+        Compare(nameof(LearningRate), saved.LearningRate, LearningRate);
+        Compare(nameof(Beta1), saved.Beta1, Beta1);
+        Compare(nameof(Beta2), saved.Beta2, Beta2);
+        Compare(nameof(Eps), saved.Eps, Eps);
+        Compare(nameof(WeightDecay), saved.WeightDecay, WeightDecay);
+        Compare(nameof(DecayNormsAndEmbeddings), saved.DecayNormsAndEmbeddings, DecayNormsAndEmbeddings);
+        Compare(nameof(WarmupSteps), saved.WarmupSteps, WarmupSteps);
+        Compare(nameof(WarmupStartFactor), saved.WarmupStartFactor, WarmupStartFactor);
+        Compare(nameof(MinLrRatio), saved.MinLrRatio, MinLrRatio);
+        Compare(nameof(BatchSize), saved.BatchSize, BatchSize);
+        Compare(nameof(MicroBatchSize), saved.EffectiveMicroBatch, EffectiveMicroBatch);
+        Compare(nameof(ClipGradNorm), saved.ClipGradNorm, ClipGradNorm);
+        Compare(nameof(Precision), saved.Precision, Precision);
+        Compare(nameof(Seed), saved.Seed, Seed);
+        return changes;
+    }
 
     public void Validate()
     {
@@ -79,6 +109,6 @@ public sealed record TrainingOptions
         Require(WarmupSteps >= 0, $"warm-up steps must be >= 0, got {WarmupSteps}");
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"betas must be in [0, 1), got ({Beta1}, {Beta2})");
         Require(ClipGradNorm >= 0, $"gradient clipping must be >= 0, got {ClipGradNorm}");
-        Require(KeepCheckpoints >= 1, $"keep at least one checkpoint, got {KeepCheckpoints}");
+        Require(KeepCheckpoints >= 0, $"checkpoints to keep must be >= 0, got {KeepCheckpoints}");
     }
 }

@@ -71,7 +71,7 @@ public sealed class InstructionDataset : ITrainingData
         }
         if (kept.Count == 0)
             throw new SharpLMException($"no example is left to train on: {dropped} dropped"
-                                       + (dropped > 0 ? $" (longer than --max-length {options.MaxLength} or with nothing to train)" : ""));
+                                       + (dropped > 0 ? $" (longer than MaxLength {options.MaxLength} or with nothing to train)" : ""));
         IReadOnlyList<List<int>>? rows = null;
         if (options.Packing)
         {
