@@ -18,7 +18,7 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
     /// the run reshapes the schedule from the resume point on, which is what resuming with a new length asks for).</summary>
     static readonly HashSet<string> FreeToChange =
     [
-        "--max-steps", "--epochs", "--valid", "--test", "--exact-match", "--eval-every", "--eval-examples", "--checkpoint-every",
+        "--max-steps", "--epochs", "--valid", "--test", "--valid-text", "--exact-match", "--eval-every", "--eval-examples", "--checkpoint-every",
         "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--save-dtype", "--max-shard-size",
     ];
 

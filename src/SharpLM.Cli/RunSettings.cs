@@ -19,7 +19,7 @@ sealed class RunSettings
     static readonly HashSet<string> NotRecorded = ["--resume", "--overwrite", "--output", ResumeSettings.AllowChangesName];
 
     /// <summary>Options naming files or folders, recorded as full paths so a resume from another folder finds them.</summary>
-    static readonly HashSet<string> PathOptions = ["--data", "--valid", "--test", "--tokenizer", "--config", "--model"];
+    static readonly HashSet<string> PathOptions = ["--data", "--valid", "--test", "--valid-text", "--tokenizer", "--config", "--model"];
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 

@@ -87,7 +87,7 @@ static class EvalCommand
         return PretrainingDataset.Build(docs, seq, parse.GetValue(rows), bos, eos, tok.Special.Pad ?? eos);
     }
 
-    static LossReport Evaluate(PretrainedModel loaded, ITrainingData dataset, int batch, string label)
+    internal static LossReport Evaluate(PretrainedModel loaded, ITrainingData dataset, int batch, string label)
     {
         LossReport report = null!;
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>

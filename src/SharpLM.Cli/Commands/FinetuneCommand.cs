@@ -21,6 +21,7 @@ static class FinetuneCommand
         var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
+        var validText = new Option<string[]>("--valid-text") { Description = "Plain text (.txt/.md/.jsonl/.parquet) to watch forgetting: its perplexity before and after is shown beside the answer metrics.", AllowMultipleArgumentsPerToken = true };
         var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
@@ -34,7 +35,7 @@ static class FinetuneCommand
         }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
-            model, data, valid, test, exactMatch, output, resume, overwrite, samplePrompts,
+            model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts,
         };
         input.AddTo(cmd);
         methodArgs.AddTo(cmd);
@@ -78,6 +79,7 @@ static class FinetuneCommand
             var validData = validRecords is null ? null
                 : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)), datasetOptions with { Packing = false });
             PrintData(trainData, validData);
+            var forgettingText = parse.GetValue(validText) is { Length: > 0 } texts ? TextForForgetting(texts, loaded, datasetOptions.MaxLength) : null;
             var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
                 template, tokenizer, parse.GetValue(exactMatch));
 
@@ -113,11 +115,13 @@ static class FinetuneCommand
             trainer.AddObserver(metrics);
             trainer.AddObserver(view);
             double? lossBefore = null;
+            LossReport? textBefore = null;
             ExactMatchReport? emBefore = null;
             var prompts = parse.GetValue(samplePrompts) ?? [];
             if (checkpoint is null)
             {
                 if (validData is not null) lossBefore = trainer.Evaluate().Loss;
+                if (forgettingText is not null) textBefore = TextLoss(loaded, forgettingText, "before");
                 emBefore = RunExactMatch(loaded, template, emItems, "before");
                 Ask(loaded, template, prompts, "before");
             }
@@ -136,6 +140,7 @@ static class FinetuneCommand
             CheckpointManager.ReplaceFolder(final + ".partial", final);
             checkpoints.FinishRun();
             var emAfter = RunExactMatch(loaded, template, emItems, "after");
+            var textAfter = forgettingText is null ? null : TextLoss(loaded, forgettingText, "after");
             Ask(loaded, template, prompts, "after");
 
             var tokens = trainer.State.TokensSeen - startTokens;
@@ -144,6 +149,8 @@ static class FinetuneCommand
                 summary.AddRow($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)", lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
             if (emAfter is not null)
                 summary.AddRow($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}", $"{emAfter.Rate:P1}");
+            if (textAfter is not null)
+                summary.AddRow($"text perplexity, forgetting ({textAfter.TargetTokens:N0} tokens, fp32)", textBefore is null ? "" : $"{textBefore.Perplexity:F2}", $"{textAfter.Perplexity:F2}");
             summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
             summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
             summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
@@ -154,6 +161,24 @@ static class FinetuneCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Plain text cut into packed rows of the fine-tuning length, for the before/after perplexity that shows
+    /// how much of what the base knew the fine-tune forgot.</summary>
+    static PretrainingDataset TextForForgetting(string[] paths, PretrainedModel loaded, int maxLength)
+    {
+        var documents = CorpusTokenizer.Tokenize(new CorpusReader(paths, new CorpusOptions()).ReadDocuments(), loaded.Tokenizer);
+        var special = loaded.Tokenizer.Special;
+        int eos = special.Eos ?? throw new SharpLMException("the tokenizer has no end token to separate the forgetting text's documents");
+        return PretrainingDataset.Build(documents, maxLength, RowMode.Packed, special.Bos, eos, special.Pad ?? eos);
+    }
+
+    static LossReport TextLoss(PretrainedModel loaded, PretrainingDataset text, string when)
+    {
+        using var _ = WeightPrecision(loaded.Model);
+        var report = EvalCommand.Evaluate(loaded, text, 8, $"text perplexity {when}");
+        AnsiConsole.MarkupLineInterpolated($"[blue]text perplexity {when}[/]: {report.Perplexity:F2} ({report.TargetTokens:N0} tokens)");
+        return report;
     }
 
     static void PrintData(InstructionDataset train, InstructionDataset? valid)

@@ -164,6 +164,27 @@ public sealed class CommandLineBehaviourTests : IDisposable
     }
 
     [Fact]
+    public void FineTuningReportsTextPerplexityBeforeAndAfterToShowForgetting()
+    {
+        var model = TinyModel();
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var text = dir.Write("text.txt", string.Join("\n\n", TestCorpus.Documents(40, seed: 3)));
+        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--valid-text", text, "--output", dir.File("run"), "--method", "full",
+            "--lr", "0.01", "--max-steps", "2", "--batch-size", "4", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+        Assert.True(exit == 0, stderr);
+        var before = Perplexity(stderr, "text perplexity before");
+        var after = Perplexity(stderr, "text perplexity after");
+        Assert.NotEqual(before, after);
+        Assert.Contains("text perplexity, forgetting", stderr);
+
+        static double Perplexity(string log, string label)
+        {
+            var line = log.Split('\n').Single(l => l.StartsWith(label));
+            return double.Parse(line[(line.IndexOf(": ") + 2)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    [Fact]
     public void CtrlCStopsAnAnswerAndOnlyASecondPressAtThePromptQuits()
     {
         var interrupts = new ChatInterrupts();
