@@ -18,5 +18,13 @@ static class CommandRunner
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 1;
         }
+        catch (Exception e)
+        {
+            // Anything else is a bug in SharpLM: one line, not a stack trace, unless asked for.
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            AnsiConsole.MarkupLineInterpolated($"This is a bug in SharpLM ({e.GetType().Name}); please report it. Set SHARPLM_DEBUG=1 to see the stack trace.");
+            if (Environment.GetEnvironmentVariable("SHARPLM_DEBUG") == "1") AnsiConsole.WriteLine(e.ToString());
+            return 1;
+        }
     }
 }

@@ -27,13 +27,13 @@ internal static class JsonlRecordReader
     {
         try
         {
-            using var json = JsonDocument.Parse(line);
+            using var json = Formats.JsonFile.Parse(line, where);
             // Cloned: the document's pooled buffer is returned when it is disposed.
             return new RawRecord(where, json.RootElement.Clone(), null);
         }
-        catch (JsonException e)
+        catch (SharpLMException e)
         {
-            return new RawRecord(where, default, $"{where}: malformed JSON: {e.Message}");
+            return new RawRecord(where, default, e.Message);
         }
     }
 }
