@@ -192,13 +192,21 @@ public sealed class LlamaConfig
 /// <summary>Reads <c>eos_token_id</c> written either as one int or as a list (Llama 3 uses a list).</summary>
 public sealed class IntOrIntArrayConverter : JsonConverter<int[]?>
 {
-    public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        reader.TokenType switch
-        {
-            JsonTokenType.Null => null,
-            JsonTokenType.Number => reader.TryGetInt32(out int id) ? [id] : throw new JsonException("expected a token id (an int)"),
-            _ => JsonSerializer.Deserialize<int[]>(ref reader),
-        };
+    public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        // Exceptions without a path of their own get the field's from the serializer, so messages name it.
+        const string expected = "expected a token id or a list of token ids";
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType == JsonTokenType.Number) return [Id(ref reader)];
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException(expected);
+        var ids = new List<int>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            ids.Add(reader.TokenType == JsonTokenType.Number ? Id(ref reader) : throw new JsonException(expected));
+        return [.. ids];
+    }
+
+    static int Id(ref Utf8JsonReader reader) =>
+        reader.TryGetInt32(out int id) ? id : throw new JsonException("expected a token id (an int)");
 
     public override void Write(Utf8JsonWriter writer, int[]? value, JsonSerializerOptions options)
     {
