@@ -27,7 +27,10 @@ static class WeightsMatchConfig
 
         int layers = names.Select(LayerIndex).Where(i => i >= 0).Distinct().Count();
         if (layers != c.NumHiddenLayers)
-            throw new SharpLMException($"{configPath}: num_hidden_layers is {c.NumHiddenLayers}, but the weights hold {layers} layers");
+            throw new SharpLMException($"{configPath}: num_hidden_layers is {c.NumHiddenLayers}, but the weights hold {layers} layers" +
+                                       (layers < c.NumHiddenLayers
+                                           ? $". Missing: {LayerPrefix}{layers}.*" + (c.NumHiddenLayers - layers > 1 ? $" to {LayerPrefix}{c.NumHiddenLayers - 1}.*" : "")
+                                           : ""));
 
         long heads = (long)c.NumAttentionHeads * c.HeadDim, kvHeads = (long)c.NumKeyValueHeads * c.HeadDim;
         string attention = $"num_attention_heads ({c.NumAttentionHeads}) x head_dim ({c.HeadDim}) and hidden_size ({c.HiddenSize})";
