@@ -18,7 +18,7 @@ static class CommandRunner
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 1;
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             // Anything else is a bug in SharpLM: one line, not a stack trace, unless asked for.
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
