@@ -98,6 +98,8 @@ public class Llama2cImportTests
             .Generate(loaded.EncodePrompt("a"), SamplingOptions.Greedy with { MaxNewTokens = 4 }, new HashSet<int>())
             .ToArray();
         Assert.Equal(4, generated.Length);
+        Assert.Equal(0, CommandRunner.Invoke(new RootCommand { GenerateCommand.Create() },
+            ["generate", "--model", folder, "--prompt", "a", "--max-tokens", "3", "--temperature", "0"]));
     }
 
     [Fact]
