@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace SharpLM.Data;
 
 /// <summary>Reads <c>.jsonl</c> records: one JSON value per line, strict UTF-8, blank lines ignored.</summary>
