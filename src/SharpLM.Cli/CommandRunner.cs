@@ -25,6 +25,13 @@ static class CommandRunner
             Error(e.Message);
             return 1;
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Anything else is a bug in SharpLM: one line, not a stack trace, unless asked for.
+            Error($"{e.Message} (this is a bug in SharpLM, {e.GetType().Name}: please report it; SHARPLM_DEBUG=1 shows the stack trace)");
+            if (Environment.GetEnvironmentVariable("SHARPLM_DEBUG") == "1") Console.Error.WriteLine(e);
+            return 1;
+        }
     }
 
     /// <summary>One unwrapped line (a log or a test reads it whole), "error:" in red on a terminal.</summary>

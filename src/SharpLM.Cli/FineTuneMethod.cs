@@ -65,7 +65,7 @@ sealed class FineTuneMethod
         var lora = Lora(p);
         return new((folder, model) =>
         {
-            AdapterFolder.Save(folder, model, lora, Path.GetFullPath(baseFolder));
+            AdapterFolder.Save(folder, model, lora, baseFolder);
             tokenizer.Save(Path.Combine(folder, tokenizer.FileName));
             File.WriteAllText(Path.Combine(folder, ModelFolder.GenerationConfigFile), generation.ToJson() + "\n");
             ModelFolder.CopyCompanionFiles(folder, baseFolder);

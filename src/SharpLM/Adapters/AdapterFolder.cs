@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -23,9 +22,13 @@ public static class AdapterFolder
 
     public static bool IsAdapterFolder(string folder) => File.Exists(Path.Combine(folder, ConfigFile));
 
+    /// <param name="baseModelPath">the base as the user named it: a relative folder is stored relative to the adapter
+    /// folder (so the two can move together), anything else (an absolute folder, a Hub name) as given</param>
     public static void Save(string folder, LlamaForCausalLM model, LoraOptions options, string? baseModelPath)
     {
         Directory.CreateDirectory(folder);
+        if (baseModelPath is not null && !Path.IsPathRooted(baseModelPath) && Directory.Exists(baseModelPath))
+            baseModelPath = Path.GetRelativePath(Path.GetFullPath(folder), Path.GetFullPath(baseModelPath));
         var config = new JsonObject
         {
             ["peft_type"] = "LORA",
@@ -44,7 +47,7 @@ public static class AdapterFolder
             ["use_rslora"] = options.UseRsLora,
             ["rank_pattern"] = new JsonObject(),
             ["alpha_pattern"] = new JsonObject(),
-            [FingerprintField] = BaseFingerprint(model),
+            [FingerprintField] = Adapters.BaseFingerprint.Of(model),
         };
         var tensors = model.state_dict().Where(kv => kv.Key.Contains(".lora_"))
             .Select(kv => new KeyValuePair<string, Tensor>(KeyPrefix + kv.Key, kv.Value)).ToList();
@@ -54,47 +57,61 @@ public static class AdapterFolder
         AtomicFile.Write(Path.Combine(folder, ConfigFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(json + "\n")));
     }
 
-    /// <summary>The adapter's settings and the base model path it names (may be null).</summary>
-    public static (LoraOptions Options, string? BaseModel) ReadConfig(string folder)
+    /// <summary>The adapter's settings, the base model it names (may be null) and the fingerprint of the base it was
+    /// trained on (null for adapters SharpLM did not write).</summary>
+    public static AdapterConfig ReadConfig(string folder)
     {
         var path = Path.Combine(folder, ConfigFile);
-        if (!File.Exists(path)) throw new SharpLMException($"{folder} is not an adapter folder: {ConfigFile} is missing");
-        JsonNode root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path)) ?? throw new SharpLMException($"{path}: expected a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{path}: invalid JSON ({e.Message})", e);
-        }
-        string? Str(string field) => root[field]?.GetValueKind() == JsonValueKind.String ? root[field]!.GetValue<string>() : null;
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new SharpLMException($"{folder} is not an adapter folder: {ConfigFile} is missing");
+        using var document = JsonFile.Read(path, ConfigFile);
+        var root = JsonFile.RequireObject(document.RootElement, path);
+        string? Str(string field) => JsonFile.OptionalString(root, field, path);
+        bool Flag(string field) => JsonFile.OptionalBool(root, field, path) ?? false;
         if (Str("peft_type") is { } type && type != "LORA") throw new SharpLMException($"{path}: peft_type \"{type}\" is not supported (only LORA)");
-        if (root["use_dora"]?.GetValue<bool>() == true) throw new SharpLMException($"{path}: DoRA adapters (use_dora) are not supported");
+        if (Flag("use_dora")) throw new SharpLMException($"{path}: DoRA adapters (use_dora) are not supported");
         if (Str("bias") is { } bias && bias != "none") throw new SharpLMException($"{path}: bias \"{bias}\" is not supported (only \"none\")");
-        if (root["modules_to_save"] is JsonArray { Count: > 0 }) throw new SharpLMException($"{path}: modules_to_save is not supported");
-        if (root["rank_pattern"] is JsonObject { Count: > 0 } || root["alpha_pattern"] is JsonObject { Count: > 0 })
+        if (NonEmpty(root, "modules_to_save")) throw new SharpLMException($"{path}: modules_to_save is not supported");
+        if (NonEmpty(root, "rank_pattern") || NonEmpty(root, "alpha_pattern"))
             throw new SharpLMException($"{path}: per-module rank_pattern/alpha_pattern is not supported");
-        if (root["layers_to_transform"] is JsonArray { Count: > 0 } or JsonValue)
+        if (NonEmpty(root, "layers_to_transform"))
             throw new SharpLMException($"{path}: layers_to_transform (adapting some layers only) is not supported; SharpLM adapts every layer");
-        if (root["fan_in_fan_out"]?.GetValue<bool>() == true) throw new SharpLMException($"{path}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported");
-        var rank = root["r"]?.GetValue<int>() ?? throw new SharpLMException($"{path}: field \"r\" is missing");
-        var targets = root["target_modules"] switch
+        if (Flag("fan_in_fan_out")) throw new SharpLMException($"{path}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported");
+        var rank = JsonFile.OptionalInt(root, "r", path) ?? throw new SharpLMException($"{path}: field \"r\" is missing");
+        var targets = root.TryGetProperty("target_modules", out var targetModules) ? targetModules.ValueKind switch
         {
-            JsonArray a => a.Select(n => n!.GetValue<string>()).ToList(),
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => TargetsOfPattern(v.GetValue<string>(), path),
-            _ => throw new SharpLMException($"{path}: field \"target_modules\" must be a list of module names"),
-        };
+            JsonValueKind.Array when targetModules.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String) =>
+                targetModules.EnumerateArray().Select(t => t.GetString()!).ToList(),
+            JsonValueKind.String => TargetsOfPattern(targetModules.GetString()!, path),
+            _ => null,
+        } : null;
         var options = new LoraOptions
         {
             Rank = rank,
-            Alpha = root["lora_alpha"]?.GetValue<double>() ?? 8,
-            Dropout = root["lora_dropout"]?.GetValue<double>() ?? 0,
-            TargetModules = targets,
-            UseRsLora = root["use_rslora"]?.GetValue<bool>() ?? false,
+            Alpha = JsonFile.OptionalDouble(root, "lora_alpha", path) ?? 8,
+            Dropout = JsonFile.OptionalDouble(root, "lora_dropout", path) ?? 0,
+            TargetModules = targets ?? throw new SharpLMException($"{path}: field \"target_modules\" must be a list of module names"),
+            UseRsLora = Flag("use_rslora"),
         };
-        return (options, Str("base_model_name_or_path"));
+        try
+        {
+            options.Validate();
+        }
+        catch (SharpLMException e)
+        {
+            throw new SharpLMException($"{path}: {e.Message}", e);
+        }
+        return new AdapterConfig(options, Str("base_model_name_or_path"), Str(FingerprintField));
     }
+
+    /// <summary>Whether an optional field is present with content: a non-empty list or object, or any other value but null.</summary>
+    static bool NonEmpty(JsonElement root, string field) =>
+        root.TryGetProperty(field, out var value) && value.ValueKind switch
+        {
+            JsonValueKind.Null => false,
+            JsonValueKind.Array => value.GetArrayLength() > 0,
+            JsonValueKind.Object => value.EnumerateObject().Any(),
+            _ => true,
+        };
 
     /// <summary>
     /// PEFT's string form of target_modules: "all-linear" (every projection but the head), or a regular expression
@@ -129,34 +146,40 @@ public static class AdapterFolder
     }
 
     /// <summary>Attaches the adapter saved in <paramref name="folder"/> to <paramref name="model"/> and loads its
-    /// weights. Fails clearly when it was made for another base (fingerprint, module names or shapes).</summary>
+    /// weights. Fails clearly when it was made for another base (fingerprint, module names or shapes), before the
+    /// adapter is allocated.</summary>
+    /// <param name="ignoreFingerprint">load it even though its recorded base fingerprint is another model's</param>
     public static LoraOptions Load(string folder, LlamaForCausalLM model, bool ignoreFingerprint = false)
     {
-        var (options, _) = ReadConfig(folder);
-        var configPath = Path.Combine(folder, ConfigFile);
-        var expectedFingerprint = JsonNode.Parse(File.ReadAllText(configPath))?[FingerprintField]?.GetValue<string>();
-        if (!ignoreFingerprint && expectedFingerprint is not null && expectedFingerprint != BaseFingerprint(model))
-            throw new SharpLMException($"{folder}: this adapter was trained on a different base model (the weights' fingerprint differs). " +
-                                       "Load it on the model it was made from, or pass --ignore-base-mismatch if you are sure.");
-        Lora.Apply(model, options with { Dropout = 0 }, seed: 0);
+        var config = ReadConfig(folder);
+        CheckBase(folder, config, model, ignoreFingerprint);
+        CheckRank(folder, config.Options.Rank);
+        Lora.Apply(model, config.Options with { Dropout = 0 }, seed: 0);
         try
         {
-            LoadWeightsInto(folder, model);
+            CopyWeights(folder, model);
         }
         catch
         {
             Lora.Remove(model);
             throw;
         }
-        return options;
+        return config.Options;
     }
 
     /// <summary>Copies the adapter tensors saved in <paramref name="folder"/> into the adapters already attached to
-    /// <paramref name="model"/>; names and shapes must match exactly.</summary>
-    public static void LoadWeightsInto(string folder, LlamaForCausalLM model)
+    /// <paramref name="model"/>; names and shapes must match exactly, and the base must be the one the adapter was
+    /// trained on unless <paramref name="ignoreFingerprint"/>.</summary>
+    public static void LoadWeightsInto(string folder, LlamaForCausalLM model, bool ignoreFingerprint = false)
+    {
+        CheckBase(folder, ReadConfig(folder), model, ignoreFingerprint);
+        CopyWeights(folder, model);
+    }
+
+    static void CopyWeights(string folder, LlamaForCausalLM model)
     {
         var weightsPath = Path.Combine(folder, WeightsFile);
-        if (!File.Exists(weightsPath)) throw new SharpLMException($"{folder}: {WeightsFile} is missing");
+        if (!File.Exists(weightsPath) && !Directory.Exists(weightsPath)) throw new SharpLMException($"{folder}: {WeightsFile} is missing");
         using var file = SafetensorsFile.Open(weightsPath);
         var expected = model.state_dict().Where(kv => kv.Key.Contains(".lora_")).ToDictionary(kv => KeyPrefix + kv.Key, kv => kv.Value);
         // PEFT in memory names adapters ("lora_A.default.weight"); files normally drop the name, but accept both.
@@ -173,25 +196,37 @@ public static class AdapterFolder
             var entry = file.GetEntry(available[key]);
             if (!entry.Shape.SequenceEqual(target.shape))
                 throw new SharpLMException($"{folder}: tensor {key} has shape [{string.Join(", ", entry.Shape)}] but this model needs [{string.Join(", ", target.shape)}]; the adapter belongs to another base model");
+            if (!entry.DType.IsFloatingPoint())
+                throw new SharpLMException($"{weightsPath}: tensor {entry.Name} is stored as {entry.DType}; adapter weights must be floating point");
             using var loaded = file.Load(entry.Name, target.dtype);
             target.copy_(loaded);
         }
     }
 
-    /// <summary>A short hash of the base model's architecture and the first values of every base tensor (as bf16,
-    /// so the same base loaded in fp32 or bf16 gives the same fingerprint).</summary>
-    public static string BaseFingerprint(LlamaForCausalLM model)
+    /// <summary>An adapter that records its base's fingerprint is applied only to that base, unless the caller says so.</summary>
+    static void CheckBase(string folder, AdapterConfig config, LlamaForCausalLM model, bool ignoreFingerprint)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var c = model.Config;
-        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{c.VocabSize}/{c.HiddenSize}/{c.IntermediateSize}/{c.NumHiddenLayers}/{c.NumAttentionHeads}/{c.NumKeyValueHeads}/{c.HeadDim}"));
-        foreach (var (name, tensor) in ModelFolder.BaseWeights(model).OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            using var scope = NewDisposeScope();
-            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
-            var head = tensor.flatten().narrow(0, 0, Math.Min(256, tensor.numel())).to(bfloat16).contiguous();
-            sha.AppendData(head.bytes);
-        }
-        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
+        if (ignoreFingerprint || config.BaseFingerprint is not { } expected || expected == Adapters.BaseFingerprint.Of(model)) return;
+        throw new SharpLMException($"{folder}: this adapter was trained on a different base model (the weights' fingerprint differs). " +
+                                   "Load it on the model it was made from, or allow a base mismatch explicitly if you are sure.");
     }
+
+    /// <summary>The rank in adapter_config.json must be the rank of the saved tensors: attaching the adapter allocates
+    /// it, so an absurd r must fail before that, naming the field.</summary>
+    static void CheckRank(string folder, int rank)
+    {
+        var weightsPath = Path.Combine(folder, WeightsFile);
+        if (!File.Exists(weightsPath)) return; // reported with the weights
+        using var file = SafetensorsFile.Open(weightsPath);
+        foreach (var entry in file.Entries)
+        {
+            bool isA = entry.Name.Contains(".lora_A."), isB = entry.Name.Contains(".lora_B.");
+            if ((isA || isB) && (entry.Shape.Count != 2 || entry.Shape[isA ? 0 : 1] != rank))
+                throw new SharpLMException($"{Path.Combine(folder, ConfigFile)}: r is {rank}, but tensor {entry.Name} in {WeightsFile} " +
+                                           $"has shape [{string.Join(", ", entry.Shape)}]");
+        }
+    }
+
+    /// <summary>See <see cref="Adapters.BaseFingerprint.Of(LlamaForCausalLM)"/>.</summary>
+    public static string BaseFingerprint(LlamaForCausalLM model) => Adapters.BaseFingerprint.Of(model);
 }

@@ -28,10 +28,10 @@ public sealed record LoraOptions
 
     public void Validate()
     {
-        if (Rank < 1) throw new SharpLMException($"LoRA rank must be at least 1, got {Rank}");
-        if (Alpha <= 0) throw new SharpLMException($"LoRA alpha must be positive, got {Alpha}");
-        if (Dropout is < 0 or >= 1) throw new SharpLMException($"LoRA dropout must be in [0, 1), got {Dropout}");
-        if (TargetModules.Count == 0) throw new SharpLMException("LoRA needs at least one target module");
+        if (Rank < 1) throw new SharpLMException($"LoRA rank (r) must be at least 1, got {Rank}");
+        if (Alpha <= 0) throw new SharpLMException($"LoRA alpha (lora_alpha) must be positive, got {Alpha}");
+        if (Dropout is < 0 or >= 1) throw new SharpLMException($"LoRA dropout (lora_dropout) must be in [0, 1), got {Dropout}");
+        if (TargetModules.Count == 0) throw new SharpLMException("LoRA needs at least one target module (target_modules)");
         foreach (var t in TargetModules)
             if (!AllTargets.Contains(t) && t != "lm_head")
                 throw new SharpLMException($"unknown LoRA target module \"{t}\" (expected some of: {string.Join(", ", AllTargets)}, lm_head)");

@@ -63,8 +63,7 @@ public sealed class CorpusReader
             _ => throw new InvalidOperationException($"unreachable: {file}"),
         };
 
-    internal static SharpLMException EmptyFile(string path) => new($"{path}: file is empty");
+    internal static SharpLMException EmptyFile(string path) => Formats.InputFile.Empty(path);
 
-    internal static FileStream OpenRead(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+    internal static FileStream OpenRead(string path) => Formats.InputFile.OpenRead(path, "data");
 }

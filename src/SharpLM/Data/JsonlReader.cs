@@ -19,7 +19,7 @@ internal static class JsonlReader
                 problem = StrictUtf8.InvalidMessage(
                     path, lines.LineNumber, lines.LineOffset + invalidAt, bytes.Span[invalidAt], lines.StartsWithUtf16Bom);
             else
-                problem = TryGetText(bytes, options.JsonlField, out text) is { } why ? $"{where}: {why}" : null;
+                problem = TryGetText(bytes, where, options.JsonlField, out text);
 
             if (problem is not null)
             {
@@ -37,30 +37,30 @@ internal static class JsonlReader
     }
 
     /// <summary>Null (and the text) when the line is an object with a string field; otherwise what is wrong.</summary>
-    static string? TryGetText(ReadOnlyMemory<byte> line, string field, out string text)
+    static string? TryGetText(ReadOnlyMemory<byte> line, string where, string field, out string text)
     {
         text = "";
         JsonDocument json;
         try
         {
-            json = JsonDocument.Parse(line);
+            json = Formats.JsonFile.Parse(line, where);
         }
-        catch (JsonException e)
+        catch (SharpLMException e)
         {
-            return $"malformed JSON: {e.Message}";
+            return e.Message;
         }
         using (json)
         {
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                return $"expected a JSON object with a string field \"{field}\", got {Describe(root.ValueKind)}";
+                return $"{where}: expected a JSON object with a string field \"{field}\", got {Describe(root.ValueKind)}";
             if (!root.TryGetProperty(field, out var value))
             {
                 var names = root.EnumerateObject().Select(p => $"\"{p.Name}\"").Take(10).ToList();
-                return $"field \"{field}\" is missing (the object has {(names.Count == 0 ? "no fields" : "fields " + string.Join(", ", names))})";
+                return $"{where}: field \"{field}\" is missing (the object has {(names.Count == 0 ? "no fields" : "fields " + string.Join(", ", names))})";
             }
             if (value.ValueKind != JsonValueKind.String)
-                return $"field \"{field}\" is {Describe(value.ValueKind)}, expected a string";
+                return $"{where}: field \"{field}\" is {Describe(value.ValueKind)}, expected a string";
             text = value.GetString()!;
             return null;
         }

@@ -13,6 +13,7 @@ internal static class ParquetTextReader
     {
         string column = options.ParquetColumn;
         using var stream = CorpusReader.OpenRead(path);
+        ParquetFooter.Check(stream, path);
         var reader = Wait(() => ParquetReader.CreateAsync(stream, leaveStreamOpen: true), path);
         try
         {

@@ -15,7 +15,9 @@ internal static class TextFileReader
 
     static TextDocument ReadWholeFile(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        using var stream = CorpusReader.OpenRead(path);
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
         int bom = bytes.AsSpan().StartsWith(StrictUtf8.Bom) ? StrictUtf8.Bom.Length : 0;
         if (bytes.Length == bom) throw CorpusReader.EmptyFile(path);
         var content = bytes.AsSpan(bom);

@@ -49,8 +49,7 @@ public static class Llama2cCheckpoint
 
     static FileStream Open(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"llama2.c checkpoint not found: {path}");
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20);
+        return InputFile.OpenRead(path, "llama2.c checkpoint", bufferSize: 1 << 20);
     }
 
     static (LlamaConfig Config, bool SharedClassifier) ReadHeader(FileStream stream, string path)
@@ -101,6 +100,7 @@ public static class Llama2cCheckpoint
             BosTokenId = 1, EosTokenId = [2],
         };
         config.Validate(path);
+        config.CheckFitsInMemory(path);
         return (config, shared);
     }
 

@@ -111,11 +111,16 @@ public static class ModelFolder
     public static LlamaForCausalLM Load(string folder, ScalarType dtype = ScalarType.Float32)
     {
         RequireModelFolder(folder);
-        var config = LlamaConfig.Load(Path.Combine(folder, ConfigFile));
+        string configPath = Path.Combine(folder, ConfigFile);
+        var config = LlamaConfig.Load(configPath);
+        using var weights = OpenWeights(folder);
+        // Nothing is allocated until the config is known to describe these weights and to fit in memory.
+        WeightsMatchConfig.Check(config, weights.Names.ToHashSet(), weights.Entry, configPath);
+        config.CheckFitsInMemory(configPath);
         var model = new LlamaForCausalLM(config);
         try
         {
-            LoadWeightsInto(model, folder);
+            LoadWeightsInto(model, folder, weights);
             if (dtype != ScalarType.Float32) model.to(dtype);
             model.eval();
             return model;
@@ -131,9 +136,9 @@ public static class ModelFolder
     public static void RequireModelFolder(string folder)
     {
         if (!Directory.Exists(folder)) throw new SharpLMException($"model folder not found: {folder}");
-        if (!File.Exists(Path.Combine(folder, ConfigFile)))
+        if (!Exists(Path.Combine(folder, ConfigFile)))
             throw new SharpLMException($"{folder} is not a model folder: {ConfigFile} is missing");
-        if (!File.Exists(Path.Combine(folder, WeightsFile)) && !File.Exists(Path.Combine(folder, IndexFile)))
+        if (!Exists(Path.Combine(folder, WeightsFile)) && !Exists(Path.Combine(folder, IndexFile)))
             throw new SharpLMException($"{folder} has no weights: expected {WeightsFile} or {IndexFile}");
     }
 
@@ -143,6 +148,11 @@ public static class ModelFolder
     {
         RequireModelFolder(folder);
         using var weights = OpenWeights(folder);
+        LoadWeightsInto(model, folder, weights);
+    }
+
+    static void LoadWeightsInto(LlamaForCausalLM model, string folder, WeightSource weights)
+    {
         var targets = BaseWeights(model).ToDictionary(kv => kv.Key, kv => kv.Value);
         var available = weights.Names.ToHashSet();
         // Derived tensors some exporters write; a tied head may also be stored explicitly.
@@ -162,9 +172,15 @@ public static class ModelFolder
             var entry = weights.Entry(name);
             if (!entry.Shape.SequenceEqual(target.shape))
                 throw new SharpLMException($"{folder}: tensor {name} has shape [{string.Join(", ", entry.Shape)}], the config implies [{string.Join(", ", target.shape)}]");
+            // An integer tensor would be converted value by value into nonsense weights.
+            if (!entry.DType.IsFloatingPoint())
+                throw new SharpLMException($"{folder}: tensor {name} is stored as {entry.DType}; model weights must be floating point (F16, BF16, F32 or F64)");
             target.copy_(weights.Load(name, target.dtype));
         }
     }
+
+    // A folder or FIFO in a file's place counts as there, so that reading it fails with the reason.
+    static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
     static string Summarize(List<string> names) =>
         string.Join(", ", names.Take(8)) + (names.Count > 8 ? $" and {names.Count - 8} more" : "");
@@ -173,16 +189,17 @@ public static class ModelFolder
         AtomicFile.Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text + "\n")));
 
     /// <summary>The folder's weights, single file or sharded, behind one interface.</summary>
-    static WeightSource OpenWeights(string folder) =>
-        File.Exists(Path.Combine(folder, WeightsFile))
+    internal static WeightSource OpenWeights(string folder) =>
+        Exists(Path.Combine(folder, WeightsFile))
             ? new WeightSource(SafetensorsFile.Open(Path.Combine(folder, WeightsFile)), null)
             : new WeightSource(null, SafetensorsIndex.Open(Path.Combine(folder, IndexFile)));
 
-    sealed class WeightSource(SafetensorsFile? single, SafetensorsIndex? sharded) : IDisposable
+    internal sealed class WeightSource(SafetensorsFile? single, SafetensorsIndex? sharded) : IDisposable
     {
         public IEnumerable<string> Names => single?.Entries.Select(e => e.Name) ?? sharded!.Names;
         public SafetensorsEntry Entry(string name) => single?.GetEntry(name) ?? sharded!.GetEntry(name);
         public Tensor Load(string name, ScalarType dtype) => single?.Load(name, dtype) ?? sharded!.Load(name, dtype);
+        public Tensor LoadFirst(string name, long count) => single?.LoadFirst(name, count) ?? sharded!.LoadFirst(name, count);
 
         public void Dispose()
         {

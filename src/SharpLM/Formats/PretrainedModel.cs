@@ -30,21 +30,14 @@ public sealed class PretrainedModel : IDisposable
     {
         if (adapter is null && AdapterFolder.IsAdapterFolder(folder) && !File.Exists(Path.Combine(folder, ModelFolder.ConfigFile)))
         {
-            var (_, baseModel) = AdapterFolder.ReadConfig(folder);
-            if (baseModel is null)
-                throw new SharpLMException($"{folder} is a LoRA adapter without base_model_name_or_path; pass the base with --model and this folder with --adapter");
-            if (!Directory.Exists(baseModel))
-                throw new SharpLMException($"{folder} is a LoRA adapter for {baseModel}, which is not a folder here; pass the base with --model and this folder with --adapter");
             adapter = folder;
-            folder = baseModel;
+            folder = AdapterBase.Resolve(folder);
         }
         ModelFolder.RequireModelFolder(folder);
         // The adapter folder's tokenizer and generation settings win: they are what fine-tuning used.
         var settingsFolder = adapter ?? folder;
-        var tokenizerPath = Path.Combine(settingsFolder, ModelFolder.TokenizerFile);
-        if (!File.Exists(tokenizerPath)) tokenizerPath = Path.Combine(folder, ModelFolder.TokenizerFile);
-        if (!File.Exists(tokenizerPath)) throw new SharpLMException($"{folder} has no {ModelFolder.TokenizerFile}");
-        var tokenizer = TokenizerLoader.Load(tokenizerPath);
+        var tokenizer = LoadTokenizer(settingsFolder) ?? LoadTokenizer(folder)
+            ?? throw new SharpLMException($"{folder} has no tokenizer: expected {ModelFolder.TokenizerFile} (or the {Llama2cTokenizerFile.DefaultFileName} a llama2.c import writes)");
         var model = ModelFolder.Load(folder, dtype);
         try
         {
@@ -61,6 +54,18 @@ public sealed class PretrainedModel : IDisposable
         if (!File.Exists(generationPath)) generationPath = Path.Combine(folder, ModelFolder.GenerationConfigFile);
         var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : new GenerationConfig();
         return new PretrainedModel(folder, model, tokenizer, generation) { Adapter = adapter };
+    }
+
+    /// <summary>The folder's tokenizer.json, else the llama2.c tokenizer.bin that importing a llama2.c model writes; null when neither.</summary>
+    static ITokenizer? LoadTokenizer(string folder)
+    {
+        string json = Path.Combine(folder, ModelFolder.TokenizerFile), bin = Path.Combine(folder, Llama2cTokenizerFile.DefaultFileName);
+        if (File.Exists(json) || Directory.Exists(json))
+        {
+            InputFile.RequireRegular(json, "tokenizer"); // a folder here would be searched for a tokenizer of its own
+            return TokenizerLoader.Load(json);
+        }
+        return File.Exists(bin) || Directory.Exists(bin) ? Llama2cTokenizer.Load(bin) : null;
     }
 
     /// <summary>The LoRA adapter folder loaded on top of the base, if any.</summary>

@@ -28,6 +28,11 @@ public static class SafetensorsDTypes
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
 
+    /// <summary>Whether values are floating point (the types model weights may be stored in).</summary>
+    public static bool IsFloatingPoint(this SafetensorsDType dtype) =>
+        dtype is SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F32 or SafetensorsDType.F64
+            or SafetensorsDType.F8_E4M3 or SafetensorsDType.F8_E5M2;
+
     /// <summary>The TorchSharp type holding the same bits, or null where TorchSharp 0.107 has none
     /// (8-bit floats, unsigned 16/32/64-bit integers).</summary>
     public static torch.ScalarType? ToScalarType(this SafetensorsDType dtype) => dtype switch

@@ -28,7 +28,7 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>Opens and validates <paramref name="path"/>; a damaged file fails here, naming the problem.</summary>
     public static SafetensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"Safetensors file not found: {path}");
+        InputFile.RequireRegular(path, "safetensors");
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {
@@ -71,6 +71,26 @@ public sealed class SafetensorsFile : IDisposable
             TensorBytes.Read(file, dataStart + entry.DataBegin, tensor, Path, name);
             if (dtype is not { } wanted || wanted == stored) return tensor;
             using (tensor) return tensor.to(wanted);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> values (fewer if the tensor is smaller) of tensor
+    /// <paramref name="name"/>, flattened, in its stored type; only their bytes are read.</summary>
+    public Tensor LoadFirst(string name, long count)
+    {
+        var entry = GetEntry(name);
+        var stored = entry.DType.ToScalarType()
+            ?? throw new SharpLMException($"{Path}: tensor \"{name}\" is {entry.DType}, which TorchSharp cannot hold.");
+        var tensor = empty(Math.Min(count, entry.ElementCount), stored);
+        try
+        {
+            TensorBytes.Read(file, dataStart + entry.DataBegin, tensor, Path, name);
+            return tensor;
         }
         catch
         {

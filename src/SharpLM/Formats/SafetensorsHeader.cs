@@ -17,6 +17,9 @@ internal static class SafetensorsHeader
     /// <summary>Same cap as the reference implementation: a larger header means a corrupt file.</summary>
     const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>Real metadata is a few short strings (the format, a dtype); megabytes of it is not a model's.</summary>
+    const long MaxMetadataBytes = 1 << 20;
+
     /// <summary>Reads and validates the header of an open file; returns entries in data order.</summary>
     public static (List<SafetensorsEntry> Entries, Dictionary<string, string> Metadata, long DataStart) Read(
         SafeFileHandle file, string path)
@@ -44,15 +47,7 @@ internal static class SafetensorsHeader
 
     static (List<SafetensorsEntry>, Dictionary<string, string>) Parse(byte[] json, string path)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw Corrupt(path, $"the header is not valid JSON: {e.Message}");
-        }
+        var document = JsonFile.Parse(json, $"{path}: not a valid safetensors file: the header");
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
@@ -77,11 +72,15 @@ internal static class SafetensorsHeader
     {
         if (value.ValueKind != JsonValueKind.Object)
             throw Corrupt(path, $"\"{MetadataKey}\" must be an object of strings");
+        long size = 0;
         foreach (var item in value.EnumerateObject())
         {
             if (item.Value.ValueKind != JsonValueKind.String)
                 throw Corrupt(path, $"\"{MetadataKey}\".\"{item.Name}\" must be a string, not {item.Value.ValueKind}");
             metadata[item.Name] = item.Value.GetString()!;
+            size += item.Name.Length + metadata[item.Name].Length;
+            if (size > MaxMetadataBytes)
+                throw Corrupt(path, $"\"{MetadataKey}\" holds more than {MaxMetadataBytes:N0} characters, far more than any model's");
         }
     }
 

@@ -23,7 +23,6 @@ public sealed class SafetensorsIndex : IDisposable
     /// <summary>Opens the index at <paramref name="indexPath"/> and all its shards.</summary>
     public static SafetensorsIndex Open(string indexPath)
     {
-        if (!File.Exists(indexPath)) throw new SharpLMException($"Safetensors index not found: {indexPath}");
         var weightMap = ReadWeightMap(indexPath);
         string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         var shards = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
@@ -32,7 +31,7 @@ public sealed class SafetensorsIndex : IDisposable
             foreach (string shard in weightMap.Values.Distinct().Order(StringComparer.Ordinal))
             {
                 string shardPath = System.IO.Path.Combine(folder, shard);
-                if (!File.Exists(shardPath))
+                if (!File.Exists(shardPath) && !Directory.Exists(shardPath))
                     throw new SharpLMException($"{indexPath}: shard \"{shard}\" not found (looked for {shardPath})");
                 shards[shard] = SafetensorsFile.Open(shardPath);
             }
@@ -64,21 +63,16 @@ public sealed class SafetensorsIndex : IDisposable
     /// <summary>Loads <paramref name="name"/> from its shard (see <see cref="SafetensorsFile.Load"/>).</summary>
     public Tensor Load(string name, ScalarType? dtype = null) => ShardOf(name).Load(name, dtype);
 
+    /// <summary>See <see cref="SafetensorsFile.LoadFirst"/>.</summary>
+    public Tensor LoadFirst(string name, long count) => ShardOf(name).LoadFirst(name, count);
+
     SafetensorsFile ShardOf(string name) =>
         weightMap.TryGetValue(name, out string? shard) ? shards[shard]
         : throw new SharpLMException($"{Path}: no tensor named \"{name}\" in the weight_map");
 
     static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{indexPath}: not valid JSON: {e.Message}");
-        }
+        var document = JsonFile.Read(indexPath, "safetensors index");
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object

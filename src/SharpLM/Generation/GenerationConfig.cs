@@ -39,17 +39,37 @@ public sealed class GenerationConfig
     /// transformers; configs SharpLM writes always set it (sampling, the seed's default).</summary>
     public static GenerationConfig Load(string path)
     {
+        using var document = Formats.JsonFile.Read(path, "generation_config.json");
+        var root = Formats.JsonFile.RequireObject(document.RootElement, path);
+        GenerationConfig config;
         try
         {
-            var json = File.ReadAllText(path);
-            var config = JsonSerializer.Deserialize<GenerationConfig>(json, Json) ?? throw new SharpLMException($"{path}: expected a JSON object");
-            using var doc = JsonDocument.Parse(json);
-            if (!doc.RootElement.TryGetProperty("do_sample", out _)) config.DoSample = false;
-            return config;
+            config = root.Deserialize<GenerationConfig>(Json)!;
         }
         catch (JsonException e)
         {
-            throw new SharpLMException($"{path}: invalid generation config ({e.Message})", e);
+            throw new SharpLMException($"{path}: field \"{e.Path?.TrimStart('$', '.')}\" has the wrong type or an out-of-range value ({e.Message})", e);
         }
+        if (!root.TryGetProperty("do_sample", out _)) config.DoSample = false;
+        config.Validate(path);
+        return config;
+    }
+
+    /// <summary>Throws a <see cref="SharpLMException"/> naming <paramref name="source"/> and the first field out of range,
+    /// so a bad default fails when the file is read rather than at the first generation, without a name.</summary>
+    public void Validate(string source)
+    {
+        void Require(bool ok, string field, object value, string expected)
+        {
+            if (!ok) throw new SharpLMException($"{source}: field \"{field}\" must be {expected}, got {value}");
+        }
+        Require(Temperature >= 0 && float.IsFinite(Temperature), "temperature", Temperature, ">= 0");
+        Require(TopK >= 0, "top_k", TopK, ">= 0 (0 disables it)");
+        Require(TopP is > 0 and <= 1, "top_p", TopP, "in (0, 1]");
+        Require(RepetitionPenalty > 0 && float.IsFinite(RepetitionPenalty), "repetition_penalty", RepetitionPenalty, "positive");
+        Require(RepetitionPenaltyRange >= 0, "repetition_penalty_range", RepetitionPenaltyRange, ">= 0");
+        Require(MaxNewTokens >= 0, "max_new_tokens", MaxNewTokens, ">= 0");
+        Require(BosTokenId is null or >= 0, "bos_token_id", BosTokenId!, "a token id (>= 0)");
+        foreach (int eos in EosTokenId ?? []) Require(eos >= 0, "eos_token_id", eos, "a token id (>= 0)");
     }
 }

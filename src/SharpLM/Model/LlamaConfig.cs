@@ -75,17 +75,49 @@ public sealed class LlamaConfig
         Require(HeadDim % 2 == 0, $"head_dim must be even for rotary embeddings, got {HeadDim}");
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings must be positive, got {MaxPositionEmbeddings}");
         Require(HiddenAct == "silu", $"hidden_act \"{HiddenAct}\" is not supported (expected \"silu\")");
-        Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
+        // Real values are 1e-6 to 1e-5; an epsilon near the activations' scale would flatten every norm.
+        Require(RmsNormEps is > 0 and <= 1, $"rms_norm_eps must be in (0, 1], got {RmsNormEps}");
         Rope(source);
+        Require(BosTokenId is null || (BosTokenId >= 0 && BosTokenId < VocabSize),
+            $"bos_token_id {BosTokenId} is not a token id of the vocabulary (vocab_size {VocabSize})");
+        foreach (int eos in EosTokenId ?? [])
+            Require(eos >= 0 && eos < VocabSize, $"eos_token_id {eos} is not a token id of the vocabulary (vocab_size {VocabSize})");
+        Require(PadTokenId is null || PadTokenId < VocabSize, $"pad_token_id {PadTokenId} is not a token id of the vocabulary (vocab_size {VocabSize})");
+    }
+
+    /// <summary>Throws a <see cref="SharpLMException"/> naming the fields responsible when building this model would need
+    /// more memory than the machine has (before anything is allocated: libtorch would abort the process instead).</summary>
+    public void CheckFitsInMemory(string source = "config")
+    {
+        const double bytesPerValue = sizeof(float); // models are built in fp32, then converted
+        double d = HiddenSize, headDim = HeadDim;
+        double embedding = (double)VocabSize * d * (TieWordEmbeddings ? 1 : 2) * bytesPerValue;
+        double layers = (Parameters() - embedding / bytesPerValue - d) * bytesPerValue;
+        // The cos and sin tables hold every position; building them takes two more tables of the same size.
+        double rotary = 4.0 * MaxPositionEmbeddings * headDim * bytesPerValue;
+        double needed = embedding + layers + rotary;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (needed <= available) return;
+        string culprit = new[]
+        {
+            (embedding, $"vocab_size {VocabSize} x hidden_size {HiddenSize}"),
+            (layers, $"num_hidden_layers {NumHiddenLayers} (hidden_size {HiddenSize}, intermediate_size {IntermediateSize}, head_dim {HeadDim})"),
+            (rotary, $"max_position_embeddings {MaxPositionEmbeddings} x head_dim {HeadDim} (rotary tables)"),
+        }.MaxBy(part => part.Item1).Item2;
+        throw new SharpLMException($"{source}: this model would need about {needed / (1L << 30):N1} GiB of memory to load, more than the " +
+                                   $"{available / (double)(1L << 30):N1} GiB available; most of it for {culprit}");
     }
 
     /// <summary>Parameter count of the model this config describes.</summary>
-    public long ParameterCount()
+    public long ParameterCount() => (long)Parameters();
+
+    // In doubles (exact below 2^53) so that an absurd config gives an absurd count rather than an overflow.
+    double Parameters()
     {
-        long d = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
-        long biases = (QkvBias ? q + 2 * kv : 0) + (AttentionBias ? d : 0) + (MlpBias ? 2 * IntermediateSize + d : 0) + (QkNorm ? 2L * HeadDim : 0);
-        long perLayer = d * q + 2 * d * kv + q * d + 3 * d * IntermediateSize + 2 * d + biases;
-        long embed = (long)VocabSize * d;
+        double d = HiddenSize, kv = (double)NumKeyValueHeads * HeadDim, q = (double)NumAttentionHeads * HeadDim, ffn = IntermediateSize;
+        double biases = (QkvBias ? q + 2 * kv : 0) + (AttentionBias ? d : 0) + (MlpBias ? 2 * ffn + d : 0) + (QkNorm ? 2.0 * HeadDim : 0);
+        double perLayer = d * q + 2 * d * kv + q * d + 3 * d * ffn + 2 * d + biases;
+        double embed = VocabSize * d;
         return embed + (TieWordEmbeddings ? 0 : embed) + NumHiddenLayers * perLayer + d;
     }
 
@@ -106,20 +138,27 @@ public sealed class LlamaConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    public static LlamaConfig FromJson(string json, string source = "config.json")
+    public static LlamaConfig FromJson(string json, string source = "config.json") =>
+        FromJson(System.Text.Encoding.UTF8.GetBytes(json), source);
+
+    /// <summary>Reads config.json content (UTF-8); every problem is a <see cref="SharpLMException"/> naming
+    /// <paramref name="source"/> and the field.</summary>
+    public static LlamaConfig FromJson(ReadOnlyMemory<byte> json, string source)
     {
         LlamaConfig? config;
         HashSet<string> present;
-        try
+        using (var document = Formats.JsonFile.Parse(json, source))
         {
-            using var document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new SharpLMException($"{source}: expected a JSON object");
-            present = document.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-            config = document.RootElement.Deserialize<LlamaConfig>(JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{source}: invalid JSON ({e.Message})", e);
+            var root = Formats.JsonFile.RequireObject(document.RootElement, source);
+            present = root.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            try
+            {
+                config = root.Deserialize<LlamaConfig>(JsonOptions);
+            }
+            catch (JsonException e)
+            {
+                throw new SharpLMException($"{source}: field \"{e.Path?.TrimStart('$', '.')}\" has the wrong type or an out-of-range value ({e.Message})", e);
+            }
         }
         if (config is null) throw new SharpLMException($"{source}: expected a JSON object");
         // The architecture first: a GPT-2 config lacks Llama's fields, and "not supported" is the useful message.
@@ -144,8 +183,7 @@ public sealed class LlamaConfig
 
     public static LlamaConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"{path}: config.json not found");
-        return FromJson(File.ReadAllText(path), path);
+        return FromJson(Formats.JsonFile.ReadBytes(path, "config.json"), path);
     }
 
     public LlamaConfig Clone() => FromJson(ToJson());
@@ -154,13 +192,21 @@ public sealed class LlamaConfig
 /// <summary>Reads <c>eos_token_id</c> written either as one int or as a list (Llama 3 uses a list).</summary>
 public sealed class IntOrIntArrayConverter : JsonConverter<int[]?>
 {
-    public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        reader.TokenType switch
-        {
-            JsonTokenType.Null => null,
-            JsonTokenType.Number => [reader.GetInt32()],
-            _ => JsonSerializer.Deserialize<int[]>(ref reader),
-        };
+    public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        // Exceptions without a path of their own get the field's from the serializer, so messages name it.
+        const string expected = "expected a token id or a list of token ids";
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType == JsonTokenType.Number) return [Id(ref reader)];
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException(expected);
+        var ids = new List<int>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            ids.Add(reader.TokenType == JsonTokenType.Number ? Id(ref reader) : throw new JsonException(expected));
+        return [.. ids];
+    }
+
+    static int Id(ref Utf8JsonReader reader) =>
+        reader.TryGetInt32(out int id) ? id : throw new JsonException("expected a token id (an int)");
 
     public override void Write(Utf8JsonWriter writer, int[]? value, JsonSerializerOptions options)
     {

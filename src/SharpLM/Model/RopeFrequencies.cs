@@ -57,13 +57,16 @@ public sealed record RopeFrequencies
         return Checked(rule, source, field);
     }
 
+    const double MaxTheta = 1e12;
+
     static RopeFrequencies Checked(RopeFrequencies rule, string source, string field)
     {
         void Require(bool ok, string what)
         {
             if (!ok) throw new SharpLMException($"{source}: {what}");
         }
-        Require(rule.Theta > 0, $"rope_theta must be positive, got {rule.Theta}");
+        // Real models use 1e4 to 1e7; far beyond that every frequency but the first rounds to zero in fp32.
+        Require(rule.Theta is > 0 and <= MaxTheta, $"rope_theta must be in (0, {MaxTheta:0e0}], got {rule.Theta}");
         Require(rule.Factor > 0, $"{field}.factor must be positive, got {rule.Factor}");
         if (rule.Type != Llama3) return rule;
         Require(rule.LowFreqFactor > 0, $"{field}.low_freq_factor must be positive, got {rule.LowFreqFactor}");

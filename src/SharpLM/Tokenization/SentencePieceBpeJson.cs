@@ -28,8 +28,7 @@ public static class SentencePieceBpeJson
     /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer.</exception>
     public static SentencePieceBpeTokenizer Load(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"{path}: tokenizer file not found.");
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(Formats.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes), path);
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>

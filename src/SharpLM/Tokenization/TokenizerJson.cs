@@ -25,8 +25,7 @@ public static class TokenizerJson
     /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer.</exception>
     public static ByteLevelBpeTokenizer Load(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"{path}: tokenizer file not found.");
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(Formats.InputFile.ReadAllBytes(path, "tokenizer", MaxFileBytes), path);
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
@@ -35,22 +34,21 @@ public static class TokenizerJson
     /// <summary>Parses JSON and reads it with <paramref name="read"/>; errors are prefixed with <paramref name="source"/>.</summary>
     internal static T ParseDocument<T>(ReadOnlySpan<byte> json, string source, Func<JsonElement, T> read)
     {
+        json = Formats.JsonFile.Checked(json, source, allowComments: true);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        using var doc = JsonDocument.ParseValue(ref reader);
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
-            using var doc = JsonDocument.ParseValue(ref reader);
             return read(doc.RootElement);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            // System.Text.Json reports a string with a lone surrogate escape (\ud800) as InvalidOperationException.
-            throw new SharpLMException($"{source}: not valid JSON ({e.Message}).", e);
         }
         catch (SharpLMException e)
         {
             throw new SharpLMException($"{source}: {e.Message}", e);
         }
     }
+
+    /// <summary>Largest tokenizer file read: real ones are up to tens of MB.</summary>
+    internal const long MaxFileBytes = 1L << 30;
 
     /// <summary>Writes <paramref name="tokenizer"/> to <paramref name="path"/> atomically (a temporary
     /// file in the same folder, then a rename), creating the folder if needed.</summary>

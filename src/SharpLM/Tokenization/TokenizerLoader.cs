@@ -15,20 +15,25 @@ public static class TokenizerLoader
         if (Directory.Exists(path))
         {
             string json = Path.Combine(path, "tokenizer.json"), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
-            if (!File.Exists(json) && File.Exists(bin)) return Llama2cTokenizer.Load(bin);
-            if (!File.Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
-            return WithConfiguredSpecials(Parse(File.ReadAllBytes(json), json), Path.Combine(path, TokenizerConfigFile.FileName));
+            if (!Exists(json) && Exists(bin)) return Llama2cTokenizer.Load(bin);
+            if (!Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
+            return WithConfiguredSpecials(Parse(ReadFile(json), json), Path.Combine(path, TokenizerConfigFile.FileName));
         }
         if (!File.Exists(path))
             throw new SharpLMException($"tokenizer not found: {path} (train one with `sharplm tokenizer train`)");
-        return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(File.ReadAllBytes(path), path);
+        return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(ReadFile(path), path);
     }
+
+    static byte[] ReadFile(string path) => Formats.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes);
+
+    // A folder or FIFO in a file's place counts as there, so that reading it fails with the reason.
+    static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
     /// <summary>A model folder's tokenizer_config.json says which tokens are bos, eos and pad (a null meaning none),
     /// which SharpLM otherwise guesses from conventional names; a token it names that the vocabulary lacks is ignored.</summary>
     static ITokenizer WithConfiguredSpecials(ITokenizer tokenizer, string configPath)
     {
-        if (!File.Exists(configPath)) return tokenizer;
+        if (!Exists(configPath)) return tokenizer;
         using var config = Data.ChatTemplateFile.ParseFile(configPath);
         if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
         var declared = TokenizerConfigFile.SpecialTokens(config.RootElement);

@@ -62,7 +62,7 @@ public class CorpusReaderTests : IDisposable
     {
         string empty = dir.Write("corpus/empty.txt", "");
         var e = Assert.Throws<SharpLMException>(() => new CorpusReader(dir.File("corpus")).ReadDocuments().ToList());
-        Assert.Equal($"{empty}: file is empty", e.Message);
+        Assert.StartsWith($"{empty}: file is empty", e.Message);
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public class SafetensorsCorruptionTests : IDisposable
 
     [Fact]
     public void HeaderThatIsNotJson() =>
-        OpenFails(SafetensorsBytes.Build("{\"a\": oops}", []), "not valid JSON");
+        OpenFails(SafetensorsBytes.Build("{\"a\": oops}", []), "malformed JSON");
 
     [Fact]
     public void OffsetsOutOfRange() =>

@@ -81,6 +81,27 @@ public class Llama2cImportTests
         Assert.Contains("vocab_size 512", e.Message);
     }
 
+    /// <summary>A folder imported with its tokenizer.bin loads like any model folder (generate, chat, serve and eval
+    /// load through PretrainedModel) and generates.</summary>
+    [Fact]
+    public void AnImportedFolderWithItsTokenizerLoadsAndGenerates()
+    {
+        using var dir = new TempDirectory();
+        string tokenizer = dir.File("tokenizer.bin");
+        Llama2cTokenizerTests.Build(512).Save(tokenizer);
+        string folder = dir.File("model");
+        Assert.Equal(0, Run("import", "llama2c", "--checkpoint", Checkpoint, "--tokenizer", tokenizer, "--output", folder));
+
+        using var loaded = PretrainedModel.Load(folder);
+        Assert.IsType<Llama2cTokenizer>(loaded.Tokenizer);
+        var generated = new TokenGenerator(loaded.Model)
+            .Generate(loaded.EncodePrompt("a"), SamplingOptions.Greedy with { MaxNewTokens = 4 }, new HashSet<int>())
+            .ToArray();
+        Assert.Equal(4, generated.Length);
+        Assert.Equal(0, CommandRunner.Invoke(new RootCommand { GenerateCommand.Create() },
+            ["generate", "--model", folder, "--prompt", "a", "--max-tokens", "3", "--temperature", "0"]));
+    }
+
     [Fact]
     public void HeaderErrorsNameTheFileAndField()
     {

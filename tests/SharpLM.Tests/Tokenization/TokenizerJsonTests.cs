@@ -103,7 +103,7 @@ public sealed class TokenizerJsonTests : IDisposable
 
     public static TheoryData<string, string, string> Malformed() => new()
     {
-        { "{", "tokenizer.json", "not valid JSON" },
+        { "{", "tokenizer.json", "malformed JSON" },
         { "[]", "the top level", "expected a JSON object" },
         { """{"pre_tokenizer": {"type": "ByteLevel"}}""", "model", "missing" },
         { Replace("\"type\": \"BPE\"", "\"type\": \"WordPiece\""), "model.type", "WordPiece" },
@@ -120,7 +120,7 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "would give it id 1" },
         { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "would give it id 3" },
         { Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "model.vocab[\"x\"]", "integer" },
-        { Replace("\"vocab\": {", "\"vocab\": {\"\\ud800\": 5000, "), "tokenizer.json", "not valid JSON" },
+        { Replace("\"vocab\": {", "\"vocab\": {\"\\ud800\": 5000, "), "field \"model.vocab\"", "unpaired UTF-16 surrogate" },
         { Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]", "would give it id 400" },
         { Replace("\"unk_token\": null", "\"unk_token\": \"<nope>\""), "model.unk_token", "<nope>" },
     };

@@ -71,7 +71,7 @@ public sealed class TokenizerLoaderTests : IDisposable
         { Edit(Tiny(), j => j["added_tokens"]![1]!["normalized"] = "yes"), "added_tokens[1].normalized: expected true or false" },
         { Edit(Tiny(), j => j["model"]!["merges"]!.AsArray().Add(new JsonArray("a", "z"))), "model.merges[5] (\"a\" \"z\"): token \"z\" is not in model.vocab" },
         { Edit(Encoding.UTF8.GetString(TokenizerJson.Serialize(TestCorpus.Tokenizer)), j => j["model"]!["byte_fallback"] = true), "model.byte_fallback: true is not supported" },
-        { "{\"model\": {\"type\": \"BPE\"", "not valid JSON" },
+        { "{\"model\": {\"type\": \"BPE\"", "malformed JSON" },
     };
 
     [Theory]

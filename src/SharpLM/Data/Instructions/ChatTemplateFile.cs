@@ -36,17 +36,7 @@ internal static class ChatTemplateFile
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Parses a JSON file; malformed JSON throws a <see cref="SharpLMException"/> naming the file.</summary>
-    public static JsonDocument ParseFile(string path)
-    {
-        try
-        {
-            return JsonDocument.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
-        }
-    }
+    public static JsonDocument ParseFile(string path) => JsonFile.Read(path, "JSON");
 
     public static ChatTemplate Read(string path)
     {
@@ -102,15 +92,8 @@ internal static class ChatTemplateFile
             config = [];
         else
         {
-            try
-            {
-                config = JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject
-                         ?? throw new SharpLMException($"{path}: expected a JSON object");
-            }
-            catch (JsonException e)
-            {
-                throw new SharpLMException($"{path}: malformed JSON: {e.Message}", e);
-            }
+            config = JsonNode.Parse(JsonFile.ReadBytes(path, "JSON")) as JsonObject
+                     ?? throw new SharpLMException($"{path}: expected a JSON object");
         }
         config["chat_template"] = template.JinjaTemplate;
         foreach (var (name, value) in template.SpecialTokens)

@@ -53,7 +53,7 @@ public sealed class InstructionDataset : ITrainingData
 
     public static InstructionDataset Build(IEnumerable<TemplatedExample> examples, InstructionDatasetOptions options)
     {
-        if (options.MaxLength < 1) throw new SharpLMException($"the maximum length must be at least 1 token, got {options.MaxLength}");
+        if (options.MaxLength < 1) throw new SharpLMException($"the maximum length (MaxLength) must be at least 1 token, got {options.MaxLength}");
         var kept = new List<TemplatedExample>();
         int truncated = 0, dropped = 0;
         foreach (var example in examples)
@@ -71,7 +71,7 @@ public sealed class InstructionDataset : ITrainingData
         }
         if (kept.Count == 0)
             throw new SharpLMException($"no example is left to train on: {dropped} dropped"
-                                       + (dropped > 0 ? $" (longer than MaxLength {options.MaxLength} or with nothing to train)" : ""));
+                                       + (dropped > 0 ? $" (longer than the maximum length {options.MaxLength} or with nothing to train)" : ""));
         IReadOnlyList<List<int>>? rows = null;
         if (options.Packing)
         {
@@ -86,10 +86,10 @@ public sealed class InstructionDataset : ITrainingData
     /// (<paramref name="truncated"/>), or null when it is dropped (see <see cref="Dropped"/>).</summary>
     public static TemplatedExample? Fit(TemplatedExample example, InstructionDatasetOptions options, out bool truncated)
     {
-        int limit = options.MaxLength + 1;
+        long limit = options.MaxLength + 1L; // long: a maximum length of int.MaxValue must not wrap around
         truncated = example.Ids.Length > limit;
         if (truncated && options.Overflow == Overflow.Drop) return null;
-        var fitted = truncated ? example with { Ids = example.Ids[..limit], Trained = example.Trained[..limit] } : example;
+        var fitted = truncated ? example with { Ids = example.Ids[..(int)limit], Trained = example.Trained[..(int)limit] } : example;
         return fitted.Ids.Length >= 2 && fitted.Trained.AsSpan(1).Contains(true) ? fitted : null;
     }
 

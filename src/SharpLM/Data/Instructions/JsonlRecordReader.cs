@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace SharpLM.Data;
 
 /// <summary>Reads <c>.jsonl</c> records: one JSON value per line, strict UTF-8, blank lines ignored.</summary>
@@ -27,13 +25,13 @@ internal static class JsonlRecordReader
     {
         try
         {
-            using var json = JsonDocument.Parse(line);
+            using var json = Formats.JsonFile.Parse(line, where);
             // Cloned: the document's pooled buffer is returned when it is disposed.
             return new RawRecord(where, json.RootElement.Clone(), null);
         }
-        catch (JsonException e)
+        catch (SharpLMException e)
         {
-            return new RawRecord(where, default, $"{where}: malformed JSON: {e.Message}");
+            return new RawRecord(where, default, e.Message);
         }
     }
 }

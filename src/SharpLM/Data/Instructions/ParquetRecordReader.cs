@@ -11,6 +11,7 @@ internal static class ParquetRecordReader
     public static IEnumerable<RawRecord> Read(string path)
     {
         using var stream = CorpusReader.OpenRead(path);
+        ParquetFooter.Check(stream, path);
         var (groups, columns) = ParquetTextReader.Wait(async () =>
         {
             await using var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true);
@@ -26,7 +27,12 @@ internal static class ParquetRecordReader
             {
                 // Parquet.Net leaves null values out; put them back so the message says "null", not "missing".
                 foreach (string column in columns) values.TryAdd(column, null!);
-                yield return new RawRecord($"{path}:row {row++}", JsonSerializer.SerializeToElement(values), null);
+                string where = $"{path}:row {row++}";
+                // JSON has no infinity or NaN: such a number would make the conversion throw, naming nothing.
+                var nonFinite = values.FirstOrDefault(v => v.Value is double d && !double.IsFinite(d) || v.Value is float f && !float.IsFinite(f));
+                yield return nonFinite.Key is { } bad
+                    ? new RawRecord(where, default, $"{where}: field \"{bad}\" is {nonFinite.Value}, not a finite number")
+                    : new RawRecord(where, JsonSerializer.SerializeToElement(values), null);
             }
         }
     }

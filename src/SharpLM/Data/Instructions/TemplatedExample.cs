@@ -21,8 +21,8 @@ public sealed record TemplatedExample(int[] Ids, bool[] Trained)
     /// where truncating a long document would throw most of it away.</summary>
     public IEnumerable<TemplatedExample> Chunks(int maxLength)
     {
-        if (maxLength < 1) throw new ArgumentOutOfRangeException(nameof(maxLength));
-        if (Ids.Length <= maxLength + 1)
+        if (maxLength < 1) throw new SharpLMException($"the maximum length must be at least 1 token, got {maxLength}");
+        if (Ids.Length <= maxLength + 1L) // long: int.MaxValue + 1 must not wrap around
         {
             yield return this;
             yield break;

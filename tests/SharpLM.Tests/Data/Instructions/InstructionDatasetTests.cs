@@ -112,7 +112,7 @@ public class InstructionDatasetTests
     [Fact]
     public void NothingLeftOrBadLengthFails()
     {
-        Assert.Equal("no example is left to train on: 1 dropped (longer than MaxLength 2 or with nothing to train)",
+        Assert.Equal("no example is left to train on: 1 dropped (longer than the maximum length 2 or with nothing to train)",
             Assert.Throws<SharpLMException>(() => InstructionDataset.Build(
                 [Example([1, 2, 3, 4], "FFFT")], new InstructionDatasetOptions { MaxLength = 2, Overflow = Overflow.Drop })).Message);
         Assert.Contains("at least 1", Assert.Throws<SharpLMException>(() =>

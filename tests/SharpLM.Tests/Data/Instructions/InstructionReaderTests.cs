@@ -211,7 +211,7 @@ public class InstructionReaderTests : IDisposable
         Assert.Contains("unsupported instruction data file type \".html\"", Assert.Throws<SharpLMException>(() => new InstructionReader(html)).Message);
         string empty = dir.Write("empty.jsonl", "");
         var reader = new InstructionReader([empty], new InstructionReaderOptions { SkipInvalid = true });
-        Assert.Equal($"{empty}: file is empty", Assert.Throws<SharpLMException>(() => reader.Read().ToList()).Message);
+        Assert.StartsWith($"{empty}: file is empty", Assert.Throws<SharpLMException>(() => reader.Read().ToList()).Message);
     }
 
     [Fact]
