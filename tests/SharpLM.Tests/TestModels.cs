@@ -1,4 +1,6 @@
+using SharpLM.Formats;
 using SharpLM.Model;
+using SharpLM.Tests.Tokenization;
 using static TorchSharp.torch;
 
 namespace SharpLM.Tests;
@@ -18,6 +20,17 @@ static class TestModels
         model.InitializeWeights(seed);
         model.eval();
         return model;
+    }
+
+    /// <summary>Writes a model folder: the `tiny` preset with random weights and the test corpus's tokenizer.</summary>
+    public static string TinyFolder(string folder, long seed = 1)
+    {
+        var config = ModelPresets.Get("tiny");
+        config.VocabSize = TestCorpus.Tokenizer.VocabSize;
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(seed);
+        ModelFolder.Save(folder, model, TestCorpus.Tokenizer);
+        return folder;
     }
 
     public static Tensor RandomIds(long batch, long seq, int vocab, long seed = 7)

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using SharpLM.Formats;
-using SharpLM.Model;
-using SharpLM.Tests.Tokenization;
 using Xunit;
 
 namespace SharpLM.Tests.Apps;
@@ -14,17 +11,10 @@ public sealed class PublishedAppTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "SharpLM.slnx"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
-
     [Fact]
     public void AnAppFollowingTheReadmeRunsAfterDotnetPublish()
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root;
         // The README's .csproj lines, with the repository's absolute path.
         dir.Write("app/ChatApp.csproj", $"""
             <Project Sdk="Microsoft.NET.Sdk">
@@ -46,14 +36,7 @@ public sealed class PublishedAppTests : IDisposable
             var answer = await chat.GetResponseAsync("Hello", new ChatOptions { Temperature = 0, MaxOutputTokens = 4 });
             Console.WriteLine($"answered {answer.Usage?.OutputTokenCount} tokens");
             """);
-        var model = dir.File("model");
-        var config = ModelPresets.Get("tiny");
-        config.VocabSize = TestCorpus.Tokenizer.VocabSize;
-        using (var m = new LlamaForCausalLM(config))
-        {
-            m.InitializeWeights(1);
-            ModelFolder.Save(model, m, TestCorpus.Tokenizer);
-        }
+        var model = TestModels.TinyFolder(dir.File("model"));
 
         var publish = Run("dotnet", ["publish", dir.File("app/ChatApp.csproj"), "-c", "Release", "-o", dir.File("published"), "-nologo"], timeoutSeconds: 400);
         Assert.True(publish.Exit == 0, publish.Output);

@@ -2,8 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Formats;
-using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 
@@ -43,16 +41,7 @@ public sealed class CommandLineBehaviourTests : IDisposable
         }
     }
 
-    string TinyModel()
-    {
-        var folder = dir.File("model");
-        var config = ModelPresets.Get("tiny");
-        config.VocabSize = TestCorpus.Tokenizer.VocabSize;
-        using var model = new LlamaForCausalLM(config);
-        model.InitializeWeights(5);
-        ModelFolder.Save(folder, model, TestCorpus.Tokenizer);
-        return folder;
-    }
+    string TinyModel() => TestModels.TinyFolder(dir.File("model"), seed: 5);
 
     [Fact]
     public void GeneratedTextAloneGoesToStdoutAndErrorsToStderr()

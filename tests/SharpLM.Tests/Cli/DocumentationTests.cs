@@ -10,14 +10,7 @@ namespace SharpLM.Tests.Cli;
 /// raises, and every `sharplm` command line it shows uses commands and options that exist.</summary>
 public sealed partial class DocumentationTests
 {
-    static readonly string Root = RepositoryRoot();
-
-    static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "SharpLM.slnx"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
+    static readonly string Root = Repository.Root;
 
     static IEnumerable<string> Documents() =>
         Directory.GetFiles(Path.Combine(Root, "docs"), "*.md").Append(Path.Combine(Root, "README.md")).Append(Path.Combine(Root, "data", "README.md"));

@@ -32,14 +32,7 @@ public sealed class ModelFolderFilesTests : IDisposable
     /// special tokens, special_tokens_map.json.</summary>
     string HubLikeFolder()
     {
-        var folder = dir.File("base");
-        var config = ModelPresets.Get("tiny");
-        config.VocabSize = TestCorpus.Tokenizer.VocabSize;
-        using (var model = new LlamaForCausalLM(config))
-        {
-            model.InitializeWeights(3);
-            ModelFolder.Save(folder, model, TestCorpus.Tokenizer);
-        }
+        var folder = TestModels.TinyFolder(dir.File("base"), seed: 3);
         dir.Write("base/tokenizer_config.json", new JsonObject
         {
             ["bos_token"] = "[BOT]", ["eos_token"] = "[EOT]", ["pad_token"] = "[PAD]", ["model_max_length"] = 256, ["chat_template"] = Template,
