@@ -88,4 +88,27 @@ public sealed class ModelFolderFilesTests : IDisposable
         Assert.False(File.Exists(Path.Combine(folder, "chat_template.jinja")));
         Assert.Equal("chatml", ChatTemplate.LoadFromModel(folder)!.Name);
     }
+
+    [Fact]
+    public void ExportingATemplateLlamaCppDoesNotKnowSaysWhatToDo()
+    {
+        var folder = TestModels.TinyFolder(dir.File("plain"));
+        ChatTemplate.Default.Save(folder);
+        var (stderr, previous) = (new StringWriter(), Console.Error);
+        Console.SetError(stderr);
+        try
+        {
+            Assert.Equal(0, Run("export", "--format", "gguf", "--model", folder, "--output", dir.File("plain.gguf")));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        var advice = stderr.ToString();
+        Assert.Contains("llama.cpp does not recognise SharpLM's \"default\" chat template", advice);
+        Assert.Contains("--jinja", advice);
+        Assert.Contains("FROM ./plain.gguf", advice);
+        Assert.Contains("{{- else if eq .Role \"user\" }}### Instruction:\n{{ .Content }}\n\n", advice);
+        Assert.Contains("PARAMETER stop \"### Instruction:\"", advice);
+    }
 }
