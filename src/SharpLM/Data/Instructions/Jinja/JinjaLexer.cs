@@ -151,7 +151,8 @@ static class JinjaLexer
                 var text = source[start..i].Replace("_", "");
                 tokens.Add(isFloat
                     ? new Token(TokenKind.Float, text, line) { Value = double.Parse(text, CultureInfo.InvariantCulture) }
-                    : new Token(TokenKind.Integer, text, line) { Value = long.Parse(text, CultureInfo.InvariantCulture) });
+                    : new Token(TokenKind.Integer, text, line) { Value = long.TryParse(text, CultureInfo.InvariantCulture, out var n) ? n
+                        : throw new JinjaException($"line {line}: the integer {(text.Length > 30 ? text[..30] + "..." : text)} does not fit in 64 bits") });
             }
             else if (c is '\'' or '"')
             {
