@@ -29,7 +29,7 @@ static class ServeCommand
             if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
             using var loaded = modelArgs.Load(parse);
             var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder));
-            var modelName = parse.GetValue(name) ?? DefaultName(loaded.Adapter ?? loaded.Folder);
+            var modelName = parse.GetValue(name) ?? loaded.Id;
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
             var options = new ServeOptions(parse.GetValue(host)!, parse.GetValue(port), string.IsNullOrEmpty(key) ? null : key,
@@ -38,15 +38,6 @@ static class ServeCommand
             return 0;
         });
         return cmd;
-    }
-
-    /// <summary>The folder's name, with its parent's for the run folders SharpLM writes ("demo-ft/final", not "final").</summary>
-    internal static string DefaultName(string folder)
-    {
-        var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        var name = Path.GetFileName(path);
-        bool runOutput = name == "final" || name.StartsWith("checkpoint-", StringComparison.Ordinal);
-        return runOutput && Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } parent ? $"{parent}/{name}" : name;
     }
 
     static async Task RunAsync(ServedModel served, ServeOptions options)

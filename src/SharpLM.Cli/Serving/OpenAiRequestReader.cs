@@ -146,30 +146,31 @@ static class OpenAiRequestReader
         Refuse(body, "response_format", v => v.ValueKind == JsonValueKind.Object && String(v, "type", "response_format.") is not (null or "text"),
             "response_format must be text (JSON modes are not supported)");
 
-        var d = model.Defaults;
-        var options = d with
+        var request = new SamplingRequest
         {
-            MaxNewTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens") ?? d.MaxNewTokens,
-            Temperature = Float(body, "temperature") ?? d.Temperature,
-            TopP = Float(body, "top_p") ?? d.TopP,
-            TopK = Int(body, "top_k") ?? d.TopK,
-            MinP = Float(body, "min_p") ?? d.MinP,
-            RepetitionPenalty = Float(body, "repetition_penalty") ?? d.RepetitionPenalty,
-            RepetitionPenaltyRange = Int(body, "repetition_penalty_range") ?? d.RepetitionPenaltyRange,
-            Seed = Seed(body) ?? d.Seed,
-            StopStrings = [.. d.StopStrings, .. Stops(body)],
-            StopAtEos = !(Bool(body, "ignore_eos") ?? !d.StopAtEos),
+            MaxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens"),
+            Temperature = Float(body, "temperature"),
+            TopP = Float(body, "top_p"),
+            TopK = Int(body, "top_k"),
+            MinP = Float(body, "min_p"),
+            RepetitionPenalty = Float(body, "repetition_penalty"),
+            RepetitionPenaltyRange = Int(body, "repetition_penalty_range"),
+            Seed = Field<long>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? x : null),
+            Stop = Stops(body),
+            IgnoreEos = Bool(body, "ignore_eos"),
         };
-        if (options.MaxNewTokens < 1) throw ApiError.BadRequest($"max_tokens must be at least 1, got {options.MaxNewTokens}", "max_tokens");
         try
         {
-            options.BuildProcessors(); // the same range checks as the command line
+            return request.ApplyTo(model.Defaults); // the same mapping and checks as the command line and the IChatClient
+        }
+        catch (SamplingFieldException e)
+        {
+            throw ApiError.BadRequest(e.Message, e.Field);
         }
         catch (SharpLMException e)
         {
             throw ApiError.BadRequest(e.Message);
         }
-        return options;
     }
 
     static GenerationRequest Checked(GenerationRequest request, ServedModel model, string param)
@@ -179,18 +180,14 @@ static class OpenAiRequestReader
         return request;
     }
 
-    static IEnumerable<string> Stops(JsonElement body)
+    static List<string>? Stops(JsonElement body)
     {
-        if (!body.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return [];
+        if (!body.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return null;
         if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
         if (s.ValueKind == JsonValueKind.Array && s.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
-            return s.EnumerateArray().Select(e => e.GetString()!).Where(e => e.Length > 0).ToList();
+            return s.EnumerateArray().Select(e => e.GetString()!).ToList();
         throw ApiError.BadRequest($"stop must be a string or an array of strings, not {Describe(s)}", "stop");
     }
-
-    /// <summary>OpenAI seeds are 64-bit; see <see cref="SamplingOptions.FoldSeed"/>.</summary>
-    static int? Seed(JsonElement body) =>
-        Field<int>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? SamplingOptions.FoldSeed(x) : (int?)null);
 
     static bool NonZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.GetDouble() != 0;
 

@@ -208,7 +208,7 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "n": 2}""", "n", "n must be 1")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""", "temperature", "temperature must be a number, not the string \"hot\"")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", "max_tokens", "at least 1")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", null, "top-p must be in (0, 1]")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", "top_p", "top_p must be in (0, 1]")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""", "frequency_penalty", "use repetition_penalty")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""", "stop", "stop must be a string or an array of strings")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}}""", "chat_template_kwargs", "apply to a model's own Jinja chat template")]
@@ -284,5 +284,5 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [InlineData("runs/demo-ft/checkpoint-200/", "demo-ft/checkpoint-200")]
     [InlineData("models/SmolLM2-135M", "SmolLM2-135M")]
     public void TheDefaultModelIdNamesTheRunForRunOutputFolders(string folder, string expected) =>
-        Assert.Equal(expected, ServeCommand.DefaultName(folder));
+        Assert.Equal(expected, PretrainedModel.IdOf(folder));
 }
