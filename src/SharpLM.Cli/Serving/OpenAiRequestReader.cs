@@ -15,16 +15,18 @@ namespace SharpLM.Cli.Serving;
 /// </summary>
 static class OpenAiRequestReader
 {
-    /// <summary>A chat request: <c>messages</c> rendered with the model's chat template.</summary>
-    public static GenerationRequest ReadChat(JsonElement body, ServedModel model)
+    /// <summary>A chat request: <c>messages</c> rendered with the model's chat template, within <paramref name="limits"/>;
+    /// <paramref name="cancel"/> (the client went away) stops the render.</summary>
+    public static GenerationRequest ReadChat(JsonElement body, ServedModel model, ServeLimits? limits = null, CancellationToken cancel = default)
     {
+        limits ??= new ServeLimits();
         RequireObject(body);
-        var messages = ReadMessages(body);
+        var messages = ReadMessages(body, limits);
         int[] prompt;
         ChatTemplate template;
         try
         {
-            template = model.Template.WithVariables(TemplateKwargs(body));
+            template = model.Template.WithVariables(TemplateKwargs(body, limits)).WithLimits(limits.Template);
         }
         catch (SharpLMException e)
         {
@@ -32,7 +34,7 @@ static class OpenAiRequestReader
         }
         try
         {
-            prompt = template.RenderPrompt(model.Loaded.Tokenizer, messages);
+            prompt = template.RenderPrompt(model.Loaded.Tokenizer, messages, cancel);
         }
         catch (SharpLMException e)
         {
@@ -44,8 +46,9 @@ static class OpenAiRequestReader
     }
 
     /// <summary>A plain completion: <c>prompt</c> continued as text, after the begin token.</summary>
-    public static GenerationRequest ReadCompletion(JsonElement body, ServedModel model)
+    public static GenerationRequest ReadCompletion(JsonElement body, ServedModel model, ServeLimits? limits = null)
     {
+        limits ??= new ServeLimits();
         RequireObject(body);
         Refuse(body, "echo", v => v.ValueKind == JsonValueKind.True, "echo is not supported");
         Refuse(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0, "suffix (fill in the middle) is not supported");
@@ -58,6 +61,8 @@ static class OpenAiRequestReader
             JsonValueKind.Array => throw ApiError.BadRequest("prompt must be one string (several prompts in one request are not supported)", "prompt"),
             _ => throw ApiError.BadRequest($"prompt must be a string, not {Describe(p)}", "prompt"),
         };
+        if (text.Length > limits.MaxPromptChars)
+            throw ApiError.BadRequest($"prompt is {text.Length} characters; this server takes at most {limits.MaxPromptChars}", "prompt");
         var prompt = model.Loaded.EncodePrompt(text);
         if (prompt.Length == 0) throw ApiError.BadRequest("prompt is empty and the tokenizer has no begin token to start from", "prompt");
         return Checked(new GenerationRequest(prompt, ReadSampling(body, model)), model, "prompt");
@@ -65,10 +70,12 @@ static class OpenAiRequestReader
 
     /// <summary>vLLM's <c>chat_template_kwargs</c>: variables for the model's own Jinja template (e.g.
     /// <c>{"enable_thinking": false}</c> for Qwen3).</summary>
-    static Dictionary<string, object?> TemplateKwargs(JsonElement body)
+    static Dictionary<string, object?> TemplateKwargs(JsonElement body, ServeLimits limits)
     {
         if (!body.TryGetProperty("chat_template_kwargs", out var kwargs) || kwargs.ValueKind == JsonValueKind.Null) return [];
         if (kwargs.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest($"chat_template_kwargs must be an object, not {Describe(kwargs)}", "chat_template_kwargs");
+        if (kwargs.GetRawText().Length is var size && size > limits.MaxTemplateKwargsChars)
+            throw ApiError.BadRequest($"chat_template_kwargs is {size} characters of JSON; this server takes at most {limits.MaxTemplateKwargsChars}", "chat_template_kwargs");
         return kwargs.EnumerateObject().ToDictionary(p => p.Name, p => JsonValue(p.Value));
     }
 
@@ -92,10 +99,12 @@ static class OpenAiRequestReader
         return (stream, usage);
     }
 
-    static List<ChatMessage> ReadMessages(JsonElement body)
+    static List<ChatMessage> ReadMessages(JsonElement body, ServeLimits limits)
     {
         if (!body.TryGetProperty("messages", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
             throw ApiError.BadRequest("messages must be a non-empty array of {role, content} objects", "messages");
+        if (list.GetArrayLength() > limits.MaxMessages)
+            throw ApiError.BadRequest($"messages has {list.GetArrayLength()} entries; this server takes at most {limits.MaxMessages}", "messages");
         var messages = new List<ChatMessage>();
         int i = 0;
         foreach (var m in list.EnumerateArray())
@@ -112,6 +121,8 @@ static class OpenAiRequestReader
             };
             messages.Add(new ChatMessage(role, Content(m, at)));
         }
+        if (messages.Sum(m => (long)m.Content.Length) is var chars && chars > limits.MaxPromptChars)
+            throw ApiError.BadRequest($"messages hold {chars} characters; this server takes at most {limits.MaxPromptChars}", "messages");
         return messages;
     }
 
