@@ -253,6 +253,9 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("v1/chat/completions", html);
         Assert.DoesNotContain("innerHTML =", html); // model output is shown as text, never as markup
+        Assert.Contains("""$("key").addEventListener("change", () => {""", html); // the model's name shows once a key is entered...
+        Assert.Contains("""sessionStorage.setItem("sharplm-api-key", """, html); // ...and the key is kept for the tab
+        Assert.Equal(2, html.Split("placeholder=\"model default\"").Length - 1);
     }
 
     [Fact]
@@ -382,6 +385,11 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Contains("answers POST, not GET", await get.Content.ReadAsStringAsync());
         using var post = await fixture.Http.PostAsync("health", new StringContent(""));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+
+        await using var anyName = await ModelServer.StartAsync(fixture.Served, new ServeOptions(Port: 0, AcceptAnyModel: true));
+        using var client = new HttpClient { BaseAddress = anyName.Address };
+        using var accepted = await client.PostAsync("v1/chat/completions", new StringContent(ChatBody(Question, 2).Replace("\"tiny\"", "\"gpt-4o\""), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
     }
 
     [Theory]
