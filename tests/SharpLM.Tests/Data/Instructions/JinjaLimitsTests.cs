@@ -35,11 +35,22 @@ public class JinjaLimitsTests
         Assert.Contains($"(JinjaLimits.{bound}", Refused(template, Small).Message);
 
     [Fact]
-    public void QuadraticAppendsStopAtTheTimeLimit()
+    public void QuadraticAppendsStopAtTheLimitOnWhatIsBuilt()
     {
         const string template = "{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ 'abcdefghijklmnopqrstuvwxyz' %}{% endfor %}";
-        var e = Refused(template, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(300) });
-        Assert.Contains("longer than 0.3 s (JinjaLimits.MaxTime)", e.Message);
+        Assert.Contains("(JinjaLimits.MaxBuiltChars)", Refused(template).Message);
+        // Strings kept in a list are each within bounds, but not all of them together.
+        const string hoarding = "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [('x' * 1000000) ~ i] %}{% endfor %}";
+        Assert.Contains("(JinjaLimits.MaxBuiltChars)", Refused(hoarding, new JinjaLimits { MaxBuiltChars = 10_000_000 }).Message);
+    }
+
+    [Fact]
+    public void SlowTemplatesStopAtTheTimeLimit()
+    {
+        const string template = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        Assert.Contains("longer than 0.2 s (JinjaLimits.MaxTime)", Refused(template, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(200) }).Message);
+        var unique = "{{ range(100000) | unique | list | length }}";
+        Assert.Contains("(JinjaLimits.MaxTime)", Refused(unique, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(200) }).Message);
     }
 
     [Theory]

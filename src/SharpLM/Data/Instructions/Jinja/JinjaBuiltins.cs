@@ -50,6 +50,9 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
             case (List<object?> list, long i):
                 var index = i < 0 ? i + list.Count : i;
                 return index >= 0 && index < list.Count ? list[(int)index] : new Undefined($"{described}[{i}]");
+            case (string s, long i) when !s.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'):
+                var at16 = i < 0 ? i + s.Length : i;
+                return at16 >= 0 && at16 < s.Length ? s[(int)at16].ToString() : new Undefined($"{described}[{i}]");
             case (string s, long i):
                 var chars = StringElements(s);
                 var at = i < 0 ? i + chars.Count : i;
@@ -113,13 +116,23 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
         "reverse" => v is string s ? string.Concat(StringElements(s).Cast<string>().Reverse()) : Iterate(v).AsEnumerable().Reverse().ToList(),
         "items" => v is Dictionary<string, object?> d ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new JinjaException($"items needs a dict, not {Article(v)}"),
         "safe" => v,
-        "selectattr" or "rejectattr" => Iterate(v).Where(x => SelectTest(Attribute(x, Text(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
-        "select" or "reject" => Iterate(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
-        "map" => Iterate(v).Select(x => k.TryGetValue("attribute", out var at) ? Attribute(x, Text(at), k.GetValueOrDefault("default"))
+        "selectattr" or "rejectattr" => Items(v).Where(x => SelectTest(Attribute(x, Text(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
+        "select" or "reject" => Items(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
+        "map" => Items(v).Select(x => k.TryGetValue("attribute", out var at) ? Attribute(x, Text(at), k.GetValueOrDefault("default"))
             : Filter(Text(Arg(a, 0, "map")), x, a.Skip(1).ToList(), [])).ToList(),
-        "unique" => Iterate(v).Aggregate(new List<object?>(), (seen, x) => { if (!seen.Any(y => JinjaValues.Equals(x, y))) seen.Add(x); return seen; }),
+        "unique" => Items(v).Aggregate(new List<object?>(), (seen, x) => { if (!seen.Any(y => JinjaValues.Equals(x, y))) seen.Add(x); return seen; }),
         _ => throw new JinjaException($"the filter '{name}' is not supported"),
     };
+
+    /// <summary>The items of a filter that walks a list, each counted as a loop iteration (a filter is a loop too).</summary>
+    IEnumerable<object?> Items(object? v)
+    {
+        foreach (var item in Iterate(v))
+        {
+            budget.Iteration();
+            yield return item;
+        }
+    }
 
     /// <summary>The attribute <paramref name="path"/> (dotted for nested) of an item, as selectattr and map read it.</summary>
     object? Attribute(object? item, string path, object? fallback = null)
@@ -189,7 +202,7 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
 
     static long Length(object? v) => v switch
     {
-        string s => StringElements(s).Count,
+        string s => s.Length - SurrogatePairs(s),
         List<object?> l => l.Count,
         Dictionary<string, object?> d => d.Count,
         Undefined => 0,
@@ -202,6 +215,14 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
         var pieces = items.ToList();
         budget.Size(pieces.Sum(p => (long)p.Length) + (long)separator.Length * Math.Max(0, pieces.Count - 1), "the text of join");
         return string.Join(separator, pieces);
+    }
+
+    static int SurrogatePairs(string s)
+    {
+        int pairs = 0;
+        for (int i = 0; i + 1 < s.Length; i++)
+            if (char.IsSurrogatePair(s[i], s[i + 1])) { pairs++; i++; }
+        return pairs;
     }
 
     static string PyStrip(string s, string? chars, bool left, bool right)

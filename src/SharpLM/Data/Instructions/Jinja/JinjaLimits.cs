@@ -13,6 +13,10 @@ public sealed record JinjaLimits
     /// <summary>Most characters of the rendered text, and of any one string (or items of any one list) made on the way.</summary>
     public int MaxOutputChars { get; init; } = 4_000_000;
 
+    /// <summary>Most characters (and list items) of everything a render builds together: concatenations, filters,
+    /// method and macro results. Bounds the memory a render holds and refuses quadratic appends quickly.</summary>
+    public long MaxBuiltChars { get; init; } = 100_000_000;
+
     /// <summary>Most loop iterations in one render, all loops together (range() items count too).</summary>
     public long MaxLoopIterations { get; init; } = 10_000_000;
 

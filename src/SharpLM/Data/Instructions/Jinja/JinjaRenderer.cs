@@ -190,9 +190,19 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
                 ConditionalExpr c => Truthy(Evaluate(c.Condition, scope)) ? Evaluate(c.Then, scope) : c.Else is null ? new Undefined("else") : Evaluate(c.Else, scope),
                 _ => throw new InvalidOperationException(expr.GetType().Name),
             };
-            // Every value a template makes is bounded, so no later step copies a runaway one.
-            if (value is string text) budget.Size(text.Length, "a string");
-            else if (value is List<object?> list) budget.Size(list.Count, "a list");
+            // Every value a template makes is bounded, so no later step copies a runaway one; what operations build
+            // (not what names and subscripts read) counts towards the render's total.
+            bool builds = expr is BinaryExpr or FilterExpr or CallExpr;
+            if (value is string text)
+            {
+                budget.Size(text.Length, "a string");
+                if (builds) budget.Built(text.Length);
+            }
+            else if (value is List<object?> list)
+            {
+                budget.Size(list.Count, "a list");
+                if (builds) budget.Built(list.Count);
+            }
             return value;
         }
         catch (JinjaLimitException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal))
@@ -328,7 +338,10 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
         {
             if (times <= 0 || s.Length == 0) return "";
             budget.Size(times > budget.MaxChars ? long.MaxValue : s.Length * times, "a repeated string");
-            return new StringBuilder(s.Length * (int)times).Insert(0, s, (int)times).ToString();
+            return string.Create((int)(s.Length * times), s, (span, text) =>
+            {
+                for (int i = 0; i < span.Length; i += text.Length) text.AsSpan().CopyTo(span[i..]);
+            });
         }
         if (a is long x && b is long y && op != "/")
         {

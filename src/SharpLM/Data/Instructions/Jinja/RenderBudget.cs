@@ -9,6 +9,7 @@ sealed class RenderBudget(JinjaLimits limits, CancellationToken cancel)
 {
     readonly long deadline = Stopwatch.GetTimestamp() + (long)(limits.MaxTime.TotalSeconds * Stopwatch.Frequency);
     long iterations;
+    long built;
     int depth;
 
     public int MaxChars => limits.MaxOutputChars;
@@ -41,6 +42,14 @@ sealed class RenderBudget(JinjaLimits limits, CancellationToken cancel)
     {
         if (length > limits.MaxOutputChars)
             throw new JinjaLimitException($"{what} would be longer than {limits.MaxOutputChars} (JinjaLimits.MaxOutputChars)");
+    }
+
+    /// <summary>Counts a string of <paramref name="length"/> characters (or a list of that many items) just built.</summary>
+    public void Built(long length)
+    {
+        built += length;
+        if (built > limits.MaxBuiltChars)
+            throw new JinjaLimitException($"the strings and lists built passed {limits.MaxBuiltChars} characters and items in all (JinjaLimits.MaxBuiltChars)");
     }
 
     /// <summary>Shared with the parser: past the limit, or too close to the end of the thread's stack, is refused.</summary>
