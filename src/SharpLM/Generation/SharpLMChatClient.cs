@@ -56,7 +56,7 @@ public sealed class SharpLMChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options);
+        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
         var result = await generator.GenerateAsync(prompt, sampling, _ => Task.CompletedTask, cancellationToken);
         return new ChatResponse(new AIChatMessage(ChatRole.Assistant, result.Text))
         {
@@ -67,7 +67,7 @@ public sealed class SharpLMChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options);
+        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var work = Run();
@@ -113,12 +113,12 @@ public sealed class SharpLMChatClient : IChatClient
         if (ownsModel) loaded.Dispose();
     }
 
-    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options)
+    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancel)
     {
         var sampling = Sampling(options);
         var conversation = messages.Select((m, i) => new ChatMessage(Role(m, i), Text(m, i))).ToList();
         if (conversation.Count == 0) throw new SharpLMException("the conversation is empty: at least one user message is needed");
-        var prompt = Template.RenderPrompt(loaded.Tokenizer, conversation);
+        var prompt = Template.RenderPrompt(loaded.Tokenizer, conversation, cancel);
         int context = (int)loaded.Model.Config.MaxPositionEmbeddings;
         if (prompt.Length >= context)
             throw new SharpLMException($"the conversation is {prompt.Length} tokens, and the model's context is {context}; shorten it");

@@ -34,6 +34,7 @@ public sealed class ServerSoakTests : IAsyncLifetime
 
     readonly TempDirectory dir = new();
     PretrainedModel loaded = null!;
+    ServedModel served = null!;
     ModelServer server = null!;
     readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
@@ -45,7 +46,7 @@ public sealed class ServerSoakTests : IAsyncLifetime
         loaded = PretrainedModel.Load(dir.File("model"));
         dir.Write("template/tokenizer_config.json", new JsonObject { ["chat_template"] = Template, ["eos_token"] = "</s>" }.ToJsonString());
         var template = ChatTemplate.LoadFromModel(dir.File("template"))!;
-        var served = new ServedModel(loaded, template, loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 8 }, "soak");
+        served = new ServedModel(loaded, template, loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 8 }, "soak");
         server = await ModelServer.StartAsync(served, new ServeOptions(Port: 0));
         http.BaseAddress = server.Address;
         Assert.Equal("127.0.0.1", server.Address.Host);
@@ -100,6 +101,16 @@ public sealed class ServerSoakTests : IAsyncLifetime
         int i = client * 1000 + step;
         var action = ((client + step) % 3) switch { 0 => StreamWhole(i), 1 => HangUp(i), _ => Bad(i) };
         await action;
+    }
+
+    [Fact]
+    public void AClientThatGoesAwayStopsItsTemplateRender()
+    {
+        using var body = JsonDocument.Parse("""{"messages": [{"role": "user", "content": "hi"}]}""");
+        using var gone = new CancellationTokenSource();
+        gone.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => OpenAiRequestReader.ReadChat(body.RootElement, served, cancel: gone.Token));
+        Assert.NotEmpty(OpenAiRequestReader.ReadChat(body.RootElement, served).Prompt);
     }
 
     static (long Managed, long WorkingSet) Memory()
