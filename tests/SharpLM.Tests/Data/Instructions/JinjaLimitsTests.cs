@@ -26,6 +26,7 @@ public class JinjaLimitsTests
     [InlineData("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", "MaxOutputChars")]
     [InlineData("{% set x = 'x' * 3000000 %}{{ [x, x] | join }}", "MaxOutputChars")]
     [InlineData("{% set x = 'x' * 3000000 %}{{ [x, x] }}", "MaxOutputChars")]
+    [InlineData("{% set x = 'x' * 3000000 %}{{ '-'.join([x, x]) }}", "MaxOutputChars")]
     [InlineData("{% for i in range(50000) %}{{ 'x' * 100 }}{% endfor %}", "MaxOutputChars")]
     [InlineData("{{ ('x' * 1000000).replace('x', 'yyyyy') }}", "MaxOutputChars")]
     [InlineData("{{ {'a': 1} | tojson(indent=10000000) }}", "MaxOutputChars")]
@@ -101,7 +102,8 @@ public class JinjaLimitsTests
     [Theory]
     [InlineData("{{ (-2 ** 63) % -1 }}|{{ (-4611686018427387904 * 2) % -1 }}", "0|0")]
     [InlineData("{{ -7 // 2 }}|{{ 7 // -2 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 2 ** 62 }}|{{ 2 ** -1 }}", "-4|-4|2|-2|4611686018427387904|0.5")]
-    public void IntegerArithmeticKeepsPythonsMeaning(string template, string expected) =>
+    [InlineData("{{ '-'.join([[1], 2, 'a']) }}|{{ 'ab'.startswith(['x', 'a']) }}", "[1]-2-a|True")]
+    public void ArithmeticAndJoinKeepPythonsMeaning(string template, string expected) =>
         Assert.Equal(expected, JinjaTemplate.Parse(template).Render(new Dictionary<string, object?>()));
 
     [Fact]

@@ -90,7 +90,7 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
         "replace" => (a, _) => Replace(s, a),
         "find" => (a, _) => (long)s.IndexOf(Arg(a, 0, "find") as string ?? "", StringComparison.Ordinal),
         "count" => (a, _) => (long)CountOf(s, Arg(a, 0, "count") as string ?? ""),
-        "join" => (a, _) => string.Join(s, Iterate(Arg(a, 0, "join")).Select(Str)),
+        "join" => (a, _) => Join(s, Iterate(Arg(a, 0, "join")).Select(Text)),
         _ => null,
     };
 
@@ -196,7 +196,7 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
     IEnumerable<string> Affixes(object? arg) => arg switch
     {
         string s => [s],
-        List<object?> l => l.Select(Str),
+        List<object?> l => l.Select(Text),
         _ => throw new JinjaException($"startswith/endswith need a string or a tuple of strings, not {Article(arg)}"),
     };
 
