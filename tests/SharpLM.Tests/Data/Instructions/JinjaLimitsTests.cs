@@ -76,6 +76,16 @@ public class JinjaLimitsTests
     }
 
     [Fact]
+    public void ATemplateOfManyTagsParsesInLinearTime()
+    {
+        var template = string.Concat(Enumerable.Repeat("{{ x }}\n", 200_000)) + "{{ x + }}";
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<JinjaException>(() => JinjaTemplate.Parse(template));
+        Assert.StartsWith("line 200001: ", e.Message); // line numbers still right
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"parsed in {clock.Elapsed}");
+    }
+
+    [Fact]
     public void AValueThatHoldsItselfIsRefusedWhenWritten()
     {
         var e = Refused("{% set ns = namespace(a=1) %}{% set ns.self = ns %}{{ ns | tojson }}");
