@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace SharpLM.Data.Jinja;
 
 /// <summary>
@@ -352,9 +354,9 @@ sealed class JinjaParser
         {
             case TokenKind.String:
                 // Adjacent string literals join, as in Python.
-                var text = (string)token.Value!;
-                while (Peek.Kind == TokenKind.String) text += (string)Advance().Value!;
-                return new LiteralExpr(text, token.Line);
+                var text = new StringBuilder((string)token.Value!);
+                while (Peek.Kind == TokenKind.String) text.Append((string)Advance().Value!);
+                return new LiteralExpr(text.ToString(), token.Line);
             case TokenKind.Integer or TokenKind.Float: return new LiteralExpr(token.Value, token.Line);
             case TokenKind.Name:
                 return token.Text switch
