@@ -113,6 +113,18 @@ public sealed class ServerSoakTests : IAsyncLifetime
         Assert.NotEmpty(OpenAiRequestReader.ReadChat(body.RootElement, served).Prompt);
     }
 
+    [Fact]
+    public async Task ATemplateThatHitsABoundIsA400NamingTheFileAndTheBound()
+    {
+        using var response = await http.PostAsync("v1/chat/completions", Json(BadRequests[3]));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("messages", error.GetProperty("param").GetString());
+        Assert.Matches(@"tokenizer_config\.json: the chat_template was stopped at a limit: line 1: .* longer than 1000000 \(JinjaLimits\.MaxOutputChars\)",
+            error.GetProperty("message").GetString());
+        await StreamWhole(0);
+    }
+
     static (long Managed, long WorkingSet) Memory()
     {
         GC.Collect();
