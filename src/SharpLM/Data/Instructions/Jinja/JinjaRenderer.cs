@@ -251,21 +251,28 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
 
     static object? Slice(object? target, long? start, long? stop, long? step)
     {
-        var items = target switch
+        // A string without surrogate pairs is sliced by its chars, sparing a list of its code points.
+        string? chars = target is string t && !t.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF') ? t : null;
+        var items = chars is not null ? null : target switch
         {
             List<object?> l => l,
             string s => StringElements(s),
             _ => throw new JinjaException($"{Article(target)} cannot be sliced"),
         };
-        long n = items.Count, by = step ?? 1;
+        long n = chars?.Length ?? items!.Count, by = step ?? 1;
         if (by == 0) throw new JinjaException("slice step cannot be zero");
         long Clamp(long? v, long fallback, long low, long high) => v is not { } x ? fallback : Math.Clamp(x < 0 ? x + n : x, low, high);
-        var picked = new List<object?>();
+        var picked = new List<int>();
+        // Each step moves to the end at most, so a step near long.MaxValue cannot overflow the index.
         if (by > 0)
-            for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i += by) picked.Add(items[(int)i]);
+            for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i = by < end - i ? i + by : end) picked.Add((int)i);
         else
-            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i += by) picked.Add(items[(int)i]);
-        return target is string ? string.Concat(picked.Cast<string>()) : picked;
+            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i = by > end - i ? i + by : end) picked.Add((int)i);
+        if (chars is not null) return string.Create(picked.Count, (chars, picked), (span, c) =>
+        {
+            for (int k = 0; k < span.Length; k++) span[k] = c.chars[c.picked[k]];
+        });
+        return target is string ? string.Concat(picked.Select(i => (string)items![i]!)) : picked.Select(i => items![i]).ToList();
     }
 
     static object? Unary(string op, object? value) => op switch
