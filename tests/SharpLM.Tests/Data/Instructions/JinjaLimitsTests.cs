@@ -113,6 +113,7 @@ public class JinjaLimitsTests
     [InlineData("{{ (-2 ** 63) % -1 }}|{{ (-4611686018427387904 * 2) % -1 }}", "0|0")]
     [InlineData("{{ -7 // 2 }}|{{ 7 // -2 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 2 ** 62 }}|{{ 2 ** -1 }}", "-4|-4|2|-2|4611686018427387904|0.5")]
     [InlineData("{{ '-'.join([[1], 2, 'a']) }}|{{ 'ab'.startswith(['x', 'a']) }}", "[1]-2-a|True")]
+    [InlineData("{{ 'a,b,c'.split(',', 9223372036854775807) }}", "['a', 'b', 'c']")]
     [InlineData("{{ [1, 2, 3][1::9223372036854775807] }}|{{ 'abc'[2::-9223372036854775807] }}|{{ 'abcdef'[-2:0:-2] }}|{{ 'a🙂b'[::-1] }}", "[2]|c|ec|b🙂a")]
     public void ArithmeticJoinAndSlicesKeepPythonsMeaning(string template, string expected) =>
         Assert.Equal(expected, JinjaTemplate.Parse(template).Render(new Dictionary<string, object?>()));

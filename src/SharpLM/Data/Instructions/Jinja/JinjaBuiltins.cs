@@ -252,7 +252,7 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
             return parts;
         }
         if (separator.Length == 0) throw new JinjaException("split: empty separator");
-        var pieces = maxSplit < 0 ? s.Split(separator) : s.Split(separator, (int)maxSplit + 1);
+        var pieces = maxSplit < 0 ? s.Split(separator) : s.Split(separator, maxSplit >= int.MaxValue - 1 ? int.MaxValue : (int)maxSplit + 1);
         return pieces.Cast<object?>().ToList();
     }
 

@@ -43,7 +43,15 @@ public sealed class JinjaTemplate
         var scope = new Scope(globals);
         foreach (var (name, value) in variables) scope.Set(name, Normalize(value));
         var output = new StringBuilder();
-        new JinjaRenderer(builtins, budget).Render(body, scope, output);
+        try
+        {
+            new JinjaRenderer(builtins, budget).Render(body, scope, output);
+        }
+        catch (Exception e) when (e is not JinjaException and not OperationCanceledException)
+        {
+            // The template is untrusted input: a case this engine did not foresee is still the template's error.
+            throw new JinjaException($"the template could not be rendered ({e.GetType().Name}: {e.Message})");
+        }
         return output.ToString();
     }
 
