@@ -18,7 +18,7 @@ sealed class SamplingArguments
     };
     readonly Option<int?> topK = new("--top-k") { Description = "Sample among the k most likely tokens (default 50; 0 = off)." };
     readonly Option<float?> topP = new("--top-p") { Description = "Sample among the most likely tokens that cover this probability (default 1.0 = off)." };
-    readonly Option<float> minP = new("--min-p") { Description = "Drop tokens less likely than this fraction of the most likely one (default 0 = off)." };
+    readonly Option<float?> minP = new("--min-p") { Description = "Drop tokens less likely than this fraction of the most likely one (default 0 = off)." };
     readonly Option<bool> greedy = new("--greedy") { Description = "Always take the most likely token (same as --temperature 0)." };
     readonly Option<int?> seed = new("--seed") { Description = "Seed for reproducible sampling." };
     readonly Option<string[]> stop = new("--stop") { Description = "Stop when this text appears (repeatable).", AllowMultipleArgumentsPerToken = false };
@@ -30,24 +30,20 @@ sealed class SamplingArguments
             command.Options.Add(o);
     }
 
-    public SamplingOptions Read(ParseResult p, GenerationConfig defaults)
+    /// <summary>The options given, over the model's generation_config.json, checked before the model loads (see
+    /// <see cref="SamplingRequest"/>: the server and the IChatClient map their fields the same way).</summary>
+    public SamplingOptions Read(ParseResult p, GenerationConfig defaults) => new SamplingRequest
     {
-        var d = defaults.ToSamplingOptions();
-        var options = d with
-        {
-            MaxNewTokens = p.GetValue(maxTokens) ?? d.MaxNewTokens,
-            Temperature = p.GetValue(greedy) ? 0 : p.GetValue(temperature) ?? d.Temperature,
-            RepetitionPenalty = p.GetValue(repetitionPenalty) ?? d.RepetitionPenalty,
-            RepetitionPenaltyRange = p.GetValue(repetitionRange) ?? d.RepetitionPenaltyRange,
-            RepetitionPenaltyMode = p.GetValue(penaltyMode),
-            TopK = p.GetValue(topK) ?? d.TopK,
-            TopP = p.GetValue(topP) ?? d.TopP,
-            MinP = p.GetValue(minP),
-            Seed = p.GetValue(seed),
-            StopStrings = p.GetValue(stop) ?? [],
-            StopAtEos = !p.GetValue(ignoreEos),
-        };
-        options.BuildProcessors(); // validates every value now, before the model loads
-        return options;
-    }
+        MaxTokens = p.GetValue(maxTokens),
+        Temperature = p.GetValue(greedy) ? 0 : p.GetValue(temperature),
+        RepetitionPenalty = p.GetValue(repetitionPenalty),
+        RepetitionPenaltyRange = p.GetValue(repetitionRange),
+        RepetitionPenaltyMode = p.GetValue(penaltyMode),
+        TopK = p.GetValue(topK),
+        TopP = p.GetValue(topP),
+        MinP = p.GetValue(minP),
+        Seed = p.GetValue(seed),
+        Stop = p.GetValue(stop),
+        IgnoreEos = p.GetValue(ignoreEos) ? true : null,
+    }.ApplyTo(defaults.ToSamplingOptions());
 }

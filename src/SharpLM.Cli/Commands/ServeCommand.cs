@@ -15,38 +15,46 @@ static class ServeCommand
         var name = new Option<string?>("--name") { Description = "Model id clients send and see in /v1/models (default: the model folder's name)." };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer <key>\" (default: $SHARPLM_API_KEY; unset = no key)." };
         var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model or its own Jinja chat_template, else default)." };
+        var defaults = new ServeLimits();
+        var maxRequestBytes = new Option<long>("--max-request-bytes") { Description = "Largest request body in bytes; larger ones get 413.", DefaultValueFactory = _ => defaults.MaxRequestBytes };
+        var maxMessages = new Option<int>("--max-messages") { Description = "Most messages in one chat request.", DefaultValueFactory = _ => defaults.MaxMessages };
+        var maxPromptChars = new Option<int>("--max-prompt-chars") { Description = "Longest prompt in characters (the messages, and the text the chat template renders).", DefaultValueFactory = _ => defaults.MaxPromptChars };
+        var maxKwargsChars = new Option<int>("--max-template-kwargs-chars") { Description = "Largest chat_template_kwargs, in characters of JSON.", DefaultValueFactory = _ => defaults.MaxTemplateKwargsChars };
+        var acceptAnyModel = new Option<bool>("--accept-any-model") { Description = "Answer requests whatever model they name (default: 404 model_not_found for any but the one served)." };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var templateVariables = new TemplateVariables();
         var cmd = new Command("serve",
             "Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions (both stream with \"stream\": true), " +
-            "GET /v1/models, GET /health, and a chat page at /. Sampling options set the defaults for fields a request leaves out.") { host, port, name, apiKey, template };
+            "GET /v1/models, GET /health, and a chat page at /. Sampling options set the defaults for fields a request leaves out.")
+        {
+            host, port, name, apiKey, template, maxRequestBytes, maxMessages, maxPromptChars, maxKwargsChars, acceptAnyModel,
+        };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
         templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
+            foreach (var (option, value) in new (Option, long)[] { (maxRequestBytes, parse.GetValue(maxRequestBytes)), (maxMessages, parse.GetValue(maxMessages)),
+                (maxPromptChars, parse.GetValue(maxPromptChars)), (maxKwargsChars, parse.GetValue(maxKwargsChars)) })
+                if (value < 1) throw new SharpLMException($"{option.Name} {value}: expected at least 1");
+            var limits = new ServeLimits
+            {
+                MaxRequestBytes = parse.GetValue(maxRequestBytes), MaxMessages = parse.GetValue(maxMessages),
+                MaxPromptChars = parse.GetValue(maxPromptChars), MaxTemplateKwargsChars = parse.GetValue(maxKwargsChars),
+            };
             using var loaded = modelArgs.Load(parse);
             var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
-            var modelName = parse.GetValue(name) ?? DefaultName(loaded.Adapter ?? loaded.Folder);
+            var modelName = parse.GetValue(name) ?? loaded.Id;
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
             var options = new ServeOptions(parse.GetValue(host)!, parse.GetValue(port), string.IsNullOrEmpty(key) ? null : key,
-                line => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}"));
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}"), limits, parse.GetValue(acceptAnyModel));
             RunAsync(served, options).GetAwaiter().GetResult();
             return 0;
         });
         return cmd;
-    }
-
-    /// <summary>The folder's name, with its parent's for the run folders SharpLM writes ("demo-ft/final", not "final").</summary>
-    internal static string DefaultName(string folder)
-    {
-        var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        var name = Path.GetFileName(path);
-        bool runOutput = name == "final" || name.StartsWith("checkpoint-", StringComparison.Ordinal);
-        return runOutput && Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } parent ? $"{parent}/{name}" : name;
     }
 
     static async Task RunAsync(ServedModel served, ServeOptions options)

@@ -19,7 +19,10 @@ namespace SharpLM.Cli.Serving;
 /// <param name="Port">TCP port; 0 picks a free one (see <see cref="ModelServer.Address"/>).</param>
 /// <param name="ApiKey">When set, every <c>/v1</c> request must send <c>Authorization: Bearer ApiKey</c>.</param>
 /// <param name="Log">Receives one line per request (status, tokens, speed).</param>
-sealed record ServeOptions(string Host = "127.0.0.1", int Port = 8080, string? ApiKey = null, Action<string>? Log = null);
+/// <param name="Limits">What one request may ask (default: <see cref="ServeLimits"/>' defaults).</param>
+/// <param name="AcceptAnyModel">Answer whatever <c>model</c> a request names, instead of 404 for any but the one served.</param>
+sealed record ServeOptions(string Host = "127.0.0.1", int Port = 8080, string? ApiKey = null, Action<string>? Log = null,
+    ServeLimits? Limits = null, bool AcceptAnyModel = false);
 
 /// <summary>
 /// An HTTP server with OpenAI's API shape, so the OpenAI SDKs, Microsoft.Extensions.AI, LangChain, curl and chat
@@ -36,11 +39,18 @@ sealed class ModelServer : IAsyncDisposable
         using var stream = typeof(ModelServer).Assembly.GetManifestResourceStream("SharpLM.Cli.Serving.chat.html")!;
         return new StreamReader(stream).ReadToEnd();
     });
+    // Each endpoint and the methods it answers: another method gets 405, an unknown path 404.
+    static readonly Dictionary<string, string> Endpoints = new()
+    {
+        ["/"] = "GET", ["/health"] = "GET", ["/v1/models"] = "GET", ["/v1/chat/completions"] = "POST", ["/v1/completions"] = "POST",
+    };
     readonly WebApplication app;
     readonly ServedModel model;
     readonly ServeOptions options;
+    readonly ServeLimits limits;
 
-    ModelServer(WebApplication app, ServedModel model, ServeOptions options) => (this.app, this.model, this.options) = (app, model, options);
+    ModelServer(WebApplication app, ServedModel model, ServeOptions options) =>
+        (this.app, this.model, this.options, limits) = (app, model, options, options.Limits ?? new ServeLimits());
 
     /// <summary>The address it listens on, e.g. <c>http://127.0.0.1:8080</c>.</summary>
     public Uri Address => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -50,6 +60,7 @@ sealed class ModelServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders(); // one line per request from Log instead of the framework's info logs
         builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = (options.Limits ?? new ServeLimits()).MaxRequestBytes);
         var server = new ModelServer(builder.Build(), model, options);
         server.Map();
         await server.app.StartAsync();
@@ -79,6 +90,13 @@ sealed class ModelServer : IAsyncDisposable
             {
                 await Fail(http, e);
             }
+            catch (BadHttpRequestException e) when (!http.Response.HasStarted)
+            {
+                // Kestrel's refusals while reading the body: past the size limit (413), malformed chunks (400).
+                await Fail(http, new ApiError(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                    ? $"the request body is larger than this server accepts ({limits.MaxRequestBytes} bytes)"
+                    : $"the request could not be read: {e.Message}"));
+            }
             catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
             {
                 options.Log?.Invoke($"{http.Request.Method} {http.Request.Path}: the client closed the connection; its generation stopped");
@@ -98,9 +116,16 @@ sealed class ModelServer : IAsyncDisposable
         }, Json));
         app.MapPost("/v1/chat/completions", http => Complete(http, chat: true));
         app.MapPost("/v1/completions", http => Complete(http, chat: false));
-        app.MapFallback(http => throw new ApiError(404,
-            $"no endpoint {http.Request.Method} {http.Request.Path}: this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health and a chat page at GET /",
-            type: "not_found_error"));
+        app.MapFallback(http =>
+        {
+            const string offered = "this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health and a chat page at GET /";
+            if (Endpoints.TryGetValue(http.Request.Path.Value?.TrimEnd('/') is { Length: > 0 } p ? p : "/", out var method))
+            {
+                http.Response.Headers.Allow = method;
+                throw new ApiError(405, $"{http.Request.Path} answers {method}, not {http.Request.Method}", type: "invalid_request_error");
+            }
+            throw new ApiError(404, $"no endpoint {http.Request.Method} {http.Request.Path}: {offered}", type: "not_found_error");
+        });
     }
 
     /// <summary>Compares in constant time, so response timing does not reveal how much of a guessed key was right.</summary>
@@ -111,13 +136,16 @@ sealed class ModelServer : IAsyncDisposable
     {
         options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> {e.Status}: {e.Message}");
         http.Response.StatusCode = e.Status;
-        await http.Response.WriteAsJsonAsync(new { error = new { message = e.Message, type = e.Type, param = e.Param, code = (string?)null } }, Json);
+        await http.Response.WriteAsJsonAsync(new { error = new { message = e.Message, type = e.Type, param = e.Param, code = e.Code } }, Json);
     }
 
     async Task Complete(HttpContext http, bool chat)
     {
         using var body = await ReadJson(http);
-        var request = chat ? OpenAiRequestReader.ReadChat(body.RootElement, model) : OpenAiRequestReader.ReadCompletion(body.RootElement, model);
+        RequestText.Check(body.RootElement);
+        CheckModel(body.RootElement);
+        var request = chat ? OpenAiRequestReader.ReadChat(body.RootElement, model, limits, http.RequestAborted)
+            : OpenAiRequestReader.ReadCompletion(body.RootElement, model, limits);
         var (stream, includeUsage) = OpenAiRequestReader.ReadStreaming(body.RootElement);
         var response = new CompletionResponse(chat, model.Name);
         GenerationResult result;
@@ -139,6 +167,15 @@ sealed class ModelServer : IAsyncDisposable
         }
         options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> 200: prompt {result.PromptTokens} tokens, {result.CompletionTokens} generated in " +
             $"{result.Elapsed.TotalSeconds:F2} s ({result.CompletionTokens / Math.Max(result.Elapsed.TotalSeconds, 1e-9):F1} tok/s), finish {result.FinishReason}{(stream ? ", streamed" : "")}");
+    }
+
+    /// <summary>As vLLM: a request for another model is a 404 unless the server accepts any name.</summary>
+    void CheckModel(JsonElement body)
+    {
+        if (options.AcceptAnyModel || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("model", out var m) || m.ValueKind == JsonValueKind.Null) return;
+        if (m.ValueKind != JsonValueKind.String) throw ApiError.BadRequest("model must be a string", "model");
+        if (m.GetString() is var name && name != model.Name)
+            throw new ApiError(404, $"the model \"{name}\" does not exist: this server serves \"{model.Name}\"", "model", code: "model_not_found");
     }
 
     static async Task<JsonDocument> ReadJson(HttpContext http)

@@ -15,16 +15,18 @@ namespace SharpLM.Cli.Serving;
 /// </summary>
 static class OpenAiRequestReader
 {
-    /// <summary>A chat request: <c>messages</c> rendered with the model's chat template.</summary>
-    public static GenerationRequest ReadChat(JsonElement body, ServedModel model)
+    /// <summary>A chat request: <c>messages</c> rendered with the model's chat template, within <paramref name="limits"/>;
+    /// <paramref name="cancel"/> (the client went away) stops the render.</summary>
+    public static GenerationRequest ReadChat(JsonElement body, ServedModel model, ServeLimits? limits = null, CancellationToken cancel = default)
     {
+        limits ??= new ServeLimits();
         RequireObject(body);
-        var messages = ReadMessages(body);
+        var messages = ReadMessages(body, limits);
         int[] prompt;
         ChatTemplate template;
         try
         {
-            template = model.Template.WithVariables(TemplateKwargs(body));
+            template = model.Template.WithVariables(TemplateKwargs(body, limits)).WithLimits(limits.Template);
         }
         catch (SharpLMException e)
         {
@@ -32,7 +34,7 @@ static class OpenAiRequestReader
         }
         try
         {
-            prompt = template.RenderPrompt(model.Loaded.Tokenizer, messages);
+            prompt = template.RenderPrompt(model.Loaded.Tokenizer, messages, cancel);
         }
         catch (SharpLMException e)
         {
@@ -44,8 +46,9 @@ static class OpenAiRequestReader
     }
 
     /// <summary>A plain completion: <c>prompt</c> continued as text, after the begin token.</summary>
-    public static GenerationRequest ReadCompletion(JsonElement body, ServedModel model)
+    public static GenerationRequest ReadCompletion(JsonElement body, ServedModel model, ServeLimits? limits = null)
     {
+        limits ??= new ServeLimits();
         RequireObject(body);
         Refuse(body, "echo", v => v.ValueKind == JsonValueKind.True, "echo is not supported");
         Refuse(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0, "suffix (fill in the middle) is not supported");
@@ -58,6 +61,8 @@ static class OpenAiRequestReader
             JsonValueKind.Array => throw ApiError.BadRequest("prompt must be one string (several prompts in one request are not supported)", "prompt"),
             _ => throw ApiError.BadRequest($"prompt must be a string, not {Describe(p)}", "prompt"),
         };
+        if (text.Length > limits.MaxPromptChars)
+            throw ApiError.BadRequest($"prompt is {text.Length} characters; this server takes at most {limits.MaxPromptChars}", "prompt");
         var prompt = model.Loaded.EncodePrompt(text);
         if (prompt.Length == 0) throw ApiError.BadRequest("prompt is empty and the tokenizer has no begin token to start from", "prompt");
         return Checked(new GenerationRequest(prompt, ReadSampling(body, model)), model, "prompt");
@@ -65,10 +70,12 @@ static class OpenAiRequestReader
 
     /// <summary>vLLM's <c>chat_template_kwargs</c>: variables for the model's own Jinja template (e.g.
     /// <c>{"enable_thinking": false}</c> for Qwen3).</summary>
-    static Dictionary<string, object?> TemplateKwargs(JsonElement body)
+    static Dictionary<string, object?> TemplateKwargs(JsonElement body, ServeLimits limits)
     {
         if (!body.TryGetProperty("chat_template_kwargs", out var kwargs) || kwargs.ValueKind == JsonValueKind.Null) return [];
         if (kwargs.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest($"chat_template_kwargs must be an object, not {Describe(kwargs)}", "chat_template_kwargs");
+        if (kwargs.GetRawText().Length is var size && size > limits.MaxTemplateKwargsChars)
+            throw ApiError.BadRequest($"chat_template_kwargs is {size} characters of JSON; this server takes at most {limits.MaxTemplateKwargsChars}", "chat_template_kwargs");
         return kwargs.EnumerateObject().ToDictionary(p => p.Name, p => JsonValue(p.Value));
     }
 
@@ -92,10 +99,12 @@ static class OpenAiRequestReader
         return (stream, usage);
     }
 
-    static List<ChatMessage> ReadMessages(JsonElement body)
+    static List<ChatMessage> ReadMessages(JsonElement body, ServeLimits limits)
     {
         if (!body.TryGetProperty("messages", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
             throw ApiError.BadRequest("messages must be a non-empty array of {role, content} objects", "messages");
+        if (list.GetArrayLength() > limits.MaxMessages)
+            throw ApiError.BadRequest($"messages has {list.GetArrayLength()} entries; this server takes at most {limits.MaxMessages}", "messages");
         var messages = new List<ChatMessage>();
         int i = 0;
         foreach (var m in list.EnumerateArray())
@@ -112,6 +121,8 @@ static class OpenAiRequestReader
             };
             messages.Add(new ChatMessage(role, Content(m, at)));
         }
+        if (messages.Sum(m => (long)m.Content.Length) is var chars && chars > limits.MaxPromptChars)
+            throw ApiError.BadRequest($"messages hold {chars} characters; this server takes at most {limits.MaxPromptChars}", "messages");
         return messages;
     }
 
@@ -146,30 +157,31 @@ static class OpenAiRequestReader
         Refuse(body, "response_format", v => v.ValueKind == JsonValueKind.Object && String(v, "type", "response_format.") is not (null or "text"),
             "response_format must be text (JSON modes are not supported)");
 
-        var d = model.Defaults;
-        var options = d with
+        var request = new SamplingRequest
         {
-            MaxNewTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens") ?? d.MaxNewTokens,
-            Temperature = Float(body, "temperature") ?? d.Temperature,
-            TopP = Float(body, "top_p") ?? d.TopP,
-            TopK = Int(body, "top_k") ?? d.TopK,
-            MinP = Float(body, "min_p") ?? d.MinP,
-            RepetitionPenalty = Float(body, "repetition_penalty") ?? d.RepetitionPenalty,
-            RepetitionPenaltyRange = Int(body, "repetition_penalty_range") ?? d.RepetitionPenaltyRange,
-            Seed = Seed(body) ?? d.Seed,
-            StopStrings = [.. d.StopStrings, .. Stops(body)],
-            StopAtEos = !(Bool(body, "ignore_eos") ?? !d.StopAtEos),
+            MaxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens"),
+            Temperature = Float(body, "temperature"),
+            TopP = Float(body, "top_p"),
+            TopK = Int(body, "top_k"),
+            MinP = Float(body, "min_p"),
+            RepetitionPenalty = Float(body, "repetition_penalty"),
+            RepetitionPenaltyRange = Int(body, "repetition_penalty_range"),
+            Seed = Field<long>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? x : null),
+            Stop = Stops(body),
+            IgnoreEos = Bool(body, "ignore_eos"),
         };
-        if (options.MaxNewTokens < 1) throw ApiError.BadRequest($"max_tokens must be at least 1, got {options.MaxNewTokens}", "max_tokens");
         try
         {
-            options.BuildProcessors(); // the same range checks as the command line
+            return request.ApplyTo(model.Defaults); // the same mapping and checks as the command line and the IChatClient
+        }
+        catch (SamplingFieldException e)
+        {
+            throw ApiError.BadRequest(e.Message, e.Field);
         }
         catch (SharpLMException e)
         {
             throw ApiError.BadRequest(e.Message);
         }
-        return options;
     }
 
     static GenerationRequest Checked(GenerationRequest request, ServedModel model, string param)
@@ -179,18 +191,14 @@ static class OpenAiRequestReader
         return request;
     }
 
-    static IEnumerable<string> Stops(JsonElement body)
+    static List<string>? Stops(JsonElement body)
     {
-        if (!body.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return [];
+        if (!body.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return null;
         if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
         if (s.ValueKind == JsonValueKind.Array && s.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
-            return s.EnumerateArray().Select(e => e.GetString()!).Where(e => e.Length > 0).ToList();
+            return s.EnumerateArray().Select(e => e.GetString()!).ToList();
         throw ApiError.BadRequest($"stop must be a string or an array of strings, not {Describe(s)}", "stop");
     }
-
-    /// <summary>OpenAI seeds are 64-bit; see <see cref="SamplingOptions.FoldSeed"/>.</summary>
-    static int? Seed(JsonElement body) =>
-        Field<int>(body, "seed", "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var x) ? SamplingOptions.FoldSeed(x) : (int?)null);
 
     static bool NonZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.GetDouble() != 0;
 

@@ -124,7 +124,7 @@ public static class AdapterFolder
         Regex regex;
         try
         {
-            regex = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            regex = UntrustedRegex.Create($"^(?:{pattern})$", RegexOptions.CultureInvariant); // untrusted: (x+x+)+y must not hang
         }
         catch (ArgumentException e)
         {
@@ -136,7 +136,15 @@ public static class AdapterFolder
         foreach (var target in LoraOptions.AllTargets.Append("lm_head"))
         {
             // Layer numbers up to 255 cover every model SharpLM targets; a pattern either matches all of them or none.
-            int matched = Enumerable.Range(0, 256).Count(layer => regex.IsMatch(FullName(target, layer)));
+            int matched;
+            try
+            {
+                matched = Enumerable.Range(0, 256).Count(layer => regex.IsMatch(FullName(target, layer)));
+            }
+            catch (RegexMatchTimeoutException e)
+            {
+                throw UntrustedRegex.TimedOut($"{path}: target_modules", pattern, e);
+            }
             if (matched == 256 || (target == "lm_head" && matched > 0)) targets.Add(target);
             else if (matched > 0)
                 throw new SharpLMException($"{path}: target_modules \"{pattern}\" adapts {target} in some layers only; SharpLM adapts a projection in every layer or none");

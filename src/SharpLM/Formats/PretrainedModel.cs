@@ -95,5 +95,18 @@ public sealed class PretrainedModel : IDisposable
         return addBos && Tokenizer.Special.Bos is { } bos ? [bos, .. ids] : ids;
     }
 
+    /// <summary>The id clients see: the adapter's folder when one is loaded, else the model's (see <see cref="IdOf"/>).</summary>
+    public string Id => IdOf(Adapter ?? Folder);
+
+    /// <summary>A folder's name, with its parent's for the run folders SharpLM writes ("demo-ft/final", not "final"):
+    /// the model id of both <c>sharplm serve</c> and the IChatClient.</summary>
+    public static string IdOf(string folder)
+    {
+        var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        var name = Path.GetFileName(path);
+        bool runOutput = name == "final" || name.StartsWith("checkpoint-", StringComparison.Ordinal);
+        return runOutput && Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } parent ? $"{parent}/{name}" : name;
+    }
+
     public void Dispose() => Model.Dispose();
 }

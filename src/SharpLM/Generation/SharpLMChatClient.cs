@@ -15,7 +15,8 @@ namespace SharpLM.Generation;
 /// saved with it, else <see cref="ChatTemplate.Default"/>); calls that overlap take turns.
 /// </summary>
 /// <remarks><see cref="ChatOptions"/> maps to <see cref="SamplingOptions"/>: MaxOutputTokens, Temperature (0 = greedy),
-/// TopP, TopK, Seed and StopSequences; <c>AdditionalProperties["repetition_penalty"]</c> and <c>["min_p"]</c> too.
+/// TopP, TopK, Seed and StopSequences; <c>AdditionalProperties["repetition_penalty"]</c>, <c>["repetition_penalty_range"]</c>,
+/// <c>["min_p"]</c> and <c>["ignore_eos"]</c> too, mapped and checked by <see cref="SamplingRequest"/> as the server does.
 /// Options left out take the model's generation_config.json. Tools, JSON response formats, frequency/presence penalties,
 /// tool messages and non-text content are refused with <see cref="NotSupportedException"/>.</remarks>
 public sealed class SharpLMChatClient : IChatClient
@@ -28,7 +29,8 @@ public sealed class SharpLMChatClient : IChatClient
     /// <param name="loaded">The model; disposed with this client only when <paramref name="ownsModel"/>.</param>
     /// <param name="template">Chat template; default: the model's own, else <see cref="ChatTemplate.Default"/>.</param>
     /// <param name="defaults">Sampling for what a call's options leave out; default: the model's generation_config.json.</param>
-    /// <param name="modelId">The id reported in responses; default: the model folder's name.</param>
+    /// <param name="modelId">The id reported in responses; default: <see cref="PretrainedModel.Id"/>, the id
+    /// <c>sharplm serve</c> gives the same folder.</param>
     public SharpLMChatClient(PretrainedModel loaded, ChatTemplate? template = null, SamplingOptions? defaults = null, string? modelId = null, bool ownsModel = false)
     {
         this.loaded = loaded;
@@ -36,7 +38,7 @@ public sealed class SharpLMChatClient : IChatClient
         generator = new TextGenerator(loaded);
         Template = template ?? ChatTemplate.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
         Defaults = defaults ?? loaded.Generation.ToSamplingOptions();
-        metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(loaded.Adapter ?? loaded.Folder))));
+        metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? loaded.Id);
     }
 
     /// <summary>Loads a model folder (or a LoRA adapter folder, or <paramref name="adapter"/> on top of it) into a client
@@ -54,7 +56,7 @@ public sealed class SharpLMChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options);
+        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
         var result = await generator.GenerateAsync(prompt, sampling, _ => Task.CompletedTask, cancellationToken);
         return new ChatResponse(new AIChatMessage(ChatRole.Assistant, result.Text))
         {
@@ -65,7 +67,7 @@ public sealed class SharpLMChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options);
+        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var work = Run();
@@ -111,12 +113,12 @@ public sealed class SharpLMChatClient : IChatClient
         if (ownsModel) loaded.Dispose();
     }
 
-    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options)
+    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancel)
     {
         var sampling = Sampling(options);
         var conversation = messages.Select((m, i) => new ChatMessage(Role(m, i), Text(m, i))).ToList();
         if (conversation.Count == 0) throw new SharpLMException("the conversation is empty: at least one user message is needed");
-        var prompt = Template.RenderPrompt(loaded.Tokenizer, conversation);
+        var prompt = Template.RenderPrompt(loaded.Tokenizer, conversation, cancel);
         int context = (int)loaded.Model.Config.MaxPositionEmbeddings;
         if (prompt.Length >= context)
             throw new SharpLMException($"the conversation is {prompt.Length} tokens, and the model's context is {context}; shorten it");
@@ -131,20 +133,26 @@ public sealed class SharpLMChatClient : IChatClient
         if (options.FrequencyPenalty is { } f && f != 0 || options.PresencePenalty is { } p && p != 0)
             throw new NotSupportedException("frequency and presence penalties are not supported; use AdditionalProperties[\"repetition_penalty\"]");
         var extra = options.AdditionalProperties;
-        var sampling = Defaults with
+        return new SamplingRequest
         {
-            MaxNewTokens = options.MaxOutputTokens ?? Defaults.MaxNewTokens,
-            Temperature = options.Temperature ?? Defaults.Temperature,
-            TopP = options.TopP ?? Defaults.TopP,
-            TopK = options.TopK ?? Defaults.TopK,
-            Seed = options.Seed is { } seed ? SamplingOptions.FoldSeed(seed) : Defaults.Seed,
-            StopStrings = [.. Defaults.StopStrings, .. options.StopSequences ?? []],
-            RepetitionPenalty = extra?.TryGetValue("repetition_penalty", out float penalty) == true ? penalty : Defaults.RepetitionPenalty,
-            MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : Defaults.MinP,
-        };
-        sampling.BuildProcessors(); // range checks, as on the command line
-        return sampling;
+            MaxTokens = options.MaxOutputTokens,
+            Temperature = options.Temperature,
+            TopP = options.TopP,
+            TopK = options.TopK,
+            Seed = options.Seed,
+            Stop = options.StopSequences?.ToList(),
+            RepetitionPenalty = Extra<float>(extra, "repetition_penalty"),
+            RepetitionPenaltyRange = Extra<int>(extra, "repetition_penalty_range"),
+            MinP = Extra<float>(extra, "min_p"),
+            IgnoreEos = Extra<bool>(extra, "ignore_eos"),
+        }.ApplyTo(Defaults);
     }
+
+    /// <summary>A setting beyond ChatOptions' own, under the name the server's requests give it.</summary>
+    static T? Extra<T>(AdditionalPropertiesDictionary? extra, string name) where T : struct =>
+        extra is null || !extra.ContainsKey(name) ? null
+        : extra.TryGetValue(name, out T value) ? value
+        : throw new SamplingFieldException(name, $"AdditionalProperties[\"{name}\"] must be {(typeof(T) == typeof(bool) ? "true or false" : "a number")}");
 
     static string Role(AIChatMessage message, int index) =>
         message.Role == ChatRole.System ? ChatMessage.SystemRole

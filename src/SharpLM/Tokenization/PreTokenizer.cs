@@ -43,12 +43,18 @@ public sealed class PreTokenizer
     /// <param name="pattern">The regular expression whose matches are the pieces.</param>
     /// <param name="individualDigits">Make every numeric character (categories Nd, Nl, No) a piece
     /// of its own before the regex runs on the text between them.</param>
-    public PreTokenizer(string pattern, bool individualDigits = false)
+    /// <param name="source">Where the pattern comes from (file and field), for the error when it runs too long.</param>
+    public PreTokenizer(string pattern, bool individualDigits = false, string? source = null)
     {
         Pattern = pattern;
         IndividualDigits = individualDigits;
-        regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        Source = source ?? "the pre-tokenizer pattern";
+        // Patterns from files are untrusted: see UntrustedRegex.
+        regex = UntrustedRegex.Create(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
     }
+
+    /// <summary>Where the pattern comes from, e.g. a tokenizer.json file and the field in it.</summary>
+    public string Source { get; }
 
     /// <summary>The regular expression.</summary>
     public string Pattern { get; }
@@ -128,12 +134,19 @@ public sealed class PreTokenizer
     void SplitBmp(ReadOnlySpan<char> text, int offset, List<(int Start, int Length)> pieces, int[]? origin)
     {
         int end = 0;
-        foreach (var m in regex.EnumerateMatches(text))
+        try
         {
-            if (m.Length == 0) continue;
-            if (m.Index > end) Add(end, m.Index);
-            Add(m.Index, m.Index + m.Length);
-            end = m.Index + m.Length;
+            foreach (var m in regex.EnumerateMatches(text))
+            {
+                if (m.Length == 0) continue;
+                if (m.Index > end) Add(end, m.Index);
+                Add(m.Index, m.Index + m.Length);
+                end = m.Index + m.Length;
+            }
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw UntrustedRegex.TimedOut(Source, Pattern, e);
         }
         if (end < text.Length) Add(end, text.Length);
 

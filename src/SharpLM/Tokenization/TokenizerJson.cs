@@ -29,7 +29,7 @@ public static class TokenizerJson
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
-    public static ByteLevelBpeTokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, Read);
+    public static ByteLevelBpeTokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, root => Read(root, source));
 
     /// <summary>Parses JSON and reads it with <paramref name="read"/>; errors are prefixed with <paramref name="source"/>.</summary>
     internal static T ParseDocument<T>(ReadOnlySpan<byte> json, string source, Func<JsonElement, T> read)
@@ -181,7 +181,7 @@ public static class TokenizerJson
         w.WriteEndObject();
     }
 
-    internal static ByteLevelBpeTokenizer Read(JsonElement root)
+    internal static ByteLevelBpeTokenizer Read(JsonElement root, string source)
     {
         Expect(root, JsonValueKind.Object, "the top level");
         bool nfc = false;
@@ -190,7 +190,7 @@ public static class TokenizerJson
             nfc = TypeName(normalizer, "normalizer") == "NFC";
             if (!nfc) throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported (byte-level BPE takes none or NFC).");
         }
-        var preTokenizer = ReadPreTokenizer(Property(root, "pre_tokenizer"));
+        var preTokenizer = ReadPreTokenizer(Property(root, "pre_tokenizer"), source);
         if (Property(root, "decoder") is { } decoder && TypeName(decoder, "decoder") != ByteLevelType)
             throw new SharpLMException($"decoder: type {TypeName(decoder, "decoder")} is not supported (expected ByteLevel).");
 
@@ -256,7 +256,7 @@ public static class TokenizerJson
         return added;
     }
 
-    static PreTokenizer ReadPreTokenizer(JsonElement? json)
+    static PreTokenizer ReadPreTokenizer(JsonElement? json, string source)
     {
         const string field = "pre_tokenizer";
         const string supported = "expected ByteLevel, or a Sequence of an optional Digits then ByteLevel or Split and ByteLevel";
@@ -299,7 +299,7 @@ public static class TokenizerJson
         CheckByteLevel(steps[1].Json, steps[1].At, useRegex: false);
         try
         {
-            return new PreTokenizer(pattern, digits);
+            return new PreTokenizer(pattern, digits, $"{source}: {splitAt}.pattern.Regex");
         }
         catch (ArgumentException e)
         {

@@ -52,9 +52,9 @@ public static class TokenizerLoader
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
-    public static ITokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, Read);
+    public static ITokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, root => Read(root, source));
 
-    static ITokenizer Read(JsonElement root)
+    static ITokenizer Read(JsonElement root, string source)
     {
         Expect(root, JsonValueKind.Object, "the top level");
         if (Property(root, "model") is { ValueKind: JsonValueKind.Object } model
@@ -62,7 +62,7 @@ public static class TokenizerLoader
             throw new SharpLMException($"model.type: \"{type}\" is not supported (SharpLM reads BPE tokenizers: " +
                 "byte-level like GPT-2 and Llama-3, or SentencePiece-style like Llama-2 and Mistral).");
         bool byteLevel = Mentions(Property(root, "pre_tokenizer"), "pretokenizers") || Mentions(Property(root, "decoder"), "decoders");
-        return byteLevel ? TokenizerJson.Read(root) : SentencePieceBpeJson.Read(root);
+        return byteLevel ? TokenizerJson.Read(root, source) : SentencePieceBpeJson.Read(root);
     }
 
     // Whether a component, or a step of a Sequence of them, has type ByteLevel.

@@ -138,11 +138,15 @@ public class LoraTests
     [InlineData(@"model\.layers\.(0|1)\.self_attn\.q_proj", "adapts q_proj in some layers only")]
     [InlineData(@".*\.embed_tokens", "matches none of SharpLM's projections")]
     [InlineData(@"(unclosed", "is not a valid regular expression")]
+    [InlineData(@"(x+x+)+y", "matches none of SharpLM's projections")]
+    [InlineData(@"(.*.*)*y", "matches none of SharpLM's projections")] // exponential for a backtracking engine
     public void PatternsSharpLMCannotHonourAreRefused(string pattern, string message)
     {
         using var dir = new TempDirectory();
         dir.Write("adapter_config.json", new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["target_modules"] = pattern }.ToJsonString());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         Assert.Contains(message, Assert.Throws<SharpLMException>(() => AdapterFolder.ReadConfig(dir.Path)).Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"refused only after {clock.Elapsed}");
     }
 
     [Fact]

@@ -122,7 +122,30 @@ public sealed class SharpLMChatClientTests : IDisposable
         Assert.Contains("the role \"tool\" is not supported", e3.Message);
         var e4 = await Assert.ThrowsAsync<SharpLMException>(() => client.GetResponseAsync(string.Join(' ', Enumerable.Repeat(Question, 80))));
         Assert.Contains("and the model's context is 256", e4.Message);
-        var e5 = await Assert.ThrowsAsync<SharpLMException>(() => client.GetResponseAsync(Question, new ChatOptions { TopP = 3 }));
-        Assert.Contains("top-p", e5.Message);
+        var e5 = await Assert.ThrowsAsync<SamplingFieldException>(() => client.GetResponseAsync(Question, new ChatOptions { TopP = 3 }));
+        Assert.Equal(("top_p", "top_p must be in (0, 1], got 3"), (e5.Field, e5.Message));
+    }
+
+    [Theory]
+    [InlineData("ignore_eos", "yes")]
+    [InlineData("min_p", 2f)]
+    [InlineData("repetition_penalty", -1f)]
+    [InlineData("repetition_penalty_range", -1)]
+    public async Task SettingsBeyondChatOptionsAreReadAndCheckedAsTheServerDoes(string name, object value)
+    {
+        var options = new ChatOptions { AdditionalProperties = new() { [name] = value } };
+        var e = await Assert.ThrowsAsync<SamplingFieldException>(() => client.GetResponseAsync(Question, options));
+        Assert.Equal(name, e.Field);
+    }
+
+    [Fact]
+    public void TheModelIdIsTheOneServeGivesTheFolder()
+    {
+        var run = Path.Combine(dir.Path, "demo-ft", "final");
+        Directory.CreateDirectory(run);
+        foreach (var file in Directory.GetFiles(dir.Path)) File.Copy(file, Path.Combine(run, Path.GetFileName(file)));
+        using var fromRun = SharpLMChatClient.Load(run);
+        Assert.Equal("demo-ft/final", fromRun.GetService<ChatClientMetadata>()?.DefaultModelId);
+        Assert.Equal(PretrainedModel.IdOf(run), fromRun.GetService<PretrainedModel>()!.Id);
     }
 }

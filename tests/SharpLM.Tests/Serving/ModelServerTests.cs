@@ -208,7 +208,7 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "n": 2}""", "n", "n must be 1")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""", "temperature", "temperature must be a number, not the string \"hot\"")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", "max_tokens", "at least 1")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", null, "top-p must be in (0, 1]")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", "top_p", "top_p must be in (0, 1]")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""", "frequency_penalty", "use repetition_penalty")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""", "stop", "stop must be a string or an array of strings")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}}""", "chat_template_kwargs", "apply to a model's own Jinja chat template")]
@@ -253,6 +253,9 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("v1/chat/completions", html);
         Assert.DoesNotContain("innerHTML =", html); // model output is shown as text, never as markup
+        Assert.Contains("""$("key").addEventListener("change", () => {""", html); // the model's name shows once a key is entered...
+        Assert.Contains("""sessionStorage.setItem("sharplm-api-key", """, html); // ...and the key is kept for the tab
+        Assert.Equal(2, html.Split("placeholder=\"model default\"").Length - 1);
     }
 
     [Fact]
@@ -279,10 +282,120 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(stopAtEos, OpenAiRequestReader.ReadCompletion(body.RootElement, fixture.Served).Options.StopAtEos);
     }
 
+    async Task<(HttpStatusCode Status, JsonElement Error)> PostBytes(string path, HttpContent content)
+    {
+        using var response = await fixture.Http.PostAsync(path, content);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("error").Clone());
+    }
+
+    [Theory]
+    [InlineData("""{"messages": [{"role": "user", "content": "a\ud800b"}]}""", "messages[0].content")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "stop": ["\udc00"]}""", "stop[0]")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"\ud800": 1}}""", "a field name in chat_template_kwargs")]
+    public async Task ALoneSurrogateAnywhereIsA400NamingTheField(string json, string param)
+    {
+        var (status, error) = await PostBytes("v1/chat/completions", new StringContent(json, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Contains("lone UTF-16 surrogate", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task InvalidUtf8IsA400NotA500()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""{"messages": [{"role": "user", "content": "a#b"}]}""");
+        bytes[Array.IndexOf(bytes, (byte)'#')] = 0xFF;
+        var (status, error) = await PostBytes("v1/chat/completions", new ByteArrayContent(bytes));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains("messages[0].content", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task OversizedBodiesAre413WhetherSizedOrChunked()
+    {
+        var big = Encoding.UTF8.GetBytes(ChatBody(new string('x', 5 * 1024 * 1024), 2));
+        // With "Expect: 100-continue" the client waits for the verdict before sending the body, so it reads the 413.
+        using var sized = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(big) };
+        sized.Headers.ExpectContinue = true;
+        using var response = await fixture.Http.SendAsync(sized);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Contains("larger than this server accepts (4194304 bytes)", error.GetProperty("message").GetString());
+
+        // Sent chunked, the size shows only while reading: the server answers 413 and closes, which a client still
+        // sending may see as a reset connection; the log shows the answer.
+        int before;
+        lock (fixture.Log) before = fixture.Log.Count;
+        var chunked = new StreamContent(new MemoryStream(big));
+        chunked.Headers.ContentLength = null;
+        try { await fixture.Http.PostAsync("v1/chat/completions", chunked); } catch (HttpRequestException) { }
+        lock (fixture.Log) Assert.Contains(fixture.Log.Skip(before), l => l.Contains("POST /v1/chat/completions -> 413"));
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/chat/completions", ChatBody(Question, 2))).Status);
+    }
+
+    [Fact]
+    public async Task MalformedChunkedEncodingIsAClean400()
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(fixture.Address.Host, fixture.Address.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ServerFixture.Key +
+            "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ-not-a-size\r\n{}\r\n0\r\n\r\n"));
+        var reply = await new StreamReader(stream).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.StartsWith("HTTP/1.1 400", reply);
+        Assert.Contains("\"invalid_request_error\"", reply);
+    }
+
+    [Fact]
+    public async Task TooManyMessagesTooLongPromptsAndTooLargeKwargsAre400sNamingTheField()
+    {
+        var many = string.Join(", ", Enumerable.Repeat("""{"role": "user", "content": "hi"}""", 1001));
+        var (status, error) = await PostBytes("v1/chat/completions", new StringContent($$"""{"messages": [{{many}}]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal((HttpStatusCode.BadRequest, "messages"), (status, error.GetProperty("param").GetString()));
+        Assert.Contains("at most 1000", error.GetProperty("message").GetString());
+
+        var longPrompt = $$"""{"prompt": "{{new string('x', 1_000_001)}}"}""";
+        (status, error) = await PostBytes("v1/completions", new StringContent(longPrompt, Encoding.UTF8, "application/json"));
+        Assert.Equal((HttpStatusCode.BadRequest, "prompt"), (status, error.GetProperty("param").GetString()));
+
+        (status, error) = await PostBytes("v1/chat/completions", new StringContent(ChatBody(new string('x', 1_000_001), 2), Encoding.UTF8, "application/json"));
+        Assert.Equal((HttpStatusCode.BadRequest, "messages"), (status, error.GetProperty("param").GetString()));
+
+        // Two at once, each just under the body limit: both refused, the server unharmed.
+        var kwargs = ChatBody(Question, 2, $$""", "chat_template_kwargs": {"doc": "{{new string('x', 4_000_000)}}"}""");
+        var answers = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => PostBytes("v1/chat/completions", new StringContent(kwargs, Encoding.UTF8, "application/json"))));
+        Assert.All(answers, a => Assert.Equal((HttpStatusCode.BadRequest, "chat_template_kwargs"), (a.Status, a.Error.GetProperty("param").GetString())));
+        Assert.Equal(HttpStatusCode.OK, (await Post("v1/chat/completions", ChatBody(Question, 2))).Status);
+    }
+
+    [Fact]
+    public async Task AnotherModelsNameIs404AndAWrongMethodIs405()
+    {
+        var (status, body) = await Post("v1/chat/completions", ChatBody(Question, 2).Replace("\"tiny\"", "\"gpt-4o\""));
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        var error = body.GetProperty("error");
+        Assert.Equal(("model_not_found", "model"), (error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
+        Assert.Contains("this server serves \"tiny\"", error.GetProperty("message").GetString());
+
+        using var get = await fixture.Http.GetAsync("v1/chat/completions");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+        Assert.Equal(["POST"], get.Content.Headers.Allow);
+        Assert.Contains("answers POST, not GET", await get.Content.ReadAsStringAsync());
+        using var post = await fixture.Http.PostAsync("health", new StringContent(""));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+
+        await using var anyName = await ModelServer.StartAsync(fixture.Served, new ServeOptions(Port: 0, AcceptAnyModel: true));
+        using var client = new HttpClient { BaseAddress = anyName.Address };
+        using var accepted = await client.PostAsync("v1/chat/completions", new StringContent(ChatBody(Question, 2).Replace("\"tiny\"", "\"gpt-4o\""), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+    }
+
     [Theory]
     [InlineData("runs/demo-ft/final", "demo-ft/final")]
     [InlineData("runs/demo-ft/checkpoint-200/", "demo-ft/checkpoint-200")]
     [InlineData("models/SmolLM2-135M", "SmolLM2-135M")]
     public void TheDefaultModelIdNamesTheRunForRunOutputFolders(string folder, string expected) =>
-        Assert.Equal(expected, ServeCommand.DefaultName(folder));
+        Assert.Equal(expected, PretrainedModel.IdOf(folder));
 }

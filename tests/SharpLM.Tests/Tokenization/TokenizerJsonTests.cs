@@ -91,6 +91,30 @@ public sealed class TokenizerJsonTests : IDisposable
     }
 
     [Fact]
+    public void SplitPatternsFromAFileCannotHang()
+    {
+        var trained = TestCorpus.Tokenizer;
+        var json = JsonNode.Parse(TokenizerJson.Serialize(new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(Llama3Pattern))))!;
+        ByteLevelBpeTokenizer With(string pattern)
+        {
+            json["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = pattern;
+            return TokenizerJson.Parse(Encoding.UTF8.GetBytes(json.ToJsonString()), "evil/tokenizer.json");
+        }
+        var text = new string('a', 40) + "b";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // Without lookarounds the pattern runs in linear time.
+        var linear = With("(a+)+$");
+        Assert.Equal(text, linear.Decode(linear.Encode(text)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"(a+)+$ took {clock.Elapsed}");
+
+        // With one it backtracks, until the match timeout names the file and field.
+        var e = Assert.Throws<SharpLMException>(() => With("(?!x)(a+)+$").Encode(text));
+        Assert.StartsWith("evil/tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: the regular expression \"(?!x)(a+)+$\" took longer than 2 s", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"refused only after {clock.Elapsed}");
+    }
+
+    [Fact]
     public void SaveReplacesTheFileAndLeavesNoTemporaryFile()
     {
         string path = Path.Combine(dir, "sub", "tokenizer.json");

@@ -1,3 +1,4 @@
+using SharpLM.Data.Jinja;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Data;
@@ -65,6 +66,13 @@ public sealed class ChatTemplate
         if (hub is null) throw new SharpLMException($"template variables ({string.Join(", ", variables.Keys)}) apply to a model's own Jinja chat template, not to SharpLM's \"{Name}\" template");
         return new ChatTemplate(hub.WithVariables(variables));
     }
+
+    /// <summary>This template with other bounds on rendering a model's own Jinja template (untrusted input); SharpLM's
+    /// templates need none.</summary>
+    public ChatTemplate WithLimits(JinjaLimits limits) => hub is null ? this : new ChatTemplate(hub.WithLimits(limits));
+
+    /// <summary>The bounds on rendering a model's own Jinja template, null for SharpLM's templates.</summary>
+    public JinjaLimits? Limits => hub?.Limits;
 
     /// <summary>True for a model's own Hugging Face template (the Jinja <c>chat_template</c> of its
     /// tokenizer_config.json), rendered by SharpLM's Jinja engine; the part properties are then empty.</summary>
@@ -206,13 +214,14 @@ public sealed class ChatTemplate
     }
 
     /// <summary>Ids for generating the next answer: <paramref name="messagesSoFar"/> rendered as in training,
-    /// followed by <see cref="AssistantStart"/>. The messages must be a conversation so far that ends with a user turn.</summary>
-    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messagesSoFar)
+    /// followed by <see cref="AssistantStart"/>. The messages must be a conversation so far that ends with a user turn.
+    /// <paramref name="cancel"/> stops the render of a model's own template.</summary>
+    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messagesSoFar, CancellationToken cancel = default)
     {
         if (Conversation.OrderProblem(messagesSoFar) is { } problem) throw new SharpLMException(problem);
         if (messagesSoFar[^1].Role != ChatMessage.UserRole)
             throw new SharpLMException($"a prompt must end with a user message, not {messagesSoFar[^1].Role}");
-        if (hub is not null) return hub.RenderPrompt(tokenizer, messagesSoFar);
+        if (hub is not null) return hub.RenderPrompt(tokenizer, messagesSoFar, cancel);
         var prompt = new ExampleBuilder(tokenizer);
         Begin(prompt);
         foreach (var message in messagesSoFar) Append(prompt, message, trainOnPrompt: false);

@@ -22,16 +22,25 @@ sealed class HubChatTemplate
 
     readonly IReadOnlyDictionary<string, object?> variables;
 
-    HubChatTemplate(string source, JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null) =>
-        (Source, this.template, this.specialTokens, this.variables) = (source, template, specialTokens, variables ?? new Dictionary<string, object?>());
+    HubChatTemplate(string source, string origin, JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null) =>
+        (Source, Origin, this.template, this.specialTokens, this.variables) = (source, origin, template, specialTokens, variables ?? new Dictionary<string, object?>());
 
     /// <summary>The same template rendered with extra variables, as apply_chat_template's keyword arguments
     /// (e.g. Qwen3's <c>enable_thinking</c>); later values win.</summary>
     public HubChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
-        new(Source, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+        new(Source, Origin, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+
+    /// <summary>The same template rendered within other bounds.</summary>
+    public HubChatTemplate WithLimits(JinjaLimits limits) => new(Source, Origin, template.WithLimits(limits), specialTokens, variables);
+
+    /// <summary>The bounds of every render: the template is untrusted input.</summary>
+    public JinjaLimits Limits => template.Limits;
 
     /// <summary>The Jinja text, as found in the config.</summary>
     public string Source { get; }
+
+    /// <summary>The file the template came from, for messages.</summary>
+    public string Origin { get; }
 
     /// <summary>The special-token strings the template may use (bos_token, eos_token, ...); null where the config
     /// declares none (Qwen's bos_token), which is kept when saving.</summary>
@@ -54,7 +63,7 @@ sealed class HubChatTemplate
             : [];
         try
         {
-            return new HubChatTemplate(source, JinjaTemplate.Parse(source), tokens);
+            return new HubChatTemplate(source, path, JinjaTemplate.Parse(source), tokens);
         }
         catch (JinjaException e)
         {
@@ -89,8 +98,9 @@ sealed class HubChatTemplate
     }
 
     /// <summary>The template's text for <paramref name="messages"/>, with the assistant header at the end when
-    /// <paramref name="addGenerationPrompt"/>.</summary>
-    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    /// <paramref name="addGenerationPrompt"/>. A render past one of <see cref="Limits"/> is refused naming the file
+    /// and the limit; <paramref name="cancel"/> stops a render (a client that went away).</summary>
+    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancel = default)
     {
         // As transformers passes its special_tokens_map: tokens declared null are left out (undefined, not "None").
         var variables = new Dictionary<string, object?>(specialTokens.Where(t => t.Value is not null))
@@ -107,7 +117,11 @@ sealed class HubChatTemplate
         }
         try
         {
-            return template.Render(variables);
+            return template.Render(variables, cancel: cancel);
+        }
+        catch (JinjaLimitException e)
+        {
+            throw new SharpLMException($"{Origin}: the chat_template was stopped at a limit: {e.Message}", e);
         }
         catch (JinjaException e)
         {
@@ -115,8 +129,8 @@ sealed class HubChatTemplate
         }
     }
 
-    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messages) =>
-        tokenizer.Encode(RenderText(messages, addGenerationPrompt: true), allowSpecial: true);
+    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messages, CancellationToken cancel = default) =>
+        tokenizer.Encode(RenderText(messages, addGenerationPrompt: true, cancel), allowSpecial: true);
 
     public TemplatedExample Render(ITokenizer tokenizer, Conversation conversation, bool trainOnPrompt)
     {

@@ -100,6 +100,18 @@ public sealed class HubChatTemplateTests : IDisposable
     }
 
     [Fact]
+    public void ARunawayTemplateIsStoppedNamingItsFileAndTheLimit()
+    {
+        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}"))!;
+        var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
+        Assert.Contains("tokenizer_config.json: the chat_template was stopped at a limit: line 1: a repeated string would be longer than 4000000 (JinjaLimits.MaxOutputChars)", e.Message);
+
+        var nested = "{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}";
+        var refused = Assert.Throws<SharpLMException>(() => ChatTemplate.LoadFromModel(ModelFolder("llama3", nested)));
+        Assert.Contains("tokenizer_config.json: chat_template line 1: nested deeper than 200 levels (JinjaLimits.MaxDepth)", refused.Message);
+    }
+
+    [Fact]
     public void SharpLMsOrderRulesApplyBeforeTheTemplateRuns()
     {
         var template = ChatTemplate.LoadFromModel(ModelFolder("gemma3"))!;

@@ -10,13 +10,19 @@ namespace SharpLM.Data.Jinja;
 /// startswith...), dict methods (items, keys, values, get), list methods (index, count); Jinja's common filters
 /// and tests. Anything else fails with a message naming it.
 /// </summary>
-sealed class JinjaBuiltins(DateTime now)
+sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
 {
+    /// <summary>Python's str() of a value, refused past the size limit.</summary>
+    string Text(object? v) => Str(v, budget.MaxChars);
+
+    /// <summary>A value for an error message: its repr, shortened.</summary>
+    string Quote(object? v) => Repr(v is string or long or double or bool or null ? v : TypeName(v), budget.MaxChars) is var r && r.Length > 60 ? r[..60] + "..." : r;
+
     public Dictionary<string, object?> Globals() => new()
     {
         ["range"] = (JinjaCallable)((a, _) => Range(a)),
         ["namespace"] = (JinjaCallable)((a, k) => new Namespace(a.Count == 0 ? new(k) : throw new JinjaException("namespace() takes only name=value arguments"))),
-        ["raise_exception"] = (JinjaCallable)((a, _) => throw new RaisedException(a.Count > 0 ? Str(a[0]) : "the chat template raised an exception")),
+        ["raise_exception"] = (JinjaCallable)((a, _) => throw new RaisedException(a.Count > 0 ? Text(a[0]) : "the chat template raised an exception")),
         ["strftime_now"] = (JinjaCallable)((a, _) => Strftime(now, a.Count > 0 && a[0] is string f ? f : throw new JinjaException("strftime_now(format) needs a format string"))),
     };
 
@@ -38,23 +44,26 @@ sealed class JinjaBuiltins(DateTime now)
     /// <summary><c>x[key]</c>: an element or key, else a method named key, else undefined.</summary>
     public object? GetItem(object? target, object? key, string described)
     {
-        if (target is Undefined u) throw new JinjaException($"'{u.Name}' is undefined (reading [{Repr(key)}] of it)");
+        if (target is Undefined u) throw new JinjaException($"'{u.Name}' is undefined (reading [{Quote(key)}] of it)");
         switch (target, key)
         {
             case (List<object?> list, long i):
                 var index = i < 0 ? i + list.Count : i;
                 return index >= 0 && index < list.Count ? list[(int)index] : new Undefined($"{described}[{i}]");
+            case (string s, long i) when !s.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'):
+                var at16 = i < 0 ? i + s.Length : i;
+                return at16 >= 0 && at16 < s.Length ? s[(int)at16].ToString() : new Undefined($"{described}[{i}]");
             case (string s, long i):
                 var chars = StringElements(s);
                 var at = i < 0 ? i + chars.Count : i;
                 return at >= 0 && at < chars.Count ? chars[(int)at] : new Undefined($"{described}[{i}]");
             case (Dictionary<string, object?> d, string k) when d.TryGetValue(k, out var v): return v;
             case (_, string name): return GetAttribute(target, name, described);
-            default: return new Undefined($"{described}[{Repr(key)}]");
+            default: return new Undefined($"{described}[{Quote(key)}]");
         }
     }
 
-    static object? Method(object? target, string name) => (target, name) switch
+    object? Method(object? target, string name) => (target, name) switch
     {
         (string s, _) => StringMethod(s, name),
         (Dictionary<string, object?> d, "items") => (JinjaCallable)((_, _) => d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()),
@@ -66,7 +75,7 @@ sealed class JinjaBuiltins(DateTime now)
         _ => null,
     };
 
-    static JinjaCallable? StringMethod(string s, string name) => name switch
+    JinjaCallable? StringMethod(string s, string name) => name switch
     {
         "strip" => (a, _) => PyStrip(s, Chars(a), true, true),
         "lstrip" => (a, _) => PyStrip(s, Chars(a), true, false),
@@ -81,7 +90,7 @@ sealed class JinjaBuiltins(DateTime now)
         "replace" => (a, _) => Replace(s, a),
         "find" => (a, _) => (long)s.IndexOf(Arg(a, 0, "find") as string ?? "", StringComparison.Ordinal),
         "count" => (a, _) => (long)CountOf(s, Arg(a, 0, "count") as string ?? ""),
-        "join" => (a, _) => string.Join(s, Iterate(Arg(a, 0, "join")).Select(Str)),
+        "join" => (a, _) => Join(s, Iterate(Arg(a, 0, "join")).Select(Text)),
         _ => null,
     };
 
@@ -89,31 +98,41 @@ sealed class JinjaBuiltins(DateTime now)
 
     public object? Filter(string name, object? v, List<object?> a, Dictionary<string, object?> k) => name switch
     {
-        "trim" => PyStrip(Str(v), a.Count > 0 ? a[0] as string : null, true, true),
+        "trim" => PyStrip(Text(v), a.Count > 0 ? a[0] as string : null, true, true),
         "length" or "count" => Length(v),
         "list" => Iterate(v).ToList(),
         "first" => Iterate(v) is { Count: > 0 } f ? f[0] : new Undefined("first"),
         "last" => Iterate(v) is { Count: > 0 } l ? l[^1] : new Undefined("last"),
-        "join" => string.Join(a.Count > 0 ? Str(a[0]) : Str(k.GetValueOrDefault("d", "")),
-            Iterate(v).Select(x => Str(k.TryGetValue("attribute", out var at) ? GetAttribute(x, Str(at), "item") : x))),
+        "join" => Join(a.Count > 0 ? Text(a[0]) : Text(k.GetValueOrDefault("d", "")),
+            Iterate(v).Select(x => Text(k.TryGetValue("attribute", out var at) ? GetAttribute(x, Text(at), "item") : x))),
         // These filters are the string methods of the same names applied to the value's text.
-        "upper" or "lower" or "title" or "capitalize" or "replace" => StringMethod(Str(v), name)!(a, k),
+        "upper" or "lower" or "title" or "capitalize" or "replace" => StringMethod(Text(v), name)!(a, k),
         "default" or "d" => v is Undefined || (Truthy(a.Count > 1 ? a[1] : k.GetValueOrDefault("boolean", false)) && !Truthy(v)) ? (a.Count > 0 ? a[0] : "") : v,
-        "tojson" => ToJson(v, (a.Count > 0 ? a[0] : k.GetValueOrDefault("indent")) is long n ? (int)n : null),
-        "string" => Str(v),
-        "int" => v switch { long l => l, double d => (long)d, string s when long.TryParse(s.Trim(), out var l) => l, _ => a.Count > 0 ? a[0] : 0L },
+        "tojson" => ToJson(v, budget.MaxChars, (a.Count > 0 ? a[0] : k.GetValueOrDefault("indent")) is long n ? (int)Math.Clamp(n, 0, int.MaxValue) : null),
+        "string" => Text(v),
+        "int" => v switch { long l => l, double d => checked((long)d), string s when long.TryParse(s.Trim(), out var l) => l, _ => a.Count > 0 ? a[0] : 0L },
         "float" => v switch { long l => (double)l, double d => d, string s when double.TryParse(s.Trim(), CultureInfo.InvariantCulture, out var d) => d, _ => 0.0 },
         "abs" => v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), _ => throw new JinjaException($"abs needs a number, not {Article(v)}") },
         "reverse" => v is string s ? string.Concat(StringElements(s).Cast<string>().Reverse()) : Iterate(v).AsEnumerable().Reverse().ToList(),
         "items" => v is Dictionary<string, object?> d ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new JinjaException($"items needs a dict, not {Article(v)}"),
         "safe" => v,
-        "selectattr" or "rejectattr" => Iterate(v).Where(x => SelectTest(Attribute(x, Str(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
-        "select" or "reject" => Iterate(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
-        "map" => Iterate(v).Select(x => k.TryGetValue("attribute", out var at) ? Attribute(x, Str(at), k.GetValueOrDefault("default"))
-            : Filter(Str(Arg(a, 0, "map")), x, a.Skip(1).ToList(), [])).ToList(),
-        "unique" => Iterate(v).Aggregate(new List<object?>(), (seen, x) => { if (!seen.Any(y => JinjaValues.Equals(x, y))) seen.Add(x); return seen; }),
+        "selectattr" or "rejectattr" => Items(v).Where(x => SelectTest(Attribute(x, Text(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
+        "select" or "reject" => Items(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
+        "map" => Items(v).Select(x => k.TryGetValue("attribute", out var at) ? Attribute(x, Text(at), k.GetValueOrDefault("default"))
+            : Filter(Text(Arg(a, 0, "map")), x, a.Skip(1).ToList(), [])).ToList(),
+        "unique" => Items(v).Aggregate(new List<object?>(), (seen, x) => { if (!seen.Any(y => JinjaValues.Equals(x, y))) seen.Add(x); return seen; }),
         _ => throw new JinjaException($"the filter '{name}' is not supported"),
     };
+
+    /// <summary>The items of a filter that walks a list, each counted as a loop iteration (a filter is a loop too).</summary>
+    IEnumerable<object?> Items(object? v)
+    {
+        foreach (var item in Iterate(v))
+        {
+            budget.Iteration();
+            yield return item;
+        }
+    }
 
     /// <summary>The attribute <paramref name="path"/> (dotted for nested) of an item, as selectattr and map read it.</summary>
     object? Attribute(object? item, string path, object? fallback = null)
@@ -127,7 +146,7 @@ sealed class JinjaBuiltins(DateTime now)
     }
 
     bool SelectTest(object? value, List<object?> testAndArgs) =>
-        testAndArgs.Count == 0 ? Truthy(value) : Test(Str(testAndArgs[0]), value, testAndArgs.Skip(1).ToList());
+        testAndArgs.Count == 0 ? Truthy(value) : Test(Text(testAndArgs[0]), value, testAndArgs.Skip(1).ToList());
 
     // ---- tests ----
 
@@ -174,21 +193,37 @@ sealed class JinjaBuiltins(DateTime now)
 
     static string? Chars(List<object?> args) => args.Count > 0 ? args[0] as string : null;
 
-    static IEnumerable<string> Affixes(object? arg) => arg switch
+    IEnumerable<string> Affixes(object? arg) => arg switch
     {
         string s => [s],
-        List<object?> l => l.Select(Str),
+        List<object?> l => l.Select(Text),
         _ => throw new JinjaException($"startswith/endswith need a string or a tuple of strings, not {Article(arg)}"),
     };
 
     static long Length(object? v) => v switch
     {
-        string s => StringElements(s).Count,
+        string s => s.Length - SurrogatePairs(s),
         List<object?> l => l.Count,
         Dictionary<string, object?> d => d.Count,
         Undefined => 0,
         _ => throw new JinjaException($"{Article(v)} has no length"),
     };
+
+    /// <summary>string.Join, refused before building a text past the size limit.</summary>
+    string Join(string separator, IEnumerable<string> items)
+    {
+        var pieces = items.ToList();
+        budget.Size(pieces.Sum(p => (long)p.Length) + (long)separator.Length * Math.Max(0, pieces.Count - 1), "the text of join");
+        return string.Join(separator, pieces);
+    }
+
+    static int SurrogatePairs(string s)
+    {
+        int pairs = 0;
+        for (int i = 0; i + 1 < s.Length; i++)
+            if (char.IsSurrogatePair(s[i], s[i + 1])) { pairs++; i++; }
+        return pairs;
+    }
 
     static string PyStrip(string s, string? chars, bool left, bool right)
     {
@@ -217,13 +252,15 @@ sealed class JinjaBuiltins(DateTime now)
             return parts;
         }
         if (separator.Length == 0) throw new JinjaException("split: empty separator");
-        var pieces = maxSplit < 0 ? s.Split(separator) : s.Split(separator, (int)maxSplit + 1);
+        var pieces = maxSplit < 0 ? s.Split(separator) : s.Split(separator, maxSplit >= int.MaxValue - 1 ? int.MaxValue : (int)maxSplit + 1);
         return pieces.Cast<object?>().ToList();
     }
 
-    static string Replace(string s, List<object?> args)
+    string Replace(string s, List<object?> args)
     {
-        string old = Str(Arg(args, 0, "replace")), replacement = Str(Arg(args, 1, "replace"));
+        string old = Text(Arg(args, 0, "replace")), replacement = Text(Arg(args, 1, "replace"));
+        if (old.Length > 0 && replacement.Length > old.Length)
+            budget.Size(s.Length + (long)CountOf(s, old) * (replacement.Length - old.Length), "the text of replace()");
         if (args.Count < 3 || args[2] is not long count || count < 0) return old.Length == 0 ? s : s.Replace(old, replacement, StringComparison.Ordinal);
         var sb = new StringBuilder();
         int from = 0;
@@ -257,7 +294,7 @@ sealed class JinjaBuiltins(DateTime now)
         return sb.ToString();
     }
 
-    static List<object?> Range(List<object?> args)
+    List<object?> Range(List<object?> args)
     {
         var n = args.Select(a => a is long l ? l : throw new JinjaException("range() takes integers")).ToArray();
         var (start, stop, step) = n.Length switch
@@ -269,8 +306,9 @@ sealed class JinjaBuiltins(DateTime now)
         };
         if (step == 0) throw new JinjaException("range() step cannot be zero");
         var list = new List<object?>();
-        for (long i = start; step > 0 ? i < stop : i > stop; i += step)
+        for (long i = start; step > 0 ? i < stop : i > stop; i = checked(i + step))
         {
+            budget.Iteration();
             list.Add(i);
             if (list.Count > 100_000) throw new JinjaException("range() is too long");
         }

@@ -30,6 +30,7 @@ static class JinjaLexer
     public static List<Segment> Split(string template)
     {
         var segments = new List<Segment>();
+        var lines = new LineCounter(template);
         int pos = 0;
         bool lineStarting = true; // whether the text before the next tag starts at the beginning of a line
         bool stripWhitespace = false, trimNewline = false; // what the previous tag's end asks of the next text
@@ -50,12 +51,12 @@ static class JinjaLexer
             }
             if (open < 0)
             {
-                Add(segments, text, template, pos);
+                Add(segments, text, lines.At(pos));
                 break;
             }
             char kind = template[open + 1];
             string close = kind switch { '{' => "}}", '%' => "%}", _ => "#}" };
-            int line = LineOf(template, open);
+            int line = lines.At(open);
             int inner = open + 2;
             bool leftStrip = inner < template.Length && template[inner] == '-';
             bool leftKeep = inner < template.Length && template[inner] == '+';
@@ -70,7 +71,7 @@ static class JinjaLexer
                 int lineStart = text.LastIndexOf('\n') + 1;
                 if ((lineStart > 0 || lineStarting) && text.AsSpan(lineStart).Trim(" \t").IsEmpty) text = text[..lineStart];
             }
-            Add(segments, text, template, pos);
+            Add(segments, text, lines.At(pos));
             string source = template[inner..(rightStrip ? end - 1 : end)];
             if (kind == '{') segments.Add(new Segment(SegmentKind.Output, source, line));
             else if (kind == '%') segments.Add(new Segment(SegmentKind.Statement, source, line));
@@ -82,12 +83,25 @@ static class JinjaLexer
         return segments;
     }
 
-    static void Add(List<Segment> segments, string text, string template, int at)
+    static void Add(List<Segment> segments, string text, int line)
     {
-        if (text.Length > 0) segments.Add(new Segment(SegmentKind.Text, text, LineOf(template, at)));
+        if (text.Length > 0) segments.Add(new Segment(SegmentKind.Text, text, line));
     }
 
-    static int LineOf(string template, int index) => 1 + template.AsSpan(0, Math.Min(index, template.Length)).Count('\n');
+    /// <summary>Line numbers of positions asked for roughly in order, counted from the last one asked: counting from
+    /// the start each time would make a template of many tags take quadratic time to split.</summary>
+    sealed class LineCounter(string text)
+    {
+        int at, line = 1;
+
+        public int At(int index)
+        {
+            index = Math.Min(index, text.Length);
+            line += index >= at ? text.AsSpan(at, index - at).Count('\n') : -text.AsSpan(index, at - index).Count('\n');
+            at = index;
+            return line;
+        }
+    }
 
     static int NextTag(string s, int from)
     {
@@ -151,7 +165,8 @@ static class JinjaLexer
                 var text = source[start..i].Replace("_", "");
                 tokens.Add(isFloat
                     ? new Token(TokenKind.Float, text, line) { Value = double.Parse(text, CultureInfo.InvariantCulture) }
-                    : new Token(TokenKind.Integer, text, line) { Value = long.Parse(text, CultureInfo.InvariantCulture) });
+                    : new Token(TokenKind.Integer, text, line) { Value = long.TryParse(text, CultureInfo.InvariantCulture, out var n) ? n
+                        : throw new JinjaException($"line {line}: the integer {(text.Length > 30 ? text[..30] + "..." : text)} does not fit in 64 bits") });
             }
             else if (c is '\'' or '"')
             {

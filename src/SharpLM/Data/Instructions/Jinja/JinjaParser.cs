@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace SharpLM.Data.Jinja;
 
 /// <summary>
@@ -10,15 +12,17 @@ namespace SharpLM.Data.Jinja;
 sealed class JinjaParser
 {
     readonly List<Segment> segments;
+    readonly int maxDepth;
     int next;
     List<Token> tokens = [];
     int at;
+    int depth;
 
-    JinjaParser(List<Segment> segments) => this.segments = segments;
+    JinjaParser(List<Segment> segments, int maxDepth) => (this.segments, this.maxDepth) = (segments, maxDepth);
 
-    public static List<Node> Parse(string template)
+    public static List<Node> Parse(string template, int maxDepth)
     {
-        var parser = new JinjaParser(JinjaLexer.Split(template));
+        var parser = new JinjaParser(JinjaLexer.Split(template), maxDepth);
         var (body, endTag) = parser.Block();
         if (endTag is not null) throw new JinjaException($"line {parser.segments[parser.next - 1].Line}: '{endTag}' without a block to end");
         return body;
@@ -26,7 +30,36 @@ sealed class JinjaParser
 
     /// <summary>Statements up to the next block-ending tag (endif, else, endfor...), which is returned unconsumed in
     /// <see cref="tokens"/>; null at the end of the template.</summary>
-    (List<Node> Body, string? EndTag) Block()
+    (List<Node> Body, string? EndTag) Block() => Nested(BlockBody);
+
+    /// <summary>Runs one recursive step of the parser one level deeper: templates nested past the depth limit are
+    /// refused with an error instead of overflowing the stack.</summary>
+    T Nested<T>(Func<T> parse)
+    {
+        try
+        {
+            CheckDepth(++depth);
+            return parse();
+        }
+        finally
+        {
+            depth--;
+        }
+    }
+
+    void CheckDepth(int level)
+    {
+        try
+        {
+            RenderBudget.CheckDepth(level, maxDepth);
+        }
+        catch (JinjaLimitException e)
+        {
+            throw new JinjaLimitException($"line {(tokens.Count > 0 ? Peek.Line : segments[Math.Max(0, next - 1)].Line)}: {e.Message}");
+        }
+    }
+
+    (List<Node> Body, string? EndTag) BlockBody()
     {
         var body = new List<Node>();
         while (next < segments.Count)
@@ -164,7 +197,9 @@ sealed class JinjaParser
         return new ListExpr(items, first.Line);
     }
 
-    Expr Conditional(bool allowConditional = true)
+    Expr Conditional(bool allowConditional = true) => Nested(() => ConditionalBody(allowConditional));
+
+    Expr ConditionalBody(bool allowConditional)
     {
         var value = Or();
         if (!allowConditional || !Accept("if")) return value;
@@ -191,7 +226,7 @@ sealed class JinjaParser
     {
         if (!Peek.Is("not")) return Compare();
         var not = Advance();
-        return new UnaryExpr("not", Not(), not.Line);
+        return new UnaryExpr("not", Nested(Not), not.Line);
     }
 
     Expr Compare()
@@ -244,7 +279,7 @@ sealed class JinjaParser
         if (Peek.Kind == TokenKind.Operator && Peek.Text is "-" or "+")
         {
             var op = Advance();
-            return new UnaryExpr(op.Text, Unary(), op.Line);
+            return new UnaryExpr(op.Text, Nested(Unary), op.Line);
         }
         return FiltersAndTests(Postfix(Primary()));
     }
@@ -319,9 +354,9 @@ sealed class JinjaParser
         {
             case TokenKind.String:
                 // Adjacent string literals join, as in Python.
-                var text = (string)token.Value!;
-                while (Peek.Kind == TokenKind.String) text += (string)Advance().Value!;
-                return new LiteralExpr(text, token.Line);
+                var text = new StringBuilder((string)token.Value!);
+                while (Peek.Kind == TokenKind.String) text.Append((string)Advance().Value!);
+                return new LiteralExpr(text.ToString(), token.Line);
             case TokenKind.Integer or TokenKind.Float: return new LiteralExpr(token.Value, token.Line);
             case TokenKind.Name:
                 return token.Text switch

@@ -20,8 +20,9 @@ sealed class Scope(Scope? parent)
     public void Set(string name, object? value) => variables[name] = value;
 }
 
-/// <summary>Runs parsed statements and evaluates expressions with Python's Jinja semantics.</summary>
-sealed class JinjaRenderer(JinjaBuiltins builtins)
+/// <summary>Runs parsed statements and evaluates expressions with Python's Jinja semantics, within the
+/// <see cref="RenderBudget"/> of the render.</summary>
+sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
 {
     enum Flow { Normal, Break, Continue }
 
@@ -29,12 +30,25 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
 
     Flow Run(List<Node> nodes, Scope scope, StringBuilder output)
     {
+        budget.Enter();
+        try
+        {
+            return RunNodes(nodes, scope, output);
+        }
+        finally
+        {
+            budget.Leave();
+        }
+    }
+
+    Flow RunNodes(List<Node> nodes, Scope scope, StringBuilder output)
+    {
         foreach (var node in nodes)
         {
             var flow = node switch
             {
                 TextNode t => Append(output, t.Text),
-                OutputNode o => Append(output, Str(Evaluate(o.Value, scope))),
+                OutputNode o => Append(output, Text(Evaluate(o.Value, scope))),
                 IfNode i => If(i, scope, output),
                 ForNode f => For(f, scope, output),
                 SetNode s => Set(s, scope),
@@ -48,8 +62,11 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
         return Flow.Normal;
     }
 
-    static Flow Append(StringBuilder output, string text)
+    string Text(object? v) => Str(v, budget.MaxChars);
+
+    Flow Append(StringBuilder output, string text)
     {
+        budget.Size((long)output.Length + text.Length, "the rendered text");
         output.Append(text);
         return Flow.Normal;
     }
@@ -65,10 +82,15 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
     {
         var items = Iterate(Evaluate(node.Items, scope));
         if (node.Filter is not null)
-            items = items.Where(item => Truthy(Evaluate(node.Filter, Bind(node, item, scope, null)))).ToList();
+            items = items.Where(item =>
+            {
+                budget.Iteration();
+                return Truthy(Evaluate(node.Filter, Bind(node, item, scope, null)));
+            }).ToList();
         if (items.Count == 0) return Run(node.Else, scope, output);
         for (int i = 0; i < items.Count; i++)
         {
+            budget.Iteration();
             var loop = new Dictionary<string, object?>
             {
                 ["index"] = (long)i + 1, ["index0"] = (long)i, ["revindex"] = (long)(items.Count - i), ["revindex0"] = (long)(items.Count - i - 1),
@@ -140,7 +162,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
             foreach (var unknown in kwargs.Keys.Where(k => node.Parameters.All(p => p.Name != k)))
                 throw new JinjaException($"line {node.Line}: macro '{node.Name}' has no parameter '{unknown}'");
             var text = new StringBuilder();
-            Run(node.Body, local, text);
+            Run(node.Body, local, text); // Run counts the call's depth, so recursion ends at the limit
             return text.ToString();
         }));
         return Flow.Normal;
@@ -148,9 +170,10 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
 
     public object? Evaluate(Expr expr, Scope scope)
     {
+        budget.Enter();
         try
         {
-            return expr switch
+            var value = expr switch
             {
                 LiteralExpr l => l.Value,
                 NameExpr n => scope.Get(n.Name),
@@ -167,10 +190,36 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
                 ConditionalExpr c => Truthy(Evaluate(c.Condition, scope)) ? Evaluate(c.Then, scope) : c.Else is null ? new Undefined("else") : Evaluate(c.Else, scope),
                 _ => throw new InvalidOperationException(expr.GetType().Name),
             };
+            // Every value a template makes is bounded, so no later step copies a runaway one; what operations build
+            // (not what names and subscripts read) counts towards the render's total.
+            bool builds = expr is BinaryExpr or FilterExpr or CallExpr;
+            if (value is string text)
+            {
+                budget.Size(text.Length, "a string");
+                if (builds) budget.Built(text.Length);
+            }
+            else if (value is List<object?> list)
+            {
+                budget.Size(list.Count, "a list");
+                if (builds) budget.Built(list.Count);
+            }
+            return value;
         }
-        catch (JinjaException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal) && e is not RaisedException)
+        catch (JinjaLimitException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal))
+        {
+            throw new JinjaLimitException($"line {expr.Line}: {e.Message}");
+        }
+        catch (JinjaException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal) && e is not RaisedException and not JinjaLimitException)
         {
             throw new JinjaException($"line {expr.Line}: {e.Message}");
+        }
+        catch (OverflowException)
+        {
+            throw new JinjaException($"line {expr.Line}: integer overflow: the result does not fit in 64 bits");
+        }
+        finally
+        {
+            budget.Leave();
         }
     }
 
@@ -202,27 +251,34 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
 
     static object? Slice(object? target, long? start, long? stop, long? step)
     {
-        var items = target switch
+        // A string without surrogate pairs is sliced by its chars, sparing a list of its code points.
+        string? chars = target is string t && !t.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF') ? t : null;
+        var items = chars is not null ? null : target switch
         {
             List<object?> l => l,
             string s => StringElements(s),
             _ => throw new JinjaException($"{Article(target)} cannot be sliced"),
         };
-        long n = items.Count, by = step ?? 1;
+        long n = chars?.Length ?? items!.Count, by = step ?? 1;
         if (by == 0) throw new JinjaException("slice step cannot be zero");
         long Clamp(long? v, long fallback, long low, long high) => v is not { } x ? fallback : Math.Clamp(x < 0 ? x + n : x, low, high);
-        var picked = new List<object?>();
+        var picked = new List<int>();
+        // Each step moves to the end at most, so a step near long.MaxValue cannot overflow the index.
         if (by > 0)
-            for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i += by) picked.Add(items[(int)i]);
+            for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i = by < end - i ? i + by : end) picked.Add((int)i);
         else
-            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i += by) picked.Add(items[(int)i]);
-        return target is string ? string.Concat(picked.Cast<string>()) : picked;
+            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i = by > end - i ? i + by : end) picked.Add((int)i);
+        if (chars is not null) return string.Create(picked.Count, (chars, picked), (span, c) =>
+        {
+            for (int k = 0; k < span.Length; k++) span[k] = c.chars[c.picked[k]];
+        });
+        return target is string ? string.Concat(picked.Select(i => (string)items![i]!)) : picked.Select(i => items![i]).ToList();
     }
 
     static object? Unary(string op, object? value) => op switch
     {
         "not" => !Truthy(value),
-        "-" => value switch { long l => (object)-l, double d => -d, _ => throw new JinjaException($"cannot negate {Article(value)}") },
+        "-" => value switch { long l => (object)checked(-l), double d => -d, _ => throw new JinjaException($"cannot negate {Article(value)}") },
         _ => value is long or double ? value : throw new JinjaException($"unary + needs a number, not {Article(value)}"),
     };
 
@@ -245,7 +301,7 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
             ">=" => Compare(left, right) >= 0,
             "in" => JinjaBuiltins.Contains(right, left),
             "not in" => !JinjaBuiltins.Contains(right, left),
-            "~" => Str(left) + Str(right),
+            "~" => Concat(Text(left), Text(right)),
             "+" => Add(left, right),
             _ => Arithmetic(b.Op, left, right),
         };
@@ -258,30 +314,52 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
         _ => throw new JinjaException($"cannot compare {Article(a)} with {Article(b)}"),
     };
 
-    static object? Add(object? a, object? b) => (a, b) switch
+    string Concat(string x, string y)
     {
-        (string x, string y) => x + y,
-        (List<object?> x, List<object?> y) => x.Concat(y).ToList(),
-        (long x, long y) => (object)(x + y), // (object): a switch of long and double arms would make every result a double
+        budget.Size((long)x.Length + y.Length, "a string");
+        return x + y;
+    }
+
+    List<object?> ConcatLists(List<object?> x, List<object?> y)
+    {
+        budget.Size((long)x.Count + y.Count, "a list");
+        return [.. x, .. y];
+    }
+
+    object? Add(object? a, object? b) => (a, b) switch
+    {
+        (string x, string y) => Concat(x, y),
+        (List<object?> x, List<object?> y) => ConcatLists(x, y),
+        (long x, long y) => (object)checked(x + y), // (object): a switch of long and double arms would make every result a double
         (long or double, long or double) => ToDouble(a) + ToDouble(b),
         (Undefined u, _) => throw new JinjaException($"'{u.Name}' is undefined"),
         (_, Undefined u) => throw new JinjaException($"'{u.Name}' is undefined"),
         _ => throw new JinjaException($"cannot add {Article(a)} and {Article(b)}"),
     };
 
-    static object? Arithmetic(string op, object? a, object? b)
+    /// <summary>- * / // % ** with Python's meaning; integer results that do not fit in 64 bits throw
+    /// <see cref="OverflowException"/>, which <see cref="Evaluate"/> reports.</summary>
+    object? Arithmetic(string op, object? a, object? b)
     {
-        if (op == "*" && a is string s && b is long times) return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, times)));
+        if (op == "*" && a is string s && b is long times)
+        {
+            if (times <= 0 || s.Length == 0) return "";
+            budget.Size(times > budget.MaxChars ? long.MaxValue : s.Length * times, "a repeated string");
+            return string.Create((int)(s.Length * times), s, (span, text) =>
+            {
+                for (int i = 0; i < span.Length; i += text.Length) text.AsSpan().CopyTo(span[i..]);
+            });
+        }
         if (a is long x && b is long y && op != "/")
         {
             if (y == 0 && op is "//" or "%") throw new JinjaException("division by zero");
             return op switch
             {
-                "-" => x - y,
-                "*" => x * y,
-                "//" => (long)Math.Floor((double)x / y),
-                "%" => ((x % y) + y) % y,
-                _ => (long)Math.Pow(x, y),
+                "-" => checked(x - y),
+                "*" => checked(x * y),
+                "//" => FloorDivide(x, y),
+                "%" => y == -1 ? 0L : Modulo(x, y),
+                _ => Power(x, y),
             };
         }
         double p = ToDouble(a), q = ToDouble(b);
@@ -294,6 +372,32 @@ sealed class JinjaRenderer(JinjaBuiltins builtins)
             "%" => p - q * Math.Floor(p / q),
             _ => Math.Pow(p, q),
         };
+    }
+
+    // Python rounds integer division down and gives the remainder the divisor's sign.
+    static long FloorDivide(long x, long y)
+    {
+        long q = checked(x / y); // long.MinValue / -1 overflows
+        return x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q;
+    }
+
+    static long Modulo(long x, long y)
+    {
+        long r = x % y;
+        return r != 0 && (r < 0) != (y < 0) ? r + y : r;
+    }
+
+    /// <summary>x ** y exactly for integers (a negative exponent gives a float, as in Python).</summary>
+    static object Power(long x, long y)
+    {
+        if (y < 0) return Math.Pow(x, y);
+        long result = 1;
+        for (long b = x; y > 0; y >>= 1)
+        {
+            if ((y & 1) != 0) result = checked(result * b);
+            if (y > 1) b = checked(b * b);
+        }
+        return result;
     }
 }
 

@@ -13,23 +13,45 @@ public sealed class JinjaTemplate
 {
     readonly List<Node> body;
 
-    JinjaTemplate(List<Node> body) => this.body = body;
+    JinjaTemplate(List<Node> body, JinjaLimits limits) => (this.body, Limits) = (body, limits);
 
-    /// <summary>Parses <paramref name="source"/>; a syntax error throws <see cref="JinjaException"/> naming the line.</summary>
-    public static JinjaTemplate Parse(string source) => new(JinjaParser.Parse(source));
+    /// <summary>Parses <paramref name="source"/>; a syntax error throws <see cref="JinjaException"/> naming the line,
+    /// nesting deeper than <paramref name="limits"/> allow throws <see cref="JinjaLimitException"/>.</summary>
+    public static JinjaTemplate Parse(string source, JinjaLimits? limits = null)
+    {
+        limits ??= JinjaLimits.Default;
+        return new(JinjaParser.Parse(source, limits.MaxDepth), limits);
+    }
+
+    /// <summary>The bounds of every render (see <see cref="Render"/>).</summary>
+    public JinjaLimits Limits { get; }
+
+    /// <summary>The same template, rendered within other bounds.</summary>
+    public JinjaTemplate WithLimits(JinjaLimits limits) => new(body, limits);
 
     /// <summary>Renders with <paramref name="variables"/>: strings, bools, integers (long), doubles, null, and
     /// <c>List&lt;object?&gt;</c> / <c>Dictionary&lt;string, object?&gt;</c> of those. <c>strftime_now</c> formats
-    /// <paramref name="now"/> (default: the current local time, as transformers does).</summary>
-    public string Render(IReadOnlyDictionary<string, object?> variables, DateTime? now = null)
+    /// <paramref name="now"/> (default: the current local time, as transformers does). A render that passes one of
+    /// <see cref="Limits"/> throws <see cref="JinjaLimitException"/>; one that <paramref name="cancel"/> stops throws
+    /// <see cref="OperationCanceledException"/>.</summary>
+    public string Render(IReadOnlyDictionary<string, object?> variables, DateTime? now = null, CancellationToken cancel = default)
     {
-        var builtins = new JinjaBuiltins(now ?? DateTime.Now);
+        var budget = new RenderBudget(Limits, cancel);
+        var builtins = new JinjaBuiltins(now ?? DateTime.Now, budget);
         var globals = new Scope(null);
         foreach (var (name, value) in builtins.Globals()) globals.Set(name, value);
         var scope = new Scope(globals);
         foreach (var (name, value) in variables) scope.Set(name, Normalize(value));
         var output = new StringBuilder();
-        new JinjaRenderer(builtins).Render(body, scope, output);
+        try
+        {
+            new JinjaRenderer(builtins, budget).Render(body, scope, output);
+        }
+        catch (Exception e) when (e is not JinjaException and not OperationCanceledException)
+        {
+            // The template is untrusted input: a case this engine did not foresee is still the template's error.
+            throw new JinjaException($"the template could not be rendered ({e.GetType().Name}: {e.Message})");
+        }
         return output.ToString();
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace SharpLM.Data.Jinja;
@@ -43,28 +44,74 @@ static class JinjaValues
         _ => true,
     };
 
-    /// <summary>How <c>{{ v }}</c> and the string filter write a value (Python's str()).</summary>
-    public static string Str(object? v) => v switch
+    /// <summary>How <c>{{ v }}</c> and the string filter write a value (Python's str()); a list or dict whose text
+    /// would pass <paramref name="max"/> characters is refused.</summary>
+    public static string Str(object? v, int max) => v switch
     {
         string s => s,
         Undefined => "",
-        _ => Repr(v),
+        _ => Repr(v, max),
     };
 
     /// <summary>Python's repr(): how values inside a list or dict are written.</summary>
-    public static string Repr(object? v) => v switch
+    public static string Repr(object? v, int max)
     {
-        null => "None",
-        Undefined => "",
-        bool b => b ? "True" : "False",
-        long l => l.ToString(CultureInfo.InvariantCulture),
-        double d => FormatDouble(d),
-        string s => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'").Replace("\n", "\\n") + "'",
-        List<object?> l => "[" + string.Join(", ", l.Select(Repr)) + "]",
-        Dictionary<string, object?> d => "{" + string.Join(", ", d.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}",
-        Namespace => "<Namespace>",
-        _ => v.ToString() ?? "",
-    };
+        var sb = new StringBuilder();
+        WriteRepr(sb, v, max);
+        return sb.ToString();
+    }
+
+    static void WriteRepr(StringBuilder sb, object? v, int max)
+    {
+        switch (v)
+        {
+            case null: sb.Append("None"); break;
+            case Undefined: break;
+            case bool b: sb.Append(b ? "True" : "False"); break;
+            case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
+            case double d: sb.Append(FormatDouble(d)); break;
+            case string s: sb.Append('\'').Append(s.Replace("\\", "\\\\").Replace("'", "\\'").Replace("\n", "\\n")).Append('\''); break;
+            case List<object?> l:
+                CheckStack();
+                sb.Append('[');
+                for (int i = 0; i < l.Count; i++)
+                {
+                    if (i > 0) sb.Append(", ");
+                    WriteRepr(sb, l[i], max);
+                }
+                sb.Append(']');
+                break;
+            case Dictionary<string, object?> d:
+                CheckStack();
+                sb.Append('{');
+                bool first = true;
+                foreach (var (key, value) in d)
+                {
+                    if (!first) sb.Append(", ");
+                    first = false;
+                    WriteRepr(sb, key, max);
+                    sb.Append(": ");
+                    WriteRepr(sb, value, max);
+                }
+                sb.Append('}');
+                break;
+            case Namespace: sb.Append("<Namespace>"); break;
+            default: sb.Append(v.ToString()); break;
+        }
+        CheckLength(sb, max);
+    }
+
+    static void CheckLength(StringBuilder sb, int max)
+    {
+        if (sb.Length > max) throw new JinjaLimitException($"a value's text would be longer than {max} characters (JinjaLimits.MaxOutputChars)");
+    }
+
+    /// <summary>Values nest without bound (a namespace can hold itself): writing or comparing them stops before the stack ends.</summary>
+    static void CheckStack()
+    {
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw new JinjaLimitException("a value is nested too deep to write or compare (JinjaLimits.MaxDepth)");
+    }
 
     static string FormatDouble(double d)
     {
@@ -92,7 +139,13 @@ static class JinjaValues
     /// <summary>The type with its article, for messages: "a string", "an integer".</summary>
     public static string Article(object? v) => TypeName(v) is var t && "aeiou".Contains(t[0]) ? "an " + t : "a " + t;
 
-    public static new bool Equals(object? a, object? b) => (a, b) switch
+    public static new bool Equals(object? a, object? b)
+    {
+        if (a is List<object?> or Dictionary<string, object?>) CheckStack();
+        return EqualsAt(a, b);
+    }
+
+    static bool EqualsAt(object? a, object? b) => (a, b) switch
     {
         (null, null) => true,
         (Undefined, Undefined) => true,
@@ -139,40 +192,49 @@ static class JinjaValues
 
     /// <summary>JSON as Python's json.dumps writes it with ensure_ascii=False: ", " and ": " separators, or
     /// newlines and <paramref name="indent"/> spaces per level.</summary>
-    public static string ToJson(object? v, int? indent = null)
+    public static string ToJson(object? v, int max, int? indent = null)
     {
         var sb = new StringBuilder();
-        WriteJson(sb, v, indent, 0);
+        WriteJson(sb, v, indent, 0, max);
         return sb.ToString();
     }
 
-    static void WriteJson(StringBuilder sb, object? v, int? indent, int depth)
+    static void WriteJson(StringBuilder sb, object? v, int? indent, int depth, int max)
     {
+        CheckStack();
         switch (v)
         {
             case null or Undefined: sb.Append("null"); break;
             case bool b: sb.Append(b ? "true" : "false"); break;
-            case long or double: sb.Append(Repr(v)); break;
+            case long or double: WriteRepr(sb, v, max); break;
             case string s: WriteJsonString(sb, s); break;
-            case List<object?> l: WriteJsonItems(sb, '[', ']', l.Select(x => ((string?)null, x)).ToList(), indent, depth); break;
-            case Dictionary<string, object?> d: WriteJsonItems(sb, '{', '}', d.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth); break;
-            case Namespace n: WriteJsonItems(sb, '{', '}', n.Attributes.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth); break;
+            case List<object?> l: WriteJsonItems(sb, '[', ']', l.Select(x => ((string?)null, x)).ToList(), indent, depth, max); break;
+            case Dictionary<string, object?> d: WriteJsonItems(sb, '{', '}', d.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max); break;
+            case Namespace n: WriteJsonItems(sb, '{', '}', n.Attributes.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max); break;
             default: throw new JinjaException($"{Article(v)} cannot be written as JSON");
         }
     }
 
-    static void WriteJsonItems(StringBuilder sb, char open, char close, List<(string? Key, object? Value)> items, int? indent, int depth)
+    static void WriteJsonItems(StringBuilder sb, char open, char close, List<(string? Key, object? Value)> items, int? indent, int depth, int max)
     {
         sb.Append(open);
         for (int i = 0; i < items.Count; i++)
         {
             if (i > 0) sb.Append(indent is null ? ", " : ",");
-            if (indent is { } n) sb.Append('\n').Append(' ', n * (depth + 1));
+            if (indent is { } n) Indent(sb, n, depth + 1, max);
             if (items[i].Key is { } key) { WriteJsonString(sb, key); sb.Append(": "); }
-            WriteJson(sb, items[i].Value, indent, depth + 1);
+            WriteJson(sb, items[i].Value, indent, depth + 1, max);
+            CheckLength(sb, max);
         }
-        if (indent is { } m && items.Count > 0) sb.Append('\n').Append(' ', m * depth);
+        if (indent is { } m && items.Count > 0) Indent(sb, m, depth, max);
         sb.Append(close);
+    }
+
+    static void Indent(StringBuilder sb, int indent, int depth, int max)
+    {
+        long spaces = Math.Max(0, (long)indent * depth);
+        if (sb.Length + spaces > max) throw new JinjaLimitException($"a value's JSON would be longer than {max} characters (JinjaLimits.MaxOutputChars)");
+        sb.Append('\n').Append(' ', (int)spaces);
     }
 
     static void WriteJsonString(StringBuilder sb, string s)
