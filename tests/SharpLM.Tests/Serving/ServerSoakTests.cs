@@ -16,7 +16,7 @@ namespace SharpLM.Tests.Serving;
 /// bad requests. The server must answer /health throughout, answer every bad request with a 4xx in OpenAI's error
 /// shape, and give its memory back afterwards.
 /// </summary>
-public sealed class ServerSoakTests : IAsyncLifetime
+public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     // A model's own Jinja template with a bomb a request can set off through chat_template_kwargs.
     const string Template = "{% if boom is defined %}{{ 'x' * boom }}{% endif %}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}" +
@@ -96,11 +96,13 @@ public sealed class ServerSoakTests : IAsyncLifetime
         Assert.True(error.TryGetProperty("param", out _) && error.TryGetProperty("code", out _));
     }
 
+    readonly int[] done = new int[3]; // whole streams, hang-ups, bad requests answered with a 4xx
+
     async Task Round(int client, int step)
     {
-        int i = client * 1000 + step;
-        var action = ((client + step) % 3) switch { 0 => StreamWhole(i), 1 => HangUp(i), _ => Bad(i) };
-        await action;
+        int i = client * 1000 + step, kind = (client + step) % 3;
+        await (kind switch { 0 => StreamWhole(i), 1 => HangUp(i), _ => Bad(i) });
+        Interlocked.Increment(ref done[kind]);
     }
 
     [Fact]
@@ -138,6 +140,7 @@ public sealed class ServerSoakTests : IAsyncLifetime
     public async Task EightHostileClientsLeaveTheServerHealthyAndItsMemoryNearBaseline()
     {
         for (int step = 0; step < 3; step++) await Round(0, step); // warm up: JIT, pools
+        Array.Clear(done);
         var baseline = Memory();
 
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(4);
@@ -162,10 +165,13 @@ public sealed class ServerSoakTests : IAsyncLifetime
         });
         await Task.WhenAll([.. clients, health]);
 
+        output.WriteLine($"{rounds} requests in 4 s from 8 clients: {done[0]} whole streams, {done[1]} hang-ups mid-answer, " +
+                         $"{done[2]} bad requests (all 4xx); {healthChecks} health checks answered");
         Assert.True(rounds >= 24, $"only {rounds} requests in the soak");
         Assert.True(healthChecks >= 10, $"only {healthChecks} health checks answered");
         await StreamWhole(1); // still serving
         var after = Memory();
+        output.WriteLine($"memory after: managed {(after.Managed - baseline.Managed) / 1e6:+0.0;-0.0} MB, working set {(after.WorkingSet - baseline.WorkingSet) / 1e6:+0.0;-0.0} MB");
         Assert.True(after.Managed < baseline.Managed + 64L * 1024 * 1024, $"managed memory grew from {baseline.Managed} to {after.Managed}");
         Assert.True(after.WorkingSet < baseline.WorkingSet + 512L * 1024 * 1024, $"working set grew from {baseline.WorkingSet} to {after.WorkingSet}");
     }

@@ -17,12 +17,17 @@ namespace SharpLM.Tests.Formats.Fuzz;
 /// <summary>
 /// Replays deterministic mutants (see <see cref="Mutants"/>) of a valid input through each reader of untrusted files.
 /// Every mutant must be either accepted (and then usable) or refused with a <see cref="SharpLMException"/> that names
-/// the file, within <see cref="TimeBound"/>; any other exception, or a hang, fails the test with the mutant's kind.
+/// the file, within <see cref="TimeBound"/> and <see cref="MemoryBound"/>; any other exception, a hang, or memory
+/// growing past the bound (an allocation sized by a hostile field) fails the test with the mutant's kind.
 /// The counts per surface are printed to the test output (and summarised in README.md).
 /// </summary>
 public sealed class FuzzReplayTests(ITestOutputHelper output)
 {
     static readonly TimeSpan TimeBound = TimeSpan.FromSeconds(2);
+
+    /// <summary>Growth of the process's working set over the replay's start allowed while a mutant is read. Generous,
+    /// since other tests run beside this one; an absurd size honoured would take several GB.</summary>
+    const long MemoryBound = 2L << 30;
     const int Seed = 20260;
 
     sealed record Outcome(string Surface, int Tried, int Accepted, int Refused, List<string> Failures);
@@ -33,12 +38,24 @@ public sealed class FuzzReplayTests(ITestOutputHelper output)
         int tried = 0, accepted = 0, refused = 0;
         var failures = new List<string>();
         string folder = Path.GetDirectoryName(file)!;
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        long baseline = process.WorkingSet64;
         foreach (var (kind, bytes) in mutants)
         {
             tried++;
             File.WriteAllBytes(file, bytes);
             var run = Task.Run(read);
-            bool finished = Task.WhenAny(run, Task.Delay(TimeBound)).GetAwaiter().GetResult() == run;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long peak = 0;
+            while (!run.IsCompleted && clock.Elapsed < TimeBound)
+            {
+                Task.WhenAny(run, Task.Delay(10)).Wait(); // does not throw when the read fails
+                process.Refresh();
+                peak = Math.Max(peak, process.WorkingSet64);
+            }
+            bool finished = run.IsCompleted;
+            if (peak - baseline > MemoryBound)
+                failures.Add($"{surface} #{tried} ({kind}): the working set grew by {(peak - baseline) / 1e9:F1} GB");
             if (!finished)
                 failures.Add($"{surface} #{tried} ({kind}): no answer within {TimeBound.TotalSeconds} s");
             else if (run.Exception?.InnerException is { } e)
