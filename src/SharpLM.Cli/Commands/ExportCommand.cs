@@ -28,6 +28,7 @@ static class ExportCommand
         {
             string path = parseResult.GetValue(output)!;
             var type = GgufTensorTypes.Parse(parseResult.GetValue(dtype)!);
+            if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(parseResult.GetValue(model)!, path, type, parseResult.GetValue(force));
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");

@@ -29,6 +29,8 @@ static class ImportCommand
         cmd.SetAction(parseResult =>
         {
             string folder = parseResult.GetValue(output)!;
+            if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any() && !parseResult.GetValue(force))
+                throw new SharpLMException($"{folder} already exists and is not empty; pass --force to write into it");
             var config = Llama2cImport.Run(parseResult.GetValue(checkpoint)!, parseResult.GetValue(tokenizer), folder, parseResult.GetValue(force));
             AnsiConsole.MarkupLineInterpolated(
                 $"Wrote [green]{folder}[/]: {config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings}, {config.ParameterCount():N0} parameters.");

@@ -26,7 +26,7 @@ public static class GgufExporter
     /// exists and <paramref name="overwrite"/> is false.</exception>
     public static void Export(string modelFolder, string output, GgufTensorType type, bool overwrite = false)
     {
-        if (File.Exists(output) && !overwrite) throw new SharpLMException($"{output} already exists; pass --force to overwrite it");
+        if (File.Exists(output) && !overwrite) throw new SharpLMException($"{output} already exists; set overwrite to replace it");
         if (Directory.Exists(output)) throw new SharpLMException($"{output} is a folder; the output must be a .gguf file path");
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)));
         if (AdapterFolder.IsAdapterFolder(modelFolder) && !File.Exists(Path.Combine(modelFolder, ModelFolder.ConfigFile)))
@@ -40,7 +40,7 @@ public static class GgufExporter
         }
         ModelFolder.RequireModelFolder(modelFolder);
         if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile)) && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
-            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or {Llama2cTokenizerFile.DefaultFileName} from `import llama2c --tokenizer`); " +
+            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or the {Llama2cTokenizerFile.DefaultFileName} that a llama2.c import writes with its tokenizer); " +
                                        "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);

@@ -15,7 +15,7 @@ public static class Llama2cImport
     public static LlamaConfig Run(string checkpoint, string? tokenizer, string output, bool force)
     {
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !force)
-            throw new SharpLMException($"{output} already exists and is not empty; pass --force to write into it");
+            throw new SharpLMException($"{output} already exists and is not empty; set force to write into it");
         if (File.Exists(output)) throw new SharpLMException($"{output} is a file; the output must be a folder");
 
         var config = Llama2cCheckpoint.ReadConfig(checkpoint); // fails fast, before the tokenizer or weights are read
