@@ -67,6 +67,9 @@ static class FinetuneCommand
             if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var tokenizer = loaded.Tokenizer;
             var template = input.ChatTemplate(parse, baseFolder, tokenizer);
+            if (ReferenceEquals(template, ChatTemplate.Default) && parse.GetValue(input.Template) is null)
+                AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens " +
+                                       "(`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
             // The fine-tuned model's generation_config.json lists the template's end-of-answer token (ChatML's
             // <|im_end|>) among its eos ids, as instruct models on the Hub do, so every tool stops there.
             loaded.Generation.EosTokenId = [.. loaded.StopTokens(template).Order()];
