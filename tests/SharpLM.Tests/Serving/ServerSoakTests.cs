@@ -16,6 +16,7 @@ namespace SharpLM.Tests.Serving;
 /// bad requests. The server must answer /health throughout, answer every bad request with a 4xx in OpenAI's error
 /// shape, and give its memory back afterwards.
 /// </summary>
+[Collection(MeasuredAloneCollection.Name)]
 public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     // A model's own Jinja template with a bomb a request can set off through chat_template_kwargs.
