@@ -103,7 +103,8 @@ public sealed record RopeFrequencies
     public Tensor InverseFrequencies(int headDim)
     {
         using var scope = NewDisposeScope();
-        var invFreq = 1.0 / pow(Theta, arange(0, headDim, 2, dtype: int64).to(float32) / headDim);
+        // reciprocal() is 1.0 / x without a native Scalar for the 1.0 (x 1.0 is exact).
+        var invFreq = pow(Theta, arange(0, headDim, 2, dtype: int64).to(float32) / headDim).reciprocal();
         var result = Type switch
         {
             Linear => invFreq / Factor,
