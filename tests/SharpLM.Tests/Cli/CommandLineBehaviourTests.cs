@@ -23,23 +23,7 @@ public sealed class CommandLineBehaviourTests : IDisposable
     };
 
     /// <summary>Runs a command in-process and returns its exit code, stdout and stderr.</summary>
-    static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        var (outWriter, errWriter) = (new StringWriter(), new StringWriter());
-        try
-        {
-            Console.SetOut(outWriter);
-            Console.SetError(errWriter);
-            int exit = CommandRunner.Invoke(Root(), args);
-            return (exit, outWriter.ToString(), errWriter.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
+    static (int Exit, string Out, string Err) Run(params string[] args) => ConsoleCapture.Run(() => CommandRunner.Invoke(Root(), args));
 
     string TinyModel() => TestModels.TinyFolder(dir.File("model"), seed: 5);
 

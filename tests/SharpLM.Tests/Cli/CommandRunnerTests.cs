@@ -12,17 +12,8 @@ public class CommandRunnerTests
         var command = new Command("boom");
         Func<ParseResult, int> action = _ => throw thrown;
         command.SetAction(action);
-        var output = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(output); // errors go to stderr
-        try
-        {
-            return (CommandRunner.Invoke(new RootCommand { command }, ["boom"]), output.ToString());
-        }
-        finally
-        {
-            Console.SetError(previous);
-        }
+        var (exit, _, stderr) = ConsoleCapture.Run(() => CommandRunner.Invoke(new RootCommand { command }, ["boom"])); // errors go to stderr
+        return (exit, stderr);
     }
 
     /// <summary>An exception no reader should let through still ends in one error line and exit code 1, not a stack trace.</summary>

@@ -94,17 +94,8 @@ public sealed class ModelFolderFilesTests : IDisposable
     {
         var folder = TestModels.TinyFolder(dir.File("plain"));
         ChatTemplate.Default.Save(folder);
-        var (stderr, previous) = (new StringWriter(), Console.Error);
-        Console.SetError(stderr);
-        try
-        {
-            Assert.Equal(0, Run("export", "--format", "gguf", "--model", folder, "--output", dir.File("plain.gguf")));
-        }
-        finally
-        {
-            Console.SetError(previous);
-        }
-        var advice = stderr.ToString();
+        var (exit, _, advice) = ConsoleCapture.Run(() => Run("export", "--format", "gguf", "--model", folder, "--output", dir.File("plain.gguf")));
+        Assert.Equal(0, exit);
         Assert.Contains("llama.cpp does not recognise SharpLM's \"default\" chat template", advice);
         Assert.Contains("--jinja", advice);
         Assert.Contains("FROM ./plain.gguf", advice);

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Tests.Tokenization;
-using Spectre.Console;
 using Xunit;
 
 namespace SharpLM.Tests.Cli;
@@ -31,26 +30,9 @@ public sealed class ResumeCommandTests : IDisposable
     /// <summary>Runs a command in-process and returns its exit code and everything it printed (stdout and stderr).</summary>
     static (int Code, string Output) Run(params string[] args)
     {
-        var writer = new StringWriter();
-        var (console, stdout, stderr) = (AnsiConsole.Console, Console.Out, Console.Error);
-        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-        });
-        AnsiConsole.Console.Profile.Width = 10_000; // one message, one line
-        Console.SetOut(writer);
-        Console.SetError(writer);
-        try
-        {
-            var code = CommandRunner.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args);
-            return (code, writer.ToString());
-        }
-        finally
-        {
-            AnsiConsole.Console = console;
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
+        var (code, stdout, stderr) = ConsoleCapture.Run(() =>
+            CommandRunner.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args));
+        return (code, stdout + stderr);
     }
 
     string[] Pretrain(string output, int steps = 6, int seqLen = 32, int batchSize = 4, int checkpointEvery = 3) =>
