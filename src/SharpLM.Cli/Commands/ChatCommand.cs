@@ -28,6 +28,7 @@ static class ChatCommand
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);
+            var stops = loaded.StopTokens(chatTemplate);
             bool interactive = !Console.IsInputRedirected;
             string? systemMessage = parse.GetValue(system);
             var history = new List<ChatMessage>();
@@ -57,7 +58,7 @@ static class ChatCommand
 
                     history.Add(new ChatMessage(ChatMessage.UserRole, line));
                     var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
-                    var answer = Answer(generator, loaded, prompt, options, loaded.StopTokens(chatTemplate), interrupts);
+                    var answer = Answer(generator, loaded, prompt, options, stops, interrupts);
                     history.Add(new ChatMessage(ChatMessage.AssistantRole, answer.Length > 0 ? answer : "..."));
                 }
             }

@@ -26,13 +26,12 @@ static class ExportCommand
         var cmd = new Command("export", "Export a model folder for an inference engine.") { model, format, dtype, output, force };
         cmd.SetAction(parseResult =>
         {
-            string path = parseResult.GetValue(output)!;
+            string path = parseResult.GetValue(output)!, folder = parseResult.GetValue(model)!;
             var type = GgufTensorTypes.Parse(parseResult.GetValue(dtype)!);
             if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();
-            GgufExporter.Export(parseResult.GetValue(model)!, path, type, parseResult.GetValue(force));
+            GgufExporter.Export(folder, path, type, parseResult.GetValue(force));
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
-            var folder = parseResult.GetValue(model)!;
             if (ChatTemplate.LoadFromModel(folder) is { IsModelsOwn: false } template && template.Name != ChatTemplate.ChatMl.Name)
                 AdviseOnTemplate(template, path);
             return 0;

@@ -174,8 +174,10 @@ public sealed class ChatTemplate
     /// <paramref name="tokenizer"/> (ChatML's <c>&lt;|im_end|&gt;</c>). Decoding skips special tokens, so these must stop
     /// generation as ids.</summary>
     public IEnumerable<int> StopTokenIds(ITokenizer tokenizer) =>
-        StopStrings.Where(s => tokenizer.Encode(s, allowSpecial: true) is [_] && tokenizer.Encode(s).Length > 1)
-            .Select(s => tokenizer.Encode(s, allowSpecial: true)[0]);
+        from stop in StopStrings
+        let ids = tokenizer.Encode(stop, allowSpecial: true)
+        where ids.Length == 1 && tokenizer.Encode(stop).Length > 1
+        select ids[0];
 
     /// <summary>The template saved in <paramref name="modelFolder"/> by SharpLM, else the model's own Jinja
     /// <c>chat_template</c> from its tokenizer_config.json, else null.</summary>
