@@ -29,31 +29,38 @@ sealed class FineTuneMethod
 
     public FineTuneMethodKind Kind(ParseResult p) => p.GetValue(method);
 
-    public LoraOptions Lora(ParseResult p) => new()
+    /// <param name="addedTokens">tokens were added to the model: the head is adapted too, so that it can learn to
+    /// predict them (a new head row starts at the mean of the others, which never scores highest)</param>
+    public LoraOptions Lora(ParseResult p, AddedTokenRows? addedTokens) => new()
     {
         Rank = p.GetValue(rank),
         Alpha = p.GetValue(alpha),
         Dropout = p.GetValue(dropout),
-        TargetModules = p.GetValue(targets)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        TargetModules = [.. List(p, targets).Union(addedTokens is null ? [] : ["lm_head"])],
     };
 
-    /// <summary>Prepares the model for the method and returns what the optimiser trains.</summary>
-    public List<AdamW.Entry> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options) => Kind(p) switch
+    /// <summary>Prepares the model for the method and returns what the optimiser trains. With
+    /// <paramref name="addedTokens"/>, the rows of the added tokens are trained as well (see <see cref="Lora"/>).</summary>
+    public List<AdamW.Entry> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options, AddedTokenRows? addedTokens) => Kind(p) switch
     {
         FineTuneMethodKind.Full => Trainer.DefaultTrainable(model, options).ToList(),
         FineTuneMethodKind.Freeze => Freeze.Apply(model, new FreezeOptions
         {
             LastLayers = p.GetValue(lastLayers),
-            Modules = p.GetValue(modules)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            Modules = [.. List(p, modules).Union(addedTokens is null ? [] : ["embed_tokens", "lm_head"])],
         }),
-        _ => Adapters.Lora.Apply(model, Lora(p), options.Seed, decay: options.WeightDecay > 0),
+        _ => Adapters.Lora.Apply(model, Lora(p, addedTokens), options.Seed, decay: options.WeightDecay > 0),
     };
+
+    static string[] List(ParseResult p, Option<string> option) =>
+        p.GetValue(option)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>What a checkpoint or the final folder holds: the whole model, or only the adapter (with the
     /// tokenizer, template and generation defaults, so the folder is usable on its own with its base).</summary>
     /// <param name="save">how a full model's weights are written (adapters are always F32)</param>
+    /// <param name="addedTokens">rows added to the base for new tokens: an adapter records them</param>
     public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation, string baseFolder,
-        ModelSaveOptions save)
+        ModelSaveOptions save, AddedTokenRows? addedTokens)
     {
         if (Kind(p) != FineTuneMethodKind.Lora)
             return new((folder, model) =>
@@ -62,10 +69,10 @@ sealed class FineTuneMethod
                 ModelFolder.CopyCompanionFiles(folder, baseFolder);
                 template.Save(folder);
             }, (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
-        var lora = Lora(p);
+        var lora = Lora(p, addedTokens);
         return new((folder, model) =>
         {
-            AdapterFolder.Save(folder, model, lora, baseFolder);
+            AdapterFolder.Save(folder, model, lora, baseFolder, addedTokens);
             tokenizer.Save(Path.Combine(folder, tokenizer.FileName));
             File.WriteAllText(Path.Combine(folder, ModelFolder.GenerationConfigFile), generation.ToJson() + "\n");
             ModelFolder.CopyCompanionFiles(folder, baseFolder);

@@ -47,7 +47,7 @@ static class ExportCommand
         AnsiConsole.MarkupLineInterpolated($"  llama-server / llama-cli: add --jinja to render it.");
         AnsiConsole.MarkupLineInterpolated($"  Ollama: put this Modelfile beside the file and run `ollama create NAME -f Modelfile`:");
         AnsiConsole.WriteLine(OllamaModelfile(template, Path.GetFileName(gguf)));
-        AnsiConsole.MarkupLine("  (Fine-tunes of models whose tokenizer has <|im_start|> and <|im_end|> use ChatML, which every tool knows.)");
+        AnsiConsole.MarkupLine("  (Fine-tuning without --template uses ChatML, which every tool knows, adding its markers to the tokenizer when needed.)");
     }
 
     /// <summary>An Ollama Modelfile whose Go template renders conversations as <paramref name="template"/> does.</summary>

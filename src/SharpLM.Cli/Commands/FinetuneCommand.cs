@@ -3,6 +3,7 @@ using System.Diagnostics;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Formats;
+using SharpLM.Tokenization;
 using SharpLM.Training;
 using Spectre.Console;
 
@@ -65,11 +66,10 @@ static class FinetuneCommand
             var baseFolder = parse.GetValue(model)!;
             using var loaded = PretrainedModel.Load(baseFolder);
             if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
-            var tokenizer = loaded.Tokenizer;
-            var template = input.ChatTemplate(parse, baseFolder, tokenizer);
+            var template = input.ChatTemplate(parse, baseFolder, loaded.Tokenizer);
             if (ReferenceEquals(template, ChatTemplate.Default) && parse.GetValue(input.Template) is null)
-                AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens " +
-                                       "(`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
+                template = UseChatMl(loaded, kind);
+            var tokenizer = loaded.Tokenizer;
             // The fine-tuned model's generation_config.json lists the template's end-of-answer token (ChatML's
             // <|im_end|>) among its eos ids, as instruct models on the Hub do, so every tool stops there.
             loaded.Generation.EosTokenId = [.. loaded.StopTokens(template).Order()];
@@ -87,10 +87,11 @@ static class FinetuneCommand
                 template, tokenizer, parse.GetValue(exactMatch));
 
             long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
-            var trainable = methodArgs.Prepare(parse, loaded.Model, options);
+            var trainable = methodArgs.Prepare(parse, loaded.Model, options, loaded.AddedTokens);
             long trainableCount = trainable.Sum(e => e.Parameter.numel());
             using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
-            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions));
+            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions),
+                loaded.AddedTokens);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
             if (resumePoint is not null)
             {
@@ -104,7 +105,7 @@ static class FinetuneCommand
                 ("base model", $"{baseFolder} ({total:N0} parameters)"),
                 ("method", kind switch
                 {
-                    FineTuneMethodKind.Lora when methodArgs.Lora(parse) is var lora =>
+                    FineTuneMethodKind.Lora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
                         $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}",
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
@@ -139,7 +140,8 @@ static class FinetuneCommand
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
-            methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions).Save(final + ".partial", loaded.Model);
+            methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions, loaded.AddedTokens)
+                .Save(final + ".partial", loaded.Model);
             CheckpointManager.ReplaceFolder(final + ".partial", final);
             checkpoints.FinishRun();
             var emAfter = RunExactMatch(loaded, template, emItems, "after");
@@ -164,6 +166,31 @@ static class FinetuneCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>A model without a template of its own whose tokenizer lacks ChatML's markers gets them as new special
+    /// tokens, so that its fine-tune uses ChatML, the template llama.cpp, Ollama and every chat tool know. Where they
+    /// cannot be added (a llama2.c tokenizer; LoRA on a model whose head is its embedding) it keeps the default template.</summary>
+    static ChatTemplate UseChatMl(PretrainedModel loaded, FineTuneMethodKind kind)
+    {
+        if ((kind != FineTuneMethodKind.Lora || loaded.Model.lm_head is not null) && loaded.AddSpecialTokens(BpeTrainerOptions.ChatMlMarkers))
+        {
+            var rows = loaded.AddedTokens!;
+            var trainedToo = kind switch
+            {
+                FineTuneMethodKind.Lora => "LoRA adapts lm_head too",
+                FineTuneMethodKind.Freeze => "embed_tokens and lm_head are trained too",
+                _ => "they are trained with the rest",
+            };
+            AnsiConsole.MarkupLine("[yellow]note:[/] " + Markup.Escape(
+                $"added ChatML's {string.Join(" and ", BpeTrainerOptions.ChatMlMarkers)} to the tokenizer as ids {rows.FirstId}-{rows.FirstId + rows.Count - 1} " +
+                $"for the chatml template; their embedding and head rows start at the mean of the others and {trainedToo} " +
+                "(--template default keeps the tokenizer as it is)"));
+            return ChatTemplate.DefaultFor(loaded.Tokenizer);
+        }
+        AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens and " +
+                               "cannot take them here (`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
+        return ChatTemplate.Default;
     }
 
     /// <summary>Plain text cut into packed rows of the fine-tuning length, for the before/after perplexity that shows

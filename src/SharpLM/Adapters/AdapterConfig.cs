@@ -1,3 +1,5 @@
+using SharpLM.Model;
+
 namespace SharpLM.Adapters;
 
 /// <summary>What an adapter_config.json says (see <see cref="AdapterFolder.ReadConfig"/>).</summary>
@@ -5,4 +7,6 @@ namespace SharpLM.Adapters;
 /// <param name="BaseModel">base_model_name_or_path as written: a folder relative to the adapter folder, an absolute
 /// folder, or a Hub name; null when absent</param>
 /// <param name="BaseFingerprint">SharpLM's fingerprint of the base weights the adapter was trained on; null when absent</param>
-public sealed record AdapterConfig(LoraOptions Options, string? BaseModel, string? BaseFingerprint);
+/// <param name="AddedTokens">rows the base gets for tokens fine-tuning added to its tokenizer, before the adapter goes
+/// on; null when none</param>
+public sealed record AdapterConfig(LoraOptions Options, string? BaseModel, string? BaseFingerprint, AddedTokenRows? AddedTokens = null);

@@ -19,12 +19,15 @@ public static class AdapterFolder
     public const string WeightsFile = "adapter_model.safetensors";
     const string KeyPrefix = "base_model.model.";
     const string FingerprintField = "sharplm_base_fingerprint";
+    const string AddedTokensField = "sharplm_added_tokens";
 
     public static bool IsAdapterFolder(string folder) => File.Exists(Path.Combine(folder, ConfigFile));
 
     /// <param name="baseModelPath">the base as the user named it: a relative folder is stored relative to the adapter
     /// folder (so the two can move together), anything else (an absolute folder, a Hub name) as given</param>
-    public static void Save(string folder, LlamaForCausalLM model, LoraOptions options, string? baseModelPath)
+    /// <param name="addedTokens">the rows <paramref name="model"/> got on top of its base for tokens added to the
+    /// tokenizer: recorded so that loading adds them again before the adapter goes on</param>
+    public static void Save(string folder, LlamaForCausalLM model, LoraOptions options, string? baseModelPath, AddedTokenRows? addedTokens = null)
     {
         Directory.CreateDirectory(folder);
         if (baseModelPath is not null && !Path.IsPathRooted(baseModelPath) && Directory.Exists(baseModelPath))
@@ -47,8 +50,13 @@ public static class AdapterFolder
             ["use_rslora"] = options.UseRsLora,
             ["rank_pattern"] = new JsonObject(),
             ["alpha_pattern"] = new JsonObject(),
-            [FingerprintField] = Adapters.BaseFingerprint.Of(model),
+            [FingerprintField] = Adapters.BaseFingerprint.Of(model, addedTokens),
         };
+        if (addedTokens is not null)
+            config[AddedTokensField] = new JsonObject
+            {
+                ["first_id"] = addedTokens.FirstId, ["count"] = addedTokens.Count, ["base_vocab_size"] = addedTokens.BaseVocabSize,
+            };
         var tensors = model.state_dict().Where(kv => kv.Key.Contains(".lora_"))
             .Select(kv => new KeyValuePair<string, Tensor>(KeyPrefix + kv.Key, kv.Value)).ToList();
         if (tensors.Count == 0) throw new SharpLMException("the model has no LoRA adapter to save");
@@ -100,7 +108,17 @@ public static class AdapterFolder
         {
             throw new SharpLMException($"{path}: {e.Message}", e);
         }
-        return new AdapterConfig(options, Str("base_model_name_or_path"), Str(FingerprintField));
+        return new AdapterConfig(options, Str("base_model_name_or_path"), Str(FingerprintField), AddedTokens(root, path));
+    }
+
+    static AddedTokenRows? AddedTokens(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty(AddedTokensField, out var field) || field.ValueKind == JsonValueKind.Null) return null;
+        var rows = JsonFile.RequireObject(field, $"{path}: {AddedTokensField}");
+        int Positive(string name) => JsonFile.OptionalInt(rows, name, $"{path}: {AddedTokensField}") is { } value and > 0
+            ? value
+            : throw new SharpLMException($"{path}: {AddedTokensField}.{name} must be a positive integer");
+        return new AddedTokenRows(Positive("first_id"), Positive("count"), Positive("base_vocab_size"));
     }
 
     /// <summary>Whether an optional field is present with content: a non-empty list or object, or any other value but null.</summary>
@@ -162,6 +180,7 @@ public static class AdapterFolder
         var config = ReadConfig(folder);
         CheckBase(folder, config, model, ignoreFingerprint);
         CheckRank(folder, config.Options.Rank);
+        config.AddedTokens?.ApplyTo(model);
         Lora.Apply(model, config.Options with { Dropout = 0 }, seed: 0);
         try
         {
@@ -214,7 +233,7 @@ public static class AdapterFolder
     /// <summary>An adapter that records its base's fingerprint is applied only to that base, unless the caller says so.</summary>
     static void CheckBase(string folder, AdapterConfig config, LlamaForCausalLM model, bool ignoreFingerprint)
     {
-        if (ignoreFingerprint || config.BaseFingerprint is not { } expected || expected == Adapters.BaseFingerprint.Of(model)) return;
+        if (ignoreFingerprint || config.BaseFingerprint is not { } expected || expected == Adapters.BaseFingerprint.Of(model, config.AddedTokens)) return;
         throw new SharpLMException($"{folder}: this adapter was trained on a different base model (the weights' fingerprint differs). " +
                                    "Load it on the model it was made from, or allow a base mismatch explicitly if you are sure.");
     }

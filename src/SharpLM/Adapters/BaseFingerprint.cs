@@ -15,8 +15,10 @@ public static class BaseFingerprint
     const int ValuesPerTensor = 256;
 
     /// <summary>The fingerprint of a model in memory (its adapter tensors excluded).</summary>
-    public static string Of(LlamaForCausalLM model) =>
-        Hash(model.Config, ModelFolder.BaseWeights(model).Select(kv => kv.Key), name =>
+    /// <param name="addedTokens">rows the model got on top of its base: the fingerprint is the base's, as on disk (the
+    /// first values hashed are the first rows', which adding rows leaves alone)</param>
+    public static string Of(LlamaForCausalLM model, AddedTokenRows? addedTokens = null) =>
+        Hash(model.Config, addedTokens?.BaseVocabSize ?? model.Config.VocabSize, ModelFolder.BaseWeights(model).Select(kv => kv.Key), name =>
         {
             var tensor = model.state_dict()[name];
             return tensor.flatten().narrow(0, 0, Math.Min(ValuesPerTensor, tensor.numel()));
@@ -32,13 +34,13 @@ public static class BaseFingerprint
         var names = weights.Names.Where(n => !n.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)
                                              && !(n == "lm_head.weight" && config.TieWordEmbeddings));
         // Through fp32, as the values of a loaded model went.
-        return Hash(config, names, name => weights.LoadFirst(name, ValuesPerTensor).to(float32));
+        return Hash(config, config.VocabSize, names, name => weights.LoadFirst(name, ValuesPerTensor).to(float32));
     }
 
-    static string Hash(LlamaConfig c, IEnumerable<string> names, Func<string, Tensor> firstValues)
+    static string Hash(LlamaConfig c, int vocabSize, IEnumerable<string> names, Func<string, Tensor> firstValues)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{c.VocabSize}/{c.HiddenSize}/{c.IntermediateSize}/{c.NumHiddenLayers}/{c.NumAttentionHeads}/{c.NumKeyValueHeads}/{c.HeadDim}"));
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{vocabSize}/{c.HiddenSize}/{c.IntermediateSize}/{c.NumHiddenLayers}/{c.NumAttentionHeads}/{c.NumKeyValueHeads}/{c.HeadDim}"));
         foreach (var name in names.Order(StringComparer.Ordinal))
         {
             using var scope = NewDisposeScope();

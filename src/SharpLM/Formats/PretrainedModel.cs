@@ -19,8 +19,11 @@ public sealed class PretrainedModel : IDisposable
 
     public string Folder { get; }
     public LlamaForCausalLM Model { get; }
-    public ITokenizer Tokenizer { get; }
+    public ITokenizer Tokenizer { get; private set; }
     public GenerationConfig Generation { get; }
+
+    /// <summary>The rows added to the model by <see cref="AddSpecialTokens"/>; null when none.</summary>
+    public AddedTokenRows? AddedTokens { get; private set; }
 
     /// <summary>Loads a model folder, or an adapter folder on top of its base.</summary>
     /// <param name="folder">a model folder, or a LoRA adapter folder (its adapter_config.json names the base)</param>
@@ -41,8 +44,8 @@ public sealed class PretrainedModel : IDisposable
         var model = ModelFolder.Load(folder, dtype);
         try
         {
-            CheckVocabulary(tokenizer, model.Config, folder);
-            if (adapter is not null) AdapterFolder.Load(adapter, model, ignoreBaseMismatch);
+            if (adapter is not null) AdapterFolder.Load(adapter, model, ignoreBaseMismatch); // may add token rows first
+            CheckVocabulary(tokenizer, model.Config, adapter ?? folder);
             model.eval();
         }
         catch
@@ -70,6 +73,21 @@ public sealed class PretrainedModel : IDisposable
 
     /// <summary>The LoRA adapter folder loaded on top of the base, if any.</summary>
     public string? Adapter { get; private init; }
+
+    /// <summary>Adds <paramref name="tokens"/> to the tokenizer as special tokens and gives the model their embedding
+    /// and head rows (see <see cref="AddedTokenRows"/>), before fine-tuning teaches it to use them.</summary>
+    /// <returns>false, changing nothing, when the tokenizer's kind cannot take added tokens</returns>
+    public bool AddSpecialTokens(IReadOnlyList<string> tokens)
+    {
+        if (Adapter is not null) throw new SharpLMException($"{Adapter}: cannot add tokens to a model with an adapter loaded");
+        if (AddedTokens is not null) throw new SharpLMException($"{Folder}: tokens were already added");
+        if (Tokenizer.WithAddedSpecialTokens(tokens) is not { } extended) return false;
+        var rows = new AddedTokenRows(Tokenizer.VocabSize, tokens.Count, Model.Config.VocabSize);
+        rows.ApplyTo(Model);
+        Tokenizer = extended;
+        AddedTokens = rows;
+        return true;
+    }
 
     /// <summary>A tokenizer may not produce ids the model has no embedding for.</summary>
     public static void CheckVocabulary(ITokenizer tokenizer, LlamaConfig config, string where)

@@ -15,8 +15,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     public readonly Parameter? bias;
-    public long InFeatures { get; }
-    public long OutFeatures { get; }
+    public long InFeatures => weight.shape[1];
+    public long OutFeatures => weight.shape[0];
 
     /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
     public ScalarType? ComputeType { get; set; }
@@ -26,8 +26,6 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public Projection(long inFeatures, long outFeatures, bool hasBias = false) : base("Projection")
     {
-        InFeatures = inFeatures;
-        OutFeatures = outFeatures;
         weight = new Parameter(empty(outFeatures, inFeatures));
         if (hasBias) bias = new Parameter(zeros(outFeatures));
         RegisterComponents();

@@ -169,6 +169,10 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     public string? IdToToken(int id) => (uint)id < (uint)tokens.Length ? tokens[id] : null;
 
     /// <inheritdoc/>
+    public ITokenizer WithAddedSpecialTokens(IReadOnlyList<string> tokens) =>
+        new ByteLevelBpeTokenizer(vocab, merges, AddedTokens.Concat(AddedToken.AfterVocabulary(this, tokens)), PreTokenizer, IgnoreMerges, UnkToken, NormalizeNfc) { Special = Special };
+
+    /// <inheritdoc/>
     public void Save(string path) => TokenizerJson.Save(this, path);
 
     /// <inheritdoc/>

@@ -27,6 +27,12 @@ public interface ITokenizer
 
     /// <summary>The file name the tokenizer is saved under inside a model folder.</summary>
     string FileName => "tokenizer.json";
+
+    /// <summary>A copy with <paramref name="tokens"/> added as special tokens at the next ids (<see cref="VocabSize"/>,
+    /// <see cref="VocabSize"/> + 1, ...), the special-token roles kept; null when this kind of tokenizer cannot take added
+    /// tokens.</summary>
+    /// <exception cref="SharpLMException">A token is already in the vocabulary.</exception>
+    ITokenizer? WithAddedSpecialTokens(IReadOnlyList<string> tokens) => null;
 }
 
 /// <summary>Ids of the special tokens; null when the tokenizer has no such token.</summary>

@@ -158,6 +158,10 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     public string? IdToToken(int id) => (uint)id < (uint)tokens.Length ? tokens[id] : null;
 
     /// <inheritdoc/>
+    public ITokenizer WithAddedSpecialTokens(IReadOnlyList<string> tokens) =>
+        new SentencePieceBpeTokenizer(vocab, merges, AddedTokens.Concat(AddedToken.AfterVocabulary(this, tokens)), Options) { Special = Special };
+
+    /// <inheritdoc/>
     public void Save(string path) => SentencePieceBpeJson.Save(this, path);
 
     /// <inheritdoc/>

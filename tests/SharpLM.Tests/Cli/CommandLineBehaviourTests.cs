@@ -114,7 +114,7 @@ public sealed class CommandLineBehaviourTests : IDisposable
         Assert.True(exit == 0, stderr);
         Assert.Contains("AdamW lr 0.001", stderr);
         Assert.Contains("2 packed rows per optimiser step", stderr);
-        Assert.Contains("this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens", stderr); // so the template is "default"
+        Assert.Contains("added ChatML's <|im_start|> and <|im_end|> to the tokenizer", stderr); // so the template is chatml
     }
 
     [Fact]
