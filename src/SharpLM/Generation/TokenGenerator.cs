@@ -78,7 +78,7 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
         using var noGrad = no_grad(); // only here: the caller runs between yields
         var ids = cache is null ? context : context.GetRange(context.Count - newTokens, newTokens);
         var input = tensor(ids.Select(i => (long)i).ToArray(), dtype: int64).view(1, -1);
-        var hidden = model.Hidden(input, new ForwardOptions { Cache = cache });
+        var hidden = model.model.forward(input, new ForwardOptions { Cache = cache });
         var last = model.Head(hidden[0, -1]).to(float32).contiguous();
         last.data<float>().CopyTo(logits);
     }

@@ -9,6 +9,24 @@ namespace SharpLM.Model;
 /// </summary>
 public static class AttentionMasks
 {
+    /// <summary>The mask a forward pass of <paramref name="queries"/> new positions after <paramref name="past"/> cached
+    /// ones uses in every layer. Null when scaled-dot-product attention needs none of its own: its causal flag covers a
+    /// whole sequence from position 0, and one query attends to every cached key.</summary>
+    /// <param name="keyPadding">[batch, past + queries], 1 = real token, 0 = padding; null = none</param>
+    /// <param name="segmentIds">[batch, queries] example id of each position of packed rows; null = not packed</param>
+    public static Tensor? For(long batch, long queries, long past, Tensor? keyPadding = null, Tensor? segmentIds = null)
+    {
+        if (segmentIds is not null)
+        {
+            if (past > 0) throw new SharpLMException("packed (segmented) inputs cannot be combined with a KV cache");
+            return BlockCausal(segmentIds);
+        }
+        if (keyPadding is not null) return Causal(queries, past, keyPadding);
+        // Chunked prefill: SDPA's own causal flag is top-left aligned, and these queries come after the cached keys.
+        if (past > 0 && queries > 1) return Causal(queries, past, batch: batch);
+        return null;
+    }
+
     /// <summary>Causal mask for <paramref name="queries"/> new positions after <paramref name="past"/> cached ones,
     /// bottom-right aligned (query i sees keys 0..past+i), optionally hiding padded keys.</summary>
     /// <param name="keyPadding">[batch, past + queries], 1/true = real token, 0/false = padding; null = none</param>

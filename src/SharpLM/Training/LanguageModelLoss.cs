@@ -12,7 +12,7 @@ public static class LanguageModelLoss
     public static Tensor Sum(LlamaForCausalLM model, TrainingBatch batch)
     {
         using var scope = NewDisposeScope();
-        var logits = model.Forward(batch.InputIds, batch.ForwardOptions);
+        var logits = model.forward(batch.InputIds, batch.ForwardOptions);
         var loss = F.cross_entropy(logits.view(-1, logits.shape[^1]).to(float32), batch.Labels.view(-1),
             ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
         return loss.MoveToOuterDisposeScope();

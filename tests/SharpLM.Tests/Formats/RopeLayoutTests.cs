@@ -51,7 +51,7 @@ public class RopeLayoutTests
         var rope = new RotaryEmbedding(HeadDim, 16, Theta);
         var (cos, sin) = rope.ForRange(0, Seq);
         using var noGrad = no_grad();
-        var actual = attention.Forward(x, cos, sin, null, null);
+        var actual = attention.forward(x, cos, sin, null, null);
 
         var expected = InterleavedReference(x, wq, wk, wv, wo);
         var error = (actual - expected).abs().max().item<float>();
@@ -63,7 +63,7 @@ public class RopeLayoutTests
             attention.q_proj.weight.copy_(wq);
             attention.k_proj.weight.copy_(wk);
         }
-        var unpermuted = attention.Forward(x, cos, sin, null, null);
+        var unpermuted = attention.forward(x, cos, sin, null, null);
         Assert.True((unpermuted - expected).abs().max().item<float>() > 1e-2f);
     }
 

@@ -67,11 +67,11 @@ public class LlamaModelTests
         // Prefill 4, then a chunk of 3, then one token at a time.
         var parts = new List<Tensor>
         {
-            model.Forward(ids[.., ..4], new ForwardOptions { Cache = cache }),
-            model.Forward(ids[.., 4..7], new ForwardOptions { Cache = cache }),
+            model.forward(ids[.., ..4], new ForwardOptions { Cache = cache }),
+            model.forward(ids[.., 4..7], new ForwardOptions { Cache = cache }),
         };
         for (int i = 7; i < 10; i++)
-            parts.Add(model.Forward(ids[.., i..(i + 1)], new ForwardOptions { Cache = cache }));
+            parts.Add(model.forward(ids[.., i..(i + 1)], new ForwardOptions { Cache = cache }));
         using var incremental = cat(parts, 1);
         Assert.Equal(10, cache.Length);
         Assert.True(allclose(full, incremental, rtol: 1e-4, atol: 1e-5), $"max diff {(full - incremental).abs().max().item<float>()}");
@@ -88,7 +88,7 @@ public class LlamaModelTests
         using var padded = cat([zeros(1, 3, dtype: int64), ids], 1);
         using var mask = cat([zeros(1, 3, dtype: int64), ones(1, 6, dtype: int64)], 1);
         using var positions = tensor(new long[] { 0, 0, 0, 0, 1, 2, 3, 4, 5 }).view(1, -1);
-        using var logits = model.Forward(padded, new ForwardOptions { AttentionMask = mask, PositionIds = positions });
+        using var logits = model.forward(padded, new ForwardOptions { AttentionMask = mask, PositionIds = positions });
         Assert.False(logits.isnan().any().item<bool>());
         Assert.True(allclose(alone, logits[.., 3..], rtol: 1e-4, atol: 1e-5));
     }
@@ -105,7 +105,7 @@ public class LlamaModelTests
         using var packed = cat([a, b], 1);
         using var segments = tensor(new long[] { 0, 0, 0, 0, 0, 1, 1, 1, 1 }).view(1, -1);
         using var positions = tensor(new long[] { 0, 1, 2, 3, 4, 0, 1, 2, 3 }).view(1, -1);
-        using var lp = model.Forward(packed, new ForwardOptions { SegmentIds = segments, PositionIds = positions });
+        using var lp = model.forward(packed, new ForwardOptions { SegmentIds = segments, PositionIds = positions });
         Assert.True(allclose(la, lp[.., ..5], rtol: 1e-4, atol: 1e-5));
         Assert.True(allclose(lb, lp[.., 5..], rtol: 1e-4, atol: 1e-5));
     }
@@ -174,8 +174,8 @@ public class LlamaModelTests
         using var ids = TestModels.RandomIds(1, 9, 64);
         using var full = model.forward(ids);
         using var cache = new KvCache(config, 1, 16);
-        using var prefill = model.Forward(ids[.., ..5], new ForwardOptions { Cache = cache });
-        var steps = Enumerable.Range(5, 4).Select(i => model.Forward(ids[.., i..(i + 1)], new ForwardOptions { Cache = cache })).ToList();
+        using var prefill = model.forward(ids[.., ..5], new ForwardOptions { Cache = cache });
+        var steps = Enumerable.Range(5, 4).Select(i => model.forward(ids[.., i..(i + 1)], new ForwardOptions { Cache = cache })).ToList();
         using var incremental = cat([prefill, .. steps], 1);
         Assert.True(allclose(full, incremental, rtol: 1e-4, atol: 1e-5));
     }

@@ -1,0 +1,285 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SharpLM.Model;
+
+// The Llama architecture in one file, as MLX-LM's mlx_lm/models/llama.py lays it out: attention, MLP, decoder block,
+// the decoder stack whose forward runs the layer loop (LlamaModel) and the language-modelling head on top of it
+// (LlamaForCausalLM). Module field names are Hugging Face's tensor names (model.layers.0.self_attn.q_proj.weight,
+// lm_head.weight, ...), so the state dict is a Hugging Face checkpoint as is: safetensors, GGUF export, LoRA targets
+// and freezing all go by them. Companions: LlamaConfig (the config.json), RopeFrequencies and RotaryEmbedding (the
+// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, and Projection (the Linear LoRA wraps).
+
+/// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
+/// as Hugging Face's LlamaRMSNorm does, then cast back and scaled.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    readonly double eps;
+
+    public RmsNorm(long size, double eps) : base("RmsNorm")
+    {
+        weight = new Parameter(ones(size));
+        this.eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
+        var xf = x.dtype == float32 ? x : x.to(float32);
+        var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
+        return (weight * (x.dtype == float32 ? normed : normed.to(x.dtype))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Grouped-query self-attention with rotary positions, through libtorch's scaled-dot-product attention.
+/// Qwen3 adds an RMSNorm over each query and key head (<c>q_norm</c>, <c>k_norm</c>) before the rotation.</summary>
+public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>
+{
+    public readonly Projection q_proj, k_proj, v_proj, o_proj;
+    public readonly RmsNorm? q_norm, k_norm;
+    readonly int heads, kvHeads, headDim, layerIndex;
+
+    public Attention(LlamaConfig config, int layerIndex) : base("Attention")
+    {
+        heads = config.NumAttentionHeads;
+        kvHeads = config.NumKeyValueHeads;
+        headDim = config.HeadDim;
+        this.layerIndex = layerIndex;
+        q_proj = new Projection(config.HiddenSize, heads * headDim, config.QkvBias);
+        k_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
+        v_proj = new Projection(config.HiddenSize, kvHeads * headDim, config.QkvBias);
+        o_proj = new Projection(heads * headDim, config.HiddenSize, config.AttentionBias);
+        if (config.QkNorm)
+        {
+            q_norm = new RmsNorm(headDim, config.RmsNormEps);
+            k_norm = new RmsNorm(headDim, config.RmsNormEps);
+        }
+        RegisterComponents();
+    }
+
+    /// <param name="x">[batch, seq, hidden]</param>
+    /// <param name="cos">rotary cos for x's positions, broadcastable to [batch, heads, seq, headDim]</param>
+    /// <param name="sin">rotary sin, same shape</param>
+    /// <param name="mask">from <see cref="AttentionMasks.For"/>: boolean [batch, 1, seq, keys], true = may attend;
+    /// null = plain causal over x alone (or every cached key when decoding one token)</param>
+    /// <param name="cache">earlier keys/values; this call appends x's</param>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, heads, headDim);
+        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
+        if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        if (t == 1 && mask is null && kvHeads != heads)
+        {
+            // Decoding one token sees every key, so no mask is needed and each key/value head's group of query
+            // heads can be its "query positions": no copy of the whole cache per token for GQA.
+            var grouped = F.scaled_dot_product_attention(q.reshape(b, kvHeads, heads / kvHeads, headDim), k, v, null, 0.0, false);
+            return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
+        }
+        if (kvHeads != heads)
+        {
+            // TorchSharp's SDPA has no enable_gqa: share each key/value head across its group of query heads.
+            k = k.repeat_interleave(heads / kvHeads, dim: 1);
+            v = v.repeat_interleave(heads / kvHeads, dim: 1);
+        }
+        var causal = mask is null && t > 1;
+        var y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, causal);
+        return o_proj.forward(y.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    public readonly Projection gate_proj, up_proj, down_proj;
+
+    public Mlp(LlamaConfig config) : base("Mlp")
+    {
+        gate_proj = new Projection(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        up_proj = new Projection(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        down_proj = new Projection(config.IntermediateSize, config.HiddenSize, config.MlpBias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
+public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>
+{
+    public readonly RmsNorm input_layernorm, post_attention_layernorm;
+    public readonly Attention self_attn;
+    public readonly Mlp mlp;
+
+    public DecoderLayer(LlamaConfig config, int layerIndex) : base("DecoderLayer")
+    {
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        self_attn = new Attention(config, layerIndex);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        mlp = new Mlp(config);
+        RegisterComponents();
+    }
+
+    /// <summary>Arguments as <see cref="Attention.forward"/>'s.</summary>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Optional inputs of a forward pass beyond the token ids.</summary>
+public sealed class ForwardOptions
+{
+    /// <summary>[batch, seq] position of each token; default: cache length + 0..seq-1.</summary>
+    public Tensor? PositionIds { get; init; }
+
+    /// <summary>[batch, cached + seq], 1 = real token, 0 = padding (keys that nobody may attend to).</summary>
+    public Tensor? AttentionMask { get; init; }
+
+    /// <summary>[batch, seq] example id of each position in a packed row: attention stays inside an example.</summary>
+    public Tensor? SegmentIds { get; init; }
+
+    /// <summary>Keys/values of earlier positions; the forward appends the new ones.</summary>
+    public KvCache? Cache { get; init; }
+}
+
+/// <summary>The decoder stack: token embedding, layers, final norm (Hugging Face's <c>model.*</c> tensors).</summary>
+public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
+{
+    public readonly Embedding embed_tokens;
+    public readonly ModuleList<DecoderLayer> layers;
+    public readonly RmsNorm norm;
+    public readonly RotaryEmbedding rotary_emb;
+    readonly int vocabSize, maxPositions;
+
+    public LlamaModel(LlamaConfig config) : base("LlamaModel")
+    {
+        vocabSize = config.VocabSize;
+        maxPositions = config.MaxPositionEmbeddings;
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<DecoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        rotary_emb = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.Rope());
+        RegisterComponents();
+    }
+
+    /// <summary>Final hidden states [batch, seq, hidden] (after the last norm) of the token ids [batch, seq];
+    /// appends their keys/values to <see cref="ForwardOptions.Cache"/> when there is one.</summary>
+    public override Tensor forward(Tensor inputIds, ForwardOptions? options = null)
+    {
+        using var scope = NewDisposeScope();
+        if (inputIds.dim() != 2) throw new SharpLMException($"input ids must be [batch, seq], got shape [{string.Join(", ", inputIds.shape)}]");
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        var cache = options?.Cache;
+        long past = cache?.Length ?? 0;
+        CheckInputs(inputIds, past, options?.PositionIds);
+
+        var (cos, sin) = options?.PositionIds is { } positions
+            ? rotary_emb.ForPositions(positions)
+            : rotary_emb.ForRange(past, t);
+        var mask = AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
+
+        var x = embed_tokens.forward(inputIds);
+        foreach (var layer in layers)
+            x = layer.forward(x, cos, sin, mask, cache);
+        cache?.Advance(t);
+        return norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    void CheckInputs(Tensor inputIds, long past, Tensor? positionIds)
+    {
+        long t = inputIds.shape[1];
+        if (positionIds is null && past + t > maxPositions)
+            throw new SharpLMException($"sequence of {past + t} tokens is longer than the model's max_position_embeddings ({maxPositions})");
+        if (positionIds is not null && positionIds.numel() > 0 && positionIds.max().item<long>() >= maxPositions)
+            throw new SharpLMException($"position id {positionIds.max().item<long>()} is beyond the model's max_position_embeddings ({maxPositions})");
+        if (inputIds.dtype != int64) throw new SharpLMException($"input ids must be int64, got {inputIds.dtype}");
+        if (inputIds.numel() == 0) return;
+        long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>();
+        if (maxId >= vocabSize || minId < 0)
+            throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {vocabSize}); is the tokenizer the one this model was trained with?");
+    }
+}
+
+/// <summary>
+/// A Llama-style decoder-only language model: <see cref="LlamaModel"/> with a language-modelling head on top.
+/// Module field names follow Hugging Face's tensor names (<c>model.layers.0.self_attn.q_proj.weight</c>,
+/// <c>lm_head.weight</c>), so the state dict is a Hugging Face checkpoint as is.
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor>
+{
+    public readonly LlamaModel model;
+    public readonly Projection? lm_head; // null when tied to the embedding
+
+    public LlamaConfig Config { get; }
+
+    public LlamaForCausalLM(LlamaConfig config) : base("LlamaForCausalLM")
+    {
+        config.Validate();
+        Config = config;
+        model = new LlamaModel(config);
+        lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize);
+        RegisterComponents();
+    }
+
+    /// <summary>Initialises weights as transformers does for Llama: normal(0, initializer_range), norms to one.
+    /// Deterministic for a given <paramref name="seed"/>.</summary>
+    public void InitializeWeights(long seed)
+    {
+        using var noGrad = no_grad();
+        var generator = new Generator((ulong)seed);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias")) p.zero_(); // as transformers initialises Linear biases
+            else p.normal_(0.0, Config.InitializerRange, generator); // nn.init.normal_ ignores the generator in TorchSharp 0.107
+        }
+    }
+
+    /// <summary>Logits [batch, seq, vocab] for next-token prediction: <see cref="Head"/> over
+    /// <see cref="LlamaModel.forward"/>'s hidden states (causal over the whole input unless options say otherwise).</summary>
+    public override Tensor forward(Tensor inputIds, ForwardOptions? options = null)
+    {
+        using var scope = NewDisposeScope();
+        return Head(model.forward(inputIds, options)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Applies the LM head to final hidden states (the tied embedding when there is no separate head), e.g. to
+    /// the last position only of <see cref="LlamaModel.forward"/>'s output when generating.</summary>
+    public Tensor Head(Tensor hidden) =>
+        lm_head is not null ? lm_head.forward(hidden) : F.linear(hidden, model.embed_tokens.weight!);
+
+    /// <summary>The matmul type set by <see cref="SetComputeType"/> (null: the weights' own type).</summary>
+    public ScalarType? ComputeType => Projections().Select(p => p.Module.ComputeType).FirstOrDefault();
+
+    /// <summary>Sets the matmul dtype of every projection (e.g. bf16 over fp32 weights); null = weight dtype.</summary>
+    public void SetComputeType(ScalarType? type)
+    {
+        foreach (var p in Projections()) p.Module.ComputeType = type;
+    }
+
+    /// <summary>Every projection with its module path, e.g. ("model.layers.0.self_attn.q_proj", q_proj).</summary>
+    public IEnumerable<(string Name, Projection Module)> Projections() =>
+        named_modules().Where(m => m.module is Projection).Select(m => (m.name, (Projection)m.module));
+
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+}
