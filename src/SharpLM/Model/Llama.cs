@@ -168,11 +168,10 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
     public readonly ModuleList<DecoderLayer> layers;
     public readonly RmsNorm norm;
     public readonly RotaryEmbedding rotary_emb;
-    readonly int vocabSize, maxPositions;
+    readonly int maxPositions;
 
     public LlamaModel(LlamaConfig config) : base("LlamaModel")
     {
-        vocabSize = config.VocabSize;
         maxPositions = config.MaxPositionEmbeddings;
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<DecoderLayer>(
@@ -214,7 +213,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
             throw new SharpLMException($"position id {positionIds.max().item<long>()} is beyond the model's max_position_embeddings ({maxPositions})");
         if (inputIds.dtype != int64) throw new SharpLMException($"input ids must be int64, got {inputIds.dtype}");
         if (inputIds.numel() == 0) return;
-        long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>();
+        long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>(), vocabSize = embed_tokens.weight!.shape[0];
         if (maxId >= vocabSize || minId < 0)
             throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {vocabSize}); is the tokenizer the one this model was trained with?");
     }
