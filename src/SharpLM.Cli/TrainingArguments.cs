@@ -28,7 +28,7 @@ sealed class TrainingArguments
         minLrRatio = new("--min-lr-ratio") { Description = "The cosine decays to lr x this.", DefaultValueFactory = _ => d.MinLrRatio };
         warmup = new("--warmup") { Description = "Warm-up steps (linear from 0.1 x lr).", DefaultValueFactory = _ => d.WarmupSteps };
         weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay.", DefaultValueFactory = _ => d.WeightDecay };
-        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the seed decays everything)." };
+        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the tutorial decays everything)." };
         beta1 = new("--beta1") { DefaultValueFactory = _ => d.Beta1, Description = "AdamW beta1." };
         beta2 = new("--beta2") { DefaultValueFactory = _ => d.Beta2, Description = "AdamW beta2." };
         eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };

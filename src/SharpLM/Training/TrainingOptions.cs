@@ -16,7 +16,7 @@ public enum Precision
     Auto,
 }
 
-/// <summary>Optimiser, schedule and loop settings. Defaults are the seed tutorial's pretraining recipe.</summary>
+/// <summary>Optimiser, schedule and loop settings. Defaults are the tutorial's pretraining recipe.</summary>
 public sealed record TrainingOptions
 {
     public double LearningRate { get; init; } = 1e-3;
@@ -25,7 +25,7 @@ public sealed record TrainingOptions
     public double Eps { get; init; } = 1e-8;
     public double WeightDecay { get; init; } = 0.1;
 
-    /// <summary>The seed decays every parameter; false exempts norms, biases and embeddings, as most recipes do.</summary>
+    /// <summary>The tutorial decays every parameter; false exempts norms, biases and embeddings, as most recipes do.</summary>
     public bool DecayNormsAndEmbeddings { get; init; } = true;
 
     public long WarmupSteps { get; init; } = 1000;
