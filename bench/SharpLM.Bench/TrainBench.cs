@@ -12,7 +12,7 @@ namespace SharpLM.Bench;
 /// <summary>
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
 /// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
-/// Each figure is the median of --repeat runs (default 3): this kind of machine varies by tens of percent run to run.
+/// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
 /// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison.
 /// </summary>
 static class TrainBench

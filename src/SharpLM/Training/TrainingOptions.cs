@@ -8,8 +8,8 @@ public enum Precision
     /// <summary>Everything in fp32.</summary>
     Fp32,
 
-    /// <summary>bf16 matmuls over fp32 master weights; norms, softmax and loss stay fp32 (about 2x faster on CPUs
-    /// with AVX-512 bf16).</summary>
+    /// <summary>bf16 matmuls over fp32 master weights; norms, softmax and loss stay fp32 (faster on CPUs
+    /// with AVX-512 bf16 or AMX).</summary>
     Bf16,
 
     /// <summary>Bf16 where this machine's bf16 matmul is clearly faster than fp32, else Fp32 (see <see cref="PrecisionProbe"/>).</summary>
