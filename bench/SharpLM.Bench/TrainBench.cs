@@ -12,8 +12,8 @@ namespace SharpLM.Bench;
 /// <summary>
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
 /// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
-/// Each figure is the median of --repeat runs (default 3): this kind of machine varies by tens of percent run to run.
-/// Usage: bench train [--steps 8] [--seed-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison.
+/// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
+/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison.
 /// </summary>
 static class TrainBench
 {
@@ -36,7 +36,7 @@ static class TrainBench
         if (a.Has("lora-only")) return 0;
         foreach (var (preset, batch, seq, precision, n) in new[]
                  {
-                     ("seed", 4, 512, "Fp32", a.Get("seed-steps", "2")), ("seed", 4, 512, "Bf16", a.Get("seed-steps", "2")),
+                     ("base", 4, 512, "Fp32", a.Get("base-steps", "2")), ("base", 4, 512, "Bf16", a.Get("base-steps", "2")),
                  })
         {
             Console.WriteLine(Median(a, $"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} --steps {n} --peak {peak32}", column: 4));

@@ -4,7 +4,7 @@ using SharpLM.Generation;
 namespace SharpLM.Cli;
 
 /// <summary>Sampling options shared by `generate` and `chat`. An option left out takes the model's
-/// generation_config.json value (the seed's defaults when it has none).</summary>
+/// generation_config.json value (the tutorial's defaults when it has none).</summary>
 sealed class SamplingArguments
 {
     readonly Option<int?> maxTokens = new("--max-tokens") { Description = "Most tokens to generate (default: the model's generation_config.json, else 100)." };
@@ -13,7 +13,7 @@ sealed class SamplingArguments
     readonly Option<int?> repetitionRange = new("--repetition-penalty-range") { Description = "How many recent tokens the penalty looks at (0 = all; default: generation_config.json, else 10)." };
     readonly Option<RepetitionPenaltyMode> penaltyMode = new("--penalty-mode")
     {
-        Description = "PerOccurrence: a token seen n times is penalised n times (the seed's). Distinct: once per token (Hugging Face's).",
+        Description = "PerOccurrence: a token seen n times is penalised n times (the tutorial's). Distinct: once per token (Hugging Face's).",
         DefaultValueFactory = _ => RepetitionPenaltyMode.PerOccurrence,
     };
     readonly Option<int?> topK = new("--top-k") { Description = "Sample among the k most likely tokens (0 = off; default: generation_config.json, else 50)." };

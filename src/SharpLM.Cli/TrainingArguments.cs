@@ -28,7 +28,7 @@ sealed class TrainingArguments
         minLrRatio = new("--min-lr-ratio") { Description = "The cosine decays to lr x this.", DefaultValueFactory = _ => d.MinLrRatio };
         warmup = new("--warmup") { Description = "Warm-up steps (linear from 0.1 x lr).", DefaultValueFactory = _ => d.WarmupSteps };
         weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay.", DefaultValueFactory = _ => d.WeightDecay };
-        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the seed decays everything)." };
+        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the tutorial decays everything)." };
         beta1 = new("--beta1") { DefaultValueFactory = _ => d.Beta1, Description = "AdamW beta1." };
         beta2 = new("--beta2") { DefaultValueFactory = _ => d.Beta2, Description = "AdamW beta2." };
         eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };
@@ -37,7 +37,7 @@ sealed class TrainingArguments
         maxSteps = new("--max-steps", "--iters") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule). With --resume, a larger value extends the run, finished or not: from the checkpoint on, it follows the schedule of the new length.", DefaultValueFactory = _ => d.MaxSteps };
         batchSize = new("--batch-size") { Description = "The global batch: examples (or packed rows) per optimiser step, however many passes it takes.", DefaultValueFactory = _ => d.BatchSize };
         microBatchSize = new("--micro-batch-size", "--per-device-train-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
-        precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (about 2x faster on CPUs with AVX-512 bf16); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
+        precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (faster on CPUs with AVX-512 bf16 or AMX); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
         evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
         evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
         checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };

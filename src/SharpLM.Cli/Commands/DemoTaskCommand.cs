@@ -1,5 +1,5 @@
 using System.CommandLine;
-using SharpLM.Data.DemoTask;
+using SharpLM.Cli.DemoTask;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;

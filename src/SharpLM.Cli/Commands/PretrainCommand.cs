@@ -21,7 +21,7 @@ static class PretrainCommand
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.", DefaultValueFactory = _ => "small" };
         var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
-        var rows = new Option<RowMode>("--rows") { Description = "Packed: documents joined into full rows (default). Padded: the seed's one document per row, padded or cut.", DefaultValueFactory = _ => RowMode.Packed };
+        var rows = new Option<RowMode>("--rows") { Description = "Packed: documents joined into full rows (default). Padded: the tutorial's one document per row, padded or cut.", DefaultValueFactory = _ => RowMode.Packed };
         var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };

@@ -9,7 +9,7 @@ public enum RowMode
     /// every token is trained on (the default, and how large models are pretrained).</summary>
     Packed,
 
-    /// <summary>The seed tutorial's rows: one document per row, <c>[BOT] text [EOT]</c> padded with [PAD] or cut to
+    /// <summary>The tutorial's rows: one document per row, <c>[BOT] text [EOT]</c> padded with [PAD] or cut to
     /// seq_len + 1 tokens (the rest of a long document is dropped); padding is not trained on.</summary>
     Padded,
 }

@@ -36,7 +36,7 @@ public sealed class GenerationConfig
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>Reads a generation_config.json. A file that does not set do_sample means greedy decoding, as in
-    /// transformers; configs SharpLM writes always set it (sampling, the seed's default).</summary>
+    /// transformers; configs SharpLM writes always set it (sampling, the tutorial's default).</summary>
     public static GenerationConfig Load(string path)
     {
         using var document = Formats.JsonFile.Read(path, "generation_config.json");

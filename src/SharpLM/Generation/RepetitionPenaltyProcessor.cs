@@ -3,7 +3,7 @@ namespace SharpLM.Generation;
 /// <summary>How a token that occurs several times in the penalty window is penalised.</summary>
 public enum RepetitionPenaltyMode
 {
-    /// <summary>Once per occurrence, so a token seen n times is penalised n times (the seed tutorial's generate).</summary>
+    /// <summary>Once per occurrence, so a token seen n times is penalised n times (the tutorial's generate).</summary>
     PerOccurrence,
 
     /// <summary>Once per distinct token, however often it occurs (Hugging Face's RepetitionPenaltyLogitsProcessor).</summary>

@@ -1,7 +1,7 @@
 namespace SharpLM.Generation;
 
 /// <summary>
-/// How the next token is chosen. Defaults are the seed tutorial's generate(): 100 tokens, temperature 1.0,
+/// How the next token is chosen. Defaults are the tutorial's generate(): 100 tokens, temperature 1.0,
 /// repetition penalty 1.0 over the last 10 tokens (per occurrence), top-k 50.
 /// </summary>
 public sealed record SamplingOptions
@@ -44,7 +44,7 @@ public sealed record SamplingOptions
 
     public bool IsGreedy => Temperature == 0;
 
-    /// <summary>The processors in the seed's order: temperature, repetition penalty, top-k, then top-p and min-p.</summary>
+    /// <summary>The processors in the tutorial's order: temperature, repetition penalty, top-k, then top-p and min-p.</summary>
     public IReadOnlyList<ILogitProcessor> BuildProcessors()
     {
         if (MaxNewTokens < 0) throw new SharpLMException($"max new tokens must be >= 0, got {MaxNewTokens}");

@@ -42,13 +42,10 @@ public sealed class SharpLMChatClient : IChatClient
     }
 
     /// <summary>Loads a model folder (or a LoRA adapter folder, or <paramref name="adapter"/> on top of it) into a client
-    /// that owns it. Sets libtorch's native environment first (<see cref="Runtime.NativeEnvironment.Configure"/>) when
-    /// nothing has loaded libtorch yet.</summary>
-    public static SharpLMChatClient Load(string folder, string? adapter = null, ScalarType dtype = ScalarType.Float32)
-    {
-        Runtime.NativeEnvironment.Configure();
-        return new(PretrainedModel.Load(folder, dtype, adapter), ownsModel: true);
-    }
+    /// that owns it. It changes nothing process-wide: a host that wants libtorch's threads and glibc's malloc tuned calls
+    /// <see cref="Runtime.NativeEnvironment.Configure"/> first.</summary>
+    public static SharpLMChatClient Load(string folder, string? adapter = null, ScalarType dtype = ScalarType.Float32) =>
+        new(PretrainedModel.Load(folder, dtype, adapter), ownsModel: true);
 
     public ChatTemplate Template { get; }
 

@@ -14,11 +14,14 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
 {
     public LlamaForCausalLM Model => model;
 
-    /// <summary>Intra-op threads for a one-token decoding step (0 = libtorch's setting, as for the prompt).
-    /// Default 1: a decoding step is a chain of small matrix-vector products, and waking a second OpenMP thread
-    /// for each costs more than it saves (measured on 2 cores: 228 vs 193 tokens/s for the small preset), while the
-    /// prompt's forward pass, real matrix products, still uses every thread.</summary>
-    public int DecodeThreads { get; init; } = 1;
+    /// <summary>Intra-op threads for a one-token decoding step; 0 leaves libtorch's thread count alone, as for the
+    /// prompt. 1 decodes faster on CPU: a decoding step is a chain of small matrix-vector products, and waking a second
+    /// OpenMP thread for each costs more than it saves, while the prompt's forward pass, real matrix products, still
+    /// uses every thread. But it calls libtorch's set_num_threads before and after each step, which reaches beyond
+    /// the calling thread (libtorch keeps the count as the default for threads that first use it meanwhile, and drops
+    /// oneDNN's cached kernels), so it is the host's choice: the default is 1 once the host has called
+    /// <see cref="Runtime.NativeEnvironment.Configure"/> (the CLI does), else 0.</summary>
+    public int DecodeThreads { get; init; } = Runtime.NativeEnvironment.IsConfigured ? 1 : 0;
 
     /// <summary>Set when the last <see cref="Generate"/> enumeration ended.</summary>
     public StopReason? LastStopReason { get; private set; }
@@ -60,7 +63,7 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
     {
         int threads = newTokens == 1 && cache is not null && DecodeThreads > 0 ? get_num_threads() : 0;
         bool fewerThreads = DecodeThreads < threads;
-        // The setting is the calling thread's (OpenMP's per-thread value), restored before the caller runs again.
+        // OpenMP's count is the calling thread's; it is restored before the caller runs again.
         if (fewerThreads) set_num_threads(DecodeThreads);
         try
         {

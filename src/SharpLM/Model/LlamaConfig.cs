@@ -7,7 +7,7 @@ namespace SharpLM.Model;
 /// Architecture of a Llama-style decoder, read and written as a Hugging Face <c>config.json</c>
 /// (same field names as transformers' LlamaConfig). Fields SharpLM does not use are kept and
 /// written back unchanged. A config.json that leaves a field out means transformers' default for it, which for
-/// num_key_value_heads and rms_norm_eps differs from this class's defaults (the seed tutorial's model).
+/// num_key_value_heads and rms_norm_eps differs from this class's defaults (the tutorial's model).
 /// </summary>
 public sealed class LlamaConfig
 {

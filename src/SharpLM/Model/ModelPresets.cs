@@ -1,25 +1,27 @@
 namespace SharpLM.Model;
 
-/// <summary>Named model sizes. <c>seed</c> is the tutorial series' model exactly (179,448,576 parameters).</summary>
+/// <summary>Named model sizes. <c>base</c> is the tutorial series' model exactly (179,448,576 parameters);
+/// <c>seed</c>, its earlier name, is accepted as an alias of it.</summary>
 public static class ModelPresets
 {
-    public static readonly IReadOnlyList<string> Names = ["seed", "small", "tiny"];
+    /// <summary>The presets, smallest first (without the alias <c>seed</c>).</summary>
+    public static readonly IReadOnlyList<string> Names = ["tiny", "small", "base"];
 
     public static LlamaConfig Get(string name) => name switch
     {
-        // The seed article's LlamaConfig: 12 x 768, GQA 12/3, SwiGLU 3072, untied head.
-        "seed" => new LlamaConfig
+        // The tutorial's LlamaConfig: 12 x 768, GQA 12/3, SwiGLU 3072, untied head.
+        "base" or "seed" => new LlamaConfig
         {
             VocabSize = 50_000, MaxPositionEmbeddings = 2048, HiddenSize = 768, IntermediateSize = 3072,
             NumHiddenLayers = 12, NumAttentionHeads = 12, NumKeyValueHeadsRaw = 3,
         },
-        // About 16 M parameters with an 8k vocabulary: trains at a few thousand tokens/s on two CPU cores.
+        // About 16 M parameters with an 8k vocabulary: small enough to pretrain on a laptop's CPU cores.
         "small" => new LlamaConfig
         {
             VocabSize = 8192, MaxPositionEmbeddings = 1024, HiddenSize = 384, IntermediateSize = 1024,
             NumHiddenLayers = 6, NumAttentionHeads = 6, NumKeyValueHeadsRaw = 2,
         },
-        // For tests: milliseconds per step.
+        // For tests: a training step costs next to nothing.
         "tiny" => new LlamaConfig
         {
             VocabSize = 512, MaxPositionEmbeddings = 256, HiddenSize = 64, IntermediateSize = 128,

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace SharpLM.Runtime;
 
 /// <summary>
-/// Settings that must reach libtorch's native environment before it loads.
+/// Process-wide native settings for running libtorch well: the host's choice, never made by the library itself
+/// (the <c>sharplm</c> CLI, the benchmarks and the tests call <see cref="Configure"/> first thing).
 /// Environment.SetEnvironmentVariable does not change the C environment on Linux,
 /// so we call libc's setenv directly.
 /// </summary>
@@ -11,10 +12,25 @@ public static partial class NativeEnvironment
 {
     static bool configured;
 
+    /// <summary>Whether the host has called <see cref="Configure"/>.</summary>
+    internal static bool IsConfigured => configured;
+
     /// <summary>
-    /// Makes libtorch's OpenMP threads sleep instead of spin-waiting (spinning makes torch
-    /// 10-100x slower whenever anything else runs on the machine). Call first thing in Main.
-    /// A value the user already set wins.
+    /// Tunes the whole process for libtorch; a host may call it first thing in Main, before anything loads libtorch
+    /// (OpenMP reads its settings once, when it loads). SharpLM's library never calls it: it changes the host process,
+    /// not just SharpLM. It
+    /// <list type="bullet">
+    /// <item>on Linux and macOS, sets <c>OMP_WAIT_POLICY=PASSIVE</c> and <c>KMP_BLOCKTIME=0</c> in the C environment,
+    /// so libtorch's idle OpenMP threads sleep instead of spin-waiting (spinning threads steal the cores from anything
+    /// else that runs, and from each other when the machine is busy); a value already set wins;</item>
+    /// <item>with glibc, makes malloc keep freed memory for reuse instead of returning it to the system, so a training
+    /// step reuses the pages of the step before; the process keeps its peak memory until it exits. Set
+    /// <c>SHARPLM_MALLOC_DEFAULT=1</c> to leave malloc as it is;</item>
+    /// <item>lets generation decode on one thread by default (<see cref="Generation.TokenGenerator.DecodeThreads"/>),
+    /// which sets libtorch's thread count around each decoding step.</item>
+    /// </list>
+    /// Calling it again does nothing. Without it SharpLM works the same, only slower (in training, in generation,
+    /// and on a busy machine).
     /// </summary>
     public static void Configure()
     {
@@ -27,9 +43,9 @@ public static partial class NativeEnvironment
     }
 
     /// <summary>
-    /// Training allocates and frees the same large tensors every step (logits alone are tens of MB). glibc serves
-    /// blocks over 32 MB with fresh mmap and returns them on free, so every step pays page faults again; in a VM
-    /// that made the LM head and loss 5-30x slower. Keeping freed memory in the heap lets the next step reuse it.
+    /// Training allocates and frees the same large tensors every step (the logits alone are large). glibc serves
+    /// large blocks with fresh mmap and returns them on free, so every step pays the page faults again, which slows
+    /// the LM head and the loss badly in a VM. Keeping freed memory in the heap lets the next step reuse it.
     /// The cost: the process keeps its peak memory until it exits. Set SHARPLM_MALLOC_DEFAULT=1 to opt out.
     /// </summary>
     static void KeepFreedMemory()

@@ -14,8 +14,8 @@ namespace SharpLM.Tokenization;
 /// byte fallback, and its SentencePiece tokenizer reads only SentencePiece .model files and merges by
 /// piece score, not by a tokenizer.json's merges. Tokenizers.DotNet 1.4.1 (Hugging Face's Rust code
 /// through P/Invoke) gives the same ids as this class on 12 MB of English text, but encoded Mistral's
-/// tokenizer at 1.5 MB/s per document and 0.5 MB/s as one string, against 5-7 MB/s (cold cache) and
-/// 11-19 MB/s here on the same two cores, and it ships a native library per platform.</para>
+/// tokenizer several times more slowly than this class on the same machine, per document and far more so as
+/// one long string, and it ships a native library per platform.</para>
 /// <para>Without a pre-tokenizer Hugging Face merges each whole stretch of text as one word. When no
 /// merge joins a token to a following one that starts with "▁" (true of SentencePiece vocabularies),
 /// cutting the word before each "▁" that follows another character cannot change the result, so the

@@ -1,7 +1,7 @@
 namespace SharpLM.Training;
 
 /// <summary>
-/// The seed's schedule: linear warm-up from <c>WarmupStartFactor * PeakLr</c> to the peak over
+/// The tutorial's schedule: linear warm-up from <c>WarmupStartFactor * PeakLr</c> to the peak over
 /// <c>WarmupSteps</c>, then cosine decay to <c>MinLr</c> at <c>TotalSteps</c>. A pure function of the step, so a
 /// resumed run continues on exactly the same curve.
 /// </summary>

@@ -5,7 +5,7 @@ namespace SharpLM.Training;
 
 /// <summary>
 /// Decides what <see cref="Precision.Auto"/> means on this machine: bf16 when libtorch's bf16 matmul is clearly faster
-/// than fp32 here (CPUs with AVX-512 bf16 or AMX run it 2-4x faster; others emulate it and are far slower).
+/// than fp32 here (CPUs with AVX-512 bf16 or AMX run it natively and much faster; others emulate it and are far slower).
 /// </summary>
 public static class PrecisionProbe
 {
@@ -13,7 +13,7 @@ public static class PrecisionProbe
 
     public static Precision Resolve(Precision requested) => requested == Precision.Auto ? Measure().Choice : requested;
 
-    /// <summary>The choice and the measured bf16/fp32 matmul speed ratio (measured once per process, ~50 ms).</summary>
+    /// <summary>The choice and the measured bf16/fp32 matmul speed ratio (measured once per process, with a few small matmuls).</summary>
     public static (Precision Choice, double Speedup) Measure()
     {
         if (cached is { } c) return c;

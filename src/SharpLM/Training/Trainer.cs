@@ -64,7 +64,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Continues from a saved state: position, step and optimiser moments (the weights are loaded by the caller).
     /// The run's length comes from these options, not the checkpoint: a longer (or shorter) run follows the schedule of
     /// its new length from the checkpoint's step on, so a finished run can be extended. Nothing changes unless the state,
-    /// moments and RNG all fit this run.</summary>
+    /// moments and RNG all fit this run. The RNG is libtorch's global generator (dropout draws from it), so resuming sets
+    /// it for the whole process.</summary>
     /// <param name="source">the checkpoint folder, named in errors</param>
     /// <param name="acceptChangedOptions">continue even when options that change the result differ from the state's
     /// (<see cref="TrainingOptions.ChangesFrom"/>); otherwise that throws <see cref="TrainingOptionsChangedException"/></param>

@@ -8,15 +8,15 @@ public enum Precision
     /// <summary>Everything in fp32.</summary>
     Fp32,
 
-    /// <summary>bf16 matmuls over fp32 master weights; norms, softmax and loss stay fp32 (about 2x faster on CPUs
-    /// with AVX-512 bf16).</summary>
+    /// <summary>bf16 matmuls over fp32 master weights; norms, softmax and loss stay fp32 (faster on CPUs
+    /// with AVX-512 bf16 or AMX).</summary>
     Bf16,
 
     /// <summary>Bf16 where this machine's bf16 matmul is clearly faster than fp32, else Fp32 (see <see cref="PrecisionProbe"/>).</summary>
     Auto,
 }
 
-/// <summary>Optimiser, schedule and loop settings. Defaults are the seed tutorial's pretraining recipe.</summary>
+/// <summary>Optimiser, schedule and loop settings. Defaults are the tutorial's pretraining recipe.</summary>
 public sealed record TrainingOptions
 {
     public double LearningRate { get; init; } = 1e-3;
@@ -25,7 +25,7 @@ public sealed record TrainingOptions
     public double Eps { get; init; } = 1e-8;
     public double WeightDecay { get; init; } = 0.1;
 
-    /// <summary>The seed decays every parameter; false exempts norms, biases and embeddings, as most recipes do.</summary>
+    /// <summary>The tutorial decays every parameter; false exempts norms, biases and embeddings, as most recipes do.</summary>
     public bool DecayNormsAndEmbeddings { get; init; } = true;
 
     public long WarmupSteps { get; init; } = 1000;

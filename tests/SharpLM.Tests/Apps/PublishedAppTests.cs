@@ -32,6 +32,7 @@ public sealed class PublishedAppTests : IDisposable
             using Microsoft.Extensions.AI;
             using SharpLM.Generation;
 
+            SharpLM.Runtime.NativeEnvironment.Configure();
             using IChatClient chat = SharpLMChatClient.Load(args[0]);
             var answer = await chat.GetResponseAsync("Hello", new ChatOptions { Temperature = 0, MaxOutputTokens = 4 });
             Console.WriteLine($"answered {answer.Usage?.OutputTokenCount} tokens");

@@ -38,6 +38,15 @@ public class GenerationTests
     }
 
     [Fact]
+    public void DecodingOnOneThreadIsTheDefaultOnceTheHostConfiguredTheProcess()
+    {
+        // The tests' module initializer calls NativeEnvironment.Configure, as the CLI's Main does.
+        Assert.True(SharpLM.Runtime.NativeEnvironment.IsConfigured);
+        using var model = TestModels.Tiny();
+        Assert.Equal(1, new TokenGenerator(model).DecodeThreads);
+    }
+
+    [Fact]
     public void StopsAtTheEndTokenWithoutYieldingIt()
     {
         using var model = TestModels.Tiny();

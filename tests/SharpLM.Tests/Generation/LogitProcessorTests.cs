@@ -17,7 +17,7 @@ public class LogitProcessorTests
     }
 
     [Fact]
-    public void SeedRepetitionPenaltyCompoundsPerOccurrenceInsideTheWindow()
+    public void TutorialRepetitionPenaltyCompoundsPerOccurrenceInsideTheWindow()
     {
         // Context: token 1 twice, token 2 once, token 3 once but outside the window of 4.
         float[] logits = [1f, 4f, -2f, 3f, 5f];
@@ -96,7 +96,7 @@ public class LogitProcessorTests
     }
 
     [Fact]
-    public void SeedOrderAppliesTemperatureBeforeThePenalty()
+    public void TutorialOrderAppliesTemperatureBeforeThePenalty()
     {
         // With temperature 2 then penalty 2 on token 0 (logit 4): 4/2 = 2, then 2/2 = 1.
         var options = new SamplingOptions { Temperature = 2f, RepetitionPenalty = 2f, RepetitionPenaltyRange = 10, TopK = 0 };
@@ -109,7 +109,7 @@ public class LogitProcessorTests
     }
 
     [Fact]
-    public void SeedDefaults()
+    public void TutorialDefaults()
     {
         var d = new SamplingOptions();
         Assert.Equal((100, 1.0f, 1.0f, 10, 50), (d.MaxNewTokens, d.Temperature, d.RepetitionPenalty, d.RepetitionPenaltyRange, d.TopK));

@@ -7,7 +7,7 @@ namespace SharpLM.Tests.Model;
 public class LlamaModelTests
 {
     [Theory]
-    [InlineData("seed", 179_448_576L)]
+    [InlineData("base", 179_448_576L)]
     [InlineData("small", 15_733_632L)]
     public void PresetParameterCounts(string preset, long expected)
     {
@@ -15,6 +15,14 @@ public class LlamaModelTests
         Assert.Equal(expected, config.ParameterCount());
         using var model = new LlamaForCausalLM(config);
         Assert.Equal(expected, model.ParameterCount());
+    }
+
+    [Fact]
+    public void SeedIsAnAliasOfBaseAndNotListed()
+    {
+        Assert.Equal(["tiny", "small", "base"], ModelPresets.Names);
+        Assert.Equal(ModelPresets.Get("base").ToJson(), ModelPresets.Get("seed").ToJson());
+        Assert.Contains("expected one of: tiny, small, base", Assert.Throws<SharpLMException>(() => ModelPresets.Get("huge")).Message);
     }
 
     [Fact]

@@ -3,8 +3,7 @@ namespace SharpLM.Data.Jinja;
 /// <summary>
 /// Bounds on one parse and one render of a template. A model's chat template is untrusted input: without bounds a
 /// few lines of Jinja can loop for hours, build strings of gigabytes or recurse until the process dies. The defaults
-/// are far above what real chat templates need (Llama 3, Qwen and Mistral render prompts of a few hundred KB in
-/// milliseconds).
+/// are far above what real chat templates (Llama 3, Qwen, Mistral) need.
 /// </summary>
 public sealed record JinjaLimits
 {

@@ -1,7 +1,7 @@
 using System.Text;
-using SharpLM.Data.DemoTask;
+using SharpLM.Cli.DemoTask;
 
-namespace SharpLM.Tests.Data.DemoTask;
+namespace SharpLM.Tests.Cli.DemoTask;
 
 /// <summary>
 /// Writes a small WordNet database folder in the real layout. Synset lines are given with a placeholder such

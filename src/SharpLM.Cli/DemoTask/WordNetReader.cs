@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>
 /// Reads the WordNet database files described in Princeton's wndb(5WN) and senseidx(5WN) manual pages:
@@ -8,7 +8,7 @@ namespace SharpLM.Data.DemoTask;
 /// and <c>data.noun|verb|adj|adv</c> (one synset per line, found by its byte offset). The licence text at the top
 /// of the data files (lines starting with two spaces) is skipped.
 /// </summary>
-public static class WordNetReader
+static class WordNetReader
 {
     public const string SenseIndexFile = "index.sense";
 

@@ -1,7 +1,7 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>The two questions the demo task asks about a word.</summary>
-public enum DemoTaskKind
+enum DemoTaskKind
 {
     /// <summary>"How is "cat" (c a t) pronounced?" answered with CMUdict's ARPAbet phones.</summary>
     Pronunciation,

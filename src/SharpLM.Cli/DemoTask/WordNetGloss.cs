@@ -1,8 +1,8 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>Takes the definition out of a WordNet gloss, which is the definition followed by example
 /// sentences in quotes, all separated by semicolons.</summary>
-public static class WordNetGloss
+static class WordNetGloss
 {
     /// <summary>The semicolon-separated parts before the first quoted example, joined with "; ".
     /// <c>giving birth; "a parturient heifer"</c> gives <c>giving birth</c>.

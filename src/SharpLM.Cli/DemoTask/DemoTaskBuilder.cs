@@ -1,4 +1,4 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>
 /// Builds the demo instruction task from CMUdict and WordNet: for each common, simple word, "How is WORD (W O R D)
@@ -8,7 +8,7 @@ namespace SharpLM.Data.DemoTask;
 /// the word out because a BPE model sees a common word as one token: without the letters, the pronunciation of a
 /// word it never saw could only be guessed, not worked out.
 /// </summary>
-public sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions options)
+sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions options)
 {
     /// <summary>A candidate word: its pronunciation, and once found, its tag count and first senses.</summary>
     sealed class Word(string phones)

@@ -1,7 +1,7 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>WordNet's four parts of speech; adjective satellites count as adjectives.</summary>
-public enum PartOfSpeech
+enum PartOfSpeech
 {
     Noun,
     Verb,

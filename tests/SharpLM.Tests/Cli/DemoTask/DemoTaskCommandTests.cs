@@ -1,10 +1,9 @@
 using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Tests.Cli;
 using Xunit;
 
-namespace SharpLM.Tests.Data.DemoTask;
+namespace SharpLM.Tests.Cli.DemoTask;
 
 [Collection(CliCollection.Name)]
 public class DemoTaskCommandTests : IDisposable

@@ -1,4 +1,4 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>
 /// Reads the CMU Pronouncing Dictionary text format: one entry per line, the word, two spaces, then ARPAbet
@@ -6,7 +6,7 @@ namespace SharpLM.Data.DemoTask;
 /// Lines starting with <c>;;;</c> are comments (the upstream file has them, the stdlib package does not) and
 /// blank lines are skipped. Every phone is checked against the ARPAbet set the dictionary uses.
 /// </summary>
-public static class CmudictReader
+static class CmudictReader
 {
     // The 39 phonemes of CMUdict: vowels carry a stress digit (0 none, 1 primary, 2 secondary), consonants none.
     static readonly HashSet<string> Vowels = ["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"];

@@ -1,8 +1,8 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>Filters, split and sizes of the demo instruction task. The defaults keep it small and simple enough
 /// for a ~16M-parameter model trained for minutes on a CPU.</summary>
-public sealed record DemoTaskOptions
+sealed record DemoTaskOptions
 {
     /// <summary>Shortest and longest word kept (letters a-z only).</summary>
     public int MinLetters { get; init; } = 3;

@@ -1,7 +1,7 @@
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>How many entries and words each step of <see cref="DemoTaskBuilder"/> read, dropped and kept.</summary>
-public sealed record DemoTaskStats
+sealed record DemoTaskStats
 {
     /// <summary>Lines read from CMUdict, and how many of them were alternate pronunciations (skipped).</summary>
     public int CmudictEntries { get; init; }

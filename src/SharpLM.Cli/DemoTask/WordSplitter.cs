@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace SharpLM.Data.DemoTask;
+namespace SharpLM.Cli.DemoTask;
 
 /// <summary>
 /// Assigns a word to a split from the SHA-256 of its lower-cased UTF-8 spelling (not .NET's string hash, which
 /// is randomised per process). The split is a function of the word alone, so both tasks agree on it and changing
 /// filters or size caps can drop a held-out word but never move it into training.
 /// </summary>
-public static class WordSplitter
+static class WordSplitter
 {
     /// <summary>The first 8 bytes of SHA-256(lower-cased word), big-endian: a stable, uniformly spread number.</summary>
     public static ulong Hash(string word)
