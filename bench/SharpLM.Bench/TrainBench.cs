@@ -64,8 +64,8 @@ static class TrainBench
         var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = precision, WarmupSteps = 1 };
         // LoRA as `sharplm finetune` sets it up by default: rank 8 on all seven projections, base frozen.
         bool lora = a.Has("lora");
-        var trainable = lora ? Lora.Apply(model, new LoraOptions(), seed: 1) : null;
-        using var trainer = new Trainer(model, data, null, options, trainable);
+        if (lora) Lora.Apply(model, new LoraOptions(), seed: 1);
+        using var trainer = new Trainer(model, data, null, options);
         var indices = Enumerable.Range(0, batch).ToArray();
         trainer.TrainStep(indices); // warm-up: allocations, first-call overheads
         var clock = Stopwatch.StartNew();

@@ -6,6 +6,7 @@ using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Training;
+using TorchSharp.Modules;
 
 namespace SharpLM.Cli;
 
@@ -39,17 +40,17 @@ sealed class FineTuneMethod
         TargetModules = [.. List(p, targets).Union(addedTokens is null ? [] : ["lm_head"])],
     };
 
-    /// <summary>Prepares the model for the method and returns what the optimiser trains. With
+    /// <summary>Prepares the model for the method and returns the parameters it trains. With
     /// <paramref name="addedTokens"/>, the rows of the added tokens are trained as well (see <see cref="Lora"/>).</summary>
-    public List<AdamW.Entry> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options, AddedTokenRows? addedTokens) => Kind(p) switch
+    public List<(string Name, Parameter Parameter)> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options, AddedTokenRows? addedTokens) => Kind(p) switch
     {
-        FineTuneMethodKind.Full => Trainer.DefaultTrainable(model, options).ToList(),
+        FineTuneMethodKind.Full => [.. model.named_parameters()],
         FineTuneMethodKind.Freeze => Freeze.Apply(model, new FreezeOptions
         {
             LastLayers = p.GetValue(lastLayers),
             Modules = [.. List(p, modules).Union(addedTokens is null ? [] : ["embed_tokens", "lm_head"])],
         }),
-        _ => Adapters.Lora.Apply(model, Lora(p, addedTokens), options.Seed, decay: options.WeightDecay > 0),
+        _ => Adapters.Lora.Apply(model, Lora(p, addedTokens), options.Seed),
     };
 
     static string[] List(ParseResult p, Option<string> option) =>

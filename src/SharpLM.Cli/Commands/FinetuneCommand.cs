@@ -89,7 +89,7 @@ static class FinetuneCommand
             long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
             var trainable = methodArgs.Prepare(parse, loaded.Model, options, loaded.AddedTokens);
             long trainableCount = trainable.Sum(e => e.Parameter.numel());
-            using var trainer = new Trainer(loaded.Model, trainData, validData, options, trainable);
+            using var trainer = new Trainer(loaded.Model, trainData, validData, options);
             var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions),
                 loaded.AddedTokens);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);

@@ -77,7 +77,7 @@ static class PretrainCommand
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
             using var trainer = new Trainer(model, trainData, validData, options);
-            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
+            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, ModelFolder.CheckpointContent(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
             if (resumePoint is not null)
             {
                 RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));

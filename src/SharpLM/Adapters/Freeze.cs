@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using SharpLM.Model;
-using SharpLM.Training;
+using TorchSharp.Modules;
 
 namespace SharpLM.Adapters;
 
@@ -17,27 +17,27 @@ public sealed record FreezeOptions
 
 public static partial class Freeze
 {
-    /// <summary>Freezes all parameters except the chosen ones and returns those as optimiser entries.</summary>
-    public static List<AdamW.Entry> Apply(LlamaForCausalLM model, FreezeOptions options, bool decay = true)
+    /// <summary>Freezes all parameters except the chosen ones and returns those, named as in the state dict.</summary>
+    public static List<(string Name, Parameter Parameter)> Apply(LlamaForCausalLM model, FreezeOptions options)
     {
         int layers = model.Config.NumHiddenLayers;
         if (options.LastLayers < 0 || options.LastLayers > layers)
             throw new SharpLMException($"FreezeOptions.LastLayers must be between 0 and {layers}, got {options.LastLayers}");
         if (options.LastLayers == 0 && options.Modules.Count == 0)
             throw new SharpLMException("the freeze method needs FreezeOptions.LastLayers and/or FreezeOptions.Modules");
-        var entries = new List<AdamW.Entry>();
+        var trainable = new List<(string Name, Parameter Parameter)>();
         foreach (var (name, p) in model.named_parameters())
         {
             var parts = name.Split('.');
             bool inLastLayers = LayerIndex().Match(name) is { Success: true } m && int.Parse(m.Groups[1].Value) >= layers - options.LastLayers;
             bool named = options.Modules.Any(mod => parts.Contains(mod) || (mod == "norm" && name == "model.norm.weight"));
             p.requires_grad = inLastLayers || named;
-            if (p.requires_grad) entries.Add(new AdamW.Entry(name, p, decay));
+            if (p.requires_grad) trainable.Add((name, p));
         }
         var unknown = options.Modules.Where(mod => !model.named_parameters().Any(p => p.name.Split('.').Contains(mod))).ToList();
         if (unknown.Count > 0)
             throw new SharpLMException($"FreezeOptions.Modules: no parameter is named after {string.Join(", ", unknown)} (try lm_head, norm, embed_tokens, mlp, self_attn)");
-        return entries;
+        return trainable;
     }
 
     [GeneratedRegex(@"^model\.layers\.(\d+)\.")]

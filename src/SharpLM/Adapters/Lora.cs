@@ -1,5 +1,5 @@
 using SharpLM.Model;
-using SharpLM.Training;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace SharpLM.Adapters;
@@ -8,10 +8,10 @@ namespace SharpLM.Adapters;
 public static class Lora
 {
     /// <summary>
-    /// Freezes every base parameter and attaches a fresh adapter to each target projection. Returns the adapter
-    /// parameters as optimiser entries, with weight decay when <paramref name="decay"/>.
+    /// Freezes every base parameter and attaches a fresh adapter to each target projection, so that only the adapters
+    /// are trainable. Returns the adapter parameters, named as in the state dict.
     /// </summary>
-    public static List<AdamW.Entry> Apply(LlamaForCausalLM model, LoraOptions options, long seed, bool decay = false)
+    public static List<(string Name, Parameter Parameter)> Apply(LlamaForCausalLM model, LoraOptions options, long seed)
     {
         options.Validate();
         foreach (var p in model.parameters()) p.requires_grad = false;
@@ -20,12 +20,8 @@ public static class Lora
         if (targets.Count == 0) throw new SharpLMException("none of the LoRA target modules exist in this model");
         foreach (var (_, projection) in targets)
             projection.Attach(new LoraAdapter(projection, options, generator));
-        return TrainableEntries(model, decay);
+        return [.. model.named_parameters().Where(p => p.parameter.requires_grad)];
     }
-
-    /// <summary>The adapter parameters of a model, named as in its state dict.</summary>
-    public static List<AdamW.Entry> TrainableEntries(LlamaForCausalLM model, bool decay) =>
-        model.named_parameters().Where(p => p.name.Contains(".lora_")).Select(p => new AdamW.Entry(p.name, p.parameter, decay)).ToList();
 
     /// <summary>Projections whose last name part is one of <paramref name="targets"/>.</summary>
     public static IEnumerable<(string Name, Projection Module)> Targets(LlamaForCausalLM model, IReadOnlyList<string> targets) =>

@@ -1,6 +1,5 @@
 using SharpLM.Data;
 using SharpLM.Model;
-using SharpLM.Training;
 using static TorchSharp.torch;
 
 namespace SharpLM.Evaluation;

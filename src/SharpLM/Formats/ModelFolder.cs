@@ -1,6 +1,7 @@
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;
+using SharpLM.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,6 +28,10 @@ public static class ModelFolder
         TokenizerConfigFile.FileName, "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json",
         "tokenizer.model", Data.ChatTemplate.FileName,
     ];
+
+    /// <summary>Checkpoints that hold the whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>
+    public static CheckpointManager.ModelContent CheckpointContent(ITokenizer? tokenizer, GenerationConfig? generation = null, ModelSaveOptions? options = null) =>
+        new((folder, model) => Save(folder, model, tokenizer, generation, options), (folder, model) => LoadWeightsInto(model, folder));
 
     /// <summary>Writes the model (without any adapter tensors), its tokenizer and generation defaults into
     /// <paramref name="folder"/> (created if needed). Each file is replaced atomically; the weights are written in

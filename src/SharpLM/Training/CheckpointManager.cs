@@ -1,8 +1,6 @@
 using System.Globalization;
 using SharpLM.Formats;
-using SharpLM.Generation;
 using SharpLM.Model;
-using SharpLM.Tokenization;
 using static TorchSharp.torch;
 
 namespace SharpLM.Training;
@@ -19,12 +17,7 @@ namespace SharpLM.Training;
 public sealed class CheckpointManager(string runFolder, int keep, CheckpointManager.ModelContent content)
 {
     /// <summary>How the trained part of a model is written into and read back from a checkpoint folder.</summary>
-    public sealed record ModelContent(Action<string, LlamaForCausalLM> Save, Action<string, LlamaForCausalLM> Load)
-    {
-        /// <summary>The whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>
-        public static ModelContent FullModel(ITokenizer? tokenizer, GenerationConfig? generation = null, ModelSaveOptions? options = null) =>
-            new((folder, model) => ModelFolder.Save(folder, model, tokenizer, generation, options), (folder, model) => ModelFolder.LoadWeightsInto(model, folder));
-    }
+    public sealed record ModelContent(Action<string, LlamaForCausalLM> Save, Action<string, LlamaForCausalLM> Load);
 
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";

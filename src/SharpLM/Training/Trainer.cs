@@ -20,9 +20,9 @@ public sealed class Trainer : IDisposable
     int[]? epochOrder;
     int epochOrderFor = -1;
 
-    /// <param name="trainable">the parameters to train (with their weight-decay choice); null = all of the model's</param>
-    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options,
-        IEnumerable<AdamW.Entry>? trainable = null)
+    /// <summary>Trains the model's trainable parameters (those that require grad: all of them, unless an adapter or a
+    /// freeze left only some).</summary>
+    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options)
     {
         options.Validate();
         options = options with { Precision = PrecisionProbe.Resolve(options.Precision) };
@@ -31,7 +31,7 @@ public sealed class Trainer : IDisposable
         this.train = train;
         this.valid = valid;
         Options = options;
-        var entries = (trainable ?? DefaultTrainable(model, options)).ToList();
+        var entries = TrainableEntries(model, options).ToList();
         if (entries.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
         Optimizer = new AdamW(entries, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
         State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps(), StepsPerEpoch = StepsPerEpoch };
@@ -53,7 +53,7 @@ public sealed class Trainer : IDisposable
     public void AddObserver(ITrainingObserver observer) => observers.Add(observer);
 
     /// <summary>Every parameter, decayed unless it is a norm or embedding and the options exempt those.</summary>
-    public static IEnumerable<AdamW.Entry> DefaultTrainable(LlamaForCausalLM model, TrainingOptions options) =>
+    static IEnumerable<AdamW.Entry> TrainableEntries(LlamaForCausalLM model, TrainingOptions options) =>
         model.named_parameters()
             .Where(p => p.parameter.requires_grad)
             .Select(p => new AdamW.Entry(p.name, p.parameter,

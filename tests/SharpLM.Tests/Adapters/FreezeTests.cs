@@ -17,7 +17,7 @@ public class FreezeTests
         var rng = new Random(1);
         var docs = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 20).Select(_ => rng.Next(4, 64)).ToArray());
         using var trainer = new Trainer(model, PretrainingDataset.Build(docs, 10, RowMode.Packed, 1, 2, 0), null,
-            new TrainingOptions { BatchSize = 4, MaxSteps = 3, WarmupSteps = 1, LearningRate = 1e-2 }, trainable);
+            new TrainingOptions { BatchSize = 4, MaxSteps = 3, WarmupSteps = 1, LearningRate = 1e-2 });
         trainer.Run();
         foreach (var (name, p) in model.named_parameters())
         {

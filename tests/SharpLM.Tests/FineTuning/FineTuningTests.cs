@@ -58,16 +58,14 @@ public class FineTuningTests
             using var pre = new Trainer(model, trainData, null, new TrainingOptions { BatchSize = 16, MaxSteps = 30, WarmupSteps = 5, LearningRate = 3e-3, WeightDecay = 0 });
             pre.Run();
         }
-        var trainable = method == "lora"
-            ? Lora.Apply(model, new LoraOptions { Rank = 16, Alpha = 32, Dropout = 0 }, seed: 1)
-            : Trainer.DefaultTrainable(model, new TrainingOptions()).ToList();
+        if (method == "lora") Lora.Apply(model, new LoraOptions { Rank = 16, Alpha = 32, Dropout = 0 }, seed: 1);
         var lossBefore = LossEvaluator.Evaluate(model, validData, 16).MeanLoss;
         var emBefore = ExactMatch.Evaluate(model, Tokenizer, items, stops, template.StopStrings, 8).Rate;
 
         using var trainer = new Trainer(model, trainData, validData, new TrainingOptions
         {
             BatchSize = 16, MaxSteps = method == "lora" ? 250 : 300, WarmupSteps = 10, LearningRate = method == "lora" ? 1e-2 : 3e-3, WeightDecay = 0,
-        }, trainable);
+        });
         trainer.Run();
 
         var lossAfter = LossEvaluator.Evaluate(model, validData, 16).MeanLoss;

@@ -163,7 +163,7 @@ public sealed class HuggingFaceFolderTests : IDisposable
 
         // Two LoRA steps on ChatML conversations, as `finetune --method lora` runs them.
         var lora = new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0 };
-        var trainable = Lora.Apply(loaded.Model, lora, seed: 1);
+        Lora.Apply(loaded.Model, lora, seed: 1);
         var examples = Enumerable.Range(0, 4).Select(i => ChatTemplate.ChatMl.Render(loaded.Tokenizer, new Conversation(
         [
             new ChatMessage(ChatMessage.UserRole, $"Count to {i + 3}."),
@@ -171,7 +171,7 @@ public sealed class HuggingFaceFolderTests : IDisposable
         ])));
         var data = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64, PadId = 2 });
         using (var trainer = new Trainer(loaded.Model, data, null,
-                   new TrainingOptions { BatchSize = 2, MaxSteps = 2, WarmupSteps = 1, LearningRate = 1e-2 }, trainable))
+                   new TrainingOptions { BatchSize = 2, MaxSteps = 2, WarmupSteps = 1, LearningRate = 1e-2 }))
         {
             trainer.Run();
             Assert.Equal(2, trainer.State.Step);

@@ -37,7 +37,7 @@ public class CheckpointValidationTests : IDisposable
         BatchSize = 4, MicroBatchSize = 2, Epochs = 1, WarmupSteps = 3, LearningRate = 5e-3, CheckpointEvery = 4, KeepCheckpoints = 3,
     };
 
-    CheckpointManager Manager(int keep) => new(run, keep, CheckpointManager.ModelContent.FullModel(null));
+    CheckpointManager Manager(int keep) => new(run, keep, ModelFolder.CheckpointContent(null));
 
     string Checkpoint(int step) => Path.Combine(run, $"checkpoint-{step}");
 
@@ -160,7 +160,7 @@ public class CheckpointValidationTests : IDisposable
         using var dir2 = new TempDirectory();
         using var model = TestModels.Tiny(seed: 5);
         using var trainer = new Trainer(model, Data(), null, Options with { KeepCheckpoints = 0 });
-        var manager = new CheckpointManager(dir2.Path, 0, CheckpointManager.ModelContent.FullModel(null));
+        var manager = new CheckpointManager(dir2.Path, 0, ModelFolder.CheckpointContent(null));
         trainer.SaveCheckpoint = manager.Save;
         trainer.AddObserver(new StopAt(9));
         Assert.Throws<OperationCanceledException>(() => trainer.Run());

@@ -41,7 +41,7 @@ public class ResumeTests
         using (var model = TestModels.Tiny(seed: 9))
         using (var trainer = new Trainer(model, data, null, Options))
         {
-            var checkpoints = new CheckpointManager(runFolder, Options.KeepCheckpoints, CheckpointManager.ModelContent.FullModel(null));
+            var checkpoints = new CheckpointManager(runFolder, Options.KeepCheckpoints, ModelFolder.CheckpointContent(null));
             trainer.SaveCheckpoint = checkpoints.Save;
             trainer.AddObserver(new Recorder(firstPart, stopAfter: 6));
             Assert.Throws<KilledException>(() => trainer.Run());
@@ -54,7 +54,7 @@ public class ResumeTests
         using (var model = TestModels.Tiny(seed: 1234))
         using (var trainer = new Trainer(model, data, null, Options))
         {
-            new CheckpointManager(runFolder, 2, CheckpointManager.ModelContent.FullModel(null)).Restore(trainer, latest!);
+            new CheckpointManager(runFolder, 2, ModelFolder.CheckpointContent(null)).Restore(trainer, latest!);
             Assert.Equal(4, trainer.State.Step);
             trainer.AddObserver(new Recorder(resumed));
             trainer.Run();
@@ -72,7 +72,7 @@ public class ResumeTests
         var runFolder = dir.File("run");
         using var model = TestModels.Tiny();
         using var trainer = new Trainer(model, data, null, Options with { Epochs = 1, CheckpointEvery = 1 });
-        trainer.SaveCheckpoint = new CheckpointManager(runFolder, 2, CheckpointManager.ModelContent.FullModel(null)).Save;
+        trainer.SaveCheckpoint = new CheckpointManager(runFolder, 2, ModelFolder.CheckpointContent(null)).Save;
         trainer.Run();
         var names = Directory.GetDirectories(runFolder).Select(Path.GetFileName).Order().ToArray();
         Assert.Equal(new[] { "checkpoint-11", "checkpoint-12" }, names);
@@ -114,7 +114,7 @@ public class ResumeTests
 
         // A checkpoint folder without its optimizer state cannot be resumed, and the error says why.
         using var trainer = new Trainer(model, Data(), null, Options);
-        var restore = Assert.Throws<SharpLMException>(() => new CheckpointManager(dir.File("run"), 2, CheckpointManager.ModelContent.FullModel(null)).Restore(trainer, dir.File("m2")));
+        var restore = Assert.Throws<SharpLMException>(() => new CheckpointManager(dir.File("run"), 2, ModelFolder.CheckpointContent(null)).Restore(trainer, dir.File("m2")));
         Assert.Contains("trainer_state.json is missing", restore.Message);
     }
 
@@ -126,7 +126,7 @@ public class ResumeTests
         var runFolder = dir.File("run");
         using var model = TestModels.Tiny();
         int saves = 0;
-        var full = CheckpointManager.ModelContent.FullModel(null);
+        var full = ModelFolder.CheckpointContent(null);
         // The second save dies half-way (disk full, crash...): after the weights, before anything else.
         var flaky = new CheckpointManager.ModelContent((folder, m) =>
         {

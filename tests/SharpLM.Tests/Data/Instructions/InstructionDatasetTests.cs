@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Evaluation;
 using SharpLM.Training;
 using Xunit;
 using static TorchSharp.torch;

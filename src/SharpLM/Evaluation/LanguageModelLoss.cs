@@ -3,7 +3,7 @@ using SharpLM.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace SharpLM.Training;
+namespace SharpLM.Evaluation;
 
 /// <summary>Next-token cross-entropy, summed over the targets that count. Callers divide by the number of targets
 /// of the whole (accumulated) batch, so every target token weighs the same however the batch is split.</summary>
