@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Formats;
@@ -67,7 +68,7 @@ static class FinetuneCommand
             if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var tokenizer = loaded.Tokenizer;
             var template = input.ChatTemplate(parse, baseFolder, tokenizer);
-            if (ReferenceEquals(template, ChatTemplate.Default) && parse.GetValue(input.Template) is null)
+            if (ReferenceEquals(template, ChatTemplates.Default) && parse.GetValue(input.Template) is null)
                 AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens " +
                                        "(`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
             // The fine-tuned model's generation_config.json lists the template's end-of-answer token (ChatML's
