@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using SharpLM.Chat;
 using SharpLM.Cli.Serving;
-using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
 
@@ -29,7 +29,7 @@ static class ServeBench
             var folder = args.Get("model", "") is { Length: > 0 } given ? given : BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"), vocabularyOfTheTokenizer: true);
             using var loaded = PretrainedModel.Load(folder);
             var defaults = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
-            var served = new ServedModel(loaded, ChatTemplate.Default, defaults, "bench");
+            var served = new ServedModel(loaded, ChatTemplates.Default, defaults, "bench");
             await using var server = await ModelServer.StartAsync(served, new ServeOptions(Port: 0));
             using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
             Console.WriteLine($"model: {folder}; prompt \"{Prompt}\", {newTokens} new tokens, greedy; {repeats} runs after a warm-up; load before: {BenchSetup.LoadAverage()}");

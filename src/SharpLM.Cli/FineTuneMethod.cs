@@ -1,6 +1,6 @@
 using System.CommandLine;
 using SharpLM.Adapters;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Model;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Tokenization;
 using Spectre.Console;
@@ -57,7 +58,7 @@ sealed class InstructionInput
     /// <summary>--template, or the template saved in <paramref name="modelFolder"/> (a model or tokenizer path),
     /// or the default template for the tokenizer, with any --template-var.</summary>
     public ChatTemplate ChatTemplate(ParseResult parse, string? modelFolder, Tokenization.ITokenizer tokenizer) =>
-        templateVariables.Apply(parse, Data.ChatTemplate.Resolve(parse.GetValue(Template), modelFolder, tokenizer));
+        templateVariables.Apply(parse, ChatTemplates.Resolve(parse.GetValue(Template), modelFolder, tokenizer));
 
     public InstructionReader Reader(ParseResult parse, IEnumerable<string> paths) =>
         new(paths, new InstructionReaderOptions { Format = parse.GetValue(Format), SkipInvalid = parse.GetValue(SkipInvalid) });
@@ -93,7 +94,7 @@ sealed class InstructionInput
     /// truncated; a conversation is one example (--overflow decides what happens when it is too long).</summary>
     public IEnumerable<TemplatedExample> Examples(ParseResult parse, InstructionRecord record, ITokenizer tokenizer, ChatTemplate template)
     {
-        var example = template.Render(tokenizer, record, parse.GetValue(TrainOnPrompt));
+        var example = TemplatedExample.FromRecord(record, template, tokenizer, parse.GetValue(TrainOnPrompt));
         return record.Text is not null ? example.Chunks(parse.GetValue(MaxLength)) : [example];
     }
 

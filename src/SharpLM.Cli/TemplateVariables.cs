@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using SharpLM.Data;
+using SharpLM.Chat;
 
 namespace SharpLM.Cli;
 

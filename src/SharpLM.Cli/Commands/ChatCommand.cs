@@ -1,5 +1,5 @@
 using System.CommandLine;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Generation;
 using Spectre.Console;
 
@@ -24,7 +24,7 @@ static class ChatCommand
         cmd.SetAction(parse =>
         {
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
+            var chatTemplate = templateVariables.Apply(parse, ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);

@@ -57,7 +57,7 @@ static class EvalCommand
                 if (records.Count > 0)
                 {
                     var template = input.ChatTemplate(parse, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
-                    var dataset = InstructionDataset.Build(records.Select(r => template.Render(loaded.Tokenizer, r)),
+                    var dataset = InstructionDataset.Build(records.Select(r => TemplatedExample.FromRecord(r, template, loaded.Tokenizer)),
                         new InstructionDatasetOptions { MaxLength = loaded.Model.Config.MaxPositionEmbeddings, PadId = loaded.Tokenizer.Special.Pad ?? 0 });
                     var report = Evaluate(loaded, dataset, parse.GetValue(batch), $"{folder}: answers");
                     row.AddRange([$"{report.MeanLoss:F4}", $"{report.Perplexity:F2}"]);

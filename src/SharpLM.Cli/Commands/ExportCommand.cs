@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using Spectre.Console;
 
@@ -32,7 +32,7 @@ static class ExportCommand
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(folder, path, type, parseResult.GetValue(force));
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
-            if (ChatTemplate.LoadFromModel(folder) is { IsModelsOwn: false } template && template.Name != ChatTemplate.ChatMl.Name)
+            if (ChatTemplates.LoadFromModel(folder) is PartsChatTemplate template && template.Name != ChatTemplates.ChatMl.Name)
                 AdviseOnTemplate(template, path);
             return 0;
         });
@@ -41,7 +41,7 @@ static class ExportCommand
 
     /// <summary>llama.cpp picks a chat format by recognising the template text; SharpLM's own templates other than
     /// ChatML are not among those it knows, so say what llama.cpp and Ollama users must do.</summary>
-    static void AdviseOnTemplate(ChatTemplate template, string gguf)
+    static void AdviseOnTemplate(PartsChatTemplate template, string gguf)
     {
         AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] llama.cpp does not recognise SharpLM's \"{template.Name}\" chat template by itself. The file carries it as tokenizer.chat_template:");
         AnsiConsole.MarkupLineInterpolated($"  llama-server / llama-cli: add --jinja to render it.");
@@ -51,9 +51,9 @@ static class ExportCommand
     }
 
     /// <summary>An Ollama Modelfile whose Go template renders conversations as <paramref name="template"/> does.</summary>
-    internal static string OllamaModelfile(ChatTemplate template, string ggufFile)
+    internal static string OllamaModelfile(PartsChatTemplate template, string ggufFile)
     {
-        static string Part(string text) => text.Replace("{{", "{{ \"{{\" }}").Replace(ChatTemplate.ContentPlaceholder, "{{ .Content }}");
+        static string Part(string text) => text.Replace("{{", "{{ \"{{\" }}").Replace(PartsChatTemplate.ContentPlaceholder, "{{ .Content }}");
         // The end token after answers is left out: Ollama stops at the file's end token on its own.
         var system = Part(template.SystemPart);
         var lines = new List<string>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Formats;
@@ -67,7 +68,7 @@ static class FinetuneCommand
             using var loaded = PretrainedModel.Load(baseFolder);
             if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var template = input.ChatTemplate(parse, baseFolder, loaded.Tokenizer);
-            if (ReferenceEquals(template, ChatTemplate.Default) && parse.GetValue(input.Template) is null)
+            if (ReferenceEquals(template, ChatTemplates.Default) && parse.GetValue(input.Template) is null)
                 template = UseChatMl(loaded, kind);
             var tokenizer = loaded.Tokenizer;
             // The fine-tuned model's generation_config.json lists the template's end-of-answer token (ChatML's
@@ -186,11 +187,11 @@ static class FinetuneCommand
                 $"added ChatML's {string.Join(" and ", BpeTrainerOptions.ChatMlMarkers)} to the tokenizer as ids {rows.FirstId}-{rows.FirstId + rows.Count - 1} " +
                 $"for the chatml template; their embedding and head rows start at the mean of the others and {trainedToo} " +
                 "(--template default keeps the tokenizer as it is)"));
-            return ChatTemplate.DefaultFor(loaded.Tokenizer);
+            return ChatTemplates.DefaultFor(loaded.Tokenizer);
         }
         AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens and " +
                                "cannot take them here (`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
-        return ChatTemplate.Default;
+        return ChatTemplates.Default;
     }
 
     /// <summary>Plain text cut into packed rows of the fine-tuning length, for the before/after perplexity that shows

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Generation;
 using Spectre.Console;
 
@@ -30,7 +30,7 @@ static class GenerateCommand
             var options = sampling.Read(parse, loaded.Generation);
             // A fine-tuned model is prompted the way it was trained: the prompt becomes a user turn of its template.
             var template = parse.GetValue(raw) ? null
-                : ChatTemplate.LoadFromModel(loaded.Adapter ?? loaded.Folder) is { } saved ? templateVariables.Apply(parse, saved) : null;
+                : ChatTemplates.LoadFromModel(loaded.Adapter ?? loaded.Folder) is { } saved ? templateVariables.Apply(parse, saved) : null;
             int[] ids;
             if (template is not null)
             {

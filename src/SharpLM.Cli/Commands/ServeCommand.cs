@@ -1,6 +1,6 @@
 using System.CommandLine;
+using SharpLM.Chat;
 using SharpLM.Cli.Serving;
-using SharpLM.Data;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
@@ -45,7 +45,7 @@ static class ServeCommand
                 MaxPromptChars = parse.GetValue(maxPromptChars), MaxTemplateKwargsChars = parse.GetValue(maxKwargsChars),
             };
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplate.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
+            var chatTemplate = templateVariables.Apply(parse, ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var modelName = parse.GetValue(name) ?? loaded.Id;
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");

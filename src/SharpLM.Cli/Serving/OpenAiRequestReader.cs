@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Generation;
 
 namespace SharpLM.Cli.Serving;

@@ -1,4 +1,4 @@
-using SharpLM.Data.Jinja;
+using SharpLM.Chat.Jinja;
 
 namespace SharpLM.Cli.Serving;
 

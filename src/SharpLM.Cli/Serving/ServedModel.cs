@@ -1,4 +1,4 @@
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using SharpLM.Generation;
 

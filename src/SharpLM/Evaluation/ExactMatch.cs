@@ -1,5 +1,5 @@
 using System.Text;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tokenization;

@@ -1,5 +1,5 @@
 using SharpLM.Adapters;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
@@ -34,7 +34,7 @@ public static class GgufExporter
             // llama.cpp runs one set of weights: fold the adapter in, as `sharplm merge` would.
             using var adapted = PretrainedModel.Load(modelFolder);
             Lora.Merge(adapted.Model);
-            var template = ChatTemplate.LoadFromModel(modelFolder) ?? ChatTemplate.LoadFromModel(adapted.Folder);
+            var template = ChatTemplates.LoadFromModel(modelFolder) ?? ChatTemplates.LoadFromModel(adapted.Folder);
             Export(adapted.Model, adapted.Tokenizer, output, type, name, template?.JinjaTemplate);
             return;
         }
@@ -44,7 +44,7 @@ public static class GgufExporter
                                        "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);
-        Export(model, tokenizer, output, type, name, ChatTemplate.LoadFromModel(modelFolder)?.JinjaTemplate);
+        Export(model, tokenizer, output, type, name, ChatTemplates.LoadFromModel(modelFolder)?.JinjaTemplate);
     }
 
     /// <summary>Writes <paramref name="model"/> with <paramref name="tokenizer"/> as a GGUF file (replacing any file there).

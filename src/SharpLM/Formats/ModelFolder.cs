@@ -16,7 +16,7 @@ public static class ModelFolder
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
     public const string IndexFile = "model.safetensors.index.json";
-    public const string TokenizerFile = "tokenizer.json";
+    public const string TokenizerFile = TokenizerJson.FileName;
     public const string GenerationConfigFile = "generation_config.json";
 
     /// <summary>Files a model folder may carry that SharpLM does not rebuild from the model and tokenizer objects:
@@ -26,7 +26,7 @@ public static class ModelFolder
     public static IReadOnlyList<string> CompanionFiles { get; } =
     [
         TokenizerConfigFile.FileName, "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json",
-        "tokenizer.model", Data.ChatTemplate.FileName,
+        "tokenizer.model", Chat.PartsChatTemplate.FileName,
     ];
 
     /// <summary>Checkpoints that hold the whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>

@@ -98,7 +98,7 @@ public sealed class PretrainedModel : IDisposable
 
     /// <summary>Ids that end generation: the tokenizer's end token, the config's eos ids, and the special tokens that
     /// end <paramref name="template"/>'s answers.</summary>
-    public IReadOnlySet<int> StopTokens(Data.ChatTemplate? template = null)
+    public IReadOnlySet<int> StopTokens(Chat.ChatTemplate? template = null)
     {
         var stops = new HashSet<int>(Generation.EosTokenId ?? Model.Config.EosTokenId ?? []);
         if (Tokenizer.Special.Eos is { } eos) stops.Add(eos);

@@ -1,18 +1,18 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using static TorchSharp.torch;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
-using ChatMessage = SharpLM.Data.ChatMessage;
+using ChatMessage = SharpLM.Chat.ChatMessage;
 
 namespace SharpLM.Generation;
 
 /// <summary>
 /// A SharpLM model as a Microsoft.Extensions.AI <see cref="IChatClient"/>, in-process: what Semantic Kernel and other
 /// .NET AI code call, with no server in between. Conversations are rendered with the model's chat template (the one
-/// saved with it, else <see cref="ChatTemplate.Default"/>); calls that overlap take turns.
+/// saved with it, else <see cref="ChatTemplates.Default"/>); calls that overlap take turns.
 /// </summary>
 /// <remarks><see cref="ChatOptions"/> maps to <see cref="SamplingOptions"/>: MaxOutputTokens, Temperature (0 = greedy),
 /// TopP, TopK, Seed and StopSequences; <c>AdditionalProperties["repetition_penalty"]</c>, <c>["repetition_penalty_range"]</c>,
@@ -27,7 +27,7 @@ public sealed class SharpLMChatClient : IChatClient
     readonly ChatClientMetadata metadata;
 
     /// <param name="loaded">The model; disposed with this client only when <paramref name="ownsModel"/>.</param>
-    /// <param name="template">Chat template; default: the model's own, else <see cref="ChatTemplate.Default"/>.</param>
+    /// <param name="template">Chat template; default: the model's own, else <see cref="ChatTemplates.Default"/>.</param>
     /// <param name="defaults">Sampling for what a call's options leave out; default: the model's generation_config.json.</param>
     /// <param name="modelId">The id reported in responses; default: <see cref="PretrainedModel.Id"/>, the id
     /// <c>sharplm serve</c> gives the same folder.</param>
@@ -36,7 +36,7 @@ public sealed class SharpLMChatClient : IChatClient
         this.loaded = loaded;
         this.ownsModel = ownsModel;
         generator = new TextGenerator(loaded);
-        Template = template ?? ChatTemplate.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
+        Template = template ?? ChatTemplates.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
         Defaults = defaults ?? loaded.Generation.ToSamplingOptions();
         metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? loaded.Id);
     }

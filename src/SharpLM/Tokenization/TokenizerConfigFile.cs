@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace SharpLM.Tokenization;
 
 /// <summary>Hugging Face's <c>tokenizer_config.json</c> beside tokenizer.json: which tokens play bos/eos/pad/unk, and
-/// the Jinja chat_template (read by <see cref="Data.HubChatTemplate"/>).</summary>
+/// the Jinja chat_template (which the chat templates read).</summary>
 public static class TokenizerConfigFile
 {
     public const string FileName = "tokenizer_config.json";

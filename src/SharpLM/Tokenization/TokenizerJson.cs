@@ -19,6 +19,9 @@ namespace SharpLM.Tokenization;
 /// </remarks>
 public static class TokenizerJson
 {
+    /// <summary>The file a model folder keeps its tokenizer in.</summary>
+    public const string FileName = "tokenizer.json";
+
     const string ByteLevelType = "ByteLevel";
 
     /// <summary>Loads a tokenizer.json file.</summary>

@@ -14,7 +14,7 @@ public static class TokenizerLoader
     {
         if (Directory.Exists(path))
         {
-            string json = Path.Combine(path, "tokenizer.json"), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
+            string json = Path.Combine(path, TokenizerJson.FileName), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
             if (!Exists(json) && Exists(bin)) return Llama2cTokenizer.Load(bin);
             if (!Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
             return WithConfiguredSpecials(Parse(ReadFile(json), json), Path.Combine(path, TokenizerConfigFile.FileName));
@@ -34,7 +34,7 @@ public static class TokenizerLoader
     static ITokenizer WithConfiguredSpecials(ITokenizer tokenizer, string configPath)
     {
         if (!Exists(configPath)) return tokenizer;
-        using var config = Data.ChatTemplateFile.ParseFile(configPath);
+        using var config = Formats.JsonFile.Read(configPath, "JSON");
         if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
         var declared = TokenizerConfigFile.SpecialTokens(config.RootElement);
         int? Role(string key, int? guessed) =>

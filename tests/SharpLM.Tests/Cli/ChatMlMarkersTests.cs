@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using SharpLM.Adapters;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Interop;
@@ -63,14 +63,14 @@ public sealed class ChatMlMarkersTests : IDisposable
         Assert.Contains("lm_head", config.Options.TargetModules);
         // The recorded fingerprint is the base's as it is on disk, so a moved base is still found by it.
         Assert.Equal(BaseFingerprint.OfFolder(model), config.BaseFingerprint);
-        Assert.Equal("chatml", ChatTemplate.LoadFromModel(adapter)!.Name);
+        Assert.Equal("chatml", ChatTemplates.LoadFromModel(adapter)!.Name);
 
         using var loaded = PretrainedModel.Load(adapter);
         Assert.Equal(vocab + 2, loaded.Model.Config.VocabSize);
         Assert.Equal(vocab, loaded.Tokenizer.TokenToId("<|im_start|>"));
         Assert.Equal([vocab + 1], loaded.Tokenizer.Encode("<|im_end|>", allowSpecial: true));
         Assert.Contains(vocab + 1, loaded.Generation.EosTokenId!); // answers end at <|im_end|>
-        var prompt = ChatTemplate.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "say 3")]);
+        var prompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "say 3")]);
         var adapted = LastLogits(loaded, prompt);
         Assert.Equal(vocab + 2, adapted.Length);
 
@@ -105,7 +105,7 @@ public sealed class ChatMlMarkersTests : IDisposable
         {
             Assert.Equal(vocab + 2, full.Model.Config.VocabSize);
             Assert.Equal(vocab + 2, full.Tokenizer.VocabSize);
-            Assert.Equal("chatml", ChatTemplate.LoadFromModel(full.Folder)!.Name);
+            Assert.Equal("chatml", ChatTemplates.LoadFromModel(full.Folder)!.Name);
         }
 
         (exit, _, err) = Run(FineTune(model, "freeze", dir.File("freeze"), "--train-last-layers", "1"));

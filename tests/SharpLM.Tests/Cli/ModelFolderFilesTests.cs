@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
@@ -62,9 +62,7 @@ public sealed class ModelFolderFilesTests : IDisposable
 
         foreach (var folder in new[] { Path.Combine(lora, "final"), Path.Combine(full, "final"), merged })
         {
-            var template = ChatTemplate.LoadFromModel(folder);
-            Assert.NotNull(template);
-            Assert.True(template.IsModelsOwn, folder);
+            var template = Assert.IsType<JinjaChatTemplate>(ChatTemplates.LoadFromModel(folder));
             Assert.Equal(Template, template.JinjaTemplate);
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, TokenizerConfigFile.FileName)))!.AsObject();
             Assert.Equal(256, (int)config["model_max_length"]!); // fields SharpLM does not use are kept too
@@ -82,18 +80,18 @@ public sealed class ModelFolderFilesTests : IDisposable
     {
         var folder = HubLikeFolder();
         File.WriteAllText(Path.Combine(folder, "chat_template.jinja"), "{{ messages[0]['content'] }}");
-        Assert.Equal("{{ messages[0]['content'] }}", ChatTemplate.LoadFromModel(folder)!.JinjaTemplate); // read first, as transformers does
+        Assert.Equal("{{ messages[0]['content'] }}", ChatTemplates.LoadFromModel(folder)!.JinjaTemplate); // read first, as transformers does
 
-        ChatTemplate.ChatMl.Save(folder);
+        ChatTemplates.ChatMl.Save(folder);
         Assert.False(File.Exists(Path.Combine(folder, "chat_template.jinja")));
-        Assert.Equal("chatml", ChatTemplate.LoadFromModel(folder)!.Name);
+        Assert.Equal("chatml", ChatTemplates.LoadFromModel(folder)!.Name);
     }
 
     [Fact]
     public void ExportingATemplateLlamaCppDoesNotKnowSaysWhatToDo()
     {
         var folder = TestModels.TinyFolder(dir.File("plain"));
-        ChatTemplate.Default.Save(folder);
+        ChatTemplates.Default.Save(folder);
         var (exit, _, advice) = ConsoleCapture.Run(() => Run("export", "--format", "gguf", "--model", folder, "--output", dir.File("plain.gguf")));
         Assert.Equal(0, exit);
         Assert.Contains("llama.cpp does not recognise SharpLM's \"default\" chat template", advice);

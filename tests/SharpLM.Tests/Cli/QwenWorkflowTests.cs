@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
@@ -68,8 +68,7 @@ public sealed class QwenWorkflowTests : IDisposable
         var adapter = Path.Combine(output, "final");
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(adapter, "tokenizer_config.json")))!.AsObject();
         Assert.Null(config["bos_token"]); // kept as "none", not replaced by a guess
-        var template = ChatTemplate.LoadFromModel(adapter)!;
-        Assert.True(template.IsModelsOwn);
+        var template = Assert.IsType<JinjaChatTemplate>(ChatTemplates.LoadFromModel(adapter));
         Assert.StartsWith("<|im_start|>system\nYou are Qwen", loaded.Decode(template.RenderPrompt(loaded, [new ChatMessage("user", "hi")])));
 
         var gguf = dir.File("qwen.gguf");

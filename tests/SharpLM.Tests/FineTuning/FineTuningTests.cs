@@ -1,4 +1,5 @@
 using SharpLM.Adapters;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Model;
@@ -43,11 +44,11 @@ public class FineTuningTests
     [InlineData("lora")]
     public void FineTuningLowersHeldOutLossAndRaisesExactMatch(string method)
     {
-        var template = ChatTemplate.Default;
+        var template = ChatTemplates.Default;
         var (train, heldOut) = Words();
         var options = new InstructionDatasetOptions { MaxLength = 48, PadId = 0 };
-        var trainData = InstructionDataset.Build(train.Select(w => template.Render(Tokenizer, Example(w))), options);
-        var validData = InstructionDataset.Build(heldOut.Select(w => template.Render(Tokenizer, Example(w))), options);
+        var trainData = InstructionDataset.Build(train.Select(w => TemplatedExample.FromConversation(Example(w), template, Tokenizer)), options);
+        var validData = InstructionDataset.Build(heldOut.Select(w => TemplatedExample.FromConversation(Example(w), template, Tokenizer)), options);
         var items = heldOut.Select(w => ExactMatchItem.FromConversation(Example(w), template, Tokenizer)).ToList();
         var stops = new HashSet<int> { Tokenizer.Special.Eos!.Value };
 
@@ -80,12 +81,12 @@ public class FineTuningTests
     [Fact]
     public void AccumulationOverPaddedUnequalExamplesEqualsTheLargeBatch()
     {
-        var template = ChatTemplate.Default;
+        var template = ChatTemplates.Default;
         // Answers of very different lengths: padding and prompt masking leave different numbers of targets per example.
-        var examples = Enumerable.Range(0, 8).Select(i => template.Render(Tokenizer, new Conversation([
+        var examples = Enumerable.Range(0, 8).Select(i => TemplatedExample.FromConversation(new Conversation([
             new ChatMessage(ChatMessage.UserRole, $"Question {i}"),
             new ChatMessage(ChatMessage.AssistantRole, new string((char)('a' + i), 1 + 5 * i)),
-        ]))).ToList();
+        ]), template, Tokenizer)).ToList();
         var data = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64, PadId = 0 });
         var losses = new List<List<double>>();
         var models = new List<LlamaForCausalLM>();

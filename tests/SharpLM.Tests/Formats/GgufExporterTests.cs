@@ -2,7 +2,7 @@ using System.CommandLine;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Adapters;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
@@ -85,7 +85,7 @@ public class GgufExporterTests
             foreach (var (_, _, adapter) in Lora.Adapters(model)) adapter.B.weight.normal_(0, 0.1);
         AdapterFolder.Save(dir.File("adapter"), model, options, dir.File("base"));
         TestCorpus.Tokenizer.Save(dir.File("adapter/tokenizer.json"));
-        ChatTemplate.ChatMl.Save(dir.File("adapter")); // fine-tuning saves its template with the adapter
+        ChatTemplates.ChatMl.Save(dir.File("adapter")); // fine-tuning saves its template with the adapter
         Lora.Merge(model);
         ModelFolder.Save(dir.File("merged"), model, TestCorpus.Tokenizer);
 
@@ -96,7 +96,7 @@ public class GgufExporterTests
         foreach (var name in new[] { "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight" })
             Assert.Equal(merged.Floats(name), fromAdapter.Floats(name));
         Assert.NotEqual(unadapted.Floats("blk.0.attn_q.weight"), fromAdapter.Floats("blk.0.attn_q.weight"));
-        Assert.Equal(ChatTemplate.ChatMl.JinjaTemplate, fromAdapter.Metadata["tokenizer.chat_template"]);
+        Assert.Equal(ChatTemplates.ChatMl.JinjaTemplate, fromAdapter.Metadata["tokenizer.chat_template"]);
         Assert.False(unadapted.Metadata.ContainsKey("tokenizer.chat_template"));
     }
 

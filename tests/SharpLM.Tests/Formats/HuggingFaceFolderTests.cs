@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpLM.Adapters;
+using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Data;
@@ -123,7 +124,7 @@ public sealed class HuggingFaceFolderTests : IDisposable
     }
 
     int[] ChatPrompt(ITokenizer tokenizer) =>
-        ChatTemplate.ChatMl.RenderPrompt(tokenizer, [new ChatMessage(ChatMessage.UserRole, "What is the next token? 42")]);
+        ChatTemplates.ChatMl.RenderPrompt(tokenizer, [new ChatMessage(ChatMessage.UserRole, "What is the next token? 42")]);
 
     [Fact]
     public void ExportsToGgufThatLlamaCppTokenizesAndRunsLikeSharpLm()
@@ -164,11 +165,11 @@ public sealed class HuggingFaceFolderTests : IDisposable
         // Two LoRA steps on ChatML conversations, as `finetune --method lora` runs them.
         var lora = new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0 };
         Lora.Apply(loaded.Model, lora, seed: 1);
-        var examples = Enumerable.Range(0, 4).Select(i => ChatTemplate.ChatMl.Render(loaded.Tokenizer, new Conversation(
+        var examples = Enumerable.Range(0, 4).Select(i => TemplatedExample.FromConversation(new Conversation(
         [
             new ChatMessage(ChatMessage.UserRole, $"Count to {i + 3}."),
             new ChatMessage(ChatMessage.AssistantRole, string.Join(" ", Enumerable.Range(1, i + 3))),
-        ])));
+        ]), ChatTemplates.ChatMl, loaded.Tokenizer));
         var data = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64, PadId = 2 });
         using (var trainer = new Trainer(loaded.Model, data, null,
                    new TrainingOptions { BatchSize = 2, MaxSteps = 2, WarmupSteps = 1, LearningRate = 1e-2 }))

@@ -1,13 +1,13 @@
 using System.Text;
 using Microsoft.Extensions.AI;
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
-using ChatMessage = SharpLM.Data.ChatMessage;
+using ChatMessage = SharpLM.Chat.ChatMessage;
 
 namespace SharpLM.Tests.Generation;
 
@@ -28,7 +28,7 @@ public sealed class SharpLMChatClientTests : IDisposable
             model.InitializeWeights(5);
             ModelFolder.Save(dir.Path, model, TestCorpus.Tokenizer);
         }
-        ChatTemplate.ChatMl.Save(dir.Path);
+        ChatTemplates.ChatMl.Save(dir.Path);
         client = SharpLMChatClient.Load(dir.Path);
         loaded = client.GetService<PretrainedModel>()!;
     }
@@ -41,8 +41,8 @@ public sealed class SharpLMChatClientTests : IDisposable
 
     string DirectGreedy(string question, int maxTokens)
     {
-        var prompt = ChatTemplate.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]);
-        var text = new StreamingText(loaded.Tokenizer, ChatTemplate.ChatMl.StopStrings);
+        var prompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]);
+        var text = new StreamingText(loaded.Tokenizer, ChatTemplates.ChatMl.StopStrings);
         foreach (var id in new TokenGenerator(loaded.Model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = maxTokens }, loaded.StopTokens()))
         {
             text.Push(id);
@@ -62,7 +62,7 @@ public sealed class SharpLMChatClientTests : IDisposable
         Assert.Equal(expected, response.Text);
         Assert.Equal(ChatRole.Assistant, response.Messages.Single().Role);
         Assert.Equal(10, response.Usage?.OutputTokenCount);
-        Assert.Equal(ChatTemplate.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("user", Question)]).Length, response.Usage?.InputTokenCount);
+        Assert.Equal(ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("user", Question)]).Length, response.Usage?.InputTokenCount);
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
         Assert.Equal(Path.GetFileName(dir.Path), client.GetService<ChatClientMetadata>()?.DefaultModelId);
         Assert.Equal("chatml", ((SharpLMChatClient)client).Template.Name);
@@ -96,7 +96,7 @@ public sealed class SharpLMChatClientTests : IDisposable
         Assert.Equal((await client.GetResponseAsync(Question, sampling)).Text, (await client.GetResponseAsync(Question, sampling)).Text);
 
         AIChatMessage[] withSystem = [new(ChatRole.System, "Be brief."), new(ChatRole.User, Question)];
-        var expectedPrompt = ChatTemplate.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("system", "Be brief."), new ChatMessage("user", Question)]);
+        var expectedPrompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("system", "Be brief."), new ChatMessage("user", Question)]);
         Assert.Equal(expectedPrompt.Length, (await client.GetResponseAsync(withSystem, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount);
     }
 

@@ -1,3 +1,4 @@
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
@@ -42,7 +43,7 @@ public sealed class TrainedGgufFixture : IDisposable
 
         ModelFolder.Save(dir.File("model"), Model, Tokenizer);
         // A fine-tune's default template for this tokenizer; the GGUF carries it as tokenizer.chat_template.
-        ChatTemplate.DefaultFor(Tokenizer).Save(dir.File("model"));
+        ChatTemplates.DefaultFor(Tokenizer).Save(dir.File("model"));
         foreach (var type in Enum.GetValues<GgufTensorType>())
             GgufExporter.Export(dir.File("model"), Gguf(type), type);
     }
@@ -119,7 +120,7 @@ public sealed class GgufLlamaCppTests(TrainedGgufFixture trained, ITestOutputHel
     {
         using var llama = new LlamaCppModel(trained.Gguf(GgufTensorType.F32));
         var text = llama.ApplyChatTemplate(("system", "Be brief."), ("user", "Hello there"));
-        var sharpLm = ChatTemplate.ChatMl.RenderPrompt(trained.Tokenizer,
+        var sharpLm = ChatTemplates.ChatMl.RenderPrompt(trained.Tokenizer,
             [new ChatMessage(ChatMessage.SystemRole, "Be brief."), new ChatMessage(ChatMessage.UserRole, "Hello there")]);
         Assert.Equal(trained.Tokenizer.Decode(sharpLm[1..]), text); // SharpLM's ids start with the begin token
     }
@@ -127,13 +128,13 @@ public sealed class GgufLlamaCppTests(TrainedGgufFixture trained, ITestOutputHel
     [Fact]
     public void TheDefaultFineTuneTemplateIsChatMlWhoseMarkersLlamaCppTokenizesAndStopsAt()
     {
-        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.DefaultFor(trained.Tokenizer));
+        Assert.Same(ChatTemplates.ChatMl, ChatTemplates.DefaultFor(trained.Tokenizer));
         using var llama = new LlamaCppModel(trained.Gguf(GgufTensorType.F32));
         var text = llama.ApplyChatTemplate(("user", "Hello there"));
-        var sharpLm = ChatTemplate.ChatMl.RenderPrompt(trained.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "Hello there")]);
+        var sharpLm = ChatTemplates.ChatMl.RenderPrompt(trained.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "Hello there")]);
         Assert.Equal(sharpLm[1..], llama.Tokenize(text, special: true)); // one token per marker in both
         var imEnd = trained.Tokenizer.TokenToId("<|im_end|>")!.Value;
-        Assert.Contains(imEnd, ChatTemplate.ChatMl.StopTokenIds(trained.Tokenizer));
+        Assert.Contains(imEnd, ChatTemplates.ChatMl.StopTokenIds(trained.Tokenizer));
         Assert.True(llama.EndsGeneration(imEnd));
     }
 

@@ -5,14 +5,14 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using OpenAI;
+using SharpLM.Chat;
 using SharpLM.Cli.Commands;
 using SharpLM.Cli.Serving;
-using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Tests.Tokenization;
 using Xunit;
-using ChatMessage = SharpLM.Data.ChatMessage;
+using ChatMessage = SharpLM.Chat.ChatMessage;
 
 namespace SharpLM.Tests.Serving;
 
@@ -35,7 +35,7 @@ public sealed class ServerFixture : IAsyncLifetime
         using (var model = TestModels.Tiny(vocab: tokenizer.VocabSize, seed: 3))
             ModelFolder.Save(dir.Path, model, tokenizer);
         Loaded = PretrainedModel.Load(dir.Path);
-        Served = new ServedModel(Loaded, ChatTemplate.Default, Loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 12 }, "tiny");
+        Served = new ServedModel(Loaded, ChatTemplates.Default, Loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 12 }, "tiny");
         server = await ModelServer.StartAsync(Served, new ServeOptions(Port: 0, ApiKey: Key, Log: line => { lock (Log) Log.Add(line); }));
         Http.BaseAddress = server.Address;
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
@@ -72,8 +72,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     (string Text, int PromptTokens, int Generated, StopReason Reason) DirectChat(string question, int maxTokens) =>
-        DirectGreedy(ChatTemplate.Default.RenderPrompt(fixture.Loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]),
-            ChatTemplate.Default.StopStrings, maxTokens);
+        DirectGreedy(ChatTemplates.Default.RenderPrompt(fixture.Loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]),
+            ChatTemplates.Default.StopStrings, maxTokens);
 
     async Task<(HttpStatusCode Status, JsonElement Body)> Post(string path, string json, bool authorised = true)
     {

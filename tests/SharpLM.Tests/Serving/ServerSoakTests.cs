@@ -3,8 +3,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpLM.Chat;
 using SharpLM.Cli.Serving;
-using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Tests.Tokenization;
 using Xunit;
@@ -46,7 +46,7 @@ public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output)
             ModelFolder.Save(dir.File("model"), model, tokenizer);
         loaded = PretrainedModel.Load(dir.File("model"));
         dir.Write("template/tokenizer_config.json", new JsonObject { ["chat_template"] = Template, ["eos_token"] = "</s>" }.ToJsonString());
-        var template = ChatTemplate.LoadFromModel(dir.File("template"))!;
+        var template = ChatTemplates.LoadFromModel(dir.File("template"))!;
         served = new ServedModel(loaded, template, loaded.Generation.ToSamplingOptions() with { MaxNewTokens = 8 }, "soak");
         server = await ModelServer.StartAsync(served, new ServeOptions(Port: 0));
         http.BaseAddress = server.Address;

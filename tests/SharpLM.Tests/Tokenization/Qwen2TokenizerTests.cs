@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using SharpLM.Chat;
 using SharpLM.Tokenization;
 using Xunit;
 
@@ -66,9 +67,9 @@ public class Qwen2TokenizerTests
         Assert.Equal(151643, configured.Pad);
 
         // Saving a chat template keeps those roles, "bos_token": null included.
-        var template = SharpLM.Data.ChatTemplate.LoadFromModel(dir.Path);
+        var template = ChatTemplates.LoadFromModel(dir.Path);
         Assert.Null(template);
-        SharpLM.Data.ChatTemplate.ChatMl.Save(dir.Path);
+        ChatTemplates.ChatMl.Save(dir.Path);
         Assert.Equal(configured, TokenizerLoader.Load(dir.Path).Special);
     }
 }

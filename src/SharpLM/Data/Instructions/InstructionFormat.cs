@@ -20,6 +20,6 @@ public enum InstructionFormat
     PromptCompletion,
 
     /// <summary><c>messages</c>: an array of <c>{"role", "content"}</c> objects (JSONL and nested Parquet lists),
-    /// see <see cref="Conversation"/> for the rules.</summary>
+    /// see <see cref="Chat.Conversation"/> for the rules.</summary>
     Messages,
 }

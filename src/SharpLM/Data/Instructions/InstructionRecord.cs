@@ -1,7 +1,9 @@
+using SharpLM.Chat;
+
 namespace SharpLM.Data;
 
 /// <summary>One record of fine-tuning data: either plain text (continued pretraining on domain text, trained on
-/// every token) or a <see cref="Data.Conversation"/> (trained on the assistant's answers).</summary>
+/// every token) or a <see cref="Chat.Conversation"/> (trained on the assistant's answers).</summary>
 public sealed class InstructionRecord
 {
     InstructionRecord(string? text, Conversation? conversation, string source)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SharpLM.Chat;
 
 namespace SharpLM.Data;
 

@@ -1,7 +1,11 @@
+using SharpLM.Chat;
+using SharpLM.Tokenization;
+
 namespace SharpLM.Data;
 
 /// <summary>
-/// A conversation or text rendered to token ids, with the tokens to learn marked.
+/// A conversation or text rendered to token ids, with the tokens to learn marked: by default the assistant's answers
+/// and what ends them (as the <see cref="ChatTemplate"/> marks them), every token with <c>trainOnPrompt</c>; never the first.
 /// </summary>
 /// <param name="Ids">The token ids, begin token first when the tokenizer has one.</param>
 /// <param name="Trained">One flag per token: <c>Trained[i]</c> means token <c>i</c> is a target, i.e. the model is
@@ -12,6 +16,39 @@ public sealed record TemplatedExample(int[] Ids, bool[] Trained)
 {
     /// <summary>Where the record came from, e.g. <c>chat.jsonl:12</c>, for messages.</summary>
     public string Source { get; init; } = "";
+
+    /// <summary>A record for training: a conversation rendered with <paramref name="template"/> (see
+    /// <see cref="FromConversation"/>), a text as <see cref="FromText"/> does.</summary>
+    public static TemplatedExample FromRecord(InstructionRecord record, ChatTemplate template, ITokenizer tokenizer, bool trainOnPrompt = false) =>
+        record.Conversation is { } conversation
+            ? FromConversation(conversation, template, tokenizer, trainOnPrompt)
+            : FromText(record.Text!, tokenizer) with { Source = record.Source };
+
+    /// <summary>A conversation for training: the template's rendering, trained on the assistant's answers and what ends
+    /// them; <paramref name="trainOnPrompt"/> trains every token but the first.</summary>
+    public static TemplatedExample FromConversation(Conversation conversation, ChatTemplate template, ITokenizer tokenizer, bool trainOnPrompt = false)
+    {
+        var rendered = template.Render(tokenizer, conversation);
+        var trained = trainOnPrompt ? Enumerable.Repeat(true, rendered.Ids.Length).ToArray() : rendered.InAnswer.ToArray();
+        return Targets(rendered.Ids, trained) with { Source = conversation.Source };
+    }
+
+    /// <summary>Plain text for continued pretraining: begin token (when the tokenizer has one), the text, end token;
+    /// every token after the first trained.</summary>
+    public static TemplatedExample FromText(string text, ITokenizer tokenizer)
+    {
+        int eos = tokenizer.Special.Eos ?? throw new SharpLMException("the tokenizer has no end token, which plain-text examples end with");
+        int[] content = tokenizer.Encode(text, allowSpecial: false);
+        int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. content, eos] : [.. content, eos];
+        return Targets(ids, Enumerable.Repeat(true, ids.Length).ToArray());
+    }
+
+    // Nothing predicts the first token, whatever else is trained.
+    static TemplatedExample Targets(int[] ids, bool[] trained)
+    {
+        if (trained.Length > 0) trained[0] = false;
+        return new TemplatedExample(ids, trained);
+    }
 
     /// <summary>Number of tokens marked as targets.</summary>
     public int TrainedTokens => Trained.Count(t => t);

@@ -1,7 +1,8 @@
 using System.CommandLine;
+using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Data;
+using SharpLM.Tests.Chat;
 using SharpLM.Tests.Cli;
 using Xunit;
 
@@ -44,7 +45,7 @@ public sealed class DataCommandTests : IDisposable
         string tokenizer = Tokenizer();
         string model = Path.GetDirectoryName(tokenizer)!;
         string data = dir.Write("pc.jsonl", "{\"prompt\": \"p\", \"completion\": \"c\"}\n");
-        File.WriteAllText(Path.Combine(model, ChatTemplate.FileName), "{\"broken\": ");
+        File.WriteAllText(Path.Combine(model, PartsChatTemplate.FileName), "{\"broken\": ");
         // Fails only because the saved template is read when --template is not given.
         Assert.Equal(1, Run("data", "preview", "--data", data, "--tokenizer", model));
         Assert.Equal(0, Run("data", "preview", "--data", data, "--tokenizer", model, "--template", "default"));

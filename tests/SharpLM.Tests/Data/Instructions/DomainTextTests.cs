@@ -24,7 +24,7 @@ public class DomainTextTests
     public void LongTextIsCutIntoOverlappingChunksThatTrainEveryTokenOnce()
     {
         var tokenizer = new TestByteTokenizer();
-        var example = ChatTemplate.RenderText(tokenizer, new string('x', 20)); // [BOT] + 20 bytes + [EOT] = 22 tokens
+        var example = TemplatedExample.FromText(new string('x', 20), tokenizer); // [BOT] + 20 bytes + [EOT] = 22 tokens
         var chunks = example.Chunks(8).ToList();
         Assert.Equal([9, 9, 6], chunks.Select(c => c.Ids.Length));
         Assert.All(chunks, c => Assert.False(c.Trained[0]));

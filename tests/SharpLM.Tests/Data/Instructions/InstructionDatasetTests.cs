@@ -1,3 +1,4 @@
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Training;
@@ -69,9 +70,9 @@ public class InstructionDatasetTests
     public void PackedAndPaddedBatchesGiveTheSameLoss()
     {
         var tokenizer = new TestByteTokenizer();
-        var template = new ChatTemplate("short", "{content}\n", "Q:{content}\n", "A:", "", endWithEos: true);
-        var examples = Enumerable.Range(0, 6).Select(i => template.Render(tokenizer, new Conversation(
-            [new("user", new string('q', 1 + 3 * i)), new("assistant", new string('a', 1 + (5 * i) % 7))]))).ToList();
+        var template = new PartsChatTemplate("short", "{content}\n", "Q:{content}\n", "A:", "", endWithEos: true);
+        var examples = Enumerable.Range(0, 6).Select(i => TemplatedExample.FromConversation(new Conversation(
+            [new("user", new string('q', 1 + 3 * i)), new("assistant", new string('a', 1 + (5 * i) % 7))]), template, tokenizer)).ToList();
         var padded = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64 });
         var packed = InstructionDataset.Build(examples, new InstructionDatasetOptions { MaxLength = 64, Packing = true });
         Assert.True(packed.Count < padded.Count);

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
-using SharpLM.Data.Jinja;
+using SharpLM.Chat.Jinja;
 using Xunit;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat.Jinja;
 
 /// <summary>SharpLM's Jinja renders the chat templates of nine released model families (and one written for the tests)
 /// exactly as @huggingface/jinja does (tests/fixtures/chat-templates: 140 renders of 7 conversations, with and without

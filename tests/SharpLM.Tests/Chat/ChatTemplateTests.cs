@@ -1,8 +1,8 @@
-using SharpLM.Data;
+using SharpLM.Chat;
 using SharpLM.Tokenization;
 using Xunit;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat;
 
 public class ChatTemplateTests : IDisposable
 {
@@ -10,84 +10,31 @@ public class ChatTemplateTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    const string AlpacaLine = """{"instruction": "Add", "input": "1 2", "output": "3", "system": "Be brief."}""";
-    const string PromptLine = """{"prompt": "2+2?", "completion": "4"}""";
-    const string MessagesLine = """
-        {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"}, {"role": "user", "content": "u2"}, {"role": "assistant", "content": "a2"}]}
-        """;
-    const string TextLine = """{"text": "domain text"}""";
-
-    public static TheoryData<string, string, string, string> Expected()
-    {
-        var data = new TheoryData<string, string, string, string>();
-        foreach (var tokenizer in new[] { "bytes", "bpe" })
-        {
-            data.Add(tokenizer, "default", AlpacaLine, "[BOT]Be brief.\n\n### Instruction:\nAdd\n\n1 2\n\n### Response:\n«3[EOT]»");
-            data.Add(tokenizer, "default", PromptLine, "[BOT]### Instruction:\n2+2?\n\n### Response:\n«4[EOT]»");
-            data.Add(tokenizer, "default", MessagesLine,
-                "[BOT]S\n\n### Instruction:\nu1\n\n### Response:\n«a1[EOT]»### Instruction:\nu2\n\n### Response:\n«a2[EOT]»");
-            data.Add(tokenizer, "default", TextLine, "[BOT]«domain text[EOT]»");
-            data.Add(tokenizer, "chatml", AlpacaLine,
-                "[BOT]<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nAdd\n\n1 2<|im_end|>\n<|im_start|>assistant\n«3<|im_end|>»\n");
-            data.Add(tokenizer, "chatml", PromptLine, "[BOT]<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n«4<|im_end|>»\n");
-            data.Add(tokenizer, "chatml", MessagesLine,
-                "[BOT]<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nu1<|im_end|>\n<|im_start|>assistant\n«a1<|im_end|>»\n"
-                + "<|im_start|>user\nu2<|im_end|>\n<|im_start|>assistant\n«a2<|im_end|>»\n");
-            data.Add(tokenizer, "chatml", TextLine, "[BOT]«domain text[EOT]»");
-        }
-        return data;
-    }
-
-    InstructionRecord ReadOne(string line) => Assert.Single(new InstructionReader(dir.Write("data.jsonl", line + "\n")).Read());
-
-    [Theory]
-    [MemberData(nameof(Expected))]
-    public void TrainsOnlyAnswersAndTheirEnds(string tokenizerName, string templateName, string line, string expected)
-    {
-        var tokenizer = TestTokenizers.Get(tokenizerName);
-        var record = ReadOne(line);
-        var example = ChatTemplate.Get(templateName).Render(tokenizer, record);
-        Assert.Equal(expected, Marked.Show(tokenizer, example));
-        Assert.Equal(record.Source, example.Source);
-    }
-
-    [Theory]
-    [MemberData(nameof(Expected))]
-    public void TrainOnPromptTrainsEverythingButTheBeginToken(string tokenizerName, string templateName, string line, string expected)
-    {
-        var tokenizer = TestTokenizers.Get(tokenizerName);
-        var example = ChatTemplate.Get(templateName).Render(tokenizer, ReadOne(line), trainOnPrompt: true);
-        Assert.Equal(tokenizer.Special.Bos, example.Ids[0]);
-        Assert.False(example.Trained[0]);
-        Assert.All(example.Trained.Skip(1), Assert.True);
-        Assert.Equal("[BOT]«" + expected.Replace("«", "").Replace("»", "")[5..] + "»", Marked.Show(tokenizer, example));
-    }
-
     [Fact]
     public void TemplatePartsUseSpecialTokensButContentNever()
     {
         var tokenizer = TestTokenizers.ChatMl;
         int start = tokenizer.TokenToId("<|im_start|>")!.Value, end = tokenizer.TokenToId("<|im_end|>")!.Value;
         var conversation = new Conversation([new("user", "say <|im_end|> please"), new("assistant", "<|im_start|>ok")]);
-        var example = ChatTemplate.ChatMl.Render(tokenizer, conversation);
+        var rendered = ChatTemplates.ChatMl.Render(tokenizer, conversation);
 
-        Assert.Equal(2, example.Ids.Count(id => id == start));
-        Assert.Equal(2, example.Ids.Count(id => id == end));
-        // The last special <|im_end|> is the answer's end and trained; the "\n" after it is not.
-        int last = Array.LastIndexOf(example.Ids, end);
-        Assert.True(example.Trained[last]);
-        Assert.Equal(example.Ids.Length - 2, last);
-        Assert.False(example.Trained[^1]);
-        Assert.Equal("<|im_start|>ok<|im_end|>", tokenizer.Decode(example.Ids.Where((_, i) => example.Trained[i]).ToArray()));
+        Assert.Equal(2, rendered.Ids.Count(id => id == start));
+        Assert.Equal(2, rendered.Ids.Count(id => id == end));
+        // The last special <|im_end|> is the answer's end and part of it; the "\n" after it is not.
+        int last = Array.LastIndexOf(rendered.Ids, end);
+        Assert.True(rendered.InAnswer[last]);
+        Assert.Equal(rendered.Ids.Length - 2, last);
+        Assert.False(rendered.InAnswer[^1]);
+        Assert.Equal("<|im_start|>ok<|im_end|>", tokenizer.Decode(rendered.Ids.Where((_, i) => rendered.InAnswer[i]).ToArray()));
     }
 
     [Fact]
-    public void DefaultTemplateTrainsTheEndTokenId()
+    public void DefaultTemplatesAnswersEndWithTheEndTokenId()
     {
         var tokenizer = TestTokenizers.ChatMl;
-        var example = ChatTemplate.Default.Render(tokenizer, new Conversation([new("user", "q"), new("assistant", "a")]));
-        Assert.Equal(tokenizer.Special.Eos, example.Ids[^1]);
-        Assert.True(example.Trained[^1]);
+        var rendered = ChatTemplates.Default.Render(tokenizer, new Conversation([new("user", "q"), new("assistant", "a")]));
+        Assert.Equal(tokenizer.Special.Eos, rendered.Ids[^1]);
+        Assert.True(rendered.InAnswer[^1]);
     }
 
     [Theory]
@@ -98,21 +45,21 @@ public class ChatTemplateTests : IDisposable
     public void PromptIsExactlyThePrefixTrainingSaw(string tokenizerName, string templateName)
     {
         var tokenizer = TestTokenizers.Get(tokenizerName);
-        var template = ChatTemplate.Get(templateName);
+        var template = ChatTemplates.Get(templateName);
         var messages = new ChatMessage[]
         {
             new("system", "You answer in one word."), new("user", "Hello there, model"), new("assistant", " the answer\n"),
             new("user", "And\n\nagain?"), new("assistant", "again"),
         };
-        var example = template.Render(tokenizer, new Conversation(messages));
+        var rendered = template.Render(tokenizer, new Conversation(messages));
         foreach (int turn in new[] { 2, 4 })
         {
             int[] prompt = template.RenderPrompt(tokenizer, messages[..turn]);
-            Assert.Equal(prompt, example.Ids[..prompt.Length]);
-            Assert.True(example.Trained[prompt.Length], "the answer starts right after the prompt");
-            Assert.False(example.Trained[prompt.Length - 1]);
+            Assert.Equal(prompt, rendered.Ids[..prompt.Length]);
+            Assert.True(rendered.InAnswer[prompt.Length], "the answer starts right after the prompt");
+            Assert.False(rendered.InAnswer[prompt.Length - 1]);
             int[] content = tokenizer.Encode(messages[turn].Content);
-            Assert.Equal(content, example.Ids[prompt.Length..(prompt.Length + content.Length)]);
+            Assert.Equal(content, rendered.Ids[prompt.Length..(prompt.Length + content.Length)]);
         }
     }
 
@@ -121,10 +68,10 @@ public class ChatTemplateTests : IDisposable
     {
         var tokenizer = new TestByteTokenizer();
         Assert.Equal("a prompt must end with a user message, not assistant",
-            Assert.Throws<SharpLMException>(() => ChatTemplate.Default.RenderPrompt(tokenizer, [new("user", "q"), new("assistant", "a")])).Message);
-        Assert.Equal("the conversation has no messages", Assert.Throws<SharpLMException>(() => ChatTemplate.Default.RenderPrompt(tokenizer, [])).Message);
+            Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [new("user", "q"), new("assistant", "a")])).Message);
+        Assert.Equal("the conversation has no messages", Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [])).Message);
         Assert.StartsWith("messages[1]: expected role \"assistant\", got \"user\"",
-            Assert.Throws<SharpLMException>(() => ChatTemplate.Default.RenderPrompt(tokenizer, [new("user", "q"), new("user", "a")])).Message);
+            Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [new("user", "q"), new("user", "a")])).Message);
     }
 
     [Fact]
@@ -132,12 +79,11 @@ public class ChatTemplateTests : IDisposable
     {
         var tokenizer = TestTokenizers.PadOnly;
         var conversation = new Conversation([new("user", "q"), new("assistant", "a")], "x.jsonl:3");
-        var example = ChatTemplate.ChatMl.Render(tokenizer, conversation);
-        Assert.Equal("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n«a<|im_end|>»\n", Marked.Show(tokenizer, example));
+        var rendered = ChatTemplates.ChatMl.Render(tokenizer, conversation);
+        Assert.Equal("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n«a<|im_end|>»\n", Marked.Show(tokenizer, rendered));
 
-        var e = Assert.Throws<SharpLMException>(() => ChatTemplate.Default.Render(tokenizer, conversation));
+        var e = Assert.Throws<SharpLMException>(() => ChatTemplates.Default.Render(tokenizer, conversation));
         Assert.StartsWith("chat template \"default\" ends answers with the tokenizer's end token, but the tokenizer has none", e.Message);
-        Assert.Contains("no end token", Assert.Throws<SharpLMException>(() => ChatTemplate.RenderText(tokenizer, "t")).Message);
     }
 
     [Fact]
@@ -153,27 +99,28 @@ public class ChatTemplateTests : IDisposable
         string model = Directory.CreateDirectory(dir.File("model")).FullName;
         TestTokenizers.ChatMl.Save(Path.Combine(model, "tokenizer.json"));
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), """{"model_max_length": 2048, "eos_token": "<|im_end|>"}""");
-        Assert.Null(ChatTemplate.LoadFromModel(model));
+        Assert.Null(ChatTemplates.LoadFromModel(model));
 
-        ChatTemplate.ChatMl.Save(model);
+        ChatTemplates.ChatMl.Save(model);
 
-        var loaded = ChatTemplate.LoadFromModel(model)!;
-        AssertSameTemplate(ChatTemplate.ChatMl, loaded);
-        AssertSameTemplate(ChatTemplate.ChatMl, ChatTemplate.Get(model));
-        AssertSameTemplate(ChatTemplate.ChatMl, ChatTemplate.Get(Path.Combine(model, ChatTemplate.FileName)));
-        Assert.Contains("\"<|im_start|>user\\n{content}<|im_end|>\\n\"", File.ReadAllText(Path.Combine(model, ChatTemplate.FileName)));
+        var loaded = ChatTemplates.LoadFromModel(model)!;
+        AssertSameTemplate(ChatTemplates.ChatMl, loaded);
+        AssertSameTemplate(ChatTemplates.ChatMl, ChatTemplates.Get(model));
+        AssertSameTemplate(ChatTemplates.ChatMl, ChatTemplates.Get(Path.Combine(model, PartsChatTemplate.FileName)));
+        Assert.Contains("\"<|im_start|>user\\n{content}<|im_end|>\\n\"", File.ReadAllText(Path.Combine(model, PartsChatTemplate.FileName)));
 
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model, "tokenizer_config.json")))!;
         Assert.Equal(2048, (int)config["model_max_length"]!);
         Assert.Equal("<|im_end|>", (string)config["eos_token"]!); // kept, not overwritten
         Assert.Equal("[BOT]", (string)config["bos_token"]!);
         Assert.Equal("[PAD]", (string)config["pad_token"]!);
-        Assert.Equal(ChatTemplate.ChatMl.JinjaTemplate, (string)config["chat_template"]!);
+        Assert.Equal(ChatTemplates.ChatMl.JinjaTemplate, (string)config["chat_template"]!);
         Assert.Empty(Directory.GetFiles(model, "*.tmp"));
     }
 
-    static void AssertSameTemplate(ChatTemplate expected, ChatTemplate actual)
+    static void AssertSameTemplate(PartsChatTemplate expected, ChatTemplate template)
     {
+        var actual = Assert.IsType<PartsChatTemplate>(template);
         Assert.Equal(
             (expected.Name, expected.SystemPart, expected.UserPart, expected.AssistantStart, expected.AssistantEnd, expected.EndWithEos, expected.AfterAssistant, expected.AddBos),
             (actual.Name, actual.SystemPart, actual.UserPart, actual.AssistantStart, actual.AssistantEnd, actual.EndWithEos, actual.AfterAssistant, actual.AddBos));
@@ -190,8 +137,8 @@ public class ChatTemplateTests : IDisposable
             + "{% elif message['role'] == 'assistant' %}{{ '### Response:\\n' }}{{ message['content'] }}{{ eos_token }}"
             + "{% else %}{{ raise_exception('unknown role: ' + message['role']) }}{% endif %}{% endfor %}"
             + "{% if add_generation_prompt %}{{ '### Response:\\n' }}{% endif %}",
-            ChatTemplate.Default.JinjaTemplate);
-        var tricky = new ChatTemplate("t", "{content}", "it's {% raw %}\\{content}", "A:", "", endWithEos: true, addBos: false);
+            ChatTemplates.Default.JinjaTemplate);
+        var tricky = new PartsChatTemplate("t", "{content}", "it's {% raw %}\\{content}", "A:", "", endWithEos: true, addBos: false);
         Assert.StartsWith("{% for message in messages %}", tricky.JinjaTemplate);
         Assert.Contains("{{ 'it\\'s {% raw %}\\\\' }}{{ message['content'] }}", tricky.JinjaTemplate);
     }
@@ -202,15 +149,15 @@ public class ChatTemplateTests : IDisposable
         string path = dir.Write("mine.json", """
             {"system": "<<SYS>>{content}<</SYS>>", "user": "[INST]{content}[/INST]", "assistant_start": " ", "assistant_end": "</s>", "stop_strings": ["</s>"]}
             """);
-        var template = ChatTemplate.Get(path);
+        var template = Assert.IsType<PartsChatTemplate>(ChatTemplates.Get(path));
         Assert.Equal("mine", template.Name);
         Assert.True(template.AddBos);
         Assert.False(template.EndWithEos);
         Assert.Equal("", template.AfterAssistant);
         Assert.Equal(["</s>"], template.StopStrings);
         var tokenizer = new TestByteTokenizer();
-        var example = template.Render(tokenizer, new Conversation([new("user", "q"), new("assistant", "a")]));
-        Assert.Equal("[BOT][INST]q[/INST] «a</s>»", Marked.Show(tokenizer, example));
+        var rendered = template.Render(tokenizer, new Conversation([new("user", "q"), new("assistant", "a")]));
+        Assert.Equal("[BOT][INST]q[/INST] «a</s>»", Marked.Show(tokenizer, rendered));
     }
 
     [Theory]
@@ -233,15 +180,15 @@ public class ChatTemplateTests : IDisposable
     public void BadTemplateFilesSayWhatIsWrong(string json, string expected)
     {
         string path = dir.Write("bad.json", json);
-        Assert.StartsWith($"{path}: {expected}", Assert.Throws<SharpLMException>(() => ChatTemplate.Get(path)).Message);
+        Assert.StartsWith($"{path}: {expected}", Assert.Throws<SharpLMException>(() => ChatTemplates.Get(path)).Message);
     }
 
     [Fact]
     public void UnknownTemplateNameListsTheChoices()
     {
         Assert.Equal("unknown chat template \"llama9\": expected default or chatml, a template .json file, or a model folder with sharplm_template.json",
-            Assert.Throws<SharpLMException>(() => ChatTemplate.Get("llama9")).Message);
-        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.Get("ChatML"));
-        Assert.Contains("has no chat template (neither sharplm_template.json nor a chat_template in tokenizer_config.json)", Assert.Throws<SharpLMException>(() => ChatTemplate.Get(dir.Path)).Message);
+            Assert.Throws<SharpLMException>(() => ChatTemplates.Get("llama9")).Message);
+        Assert.Same(ChatTemplates.ChatMl, ChatTemplates.Get("ChatML"));
+        Assert.Contains("has no chat template (neither sharplm_template.json nor a chat_template in tokenizer_config.json)", Assert.Throws<SharpLMException>(() => ChatTemplates.Get(dir.Path)).Message);
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>What one render has used of its <see cref="JinjaLimits"/>: loop iterations, nesting depth, time
 /// (checked with the caller's cancellation on every iteration and expression) and the size of values.</summary>

@@ -1,7 +1,7 @@
-using SharpLM.Data.Jinja;
+using SharpLM.Chat.Jinja;
 using Xunit;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat.Jinja;
 
 /// <summary>The Jinja features chat templates lean on, with the output Python's Jinja gives (trim_blocks and
 /// lstrip_blocks on, as in transformers).</summary>

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>
 /// Parses the segments of a template into statements and expressions, with Jinja's operator precedence (lowest

@@ -1,4 +1,4 @@
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>
 /// Bounds on one parse and one render of a template. A model's chat template is untrusted input: without bounds a

@@ -1,4 +1,4 @@
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 // The parsed template: statements (Node) and expressions (Expr), each with the template line it came from.
 

@@ -1,15 +1,15 @@
 using System.Text;
 
-namespace SharpLM.Data;
+namespace SharpLM.Chat;
 
-/// <summary>Writes a <see cref="ChatTemplate"/> as a Hugging Face Jinja <c>chat_template</c>, so
+/// <summary>Writes a <see cref="PartsChatTemplate"/> as a Hugging Face Jinja <c>chat_template</c>, so
 /// <c>tokenizer.apply_chat_template</c> renders the same text SharpLM trains on.</summary>
 /// <remarks>All on one line: text between Jinja tags would be output. Every template part is a quoted Jinja string,
 /// so braces or percent signs in it are never read as Jinja. Hugging Face tokenizes the rendered text in one piece,
 /// while SharpLM encodes each part on its own; the ids can differ where a byte-level merge would cross a part boundary.</remarks>
 internal static class ChatTemplateJinja
 {
-    public static string Build(ChatTemplate template)
+    public static string Build(PartsChatTemplate template)
     {
         var jinja = new StringBuilder();
         if (template.AddBos) jinja.Append("{% if bos_token %}{{ bos_token }}{% endif %}");
@@ -27,8 +27,8 @@ internal static class ChatTemplateJinja
 
     static string Wrap(string part)
     {
-        int at = part.IndexOf(ChatTemplate.ContentPlaceholder, StringComparison.Ordinal);
-        return Literal(part[..at]) + "{{ message['content'] }}" + Literal(part[(at + ChatTemplate.ContentPlaceholder.Length)..]);
+        int at = part.IndexOf(PartsChatTemplate.ContentPlaceholder, StringComparison.Ordinal);
+        return Literal(part[..at]) + "{{ message['content'] }}" + Literal(part[(at + PartsChatTemplate.ContentPlaceholder.Length)..]);
     }
 
     /// <summary>The text as a Jinja expression that outputs it (nothing for "").</summary>

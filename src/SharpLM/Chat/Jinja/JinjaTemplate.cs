@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>
 /// A Jinja template as Hugging Face chat templates use them: parsed once, rendered with variables such as

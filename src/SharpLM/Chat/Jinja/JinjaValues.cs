@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>A template failed to parse or to render; the message says where and why.</summary>
 public class JinjaException(string message) : SharpLMException(message);

@@ -4,11 +4,12 @@ using System.Text.Json.Nodes;
 using SharpLM.Formats;
 using SharpLM.Tokenization;
 
-namespace SharpLM.Data;
+namespace SharpLM.Chat;
 
 /// <summary>
-/// Reads and writes chat templates as JSON (<c>sharplm_template.json</c> in a model folder, or any file given to
-/// <c>--template</c>). Example, the built-in ChatML template:
+/// Reads and writes SharpLM's chat templates (<see cref="PartsChatTemplate"/>) as JSON (<c>sharplm_template.json</c> in a
+/// model folder, or any file named as the template), and a template's Jinja form in <c>tokenizer_config.json</c>.
+/// Example, the built-in ChatML template:
 /// <code>
 /// {
 ///   "name": "chatml",
@@ -38,13 +39,13 @@ internal static class ChatTemplateFile
     /// <summary>Parses a JSON file; malformed JSON throws a <see cref="SharpLMException"/> naming the file.</summary>
     public static JsonDocument ParseFile(string path) => JsonFile.Read(path, "JSON");
 
-    public static ChatTemplate Read(string path)
+    public static PartsChatTemplate Read(string path)
     {
         using (var json = ParseFile(path))
         {
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                throw new SharpLMException($"{path}: expected a JSON object with the template parts, got {JsonlReader.Describe(root.ValueKind)}");
+                throw new SharpLMException($"{path}: expected a JSON object with the template parts, got {Describe(root.ValueKind)}");
             foreach (var property in root.EnumerateObject())
             {
                 if (!Fields.Contains(property.Name))
@@ -52,7 +53,7 @@ internal static class ChatTemplateFile
             }
             try
             {
-                return new ChatTemplate(
+                return new PartsChatTemplate(
                     String(root, "name", path, Path.GetFileNameWithoutExtension(path)),
                     String(root, "system", path), String(root, "user", path), String(root, "assistant_start", path),
                     String(root, "assistant_end", path, ""), Bool(root, "end_with_eos", path, false),
@@ -65,7 +66,7 @@ internal static class ChatTemplateFile
         }
     }
 
-    public static void Write(ChatTemplate template, string path)
+    public static void Write(PartsChatTemplate template, string path)
     {
         var json = new JsonObject
         {
@@ -82,11 +83,12 @@ internal static class ChatTemplateFile
         WriteJson(path, json);
     }
 
-    /// <summary>Sets <c>chat_template</c> in the folder's <c>tokenizer_config.json</c> (created when missing, other
-    /// fields kept) and, when the folder has a tokenizer, names its bos/eos tokens there, which the Jinja template uses.</summary>
-    public static void WriteHuggingFaceConfig(ChatTemplate template, string folder)
+    /// <summary>Sets <c>chat_template</c> to <paramref name="jinja"/> in the folder's <c>tokenizer_config.json</c> (created
+    /// when missing, other fields kept), adds <paramref name="specialTokens"/> it lacks and, when the folder has a
+    /// tokenizer, names its bos/eos/pad tokens there, which the Jinja template uses.</summary>
+    public static void WriteHuggingFaceConfig(string folder, string jinja, IReadOnlyDictionary<string, object?> specialTokens)
     {
-        string path = Path.Combine(folder, Tokenization.TokenizerConfigFile.FileName);
+        string path = Path.Combine(folder, TokenizerConfigFile.FileName);
         JsonObject config;
         if (!File.Exists(path))
             config = [];
@@ -95,10 +97,10 @@ internal static class ChatTemplateFile
             config = JsonNode.Parse(JsonFile.ReadBytes(path, "JSON")) as JsonObject
                      ?? throw new SharpLMException($"{path}: expected a JSON object");
         }
-        config["chat_template"] = template.JinjaTemplate;
-        foreach (var (name, value) in template.SpecialTokens)
+        config["chat_template"] = jinja;
+        foreach (var (name, value) in specialTokens)
             if (!config.ContainsKey(name)) config[name] = value as string; // null stays null: "none"
-        if (File.Exists(Path.Combine(folder, ModelFolder.TokenizerFile)))
+        if (File.Exists(Path.Combine(folder, TokenizerJson.FileName)))
         {
             var tokenizer = TokenizerLoader.Load(folder);
             SetToken(config, "bos_token", tokenizer.Special.Bos, tokenizer);
@@ -122,7 +124,7 @@ internal static class ChatTemplateFile
         if (!root.TryGetProperty(field, out var value))
             return fallback ?? throw new SharpLMException($"{path}: field \"{field}\" is missing");
         if (value.ValueKind != JsonValueKind.String)
-            throw new SharpLMException($"{path}: field \"{field}\" is {JsonlReader.Describe(value.ValueKind)}, expected a string");
+            throw new SharpLMException($"{path}: field \"{field}\" is {Describe(value.ValueKind)}, expected a string");
         return value.GetString()!;
     }
 
@@ -130,9 +132,21 @@ internal static class ChatTemplateFile
     {
         if (!root.TryGetProperty(field, out var value)) return fallback;
         if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            throw new SharpLMException($"{path}: field \"{field}\" is {JsonlReader.Describe(value.ValueKind)}, expected true or false");
+            throw new SharpLMException($"{path}: field \"{field}\" is {Describe(value.ValueKind)}, expected true or false");
         return value.GetBoolean();
     }
+
+    // As JsonlReader.Describe (Data, which Chat does not use); one helper for both belongs with JsonFile.
+    static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
 
     static string[] StopStrings(JsonElement root, string path)
     {

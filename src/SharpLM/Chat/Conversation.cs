@@ -1,4 +1,4 @@
-namespace SharpLM.Data;
+namespace SharpLM.Chat;
 
 /// <summary>
 /// A chat to train on: an optional first system message, then user and assistant turns that strictly

@@ -1,4 +1,4 @@
-namespace SharpLM.Data;
+namespace SharpLM.Chat;
 
 /// <summary>One turn of a conversation.</summary>
 /// <param name="Role"><see cref="SystemRole"/>, <see cref="UserRole"/> or <see cref="AssistantRole"/>.</param>

@@ -1,7 +1,7 @@
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat;
 
 /// <summary>Tokenizers for template tests, trained once.</summary>
 static class TestTokenizers

@@ -1,13 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat;
 
 /// <summary>A model folder's own chat_template (tokenizer_config.json) drives prompts and training masks.</summary>
-public sealed class HubChatTemplateTests : IDisposable
+public sealed class JinjaChatTemplateTests : IDisposable
 {
     readonly TempDirectory dir = new();
     static readonly JsonElement Templates = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("chat-templates", "templates.json"))).RootElement;
@@ -45,9 +46,8 @@ public sealed class HubChatTemplateTests : IDisposable
     [InlineData("zephyr")]
     public void PromptsAreTheModelsTemplateRenderedWithGenerationPrompt(string family)
     {
-        var template = ChatTemplate.LoadFromModel(ModelFolder(family))!;
-        Assert.True(template.IsModelsOwn);
-        Assert.Equal(ChatTemplate.ModelsOwnName, template.Name);
+        var template = Assert.IsType<JinjaChatTemplate>(ChatTemplates.LoadFromModel(ModelFolder(family)));
+        Assert.Equal(JinjaChatTemplate.ModelsOwnName, template.Name);
         Assert.Equal([Templates.GetProperty(family).GetProperty("eos_token").GetString()!], template.StopStrings);
         var tokenizer = TestCorpus.Tokenizer;
         Assert.Equal(tokenizer.Encode(ExpectedText(family, "two_turns", true), allowSpecial: true),
@@ -60,22 +60,25 @@ public sealed class HubChatTemplateTests : IDisposable
     [InlineData("gemma3", new[] { "Blue.<end_of_turn>\n", "Green.<end_of_turn>\n" })]
     public void TrainingMarksEachAnswerAndItsEndAndNothingElse(string family, string[] answers)
     {
-        var template = ChatTemplate.LoadFromModel(ModelFolder(family))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder(family))!;
         var tokenizer = TestCorpus.Tokenizer;
-        var example = template.Render(tokenizer, new Conversation(Conversation("answered")));
+        var rendered = template.Render(tokenizer, new Conversation(Conversation("answered")));
 
-        Assert.Equal(ExpectedText(family, "answered", false), tokenizer.Decode(example.Ids));
-        var trainedRuns = new List<string>();
-        for (int i = 0; i < example.Ids.Length; i++)
+        Assert.Equal(ExpectedText(family, "answered", false), tokenizer.Decode(rendered.Ids));
+        var answerRuns = new List<string>();
+        for (int i = 0; i < rendered.Ids.Length; i++)
         {
-            if (!example.Trained[i]) continue;
+            if (!rendered.InAnswer[i]) continue;
             int start = i;
-            while (i < example.Ids.Length && example.Trained[i]) i++;
-            trainedRuns.Add(tokenizer.Decode(example.Ids[start..i]));
+            while (i < rendered.Ids.Length && rendered.InAnswer[i]) i++;
+            answerRuns.Add(tokenizer.Decode(rendered.Ids[start..i]));
         }
-        Assert.Equal(answers, trainedRuns);
+        Assert.Equal(answers, answerRuns);
 
-        var everything = template.Render(tokenizer, new Conversation(Conversation("answered")), trainOnPrompt: true);
+        var example = TemplatedExample.FromConversation(new Conversation(Conversation("answered")), template, tokenizer);
+        Assert.Equal(rendered.Ids, example.Ids);
+        Assert.Equal(rendered.InAnswer, example.Trained);
+        var everything = TemplatedExample.FromConversation(new Conversation(Conversation("answered")), template, tokenizer, trainOnPrompt: true);
         Assert.Equal(example.Ids, everything.Ids);
         Assert.Equal(example.Ids.Length - 1, everything.TrainedTokens);
     }
@@ -84,17 +87,17 @@ public sealed class HubChatTemplateTests : IDisposable
     public void ATemplateThatRewritesEarlierTurnsCannotBeTrainedOnAndSaysWhatToDo()
     {
         const string rewriting = "{% for m in messages %}{% if loop.last %}[{{ m.content }}]{% else %}{{ m.content }}{% endif %}{% endfor %}";
-        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", rewriting))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", rewriting))!;
         var e = Assert.Throws<SharpLMException>(() => template.Render(TestCorpus.Tokenizer, new Conversation(Conversation("answered"), "chat.jsonl:3")));
         Assert.Contains("chat.jsonl:3: the model's chat_template renders the conversation before messages[1] differently", e.Message);
-        Assert.Contains("--template chatml", e.Message);
+        Assert.EndsWith("use the chatml template (the template setting) or another SharpLM template instead", e.Message);
     }
 
     [Fact]
     public void TheTemplatesOwnRefusalReachesTheUser()
     {
         const string refusing = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ messages[0].content }}";
-        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", refusing))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", refusing))!;
         var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
         Assert.Equal("the model's chat_template refused the conversation: System role not supported", e.Message);
     }
@@ -102,19 +105,19 @@ public sealed class HubChatTemplateTests : IDisposable
     [Fact]
     public void ARunawayTemplateIsStoppedNamingItsFileAndTheLimit()
     {
-        var template = ChatTemplate.LoadFromModel(ModelFolder("qwen2_5", "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}"))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}"))!;
         var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
         Assert.Contains("tokenizer_config.json: the chat_template was stopped at a limit: line 1: a repeated string would be longer than 4000000 (JinjaLimits.MaxOutputChars)", e.Message);
 
         var nested = "{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}";
-        var refused = Assert.Throws<SharpLMException>(() => ChatTemplate.LoadFromModel(ModelFolder("llama3", nested)));
+        var refused = Assert.Throws<SharpLMException>(() => ChatTemplates.LoadFromModel(ModelFolder("llama3", nested)));
         Assert.Contains("tokenizer_config.json: chat_template line 1: nested deeper than 200 levels (JinjaLimits.MaxDepth)", refused.Message);
     }
 
     [Fact]
     public void SharpLMsOrderRulesApplyBeforeTheTemplateRuns()
     {
-        var template = ChatTemplate.LoadFromModel(ModelFolder("gemma3"))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder("gemma3"))!;
         var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer,
             [new ChatMessage("user", "a"), new ChatMessage("assistant", "b"), new ChatMessage("assistant", "c"), new ChatMessage("user", "d")]));
         Assert.Contains("messages[2]", e.Message);
@@ -123,17 +126,17 @@ public sealed class HubChatTemplateTests : IDisposable
     [Fact]
     public void SavingWritesTheTemplateAndItsTokensToTokenizerConfigOnly()
     {
-        var template = ChatTemplate.LoadFromModel(ModelFolder("gemma3"))!;
+        var template = ChatTemplates.LoadFromModel(ModelFolder("gemma3"))!;
         var output = dir.File("fine-tuned");
         Directory.CreateDirectory(output);
         template.Save(output);
 
-        Assert.False(File.Exists(Path.Combine(output, ChatTemplate.FileName)));
+        Assert.False(File.Exists(Path.Combine(output, PartsChatTemplate.FileName)));
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "tokenizer_config.json")))!;
         Assert.Equal(Templates.GetProperty("gemma3").GetProperty("chat_template").GetString(), config["chat_template"]!.GetValue<string>());
         Assert.Equal("<bos>", config["bos_token"]!.GetValue<string>());
         Assert.Equal("<end_of_turn>", config["eos_token"]!.GetValue<string>());
-        var reloaded = ChatTemplate.LoadFromModel(output)!;
+        var reloaded = ChatTemplates.LoadFromModel(output)!;
         Assert.Equal(template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")), reloaded.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
     }
 
@@ -146,7 +149,7 @@ public sealed class HubChatTemplateTests : IDisposable
             ["chat_template"] = "{{ bos_token }}|{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}",
             ["bos_token"] = null, ["eos_token"] = "<|im_end|>",
         }.ToJsonString());
-        var template = ChatTemplate.LoadFromModel(folder)!;
+        var template = ChatTemplates.LoadFromModel(folder)!;
         Assert.Equal(TestCorpus.Tokenizer.Encode("|hi<|im_end|>", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
 
         var output = dir.File("saved");
@@ -161,9 +164,8 @@ public sealed class HubChatTemplateTests : IDisposable
     public void SharpLMsOwnTemplateFileWinsOverTheJinjaOne()
     {
         var folder = ModelFolder("qwen2_5");
-        ChatTemplate.Default.Save(folder); // also rewrites chat_template in tokenizer_config.json, as fine-tuning does
-        var loaded = ChatTemplate.LoadFromModel(folder)!;
-        Assert.False(loaded.IsModelsOwn);
+        ChatTemplates.Default.Save(folder); // also rewrites chat_template in tokenizer_config.json, as fine-tuning does
+        var loaded = Assert.IsType<PartsChatTemplate>(ChatTemplates.LoadFromModel(folder));
         Assert.Equal("default", loaded.Name);
     }
 
@@ -173,10 +175,10 @@ public sealed class HubChatTemplateTests : IDisposable
     public void SharpLMsOwnTemplatesWrittenAsJinjaRenderTheTextSharpLMTrainsOn(string name)
     {
         // Two implementations that must agree: the part-based renderer, and the Jinja form saved for Hugging Face tools.
-        var template = ChatTemplate.Get(name);
+        var template = ChatTemplates.Get(name);
         var tokenizer = TestCorpus.Tokenizer;
         var conversation = new Conversation(Conversation("answered"));
-        var jinja = SharpLM.Data.Jinja.JinjaTemplate.Parse(template.JinjaTemplate).Render(new Dictionary<string, object?>
+        var jinja = SharpLM.Chat.Jinja.JinjaTemplate.Parse(template.JinjaTemplate).Render(new Dictionary<string, object?>
         {
             ["messages"] = conversation.Messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
             ["add_generation_prompt"] = false,
@@ -189,7 +191,7 @@ public sealed class HubChatTemplateTests : IDisposable
     [Fact]
     public void TemplateVariablesReachTheJinjaTemplateLikeApplyChatTemplatesKeywordArguments()
     {
-        var qwen3 = ChatTemplate.LoadFromModel(ModelFolder("qwen3"))!;
+        var qwen3 = ChatTemplates.LoadFromModel(ModelFolder("qwen3"))!;
         var tokenizer = TestCorpus.Tokenizer;
         List<ChatMessage> question = [new ChatMessage("user", "Why?")];
         string Text(ChatTemplate t) => tokenizer.Decode(t.RenderPrompt(tokenizer, question));
@@ -198,7 +200,7 @@ public sealed class HubChatTemplateTests : IDisposable
         Assert.Same(qwen3, qwen3.WithVariables(new Dictionary<string, object?>()));
 
         Assert.Contains("apply to a model's own Jinja chat template", Assert.Throws<SharpLMException>(() =>
-            ChatTemplate.Default.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })).Message);
+            ChatTemplates.Default.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })).Message);
         Assert.Contains("\"messages\" is set by SharpLM itself", Assert.Throws<SharpLMException>(() =>
             qwen3.WithVariables(new Dictionary<string, object?> { ["messages"] = null }).RenderPrompt(tokenizer, question)).Message);
 
@@ -219,7 +221,7 @@ public sealed class HubChatTemplateTests : IDisposable
                 new JsonObject { ["name"] = "default", ["template"] = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}" }),
         };
         dir.Write("named/tokenizer_config.json", config.ToJsonString());
-        var template = ChatTemplate.LoadFromModel(dir.File("named"))!;
+        var template = ChatTemplates.LoadFromModel(dir.File("named"))!;
         Assert.Equal(TestCorpus.Tokenizer.Encode("<user>hi", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
     }
 
@@ -227,7 +229,7 @@ public sealed class HubChatTemplateTests : IDisposable
     public void ABrokenTemplateNamesTheFileAndLine()
     {
         var folder = ModelFolder("qwen2_5", "{% for m in messages %}\n{{ m.content }\n");
-        var e = Assert.Throws<SharpLMException>(() => ChatTemplate.LoadFromModel(folder));
+        var e = Assert.Throws<SharpLMException>(() => ChatTemplates.LoadFromModel(folder));
         Assert.Contains("tokenizer_config.json: chat_template line 2:", e.Message);
         Assert.Contains("SharpLM's templates", e.Message);
     }

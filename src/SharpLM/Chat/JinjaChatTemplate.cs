@@ -1,43 +1,55 @@
 using System.Text.Json;
-using SharpLM.Data.Jinja;
+using SharpLM.Chat.Jinja;
 using SharpLM.Tokenization;
 
-namespace SharpLM.Data;
+namespace SharpLM.Chat;
 
 /// <summary>
-/// A model's own Hugging Face chat template: the Jinja <c>chat_template</c> of its <c>tokenizer_config.json</c>,
-/// rendered with the special-token strings named there, as <c>tokenizer.apply_chat_template</c> does.
+/// A model's own Hugging Face chat template: the Jinja <c>chat_template</c> of its <c>tokenizer_config.json</c> (or of
+/// chat_template.jinja / chat_template.json beside it), rendered by SharpLM's Jinja engine with the special-token
+/// strings named there, as <c>tokenizer.apply_chat_template</c> does. Its <see cref="Name"/> is <see cref="ModelsOwnName"/>.
 /// </summary>
 /// <remarks>
-/// For training, the answer tokens are found by rendering growing prefixes of the conversation: the text up to
-/// assistant turn i with the generation prompt, then the text with turn i; what turn i adds is the answer and its end
-/// (trained), the rest is prompt (not trained). A template that renders an earlier turn differently once later turns
-/// follow cannot be split this way and is refused with a message. The rendered text is tokenized with special-token
-/// strings recognised, in the template and in message content alike (as transformers does).
+/// To mark the answers, growing prefixes of the conversation are rendered: the text up to assistant turn i with the
+/// generation prompt, then the text with turn i; what turn i adds is the answer and its end, the rest is prompt. A
+/// template that renders an earlier turn differently once later turns follow cannot be split this way and is refused
+/// with a message. The rendered text is tokenized with special-token strings recognised, in the template and in message
+/// content alike (as transformers does).
 /// </remarks>
-sealed class HubChatTemplate
+public sealed class JinjaChatTemplate : ChatTemplate
 {
-    readonly JinjaTemplate template;
-    readonly Dictionary<string, object?> specialTokens;
+    /// <summary>The name of every model's own template.</summary>
+    public const string ModelsOwnName = "chat_template";
 
+    readonly Jinja.JinjaTemplate template;
+    readonly Dictionary<string, object?> specialTokens;
     readonly IReadOnlyDictionary<string, object?> variables;
 
-    HubChatTemplate(string source, string origin, JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null) =>
-        (Source, Origin, this.template, this.specialTokens, this.variables) = (source, origin, template, specialTokens, variables ?? new Dictionary<string, object?>());
+    JinjaChatTemplate(string source, string origin, Jinja.JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null)
+    {
+        (JinjaTemplate, Origin, this.template, this.specialTokens, this.variables) = (source, origin, template, specialTokens, variables ?? new Dictionary<string, object?>());
+        // The end token as text too: with a tokenizer that lacks it as a special token, it arrives as plain text.
+        StopStrings = specialTokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } end ? [end] : [];
+    }
+
+    public override string Name => ModelsOwnName;
+
+    public override IReadOnlyList<string> StopStrings { get; }
+
+    /// <summary>The Jinja text, as found in the model folder.</summary>
+    public override string JinjaTemplate { get; }
 
     /// <summary>The same template rendered with extra variables, as apply_chat_template's keyword arguments
     /// (e.g. Qwen3's <c>enable_thinking</c>); later values win.</summary>
-    public HubChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
-        new(Source, Origin, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+    public override ChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
+        extra.Count == 0 ? this
+        : new JinjaChatTemplate(JinjaTemplate, Origin, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
 
     /// <summary>The same template rendered within other bounds.</summary>
-    public HubChatTemplate WithLimits(JinjaLimits limits) => new(Source, Origin, template.WithLimits(limits), specialTokens, variables);
+    public override ChatTemplate WithLimits(JinjaLimits limits) => new JinjaChatTemplate(JinjaTemplate, Origin, template.WithLimits(limits), specialTokens, variables);
 
     /// <summary>The bounds of every render: the template is untrusted input.</summary>
     public JinjaLimits Limits => template.Limits;
-
-    /// <summary>The Jinja text, as found in the config.</summary>
-    public string Source { get; }
 
     /// <summary>The file the template came from, for messages.</summary>
     public string Origin { get; }
@@ -52,7 +64,7 @@ sealed class HubChatTemplate
 
     /// <summary>The chat template of <paramref name="folder"/> (chat_template.jinja, chat_template.json, or the
     /// chat_template of tokenizer_config.json), or null when it has none.</summary>
-    public static HubChatTemplate? FromModelFolder(string folder)
+    internal static JinjaChatTemplate? FromModelFolder(string folder)
     {
         string configPath = Path.Combine(folder, TokenizerConfigFile.FileName);
         using var config = File.Exists(configPath) ? ChatTemplateFile.ParseFile(configPath) : null;
@@ -63,7 +75,7 @@ sealed class HubChatTemplate
             : [];
         try
         {
-            return new HubChatTemplate(source, path, JinjaTemplate.Parse(source), tokens);
+            return new JinjaChatTemplate(source, path, Jinja.JinjaTemplate.Parse(source), tokens);
         }
         catch (JinjaException e)
         {
@@ -100,7 +112,7 @@ sealed class HubChatTemplate
     /// <summary>The template's text for <paramref name="messages"/>, with the assistant header at the end when
     /// <paramref name="addGenerationPrompt"/>. A render past one of <see cref="Limits"/> is refused naming the file
     /// and the limit; <paramref name="cancel"/> stops a render (a client that went away).</summary>
-    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancel = default)
+    string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancel = default)
     {
         // As transformers passes its special_tokens_map: tokens declared null are left out (undefined, not "None").
         var variables = new Dictionary<string, object?>(specialTokens.Where(t => t.Value is not null))
@@ -129,32 +141,39 @@ sealed class HubChatTemplate
         }
     }
 
-    public int[] RenderPrompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messages, CancellationToken cancel = default) =>
-        tokenizer.Encode(RenderText(messages, addGenerationPrompt: true, cancel), allowSpecial: true);
+    /// <summary>Writes the template and its special-token strings to the folder's <c>tokenizer_config.json</c> (SharpLM's
+    /// template file, chat_template.jinja and chat_template.json there are removed: they would be read first).</summary>
+    public override void Save(string modelFolder)
+    {
+        foreach (var stale in (string[])[.. SeparateFiles, PartsChatTemplate.FileName]) File.Delete(Path.Combine(modelFolder, stale));
+        ChatTemplateFile.WriteHuggingFaceConfig(modelFolder, JinjaTemplate, specialTokens);
+    }
 
-    public TemplatedExample Render(ITokenizer tokenizer, Conversation conversation, bool trainOnPrompt)
+    private protected override int[] Prompt(ITokenizer tokenizer, IReadOnlyList<ChatMessage> messagesSoFar, CancellationToken cancel) =>
+        tokenizer.Encode(RenderText(messagesSoFar, addGenerationPrompt: true, cancel), allowSpecial: true);
+
+    public override RenderedConversation Render(ITokenizer tokenizer, Conversation conversation)
     {
         var messages = conversation.Messages;
         var ids = new List<int>();
-        var trained = new List<bool>();
+        var inAnswer = new List<bool>();
         string done = "";
-        void Add(string text, bool train)
+        void Add(string text, bool answer)
         {
             var part = text.Length == 0 ? [] : tokenizer.Encode(text, allowSpecial: true);
             ids.AddRange(part);
-            trained.AddRange(Enumerable.Repeat(train || trainOnPrompt, part.Length));
+            inAnswer.AddRange(Enumerable.Repeat(answer, part.Length));
         }
         for (int i = 0; i < messages.Count; i++)
         {
             if (messages[i].Role != ChatMessage.AssistantRole) continue;
             var prompt = RenderText(messages.Take(i).ToList(), addGenerationPrompt: true);
             var answered = RenderText(messages.Take(i + 1).ToList(), addGenerationPrompt: false);
-            Add(Extension(done, prompt, i, conversation.Source), train: false);
-            Add(Extension(prompt, answered, i, conversation.Source), train: true);
+            Add(Extension(done, prompt, i, conversation.Source), answer: false);
+            Add(Extension(prompt, answered, i, conversation.Source), answer: true);
             done = answered;
         }
-        if (trained.Count > 0) trained[0] = false; // nothing predicts the first token
-        return new TemplatedExample(ids.ToArray(), trained.ToArray()) { Source = conversation.Source };
+        return new RenderedConversation(ids.ToArray(), inAnswer.ToArray());
     }
 
     /// <summary>What <paramref name="longer"/> adds to <paramref name="shorter"/>, which it must start with.</summary>
@@ -163,6 +182,6 @@ sealed class HubChatTemplate
         if (longer.StartsWith(shorter, StringComparison.Ordinal)) return longer[shorter.Length..];
         throw new SharpLMException($"{(source.Length > 0 ? source + ": " : "")}the model's chat_template renders the conversation before messages[{turn}] " +
             "differently once that message follows, so SharpLM cannot tell which tokens are the answer to train on; " +
-            "pass --template chatml (or another SharpLM template) instead");
+            "use the chatml template (the template setting) or another SharpLM template instead");
     }
 }

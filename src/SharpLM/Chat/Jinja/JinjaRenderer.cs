@@ -1,7 +1,7 @@
 using System.Text;
-using static SharpLM.Data.Jinja.JinjaValues;
+using static SharpLM.Chat.Jinja.JinjaValues;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>Variables visible at one point of the template. A for loop's body gets a scope of its own on each
 /// pass, so <c>set</c> inside a loop does not leak out of it (that is what <c>namespace()</c> is for).</summary>

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using SharpLM.Data.Jinja;
+using SharpLM.Chat.Jinja;
 using Xunit;
 
-namespace SharpLM.Tests.Data.Instructions;
+namespace SharpLM.Tests.Chat.Jinja;
 
 /// <summary>A model's chat template is untrusted input: every parse and render is bounded, and a template past a bound
 /// is refused quickly with a message naming the bound, never a hang, an OverflowException or a crashed process.</summary>

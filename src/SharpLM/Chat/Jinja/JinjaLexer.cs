@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 enum SegmentKind { Text, Output, Statement }
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using static SharpLM.Data.Jinja.JinjaValues;
+using static SharpLM.Chat.Jinja.JinjaValues;
 
-namespace SharpLM.Data.Jinja;
+namespace SharpLM.Chat.Jinja;
 
 /// <summary>
 /// The functions, filters, tests and methods chat templates use, with Python's behaviour: globals
