@@ -25,11 +25,11 @@ public static class Lora
 
     /// <summary>The adapter parameters of a model, named as in its state dict.</summary>
     public static List<AdamW.Entry> TrainableEntries(LlamaForCausalLM model, bool decay) =>
-        model.named_parameters().Where(p => p.name.Contains(".lora_")).Select(p => new AdamW.Entry(p.name, p.parameter, decay)).ToList();
+        model.named_parameters().Where(p => p.name.Contains(Projection.LoraInfix)).Select(p => new AdamW.Entry(p.name, p.parameter, decay)).ToList();
 
     /// <summary>Projections whose last name part is one of <paramref name="targets"/>.</summary>
     public static IEnumerable<(string Name, Projection Module)> Targets(LlamaForCausalLM model, IReadOnlyList<string> targets) =>
-        model.Projections().Where(p => targets.Contains(p.Name[(p.Name.LastIndexOf('.') + 1)..]) && !p.Name.Contains(".lora_"));
+        model.Projections().Where(p => targets.Contains(p.Name[(p.Name.LastIndexOf('.') + 1)..]) && !p.Name.Contains(Projection.LoraInfix));
 
     /// <summary>Adapters attached to the model, by projection name.</summary>
     public static IEnumerable<(string Name, Projection Module, LoraAdapter Adapter)> Adapters(LlamaForCausalLM model) =>
