@@ -79,17 +79,13 @@ static class ServeBench
     static Timing InProcess(PretrainedModel loaded, int[] prompt, SamplingOptions options)
     {
         var generator = new TokenGenerator(loaded.Model);
-        var text = new StreamingText(loaded.Tokenizer, []);
         var clock = Stopwatch.StartNew();
         double first = double.NaN;
-        int tokens = 0;
-        foreach (var id in generator.Generate(prompt, options, loaded.StopTokens()))
+        var result = generator.GenerateText(new GenerationRequest(prompt, options, loaded.StopTokens()), loaded.Tokenizer, _ =>
         {
-            tokens++;
-            if (text.Push(id).Length > 0 && double.IsNaN(first)) first = clock.Elapsed.TotalMilliseconds;
-        }
-        text.Flush();
-        return new Timing(first, clock.Elapsed.TotalMilliseconds, tokens);
+            if (double.IsNaN(first)) first = clock.Elapsed.TotalMilliseconds;
+        });
+        return new Timing(first, clock.Elapsed.TotalMilliseconds, result.CompletionTokens);
     }
 
     /// <summary>One request as a client sees it: from sending to the first text (streamed) and to the last byte.</summary>

@@ -57,15 +57,7 @@ sealed class RunSettings
     public static RunSettings? Load(string folder)
     {
         var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path)) return null;
-        try
-        {
-            return JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(path), Json) ?? throw new SharpLMException($"{path}: expected a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{path}: invalid run settings ({e.Message})", e);
-        }
+        return File.Exists(path) ? JsonFile.Read<RunSettings>(path, "run settings", Json) : null;
     }
 
     public void Save(string folder)

@@ -58,7 +58,7 @@ static class ChatCommand
 
                     history.Add(new ChatMessage(ChatMessage.UserRole, line));
                     var prompt = FitPrompt(loaded, chatTemplate, systemMessage, history, options.MaxNewTokens);
-                    var answer = Answer(generator, loaded, prompt, options, stops, interrupts);
+                    var answer = Answer(generator, loaded, new GenerationRequest(prompt, options, stops), interrupts);
                     history.Add(new ChatMessage(ChatMessage.AssistantRole, answer.Length > 0 ? answer : "..."));
                 }
             }
@@ -72,30 +72,22 @@ static class ChatCommand
     }
 
     /// <summary>Streams one answer to stdout and its speed to stderr; a Ctrl+C stops it (what was said so far is kept).</summary>
-    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, int[] prompt, SamplingOptions options, IReadOnlySet<int> stops, ChatInterrupts interrupts)
+    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, GenerationRequest request, ChatInterrupts interrupts)
     {
-        var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        int count = 0;
-        interrupts.AnswerStarted();
+        GenerationResult result;
         try
         {
-            foreach (var id in generator.Generate(prompt, options, stops))
-            {
-                count++;
-                Console.Write(stream.Push(id));
-                if (stream.Stopped || interrupts.StopRequested) break;
-            }
+            result = generator.GenerateText(request, loaded.Tokenizer, Console.Write, interrupts.AnswerStarted());
         }
         finally
         {
-            Console.WriteLine(stream.Flush());
+            Console.WriteLine();
+            interrupts.AnswerEnded();
         }
-        bool stopped = interrupts.StopRequested;
-        interrupts.AnswerEnded();
-        double seconds = clock.Elapsed.TotalSeconds;
-        AnsiConsole.MarkupLineInterpolated($"[grey]({count} tokens, {count / Math.Max(seconds, 1e-9):F1} tokens/s{(stopped ? ", stopped by Ctrl+C" : "")})[/]");
-        return stream.Text.Trim();
+        double seconds = result.Elapsed.TotalSeconds;
+        bool stopped = result.Reason == StopReason.Cancelled;
+        AnsiConsole.MarkupLineInterpolated($"[grey]({result.CompletionTokens} tokens, {result.CompletionTokens / Math.Max(seconds, 1e-9):F1} tokens/s{(stopped ? ", stopped by Ctrl+C" : "")})[/]");
+        return result.Text.Trim();
     }
 
     /// <summary>The prompt for the whole conversation; drops the oldest turns (keeping the system message) when

@@ -43,22 +43,15 @@ static class GenerateCommand
                 ids = loaded.EncodePrompt(text, addBos: !parse.GetValue(noBos));
             }
             var generator = new TokenGenerator(loaded.Model, useKvCache: !parse.GetValue(noCache));
+            var stopTokens = loaded.StopTokens(template);
             for (int n = 0; n < parse.GetValue(samples); n++)
             {
                 var sampleOptions = options.Seed is { } s ? options with { Seed = s + n } : options;
-                var stream = new StreamingText(loaded.Tokenizer, options.StopStrings);
-                var clock = Stopwatch.StartNew();
-                int count = 0;
                 if (template is null) Console.Write(text);
-                foreach (var id in generator.Generate(ids, sampleOptions, loaded.StopTokens(template)))
-                {
-                    count++;
-                    Console.Write(stream.Push(id));
-                    if (stream.Stopped) break;
-                }
-                Console.WriteLine(stream.Flush());
-                var reason = stream.Stopped ? StopReason.StopString : generator.LastStopReason;
-                Console.Error.WriteLine($"[{count} tokens in {clock.Elapsed.TotalSeconds:F2} s, {count / clock.Elapsed.TotalSeconds:F1} tok/s, prompt {ids.Length} tokens, stopped: {reason}]");
+                var result = generator.GenerateText(new GenerationRequest(ids, sampleOptions, stopTokens), loaded.Tokenizer, Console.Write);
+                Console.WriteLine();
+                double seconds = result.Elapsed.TotalSeconds;
+                Console.Error.WriteLine($"[{result.CompletionTokens} tokens in {seconds:F2} s, {result.CompletionTokens / seconds:F1} tok/s, prompt {result.PromptTokens} tokens, stopped: {result.Reason}]");
             }
             return 0;
         });

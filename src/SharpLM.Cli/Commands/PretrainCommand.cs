@@ -142,7 +142,7 @@ static class PretrainCommand
         foreach (var prompt in prompts)
         {
             int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
-            var text = tokenizer.Decode(generator.Generate(ids, sampling, stops).ToArray(), skipSpecial: true);
+            var text = generator.GenerateText(new GenerationRequest(ids, sampling, stops), tokenizer).Text;
             AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{text}");
         }
     }

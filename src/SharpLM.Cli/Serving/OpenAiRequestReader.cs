@@ -42,7 +42,7 @@ static class OpenAiRequestReader
         }
         var options = ReadSampling(body, model);
         options = options with { StopStrings = [.. options.StopStrings, .. template.StopStrings] };
-        return Checked(new GenerationRequest(prompt, options), model, "messages");
+        return Checked(new GenerationRequest(prompt, options, model.ChatStopTokens), model, "messages");
     }
 
     /// <summary>A plain completion: <c>prompt</c> continued as text, after the begin token.</summary>
@@ -65,7 +65,7 @@ static class OpenAiRequestReader
             throw ApiError.BadRequest($"prompt is {text.Length} characters; this server takes at most {limits.MaxPromptChars}", "prompt");
         var prompt = model.Loaded.EncodePrompt(text);
         if (prompt.Length == 0) throw ApiError.BadRequest("prompt is empty and the tokenizer has no begin token to start from", "prompt");
-        return Checked(new GenerationRequest(prompt, ReadSampling(body, model)), model, "prompt");
+        return Checked(new GenerationRequest(prompt, ReadSampling(body, model), model.CompletionStopTokens), model, "prompt");
     }
 
     /// <summary>vLLM's <c>chat_template_kwargs</c>: variables for the model's own Jinja template (e.g.

@@ -4,11 +4,6 @@ using SharpLM.Generation;
 
 namespace SharpLM.Cli.Serving;
 
-/// <summary>What one request asks the model for.</summary>
-/// <param name="Prompt">Token ids, already rendered (chat template or plain text with the begin token).</param>
-/// <param name="Options">Sampling, with the template's stop strings already added for chats.</param>
-sealed record GenerationRequest(int[] Prompt, SamplingOptions Options);
-
 /// <summary>A loaded model as the server uses it: its id, chat template and default sampling settings, and a
 /// <see cref="TextGenerator"/> that runs requests one at a time.</summary>
 sealed class ServedModel(PretrainedModel loaded, ChatTemplate template, SamplingOptions defaults, string name)
@@ -25,8 +20,14 @@ sealed class ServedModel(PretrainedModel loaded, ChatTemplate template, Sampling
     /// <summary>Settings for every field a request leaves out (the model's generation_config, then the command line).</summary>
     public SamplingOptions Defaults => defaults;
 
+    /// <summary>What ends a chat answer (the end tokens and the template's), found once rather than per request.</summary>
+    public IReadOnlySet<int> ChatStopTokens { get; } = loaded.StopTokens(template);
+
+    /// <summary>What ends a plain completion: the end tokens.</summary>
+    public IReadOnlySet<int> CompletionStopTokens { get; } = loaded.StopTokens();
+
     public int ContextLength => (int)loaded.Model.Config.MaxPositionEmbeddings;
 
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, Func<string, Task> onText, CancellationToken cancel) =>
-        generator.GenerateAsync(request.Prompt, request.Options, onText, cancel);
+        generator.GenerateAsync(request, onText, cancel);
 }

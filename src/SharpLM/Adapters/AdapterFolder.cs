@@ -57,7 +57,7 @@ public static class AdapterFolder
             {
                 ["first_id"] = addedTokens.FirstId, ["count"] = addedTokens.Count, ["base_vocab_size"] = addedTokens.BaseVocabSize,
             };
-        var tensors = model.state_dict().Where(kv => kv.Key.Contains(".lora_"))
+        var tensors = model.state_dict().Where(kv => kv.Key.Contains(Projection.LoraInfix))
             .Select(kv => new KeyValuePair<string, Tensor>(KeyPrefix + kv.Key, kv.Value)).ToList();
         if (tensors.Count == 0) throw new SharpLMException("the model has no LoRA adapter to save");
         SafetensorsWriter.Write(Path.Combine(folder, WeightsFile), tensors, SafetensorsDType.F32);
@@ -84,7 +84,7 @@ public static class AdapterFolder
         if (NonEmpty(root, "layers_to_transform"))
             throw new SharpLMException($"{path}: layers_to_transform (adapting some layers only) is not supported; SharpLM adapts every layer");
         if (Flag("fan_in_fan_out")) throw new SharpLMException($"{path}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported");
-        var rank = JsonFile.OptionalInt(root, "r", path) ?? throw new SharpLMException($"{path}: field \"r\" is missing");
+        var rank = JsonFile.OptionalInt(root, "r", path) ?? throw JsonFile.Missing("r", path);
         var targets = root.TryGetProperty("target_modules", out var targetModules) ? targetModules.ValueKind switch
         {
             JsonValueKind.Array when targetModules.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String) =>
@@ -97,7 +97,9 @@ public static class AdapterFolder
             Rank = rank,
             Alpha = JsonFile.OptionalDouble(root, "lora_alpha", path) ?? 8,
             Dropout = JsonFile.OptionalDouble(root, "lora_dropout", path) ?? 0,
-            TargetModules = targets ?? throw new SharpLMException($"{path}: field \"target_modules\" must be a list of module names"),
+            TargetModules = targets ?? (root.TryGetProperty("target_modules", out var given)
+                ? throw JsonFile.Wrong(given, "target_modules", "a list of module names (strings) or a regular expression", path)
+                : throw JsonFile.Missing("target_modules", path)),
             UseRsLora = Flag("use_rslora"),
         };
         try
@@ -208,7 +210,7 @@ public static class AdapterFolder
         var weightsPath = Path.Combine(folder, WeightsFile);
         if (!File.Exists(weightsPath) && !Directory.Exists(weightsPath)) throw new SharpLMException($"{folder}: {WeightsFile} is missing");
         using var file = SafetensorsFile.Open(weightsPath);
-        var expected = model.state_dict().Where(kv => kv.Key.Contains(".lora_")).ToDictionary(kv => KeyPrefix + kv.Key, kv => kv.Value);
+        var expected = model.state_dict().Where(kv => kv.Key.Contains(Projection.LoraInfix)).ToDictionary(kv => KeyPrefix + kv.Key, kv => kv.Value);
         // PEFT in memory names adapters ("lora_A.default.weight"); files normally drop the name, but accept both.
         var available = file.Entries.ToDictionary(e => e.Name.Replace(".default.", "."), e => e.Name);
         var missing = expected.Keys.Where(k => !available.ContainsKey(k)).ToList();
@@ -247,7 +249,7 @@ public static class AdapterFolder
         using var file = SafetensorsFile.Open(weightsPath);
         foreach (var entry in file.Entries)
         {
-            bool isA = entry.Name.Contains(".lora_A."), isB = entry.Name.Contains(".lora_B.");
+            bool isA = entry.Name.Contains($"{Projection.LoraInfix}A."), isB = entry.Name.Contains($"{Projection.LoraInfix}B.");
             if ((isA || isB) && (entry.Shape.Count != 2 || entry.Shape[isA ? 0 : 1] != rank))
                 throw new SharpLMException($"{Path.Combine(folder, ConfigFile)}: r is {rank}, but tensor {entry.Name} in {WeightsFile} " +
                                            $"has shape [{string.Join(", ", entry.Shape)}]");

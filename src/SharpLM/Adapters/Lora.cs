@@ -25,7 +25,7 @@ public static class Lora
 
     /// <summary>Projections whose last name part is one of <paramref name="targets"/>.</summary>
     public static IEnumerable<(string Name, Projection Module)> Targets(LlamaForCausalLM model, IReadOnlyList<string> targets) =>
-        model.Projections().Where(p => targets.Contains(p.Name[(p.Name.LastIndexOf('.') + 1)..]) && !p.Name.Contains(".lora_"));
+        model.Projections().Where(p => targets.Contains(p.Name[(p.Name.LastIndexOf('.') + 1)..]) && !p.Name.Contains(Projection.LoraInfix));
 
     /// <summary>Adapters attached to the model, by projection name.</summary>
     public static IEnumerable<(string Name, Projection Module, LoraAdapter Adapter)> Adapters(LlamaForCausalLM model) =>

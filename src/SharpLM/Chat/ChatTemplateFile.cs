@@ -36,16 +36,11 @@ internal static class ChatTemplateFile
     // Keeps <|im_start|> and non-ASCII text readable in the file.
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>Parses a JSON file; malformed JSON throws a <see cref="SharpLMException"/> naming the file.</summary>
-    public static JsonDocument ParseFile(string path) => JsonFile.Read(path, "JSON");
-
     public static PartsChatTemplate Read(string path)
     {
-        using (var json = ParseFile(path))
+        using (var json = JsonFile.Read(path, "chat template"))
         {
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new SharpLMException($"{path}: expected a JSON object with the template parts, got {Describe(root.ValueKind)}");
+            var root = JsonFile.RequireObject(json.RootElement, path, "a JSON object with the template parts");
             foreach (var property in root.EnumerateObject())
             {
                 if (!Fields.Contains(property.Name))
@@ -94,8 +89,8 @@ internal static class ChatTemplateFile
             config = [];
         else
         {
-            config = JsonNode.Parse(JsonFile.ReadBytes(path, "JSON")) as JsonObject
-                     ?? throw new SharpLMException($"{path}: expected a JSON object");
+            using var document = JsonFile.Read(path, Tokenization.TokenizerConfigFile.FileName);
+            config = JsonObject.Create(JsonFile.RequireObject(document.RootElement, path).Clone())!;
         }
         config["chat_template"] = jinja;
         foreach (var (name, value) in specialTokens)
@@ -122,37 +117,21 @@ internal static class ChatTemplateFile
     static string String(JsonElement root, string field, string path, string? fallback = null)
     {
         if (!root.TryGetProperty(field, out var value))
-            return fallback ?? throw new SharpLMException($"{path}: field \"{field}\" is missing");
-        if (value.ValueKind != JsonValueKind.String)
-            throw new SharpLMException($"{path}: field \"{field}\" is {Describe(value.ValueKind)}, expected a string");
-        return value.GetString()!;
+            return fallback ?? throw JsonFile.Missing(field, path);
+        return value.ValueKind == JsonValueKind.String ? value.GetString()! : throw JsonFile.Wrong(value, field, "a string", path);
     }
 
     static bool Bool(JsonElement root, string field, string path, bool fallback)
     {
         if (!root.TryGetProperty(field, out var value)) return fallback;
-        if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            throw new SharpLMException($"{path}: field \"{field}\" is {Describe(value.ValueKind)}, expected true or false");
-        return value.GetBoolean();
+        return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw JsonFile.Wrong(value, field, "true or false", path);
     }
-
-    // As JsonlReader.Describe (Data, which Chat does not use); one helper for both belongs with JsonFile.
-    static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString(),
-    };
 
     static string[] StopStrings(JsonElement root, string path)
     {
         if (!root.TryGetProperty("stop_strings", out var value)) return [];
         if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
-            throw new SharpLMException($"{path}: field \"stop_strings\" must be an array of strings");
+            throw JsonFile.Wrong(value, "stop_strings", "an array of strings", path);
         return value.EnumerateArray().Select(v => v.GetString()!).ToArray();
     }
 }

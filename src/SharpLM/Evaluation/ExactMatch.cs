@@ -52,14 +52,7 @@ public static class ExactMatch
         IReadOnlyList<string> stopStrings, int maxNewTokens)
     {
         var options = SamplingOptions.Greedy with { MaxNewTokens = maxNewTokens, StopStrings = stopStrings };
-        var stream = new StreamingText(tokenizer, stopStrings);
-        foreach (var id in generator.Generate(promptIds, options, stopTokens))
-        {
-            stream.Push(id);
-            if (stream.Stopped) break;
-        }
-        stream.Flush();
-        return stream.Text;
+        return generator.GenerateText(new GenerationRequest(promptIds, options, stopTokens), tokenizer).Text;
     }
 
     public static ExactMatchReport Evaluate(LlamaForCausalLM model, ITokenizer tokenizer, IReadOnlyList<ExactMatchItem> items,

@@ -85,7 +85,7 @@ public static class ModelFolder
     public static IEnumerable<KeyValuePair<string, Tensor>> BaseWeights(LlamaForCausalLM model) =>
         model.state_dict().Where(kv => !IsAdapterTensor(kv.Key));
 
-    static bool IsAdapterTensor(string name) => name.Contains(".lora_");
+    static bool IsAdapterTensor(string name) => name.Contains(Projection.LoraInfix);
 
     /// <summary>transformers' module order (embedding; per layer attention q/k/v/o, MLP gate/up/down, the two norms;
     /// final norm; head), which decides where shards split.</summary>

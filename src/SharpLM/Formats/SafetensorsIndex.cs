@@ -75,15 +75,14 @@ public sealed class SafetensorsIndex : IDisposable
         var document = JsonFile.Read(indexPath, "safetensors index");
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || !document.RootElement.TryGetProperty("weight_map", out var map)
-                || map.ValueKind != JsonValueKind.Object)
-                throw new SharpLMException($"{indexPath}: expected an object with a \"weight_map\" object");
+            var root = JsonFile.RequireObject(document.RootElement, indexPath, "a JSON object with a \"weight_map\" object");
+            if (!root.TryGetProperty("weight_map", out var map)) throw JsonFile.Missing("weight_map", indexPath);
+            if (map.ValueKind != JsonValueKind.Object) throw JsonFile.Wrong(map, "weight_map", "an object from tensor names to shard file names", indexPath);
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var item in map.EnumerateObject())
             {
                 if (item.Value.ValueKind != JsonValueKind.String)
-                    throw new SharpLMException($"{indexPath}: weight_map[\"{item.Name}\"] must be a shard file name (a string)");
+                    throw JsonFile.Wrong(item.Value, $"weight_map[\"{item.Name}\"]", "a shard file name (a string)", indexPath);
                 string shard = item.Value.GetString()!;
                 // Shards live beside the index; a path elsewhere is a broken or hostile index.
                 if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard))

@@ -39,18 +39,8 @@ public sealed class GenerationConfig
     /// transformers; configs SharpLM writes always set it (sampling, the tutorial's default).</summary>
     public static GenerationConfig Load(string path)
     {
-        using var document = Formats.JsonFile.Read(path, "generation_config.json");
-        var root = Formats.JsonFile.RequireObject(document.RootElement, path);
-        GenerationConfig config;
-        try
-        {
-            config = root.Deserialize<GenerationConfig>(Json)!;
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"{path}: field \"{e.Path?.TrimStart('$', '.')}\" has the wrong type or an out-of-range value ({e.Message})", e);
-        }
-        if (!root.TryGetProperty("do_sample", out _)) config.DoSample = false;
+        var config = Formats.JsonFile.Read<GenerationConfig>(path, "generation_config.json", Json, out var fields);
+        if (!fields.Contains("do_sample")) config.DoSample = false;
         config.Validate(path);
         return config;
     }

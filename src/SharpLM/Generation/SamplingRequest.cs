@@ -3,8 +3,11 @@ namespace SharpLM.Generation;
 /// <summary>
 /// The sampling settings a caller gives, each null where it leaves the default: the one mapping onto
 /// <see cref="SamplingOptions"/> that the command line, the HTTP server and the IChatClient share, with one set of
-/// range checks. Errors name the field as OpenAI's and vLLM's APIs spell it (<c>temperature</c>, <c>top_p</c>,
-/// <c>max_tokens</c>...), see <see cref="SamplingFieldException"/>.
+/// range checks. Each source fills one (the flags, the request body, <c>ChatOptions</c>) and <see cref="ApplyTo"/>
+/// lays it over the defaults, which always start as the model's generation_config.json
+/// (<see cref="GenerationConfig.ToSamplingOptions"/>); for the server, the command line's settings are laid over those
+/// first, by this same mapping. Errors name the field as OpenAI's and vLLM's APIs spell it (<c>temperature</c>,
+/// <c>top_p</c>, <c>max_tokens</c>...), see <see cref="SamplingFieldException"/>.
 /// </summary>
 public sealed record SamplingRequest
 {
@@ -37,11 +40,12 @@ public sealed record SamplingRequest
     public SamplingOptions ApplyTo(SamplingOptions defaults)
     {
         Check(MaxTokens is null or >= 1, "max_tokens", $"must be at least 1, got {MaxTokens}");
-        Check(Temperature is null or >= 0, "temperature", $"must be >= 0 (0 = greedy), got {Temperature}");
+        // A float that overflowed (1e39 in a request) is infinite: not a temperature or a penalty.
+        Check(Temperature is null || Temperature >= 0 && float.IsFinite(Temperature.Value), "temperature", $"must be >= 0 (0 = greedy), got {Temperature}");
         Check(TopP is null or > 0 and <= 1, "top_p", $"must be in (0, 1], got {TopP}");
         Check(TopK is null or >= 0, "top_k", $"must be >= 0 (0 disables it), got {TopK}");
         Check(MinP is null or >= 0 and <= 1, "min_p", $"must be in [0, 1], got {MinP}");
-        Check(RepetitionPenalty is null or > 0, "repetition_penalty", $"must be positive, got {RepetitionPenalty}");
+        Check(RepetitionPenalty is null || RepetitionPenalty > 0 && float.IsFinite(RepetitionPenalty.Value), "repetition_penalty", $"must be positive, got {RepetitionPenalty}");
         Check(RepetitionPenaltyRange is null or >= 0, "repetition_penalty_range", $"must be >= 0 (0 = all tokens), got {RepetitionPenaltyRange}");
         var options = defaults with
         {

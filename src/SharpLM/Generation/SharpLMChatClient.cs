@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using SharpLM.Chat;
 using SharpLM.Formats;
@@ -23,6 +22,7 @@ public sealed class SharpLMChatClient : IChatClient
 {
     readonly PretrainedModel loaded;
     readonly TextGenerator generator;
+    readonly IReadOnlySet<int> stopTokens;
     readonly bool ownsModel;
     readonly ChatClientMetadata metadata;
 
@@ -37,7 +37,9 @@ public sealed class SharpLMChatClient : IChatClient
         this.ownsModel = ownsModel;
         generator = new TextGenerator(loaded);
         Template = template ?? ChatTemplates.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
-        Defaults = defaults ?? loaded.Generation.ToSamplingOptions();
+        stopTokens = loaded.StopTokens(Template);
+        // Checked here, by the mapping every call's options go through, rather than at the first call that leaves them all out.
+        Defaults = new SamplingRequest().ApplyTo(defaults ?? loaded.Generation.ToSamplingOptions());
         metadata = new ChatClientMetadata("sharplm", defaultModelId: modelId ?? loaded.Id);
     }
 
@@ -53,8 +55,7 @@ public sealed class SharpLMChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
-        var result = await generator.GenerateAsync(prompt, sampling, _ => Task.CompletedTask, cancellationToken);
+        var result = await generator.GenerateAsync(Prepare(messages, options, cancellationToken), cancel: cancellationToken);
         return new ChatResponse(new AIChatMessage(ChatRole.Assistant, result.Text))
         {
             FinishReason = Finish(result), Usage = Usage(result), ModelId = metadata.DefaultModelId, CreatedAt = DateTimeOffset.UtcNow,
@@ -64,37 +65,12 @@ public sealed class SharpLMChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, sampling) = Prepare(messages, options, cancellationToken);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var work = Run();
-        try
+        // A caller that stops reading early (or is cancelled) ends the generation, so the model is free again.
+        await foreach (var update in generator.StreamAsync(Prepare(messages, options, cancellationToken), cancellationToken))
         {
-            await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None))
-                yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = metadata.DefaultModelId };
-            var result = await work;
-            yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))])
-            {
-                FinishReason = Finish(result), ModelId = metadata.DefaultModelId,
-            };
-        }
-        finally
-        {
-            // A caller that stops reading early (or is cancelled) ends the generation, so the model is free again.
-            stop.Cancel();
-            try { await work; } catch (OperationCanceledException) { }
-        }
-
-        async Task<GenerationResult> Run()
-        {
-            try
-            {
-                return await generator.GenerateAsync(prompt, sampling, piece => { pieces.Writer.TryWrite(piece); return Task.CompletedTask; }, stop.Token);
-            }
-            finally
-            {
-                pieces.Writer.Complete();
-            }
+            yield return update.Result is { } result
+                ? new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))]) { FinishReason = Finish(result), ModelId = metadata.DefaultModelId }
+                : new ChatResponseUpdate(ChatRole.Assistant, update.Text) { ModelId = metadata.DefaultModelId };
         }
     }
 
@@ -110,7 +86,7 @@ public sealed class SharpLMChatClient : IChatClient
         if (ownsModel) loaded.Dispose();
     }
 
-    (int[] Prompt, SamplingOptions Sampling) Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancel)
+    GenerationRequest Prepare(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancel)
     {
         var sampling = Sampling(options);
         var conversation = messages.Select((m, i) => new ChatMessage(Role(m, i), Text(m, i))).ToList();
@@ -119,7 +95,7 @@ public sealed class SharpLMChatClient : IChatClient
         int context = (int)loaded.Model.Config.MaxPositionEmbeddings;
         if (prompt.Length >= context)
             throw new SharpLMException($"the conversation is {prompt.Length} tokens, and the model's context is {context}; shorten it");
-        return (prompt, sampling with { StopStrings = [.. sampling.StopStrings, .. Template.StopStrings] });
+        return new GenerationRequest(prompt, sampling with { StopStrings = [.. sampling.StopStrings, .. Template.StopStrings] }, stopTokens);
     }
 
     SamplingOptions Sampling(ChatOptions? options)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using SharpLM.Formats;
 
@@ -14,10 +15,14 @@ public sealed record GenerationResult(string Text, StopReason Reason, int Prompt
     public string FinishReason => Stopped ? "stop" : "length";
 }
 
+/// <summary>A piece of streamed text, or, last, how the generation ended (<see cref="Result"/> set, <see cref="Text"/> empty).</summary>
+public sealed record GenerationUpdate(string Text, GenerationResult? Result = null);
+
 /// <summary>
 /// Text generation for callers that may overlap (a server's requests, an app's chat client): one generation at a
 /// time, in arrival order (libtorch already uses every core for one sequence; a second at once would only make
-/// both slower), each on a worker thread, with the text streamed as soon as it is safe to show.
+/// both slower), each on a worker thread running <see cref="TokenGenerator.GenerateText"/>, with the text streamed
+/// as soon as it is safe to show.
 /// </summary>
 public sealed class TextGenerator(PretrainedModel loaded)
 {
@@ -26,30 +31,39 @@ public sealed class TextGenerator(PretrainedModel loaded)
 
     public PretrainedModel Loaded => loaded;
 
-    /// <summary>Generates once earlier calls are done, passing text to <paramref name="onText"/> as it becomes safe
-    /// to show (never a split character or the start of a stop string). If <paramref name="cancel"/> fires or
-    /// <paramref name="onText"/> throws (the client went away), generation stops at the next token and the
-    /// model is free for the next call.</summary>
-    public async Task<GenerationResult> GenerateAsync(int[] prompt, SamplingOptions options, Func<string, Task> onText, CancellationToken cancel = default)
+    /// <summary>Generates once earlier calls are done, yielding text as it becomes safe to show (never a split
+    /// character or the start of a stop string), then the result. If <paramref name="cancel"/> fires or the caller
+    /// stops reading (the client went away), generation stops at the next token and the model is free for the next
+    /// call.</summary>
+    public async IAsyncEnumerable<GenerationUpdate> StreamAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancel = default)
     {
         await turn.WaitAsync(cancel);
         try
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-            var work = Task.Run(() => Generate(prompt, options, pieces.Writer, stop.Token), CancellationToken.None);
+            var work = Task.Run(() =>
+            {
+                try
+                {
+                    return generator.GenerateText(request, loaded.Tokenizer, piece => pieces.Writer.TryWrite(piece), stop.Token);
+                }
+                finally
+                {
+                    pieces.Writer.Complete();
+                }
+            }, CancellationToken.None);
             try
             {
-                await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None)) await onText(piece);
+                await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None)) yield return new GenerationUpdate(piece);
+                yield return new GenerationUpdate("", await work);
             }
-            catch
+            finally
             {
-                // The caller could not take the text: stop generating, and finish before the next call starts.
+                // The caller stopped reading (or could not take the text): stop generating, and finish before the next call starts.
                 stop.Cancel();
-                try { await work; } catch { /* the caller's exception is the one to report */ }
-                throw;
+                try { await work; } catch { /* reported above, or the caller's own exception is the one to report */ }
             }
-            return await work;
         }
         finally
         {
@@ -57,26 +71,15 @@ public sealed class TextGenerator(PretrainedModel loaded)
         }
     }
 
-    GenerationResult Generate(int[] prompt, SamplingOptions options, ChannelWriter<string> output, CancellationToken cancel)
+    /// <summary><see cref="StreamAsync"/> with the text passed to <paramref name="onText"/>; if it throws, generation
+    /// stops at the next token and the exception is the one reported.</summary>
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, Func<string, Task>? onText = null, CancellationToken cancel = default)
     {
-        try
+        await foreach (var update in StreamAsync(request, cancel))
         {
-            var clock = Stopwatch.StartNew();
-            var text = new StreamingText(loaded.Tokenizer, options.StopStrings);
-            int produced = 0;
-            foreach (var id in generator.Generate(prompt, options, loaded.StopTokens(), cancel))
-            {
-                produced++;
-                if (text.Push(id) is { Length: > 0 } ready) output.TryWrite(ready);
-                if (text.Stopped) break;
-            }
-            if (text.Flush() is { Length: > 0 } rest) output.TryWrite(rest);
-            var reason = text.Stopped ? StopReason.StopString : generator.LastStopReason ?? StopReason.MaxTokens;
-            return new GenerationResult(text.Text, reason, prompt.Length, produced, clock.Elapsed);
+            if (update.Result is { } result) return result;
+            if (onText is not null) await onText(update.Text);
         }
-        finally
-        {
-            output.Complete();
-        }
+        throw new UnreachableException("a generation's stream ends with its result");
     }
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using SharpLM.Model;
+using SharpLM.Tokenization;
 using static TorchSharp.torch;
 
 namespace SharpLM.Generation;
@@ -53,8 +55,33 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
             yield return next;
             if (produced + 1 >= options.MaxNewTokens) { LastStopReason = StopReason.MaxTokens; yield break; }
             if (context.Count >= maxPositions) { LastStopReason = StopReason.ContextFull; yield break; }
+            if (cancel.IsCancellationRequested) { LastStopReason = StopReason.Cancelled; yield break; } // before the forward pass
             ForwardLastLogits(context, 1, cache, logits);
         }
+    }
+
+    /// <summary>
+    /// The one generate-and-stream loop that every caller of text generation uses (<c>sharplm generate</c> and
+    /// <c>chat</c>, the server and the IChatClient through <see cref="TextGenerator"/>, exact-match evaluation):
+    /// generates tokens, decodes them incrementally (<see cref="StreamingText"/>), passes text to
+    /// <paramref name="onText"/> as soon as it is safe to show (never a split character or the start of a stop
+    /// string, never a stop string itself), and stops at a stop token, a stop string, the token limit, a full context
+    /// or <paramref name="cancel"/>.
+    /// </summary>
+    public GenerationResult GenerateText(GenerationRequest request, ITokenizer tokenizer, Action<string>? onText = null, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var text = new StreamingText(tokenizer, request.Options.StopStrings);
+        int produced = 0;
+        foreach (var id in Generate(request.Prompt, request.Options, request.StopTokens, cancel))
+        {
+            produced++;
+            if (text.Push(id) is { Length: > 0 } ready) onText?.Invoke(ready);
+            if (text.Stopped) break;
+        }
+        if (text.Flush() is { Length: > 0 } rest) onText?.Invoke(rest);
+        var reason = text.Stopped ? StopReason.StopString : LastStopReason ?? StopReason.MaxTokens;
+        return new GenerationResult(text.Text, reason, request.Prompt.Length, produced, clock.Elapsed);
     }
 
     /// <summary>Runs the model over the last <paramref name="newTokens"/> of the context (all of it without a

@@ -145,22 +145,7 @@ public sealed class LlamaConfig
     /// <paramref name="source"/> and the field.</summary>
     public static LlamaConfig FromJson(ReadOnlyMemory<byte> json, string source)
     {
-        LlamaConfig? config;
-        HashSet<string> present;
-        using (var document = Formats.JsonFile.Parse(json, source))
-        {
-            var root = Formats.JsonFile.RequireObject(document.RootElement, source);
-            present = root.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-            try
-            {
-                config = root.Deserialize<LlamaConfig>(JsonOptions);
-            }
-            catch (JsonException e)
-            {
-                throw new SharpLMException($"{source}: field \"{e.Path?.TrimStart('$', '.')}\" has the wrong type or an out-of-range value ({e.Message})", e);
-            }
-        }
-        if (config is null) throw new SharpLMException($"{source}: expected a JSON object");
+        var config = Formats.JsonFile.Deserialize<LlamaConfig>(json, source, JsonOptions, out var present);
         // The architecture first: a GPT-2 config lacks Llama's fields, and "not supported" is the useful message.
         SupportedArchitectures.Check(config, source);
         var missing = RequiredFields.Where(f => !present.Contains(f)).ToList();
@@ -172,7 +157,7 @@ public sealed class LlamaConfig
     }
 
     /// <summary>Fields left out of a config.json mean what transformers' config class for the model_type defaults to.</summary>
-    void ApplyTransformersDefaults(HashSet<string> present)
+    void ApplyTransformersDefaults(IReadOnlySet<string> present)
     {
         bool mistral = ModelType == "mistral", qwen = ModelType is "qwen2" or "qwen3";
         if (!present.Contains("num_key_value_heads")) NumKeyValueHeadsRaw = mistral ? 8 : null;

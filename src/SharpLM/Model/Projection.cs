@@ -21,6 +21,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
     public ScalarType? ComputeType { get; set; }
 
+    /// <summary>What the name of every LoRA parameter holds, and no other's: PEFT registers a projection's adapter as
+    /// <c>lora_A</c> / <c>lora_B</c> under it (<c>...q_proj.lora_A.weight</c>), and adapter files keep those names.</summary>
+    public const string LoraInfix = ".lora_";
+
     /// <summary>An adapter whose output is added to this layer's (e.g. LoRA); null when none.</summary>
     public IProjectionAdapter? Adapter { get; private set; }
 

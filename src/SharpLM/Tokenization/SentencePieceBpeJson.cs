@@ -32,7 +32,7 @@ public static class SentencePieceBpeJson
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
-    public static SentencePieceBpeTokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, Read);
+    public static SentencePieceBpeTokenizer Parse(ReadOnlyMemory<byte> json, string source) => ParseDocument(json, source, Read);
 
     /// <summary>Writes <paramref name="tokenizer"/> to <paramref name="path"/> atomically, creating the folder if needed.</summary>
     public static void Save(SentencePieceBpeTokenizer tokenizer, string path) => WriteAtomically(path, Serialize(tokenizer));
@@ -107,7 +107,7 @@ public static class SentencePieceBpeJson
 
     internal static SentencePieceBpeTokenizer Read(JsonElement root)
     {
-        Expect(root, JsonValueKind.Object, "the top level");
+        Expect(root, JsonValueKind.Object, null);
         var normalizer = new List<NormalizerStep>();
         if (Property(root, "normalizer") is { } normalizerJson) ReadNormalizer(normalizerJson, "normalizer", normalizer);
         var preTokenizer = Property(root, "pre_tokenizer") is { } pre ? ReadPreTokenizer(pre) : null;
@@ -118,7 +118,7 @@ public static class SentencePieceBpeJson
             ReadDecoder(decoderJson, "decoder", decoder);
         }
 
-        var model = Property(root, "model") ?? throw new SharpLMException("model: missing.");
+        var model = Property(root, "model") ?? throw Formats.JsonFile.Missing("model");
         Expect(model, JsonValueKind.Object, "model");
         string type = OptionalString(model, "type", "model.type") ?? "BPE";
         if (type != "BPE") throw new SharpLMException($"model.type: \"{type}\" is not supported (expected BPE).");
@@ -154,7 +154,7 @@ public static class SentencePieceBpeJson
                 ReadSequence(json, at, "normalizers", (step, stepAt) => ReadNormalizer(step, stepAt, steps));
                 break;
             case "Prepend":
-                steps.Add(new PrependNormalizer(OptionalString(json, "prepend", $"{at}.prepend") ?? throw new SharpLMException($"{at}.prepend: missing.")));
+                steps.Add(new PrependNormalizer(OptionalString(json, "prepend", $"{at}.prepend") ?? throw Formats.JsonFile.Missing($"{at}.prepend")));
                 break;
             case "Replace":
                 var (pattern, content) = ReadReplace(json, at);
@@ -204,7 +204,7 @@ public static class SentencePieceBpeJson
 
     static void ReadSequence(JsonElement json, string at, string name, Action<JsonElement, string> readStep)
     {
-        var list = Property(json, name) ?? throw new SharpLMException($"{at}.{name}: missing.");
+        var list = Property(json, name) ?? throw Formats.JsonFile.Missing($"{at}.{name}");
         Expect(list, JsonValueKind.Array, $"{at}.{name}");
         int i = 0;
         foreach (var step in list.EnumerateArray()) readStep(step, $"{at}.{name}[{i++}]");
@@ -214,7 +214,7 @@ public static class SentencePieceBpeJson
     {
         if (Property(json, "pattern") is not { ValueKind: JsonValueKind.Object } pattern || OptionalString(pattern, "String", $"{at}.pattern.String") is not { Length: > 0 } text)
             throw new SharpLMException($"{at}.pattern: only a non-empty {{\"String\": \"...\"}} pattern is supported (not Regex).");
-        return (text, OptionalString(json, "content", $"{at}.content") ?? throw new SharpLMException($"{at}.content: missing."));
+        return (text, OptionalString(json, "content", $"{at}.content") ?? throw Formats.JsonFile.Missing($"{at}.content"));
     }
 
     // Hugging Face's current form has prepend_scheme; older files have add_prefix_space, false meaning never.
@@ -239,16 +239,17 @@ public static class SentencePieceBpeJson
 
     static char ReadChar(JsonElement json, string name, string at)
     {
-        string? text = OptionalString(json, name, $"{at}.{name}");
-        if (text is not { Length: 1 } || char.IsSurrogate(text[0]))
-            throw new SharpLMException($"{at}.{name}: expected one character (of the Basic Multilingual Plane).");
+        string text = OptionalString(json, name, $"{at}.{name}") ?? throw Formats.JsonFile.Missing($"{at}.{name}");
+        if (text.Length != 1 || char.IsSurrogate(text[0]))
+            throw Formats.JsonFile.Wrong(json.GetProperty(name), $"{at}.{name}", "one character (of the Basic Multilingual Plane)");
         return text[0];
     }
 
     static int ReadCount(JsonElement json, string name, string at)
     {
-        if (Property(json, name) is not { ValueKind: JsonValueKind.Number } v || !v.TryGetInt32(out int n) || n < 0)
-            throw new SharpLMException($"{at}.{name}: expected a non-negative integer.");
+        var v = Property(json, name) ?? throw Formats.JsonFile.Missing($"{at}.{name}");
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int n) || n < 0)
+            throw Formats.JsonFile.Wrong(v, $"{at}.{name}", "a non-negative integer");
         return n;
     }
 

@@ -34,7 +34,7 @@ public static class TokenizerLoader
     static ITokenizer WithConfiguredSpecials(ITokenizer tokenizer, string configPath)
     {
         if (!Exists(configPath)) return tokenizer;
-        using var config = Formats.JsonFile.Read(configPath, "JSON");
+        using var config = Formats.JsonFile.Read(configPath, TokenizerConfigFile.FileName);
         if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
         var declared = TokenizerConfigFile.SpecialTokens(config.RootElement);
         int? Role(string key, int? guessed) =>
@@ -52,11 +52,11 @@ public static class TokenizerLoader
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
-    public static ITokenizer Parse(ReadOnlySpan<byte> json, string source) => ParseDocument(json, source, root => Read(root, source));
+    public static ITokenizer Parse(ReadOnlyMemory<byte> json, string source) => ParseDocument(json, source, root => Read(root, source));
 
     static ITokenizer Read(JsonElement root, string source)
     {
-        Expect(root, JsonValueKind.Object, "the top level");
+        Expect(root, JsonValueKind.Object, null);
         if (Property(root, "model") is { ValueKind: JsonValueKind.Object } model
             && OptionalString(model, "type", "model.type") is { } type and not "BPE")
             throw new SharpLMException($"model.type: \"{type}\" is not supported (SharpLM reads BPE tokenizers: " +

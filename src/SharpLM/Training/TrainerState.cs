@@ -37,39 +37,17 @@ public sealed class TrainerState
         Converters = { new JsonStringEnumConverter() },
     };
 
-    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>Reads and checks a <c>trainer_state.json</c>; errors name the file and the field.</summary>
     public static TrainerState Read(string path)
     {
-        string json;
-        try
-        {
-            json = StrictUtf8.GetString(File.ReadAllBytes(path));
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new SharpLMException($"{path}: not valid UTF-8 text");
-        }
-        var state = FromJson(json, path);
+        var state = Formats.JsonFile.Read<TrainerState>(path, "trainer state", Json);
         state.Validate(path);
         return state;
     }
 
-    public static TrainerState FromJson(string json, string source)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<TrainerState>(json, Json) ?? throw new SharpLMException($"{source}: expected a JSON object");
-        }
-        catch (JsonException e)
-        {
-            var field = e.Path is { Length: > 2 } p ? $" in field {p.TrimStart('$', '.')}" : "";
-            throw new SharpLMException($"{source}: invalid trainer state{field} ({e.Message})", e);
-        }
-    }
+    public static TrainerState FromJson(string json, string source) => Formats.JsonFile.Deserialize<TrainerState>(Encoding.UTF8.GetBytes(json), source, Json);
 
     /// <summary>Checks that the numbers describe a possible position of a run, before anything trusts them.</summary>
     public void Validate(string source)

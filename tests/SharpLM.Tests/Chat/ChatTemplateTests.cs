@@ -173,9 +173,9 @@ public class ChatTemplateTests : IDisposable
     [InlineData("{\"system\": \"{content}\", \"user\": \"{content}\", \"assistant_start\": \"A\"}",
         "chat template \"bad\": answers have no end; set \"assistant_end\" or \"end_with_eos\": true (otherwise the model never learns to stop)")]
     [InlineData("{\"system\": \"{content}\", \"user\": \"{content}\", \"assistant_start\": \"A\", \"end_with_eos\": \"yes\"}",
-        "field \"end_with_eos\" is a string, expected true or false")]
+        "field \"end_with_eos\" is the string \"yes\", expected true or false")]
     [InlineData("{\"system\": \"{content}\", \"user\": \"{content}\", \"assistant_start\": \"A\", \"end_with_eos\": true, \"stop_strings\": \"x\"}",
-        "field \"stop_strings\" must be an array of strings")]
+        "field \"stop_strings\" is the string \"x\", expected an array of strings")]
     [InlineData("{\"system\": ", "malformed JSON: ")]
     public void BadTemplateFilesSayWhatIsWrong(string json, string expected)
     {

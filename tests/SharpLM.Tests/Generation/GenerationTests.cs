@@ -1,3 +1,4 @@
+using SharpLM.Formats;
 using SharpLM.Generation;
 using Xunit;
 
@@ -111,5 +112,59 @@ public class GenerationTests
         Assert.Equal("ab ", shown); // "ST" might start "STOP"
         Assert.Equal("ST", stream.Flush());
         Assert.False(stream.Stopped);
+    }
+
+    [Fact]
+    public void GenerateTextStreamsTheDecodeOfTheTokensAndSaysWhyItEnded()
+    {
+        var tok = Tokenization.TestCorpus.Tokenizer;
+        using var model = TestModels.Tiny(vocab: tok.VocabSize, seed: 3);
+        var prompt = tok.Encode("the old house");
+        var options = SamplingOptions.Greedy with { MaxNewTokens = 12 };
+        var generator = new TokenGenerator(model);
+        var tokens = generator.Generate(prompt, options, NoStop).ToArray();
+
+        var pieces = new List<string>();
+        var result = generator.GenerateText(new GenerationRequest(prompt, options, NoStop), tok, pieces.Add);
+        Assert.Equal(tok.Decode(tokens, skipSpecial: true), result.Text);
+        Assert.Equal(result.Text, string.Concat(pieces));
+        Assert.Equal((StopReason.MaxTokens, prompt.Length, 12), (result.Reason, result.PromptTokens, result.CompletionTokens));
+
+        // The same tokens ended by the end token, then by a stop string (left out of the text) ...
+        var atEnd = generator.GenerateText(new GenerationRequest(prompt, options, new HashSet<int> { tokens[4] }), tok);
+        Assert.Equal((StopReason.EndToken, Array.IndexOf(tokens, tokens[4])), (atEnd.Reason, atEnd.CompletionTokens));
+        string stop = result.Text.Length >= 6 ? result.Text[3..5] : throw new InvalidOperationException($"too short: \"{result.Text}\"");
+        var atStop = generator.GenerateText(new GenerationRequest(prompt, options with { StopStrings = [stop] }, NoStop), tok);
+        Assert.Equal((StopReason.StopString, result.Text[..result.Text.IndexOf(stop, StringComparison.Ordinal)]), (atStop.Reason, atStop.Text));
+
+        // ... and by a cancel that comes with the second piece of text, before another forward pass.
+        using var cancel = new CancellationTokenSource();
+        int seen = 0;
+        var cancelled = generator.GenerateText(new GenerationRequest(prompt, options, NoStop), tok, _ => { if (++seen == 2) cancel.Cancel(); }, cancel.Token);
+        Assert.Equal(StopReason.Cancelled, cancelled.Reason);
+        Assert.True(cancelled.CompletionTokens < 12, $"{cancelled.CompletionTokens} tokens after the cancel");
+    }
+
+    [Fact]
+    public async Task TextGeneratorStreamsTheSameTextAndAReaderThatStopsEarlyFreesTheModel()
+    {
+        var tokenizer = Tokenization.TestCorpus.Tokenizer;
+        using var dir = new TempDirectory();
+        using (var model = TestModels.Tiny(vocab: tokenizer.VocabSize, seed: 3)) ModelFolder.Save(dir.Path, model, tokenizer);
+        using var loaded = PretrainedModel.Load(dir.Path);
+        var request = new GenerationRequest(loaded.EncodePrompt("the old house"), SamplingOptions.Greedy with { MaxNewTokens = 10 }, loaded.StopTokens());
+        var expected = new TokenGenerator(loaded.Model).GenerateText(request, loaded.Tokenizer);
+        var generator = new TextGenerator(loaded);
+
+        var updates = new List<GenerationUpdate>();
+        await foreach (var update in generator.StreamAsync(request)) updates.Add(update);
+        Assert.Equal(expected.Text, string.Concat(updates.Select(u => u.Text)));
+        Assert.Equal(expected with { Elapsed = default }, updates[^1].Result! with { Elapsed = default });
+        Assert.All(updates[..^1], u => Assert.Null(u.Result));
+
+        await foreach (var _ in generator.StreamAsync(request)) break; // the caller goes away after the first piece
+        var next = generator.GenerateAsync(request);
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(30))));
+        Assert.Equal(expected.Text, (await next).Text);
     }
 }

@@ -48,4 +48,13 @@ public class SamplingRequestTests
         var e = Assert.Throws<SamplingFieldException>(() => request.ApplyTo(Defaults));
         Assert.Equal((field, message), (e.Field, e.Message));
     }
+
+    [Fact]
+    public void AnInfiniteTemperatureOrPenaltyIsRefused()
+    {
+        // What a float field of a request becomes when the number is too large for a float (1e39).
+        Assert.Equal("temperature", Assert.Throws<SamplingFieldException>(() => new SamplingRequest { Temperature = float.PositiveInfinity }.ApplyTo(Defaults)).Field);
+        Assert.Equal("repetition_penalty",
+            Assert.Throws<SamplingFieldException>(() => new SamplingRequest { RepetitionPenalty = float.PositiveInfinity }.ApplyTo(Defaults)).Field);
+    }
 }

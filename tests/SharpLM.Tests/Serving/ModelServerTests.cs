@@ -261,7 +261,7 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [Fact]
     public async Task AClientThatGoesAwayStopsItsGenerationAndFreesTheModel()
     {
-        var request = new GenerationRequest(fixture.Loaded.EncodePrompt(Question), SamplingOptions.Greedy with { MaxNewTokens = 40 });
+        var request = new GenerationRequest(fixture.Loaded.EncodePrompt(Question), SamplingOptions.Greedy with { MaxNewTokens = 40 }, fixture.Served.CompletionStopTokens);
         int pieces = 0;
         await Assert.ThrowsAsync<IOException>(() => fixture.Served.GenerateAsync(request,
             _ => ++pieces == 2 ? throw new IOException("connection reset") : Task.CompletedTask, CancellationToken.None));

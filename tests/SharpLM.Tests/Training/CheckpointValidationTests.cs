@@ -69,8 +69,8 @@ public class CheckpointValidationTests : IDisposable
     [InlineData("epoch", "-1", "epoch is -1")]
     [InlineData("step_in_epoch", "1000000000", "step_in_epoch is 1000000000")]
     [InlineData("epoch", "3", "epoch/step_in_epoch")]
-    [InlineData("global_step", "\"12\"", "field global_step")]
-    [InlineData("epoch", "0.5", "field epoch")]
+    [InlineData("global_step", "\"12\"", "field \"global_step\" is the string \"12\", expected an integer")]
+    [InlineData("epoch", "0.5", "field \"epoch\" is the number 0.5, expected an integer")]
     [InlineData("tokens_seen", "-1", "tokens_seen is -1")]
     public void ATrainerStateWithImpossibleValuesIsRefusedByFileAndField(string field, string value, string expected)
     {
@@ -87,7 +87,7 @@ public class CheckpointValidationTests : IDisposable
         Assert.Contains("global_step", Refused(12));
         var path = Path.Combine(Checkpoint(8), CheckpointManager.StateFile);
         File.WriteAllBytes(path, [.. File.ReadAllBytes(path)[..^2], 0xC3, 0x28, (byte)'}']);
-        Assert.Contains("not valid UTF-8", Refused(8));
+        Assert.Contains("invalid UTF-8", Refused(8));
     }
 
     [Fact]
