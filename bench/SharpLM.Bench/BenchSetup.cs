@@ -1,4 +1,4 @@
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 

@@ -4,6 +4,7 @@ using LLama.Common;
 using LLama.Native;
 using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using TorchSharp;

@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using SharpLM.Chat;
 using SharpLM.Cli.Serving;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 
 namespace SharpLM.Bench;
 

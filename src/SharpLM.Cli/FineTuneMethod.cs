@@ -1,8 +1,8 @@
 using System.CommandLine;
 using SharpLM.Adapters;
 using SharpLM.Chat;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Training;

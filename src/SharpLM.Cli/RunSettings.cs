@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using SharpLM.Formats;
+using SharpLM.IO;
 
 namespace SharpLM.Cli;
 

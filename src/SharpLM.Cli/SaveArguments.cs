@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpLM.Formats;
+using SharpLM.Hub;
 
 namespace SharpLM.Cli;
 

@@ -1,5 +1,5 @@
 using SharpLM.Data;
-using SharpLM.Formats;
+using SharpLM.IO;
 using Spectre.Console;
 
 namespace SharpLM.Cli;

@@ -19,7 +19,7 @@ public sealed class ArchitectureTests
         ["SharpLM.Data"],
         ["SharpLM.Training", "SharpLM.Adapters", "SharpLM.Generation", "SharpLM.Evaluation"],
         ["SharpLM.Hub"],
-        ["SharpLM.Extensions.AI"],
+        ["SharpLM.Serving"],
     ];
 
     static readonly Lazy<Dictionary<string, HashSet<string>>> graph = new(() => NamespaceGraph(typeof(SharpLMException).Assembly.Location));
@@ -33,7 +33,9 @@ public sealed class ArchitectureTests
         while (type.DeclaringType is not null) type = type.DeclaringType;
         var ns = type.Namespace;
         if (ns != "SharpLM" && !ns.StartsWith("SharpLM.", StringComparison.Ordinal)) return null;
-        return Layers.SelectMany(l => l).Where(l => ns == l || ns.StartsWith(l + ".", StringComparison.Ordinal)).MaxBy(l => l.Length) ?? ns;
+        // The root namespace holds only what every layer shares (SharpLMException): it takes in no sub-namespace.
+        return Layers.SelectMany(l => l).Where(l => ns == l || (l != "SharpLM" && ns.StartsWith(l + ".", StringComparison.Ordinal)))
+            .MaxBy(l => l.Length) ?? ns;
     }
 
     static Dictionary<string, HashSet<string>> NamespaceGraph(string assemblyPath)

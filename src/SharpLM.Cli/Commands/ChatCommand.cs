@@ -72,7 +72,7 @@ static class ChatCommand
     }
 
     /// <summary>Streams one answer to stdout and its speed to stderr; a Ctrl+C stops it (what was said so far is kept).</summary>
-    static string Answer(TokenGenerator generator, Formats.PretrainedModel loaded, GenerationRequest request, ChatInterrupts interrupts)
+    static string Answer(TokenGenerator generator, Hub.PretrainedModel loaded, GenerationRequest request, ChatInterrupts interrupts)
     {
         GenerationResult result;
         try
@@ -92,7 +92,7 @@ static class ChatCommand
 
     /// <summary>The prompt for the whole conversation; drops the oldest turns (keeping the system message) when
     /// it would not leave room for the answer in the model's context.</summary>
-    static int[] FitPrompt(Formats.PretrainedModel loaded, ChatTemplate template, string? system, List<ChatMessage> history, int maxNewTokens)
+    static int[] FitPrompt(Hub.PretrainedModel loaded, ChatTemplate template, string? system, List<ChatMessage> history, int maxNewTokens)
     {
         int budget = loaded.Model.Config.MaxPositionEmbeddings - maxNewTokens;
         while (true)

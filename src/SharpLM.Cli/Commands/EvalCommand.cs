@@ -1,7 +1,7 @@
 using System.CommandLine;
 using SharpLM.Data;
 using SharpLM.Evaluation;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;

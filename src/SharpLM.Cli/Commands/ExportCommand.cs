@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using SharpLM.Chat;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;

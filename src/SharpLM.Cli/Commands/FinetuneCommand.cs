@@ -3,7 +3,8 @@ using System.Diagnostics;
 using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
-using SharpLM.Formats;
+using SharpLM.Hub;
+using SharpLM.IO;
 using SharpLM.Tokenization;
 using SharpLM.Training;
 using Spectre.Console;
@@ -143,7 +144,7 @@ static class FinetuneCommand
             if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
             methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions, loaded.AddedTokens)
                 .Save(final + ".partial", loaded.Model);
-            CheckpointManager.ReplaceFolder(final + ".partial", final);
+            FolderSwap.Replace(final + ".partial", final);
             checkpoints.FinishRun();
             var emAfter = RunExactMatch(loaded, template, emItems, "after");
             var textAfter = forgettingText is null ? null : TextLoss(loaded, forgettingText, "after");

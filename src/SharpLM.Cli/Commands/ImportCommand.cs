@@ -1,5 +1,5 @@
 using System.CommandLine;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpLM.Adapters;
-using SharpLM.Formats;
+using SharpLM.Hub;
+using SharpLM.IO;
 using SharpLM.Training;
 using Spectre.Console;
 
@@ -32,7 +33,7 @@ static class MergeCommand
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
             ModelFolder.Save(partial, loaded.Model, loaded.Tokenizer, loaded.Generation, saveOptions);
             ModelFolder.CopyCompanionFiles(partial, loaded.Adapter, loaded.Folder);
-            CheckpointManager.ReplaceFolder(partial, outputFolder);
+            FolderSwap.Replace(partial, outputFolder);
             AnsiConsole.MarkupLineInterpolated($"Merged {adapters} adapters from [green]{loaded.Adapter}[/] into [green]{outputFolder}[/].");
             return 0;
         });

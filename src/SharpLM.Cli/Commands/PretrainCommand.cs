@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using SharpLM.Data;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
+using SharpLM.IO;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Training;
@@ -115,7 +116,7 @@ static class PretrainCommand
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             ModelFolder.Save(final + ".partial", model, tokenizer, options: saveOptions);
-            CheckpointManager.ReplaceFolder(final + ".partial", final);
+            FolderSwap.Replace(final + ".partial", final);
             checkpoints.FinishRun();
             PrintSamples(model, tokenizer, prompts, sampling, "after training");
 

@@ -1,6 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using SharpLM.Formats;
+using SharpLM.IO;
 
 namespace SharpLM.Cli.DemoTask;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Unicode;
-using SharpLM.Formats;
+using SharpLM.IO;
 
 namespace SharpLM.Cli.DemoTask;
 

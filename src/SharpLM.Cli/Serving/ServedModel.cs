@@ -1,6 +1,6 @@
 using SharpLM.Chat;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 
 namespace SharpLM.Cli.Serving;
 
@@ -8,7 +8,7 @@ namespace SharpLM.Cli.Serving;
 /// <see cref="TextGenerator"/> that runs requests one at a time.</summary>
 sealed class ServedModel(PretrainedModel loaded, ChatTemplate template, SamplingOptions defaults, string name)
 {
-    readonly TextGenerator generator = new(loaded);
+    readonly TextGenerator generator = new(loaded.Model, loaded.Tokenizer);
 
     /// <summary>The model id clients pass as <c>model</c> and see in <c>/v1/models</c>.</summary>
     public string Name => name;

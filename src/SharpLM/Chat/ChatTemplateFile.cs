@@ -1,7 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using SharpLM.Formats;
+using SharpLM.IO;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Chat;

@@ -67,7 +67,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
     internal static JinjaChatTemplate? FromModelFolder(string folder)
     {
         string configPath = Path.Combine(folder, TokenizerConfigFile.FileName);
-        using var config = File.Exists(configPath) ? Formats.JsonFile.Read(configPath, TokenizerConfigFile.FileName) : null;
+        using var config = File.Exists(configPath) ? IO.JsonFile.Read(configPath, TokenizerConfigFile.FileName) : null;
         var root = config?.RootElement ?? default;
         if ((SeparateSource(folder) ?? ConfigSource(root, configPath)) is not var (source, path)) return null;
         var tokens = root.ValueKind == JsonValueKind.Object
@@ -88,7 +88,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
         string jinjaPath = Path.Combine(folder, SeparateFiles[0]), jsonPath = Path.Combine(folder, SeparateFiles[1]);
         if (File.Exists(jinjaPath)) return (File.ReadAllText(jinjaPath), jinjaPath);
         if (!File.Exists(jsonPath)) return null;
-        using var json = Formats.JsonFile.Read(jsonPath, "chat template");
+        using var json = IO.JsonFile.Read(jsonPath, "chat template");
         return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String
             ? (t.GetString()!, jsonPath)
             : throw new SharpLMException($"{jsonPath}: expected an object with a string \"chat_template\"");

@@ -63,7 +63,7 @@ public sealed class CorpusReader
             _ => throw new InvalidOperationException($"unreachable: {file}"),
         };
 
-    internal static SharpLMException EmptyFile(string path) => Formats.InputFile.Empty(path);
+    internal static SharpLMException EmptyFile(string path) => IO.InputFile.Empty(path);
 
-    internal static FileStream OpenRead(string path) => Formats.InputFile.OpenRead(path, "data");
+    internal static FileStream OpenRead(string path) => IO.InputFile.OpenRead(path, "data");
 }

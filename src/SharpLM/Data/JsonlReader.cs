@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SharpLM.IO;
 
 namespace SharpLM.Data;
 
@@ -43,7 +44,7 @@ internal static class JsonlReader
         JsonDocument json;
         try
         {
-            json = Formats.JsonFile.Parse(line, where);
+            json = IO.JsonFile.Parse(line, where);
         }
         catch (SharpLMException e)
         {
@@ -53,27 +54,16 @@ internal static class JsonlReader
         {
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                return $"{where}: expected a JSON object with a string field \"{field}\", got {Describe(root.ValueKind)}";
+                return $"{where}: expected a JSON object with a string field \"{field}\", got {JsonFile.Describe(root.ValueKind)}";
             if (!root.TryGetProperty(field, out var value))
             {
                 var names = root.EnumerateObject().Select(p => $"\"{p.Name}\"").Take(10).ToList();
                 return $"{where}: field \"{field}\" is missing (the object has {(names.Count == 0 ? "no fields" : "fields " + string.Join(", ", names))})";
             }
             if (value.ValueKind != JsonValueKind.String)
-                return $"{where}: field \"{field}\" is {Describe(value.ValueKind)}, expected a string";
+                return $"{where}: field \"{field}\" is {JsonFile.Describe(value.ValueKind)}, expected a string";
             text = value.GetString()!;
             return null;
         }
     }
-
-    internal static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString(),
-    };
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using SharpLM.IO;
 
 namespace SharpLM.Data;
 

@@ -1,3 +1,4 @@
+using SharpLM.IO;
 namespace SharpLM.Data;
 
 /// <summary>

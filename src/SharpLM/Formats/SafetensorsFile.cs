@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using SharpLM.IO;
 using static TorchSharp.torch;
 
 namespace SharpLM.Formats;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using SharpLM.IO;
 
 namespace SharpLM.Formats;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SharpLM.IO;
 using static TorchSharp.torch;
 
 namespace SharpLM.Formats;

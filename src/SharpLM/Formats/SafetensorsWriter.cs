@@ -1,3 +1,4 @@
+using SharpLM.IO;
 using static TorchSharp.torch;
 
 namespace SharpLM.Formats;

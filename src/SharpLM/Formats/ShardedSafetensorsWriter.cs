@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using SharpLM.IO;
 using static TorchSharp.torch;
 
 namespace SharpLM.Formats;

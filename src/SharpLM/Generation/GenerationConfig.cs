@@ -39,7 +39,7 @@ public sealed class GenerationConfig
     /// transformers; configs SharpLM writes always set it (sampling, the tutorial's default).</summary>
     public static GenerationConfig Load(string path)
     {
-        var config = Formats.JsonFile.Read<GenerationConfig>(path, "generation_config.json", Json, out var fields);
+        var config = IO.JsonFile.Read<GenerationConfig>(path, "generation_config.json", Json, out var fields);
         if (!fields.Contains("do_sample")) config.DoSample = false;
         config.Validate(path);
         return config;

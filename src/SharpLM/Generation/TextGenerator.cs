@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using SharpLM.Formats;
+using SharpLM.Model;
+using SharpLM.Tokenization;
 
 namespace SharpLM.Generation;
 
@@ -24,12 +25,10 @@ public sealed record GenerationUpdate(string Text, GenerationResult? Result = nu
 /// both slower), each on a worker thread running <see cref="TokenGenerator.GenerateText"/>, with the text streamed
 /// as soon as it is safe to show.
 /// </summary>
-public sealed class TextGenerator(PretrainedModel loaded)
+public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer)
 {
     readonly SemaphoreSlim turn = new(1, 1);
-    readonly TokenGenerator generator = new(loaded.Model);
-
-    public PretrainedModel Loaded => loaded;
+    readonly TokenGenerator generator = new(model);
 
     /// <summary>Generates once earlier calls are done, yielding text as it becomes safe to show (never a split
     /// character or the start of a stop string), then the result. If <paramref name="cancel"/> fires or the caller
@@ -46,7 +45,7 @@ public sealed class TextGenerator(PretrainedModel loaded)
             {
                 try
                 {
-                    return generator.GenerateText(request, loaded.Tokenizer, piece => pieces.Writer.TryWrite(piece), stop.Token);
+                    return generator.GenerateText(request, tokenizer, piece => pieces.Writer.TryWrite(piece), stop.Token);
                 }
                 finally
                 {

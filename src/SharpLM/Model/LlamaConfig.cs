@@ -145,7 +145,7 @@ public sealed class LlamaConfig
     /// <paramref name="source"/> and the field.</summary>
     public static LlamaConfig FromJson(ReadOnlyMemory<byte> json, string source)
     {
-        var config = Formats.JsonFile.Deserialize<LlamaConfig>(json, source, JsonOptions, out var present);
+        var config = IO.JsonFile.Deserialize<LlamaConfig>(json, source, JsonOptions, out var present);
         // The architecture first: a GPT-2 config lacks Llama's fields, and "not supported" is the useful message.
         SupportedArchitectures.Check(config, source);
         var missing = RequiredFields.Where(f => !present.Contains(f)).ToList();
@@ -168,7 +168,7 @@ public sealed class LlamaConfig
 
     public static LlamaConfig Load(string path)
     {
-        return FromJson(Formats.JsonFile.ReadBytes(path, "config.json"), path);
+        return FromJson(IO.JsonFile.ReadBytes(path, "config.json"), path);
     }
 
     public LlamaConfig Clone() => FromJson(ToJson());

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using SharpLM.Formats;
+using SharpLM.IO;
 
 namespace SharpLM.Tokenization;
 
@@ -16,7 +16,7 @@ public static class Llama2cTokenizerFile
     /// <exception cref="SharpLMException">The file is missing, truncated or inconsistent.</exception>
     public static Llama2cTokenizer Load(string path)
     {
-        var data = Formats.InputFile.ReadAllBytes(path, "llama2.c tokenizer", TokenizerJson.MaxFileBytes);
+        var data = IO.InputFile.ReadAllBytes(path, "llama2.c tokenizer", TokenizerJson.MaxFileBytes);
         if (data.Length < 4) throw new SharpLMException($"{path}: {data.Length} bytes is too short for a llama2.c tokenizer.bin");
         int maxLength = BinaryPrimitives.ReadInt32LittleEndian(data);
         if (maxLength <= 0 || maxLength > 1 << 16)

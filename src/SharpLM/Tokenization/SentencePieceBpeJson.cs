@@ -28,7 +28,7 @@ public static class SentencePieceBpeJson
     /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer.</exception>
     public static SentencePieceBpeTokenizer Load(string path)
     {
-        return Parse(Formats.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes), path);
+        return Parse(IO.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes), path);
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
@@ -118,7 +118,7 @@ public static class SentencePieceBpeJson
             ReadDecoder(decoderJson, "decoder", decoder);
         }
 
-        var model = Property(root, "model") ?? throw Formats.JsonFile.Missing("model");
+        var model = Property(root, "model") ?? throw IO.JsonFile.Missing("model");
         Expect(model, JsonValueKind.Object, "model");
         string type = OptionalString(model, "type", "model.type") ?? "BPE";
         if (type != "BPE") throw new SharpLMException($"model.type: \"{type}\" is not supported (expected BPE).");
@@ -154,7 +154,7 @@ public static class SentencePieceBpeJson
                 ReadSequence(json, at, "normalizers", (step, stepAt) => ReadNormalizer(step, stepAt, steps));
                 break;
             case "Prepend":
-                steps.Add(new PrependNormalizer(OptionalString(json, "prepend", $"{at}.prepend") ?? throw Formats.JsonFile.Missing($"{at}.prepend")));
+                steps.Add(new PrependNormalizer(OptionalString(json, "prepend", $"{at}.prepend") ?? throw IO.JsonFile.Missing($"{at}.prepend")));
                 break;
             case "Replace":
                 var (pattern, content) = ReadReplace(json, at);
@@ -204,7 +204,7 @@ public static class SentencePieceBpeJson
 
     static void ReadSequence(JsonElement json, string at, string name, Action<JsonElement, string> readStep)
     {
-        var list = Property(json, name) ?? throw Formats.JsonFile.Missing($"{at}.{name}");
+        var list = Property(json, name) ?? throw IO.JsonFile.Missing($"{at}.{name}");
         Expect(list, JsonValueKind.Array, $"{at}.{name}");
         int i = 0;
         foreach (var step in list.EnumerateArray()) readStep(step, $"{at}.{name}[{i++}]");
@@ -214,7 +214,7 @@ public static class SentencePieceBpeJson
     {
         if (Property(json, "pattern") is not { ValueKind: JsonValueKind.Object } pattern || OptionalString(pattern, "String", $"{at}.pattern.String") is not { Length: > 0 } text)
             throw new SharpLMException($"{at}.pattern: only a non-empty {{\"String\": \"...\"}} pattern is supported (not Regex).");
-        return (text, OptionalString(json, "content", $"{at}.content") ?? throw Formats.JsonFile.Missing($"{at}.content"));
+        return (text, OptionalString(json, "content", $"{at}.content") ?? throw IO.JsonFile.Missing($"{at}.content"));
     }
 
     // Hugging Face's current form has prepend_scheme; older files have add_prefix_space, false meaning never.
@@ -239,17 +239,17 @@ public static class SentencePieceBpeJson
 
     static char ReadChar(JsonElement json, string name, string at)
     {
-        string text = OptionalString(json, name, $"{at}.{name}") ?? throw Formats.JsonFile.Missing($"{at}.{name}");
+        string text = OptionalString(json, name, $"{at}.{name}") ?? throw IO.JsonFile.Missing($"{at}.{name}");
         if (text.Length != 1 || char.IsSurrogate(text[0]))
-            throw Formats.JsonFile.Wrong(json.GetProperty(name), $"{at}.{name}", "one character (of the Basic Multilingual Plane)");
+            throw IO.JsonFile.Wrong(json.GetProperty(name), $"{at}.{name}", "one character (of the Basic Multilingual Plane)");
         return text[0];
     }
 
     static int ReadCount(JsonElement json, string name, string at)
     {
-        var v = Property(json, name) ?? throw Formats.JsonFile.Missing($"{at}.{name}");
+        var v = Property(json, name) ?? throw IO.JsonFile.Missing($"{at}.{name}");
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int n) || n < 0)
-            throw Formats.JsonFile.Wrong(v, $"{at}.{name}", "a non-negative integer");
+            throw IO.JsonFile.Wrong(v, $"{at}.{name}", "a non-negative integer");
         return n;
     }
 

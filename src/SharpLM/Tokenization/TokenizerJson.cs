@@ -28,17 +28,17 @@ public static class TokenizerJson
     /// <exception cref="SharpLMException">The file is missing, not JSON, or not a supported tokenizer.</exception>
     public static ByteLevelBpeTokenizer Load(string path)
     {
-        return Parse(Formats.InputFile.ReadAllBytes(path, "tokenizer", MaxFileBytes), path);
+        return Parse(IO.InputFile.ReadAllBytes(path, "tokenizer", MaxFileBytes), path);
     }
 
     /// <summary>Parses tokenizer.json content; <paramref name="source"/> names it in error messages.</summary>
     public static ByteLevelBpeTokenizer Parse(ReadOnlyMemory<byte> json, string source) => ParseDocument(json, source, root => Read(root, source));
 
-    /// <summary>Parses JSON (with <see cref="Formats.JsonFile"/>, comments allowed as Hugging Face's reader does) and
+    /// <summary>Parses JSON (with <see cref="IO.JsonFile"/>, comments allowed as Hugging Face's reader does) and
     /// reads it with <paramref name="read"/>; errors are prefixed with <paramref name="source"/>.</summary>
     internal static T ParseDocument<T>(ReadOnlyMemory<byte> json, string source, Func<JsonElement, T> read)
     {
-        using var doc = Formats.JsonFile.Parse(json, source, allowComments: true);
+        using var doc = IO.JsonFile.Parse(json, source, allowComments: true);
         try
         {
             return read(doc.RootElement);
@@ -196,7 +196,7 @@ public static class TokenizerJson
         if (Property(root, "decoder") is { } decoder && TypeName(decoder, "decoder") != ByteLevelType)
             throw new SharpLMException($"decoder: type {TypeName(decoder, "decoder")} is not supported (expected ByteLevel).");
 
-        var model = Property(root, "model") ?? throw Formats.JsonFile.Missing("model");
+        var model = Property(root, "model") ?? throw IO.JsonFile.Missing("model");
         Expect(model, JsonValueKind.Object, "model");
         string type = OptionalString(model, "type", "model.type") ?? "BPE";
         if (type != "BPE") throw new SharpLMException($"model.type: \"{type}\" is not supported (expected BPE).");
@@ -220,13 +220,13 @@ public static class TokenizerJson
 
     internal static Dictionary<string, int> ReadVocab(JsonElement model)
     {
-        var vocabJson = Property(model, "vocab") ?? throw Formats.JsonFile.Missing("model.vocab");
+        var vocabJson = Property(model, "vocab") ?? throw IO.JsonFile.Missing("model.vocab");
         Expect(vocabJson, JsonValueKind.Object, "model.vocab");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in vocabJson.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id))
-                throw Formats.JsonFile.Wrong(entry.Value, $"model.vocab[\"{entry.Name}\"]", "an integer id");
+                throw IO.JsonFile.Wrong(entry.Value, $"model.vocab[\"{entry.Name}\"]", "an integer id");
             if (!vocab.TryAdd(entry.Name, id)) throw new SharpLMException($"model.vocab: token \"{entry.Name}\" appears twice.");
         }
         return vocab;
@@ -234,7 +234,7 @@ public static class TokenizerJson
 
     internal static List<(string, string)> ReadMerges(JsonElement model)
     {
-        var mergesJson = Property(model, "merges") ?? throw Formats.JsonFile.Missing("model.merges");
+        var mergesJson = Property(model, "merges") ?? throw IO.JsonFile.Missing("model.merges");
         Expect(mergesJson, JsonValueKind.Array, "model.merges");
         var merges = new List<(string, string)>(mergesJson.GetArrayLength());
         foreach (var m in mergesJson.EnumerateArray()) merges.Add(ReadMerge(m, merges.Count));
@@ -262,7 +262,7 @@ public static class TokenizerJson
     {
         const string field = "pre_tokenizer";
         const string supported = "expected ByteLevel, or a Sequence of an optional Digits then ByteLevel or Split and ByteLevel";
-        if (json is not { } p) throw new SharpLMException($"{Formats.JsonFile.Missing(field).Message} ({supported})");
+        if (json is not { } p) throw new SharpLMException($"{IO.JsonFile.Missing(field).Message} ({supported})");
         string type = TypeName(p, field);
         if (type == ByteLevelType)
         {
@@ -270,7 +270,7 @@ public static class TokenizerJson
             return PreTokenizer.Gpt2;
         }
         if (type != "Sequence") throw new SharpLMException($"{field}: type {type} is not supported ({supported}).");
-        var stepsJson = Property(p, "pretokenizers") ?? throw Formats.JsonFile.Missing($"{field}.pretokenizers");
+        var stepsJson = Property(p, "pretokenizers") ?? throw IO.JsonFile.Missing($"{field}.pretokenizers");
         Expect(stepsJson, JsonValueKind.Array, $"{field}.pretokenizers");
         var steps = stepsJson.EnumerateArray().Select((step, i) => (Json: step, At: $"{field}.pretokenizers[{i}]")).ToList();
         var types = steps.Select(step => TypeName(step.Json, step.At)).ToList();
@@ -293,9 +293,9 @@ public static class TokenizerJson
             throw new SharpLMException($"{field}.pretokenizers: [{string.Join(", ", types)}] is not supported ({supported}).");
 
         var (split, splitAt) = steps[0];
-        var patternJson = Property(split, "pattern") ?? throw Formats.JsonFile.Missing($"{splitAt}.pattern");
+        var patternJson = Property(split, "pattern") ?? throw IO.JsonFile.Missing($"{splitAt}.pattern");
         string pattern = patternJson.ValueKind == JsonValueKind.Object && OptionalString(patternJson, "Regex", $"{splitAt}.pattern.Regex") is { } regex ? regex
-            : throw Formats.JsonFile.Wrong(patternJson, $"{splitAt}.pattern", "{\"Regex\": \"...\"}");
+            : throw IO.JsonFile.Wrong(patternJson, $"{splitAt}.pattern", "{\"Regex\": \"...\"}");
         if (OptionalString(split, "behavior", $"{splitAt}.behavior") is var behavior and not "Isolated")
             throw new SharpLMException($"{splitAt}.behavior: \"{behavior}\" is not supported (expected Isolated).");
         if (OptionalBool(split, "invert", $"{splitAt}.invert")) throw new SharpLMException($"{splitAt}.invert: true is not supported.");
@@ -347,15 +347,15 @@ public static class TokenizerJson
         }
         if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
             return (m[0].GetString()!, m[1].GetString()!);
-        throw Formats.JsonFile.Wrong(m, at, "[\"left\", \"right\"] or \"left right\"");
+        throw IO.JsonFile.Wrong(m, at, "[\"left\", \"right\"] or \"left right\"");
     }
 
     static AddedToken ReadAddedToken(JsonElement t, string at)
     {
         Expect(t, JsonValueKind.Object, at);
-        var idJson = Property(t, "id") ?? throw Formats.JsonFile.Missing($"{at}.id");
-        if (idJson.ValueKind != JsonValueKind.Number || !idJson.TryGetInt32(out int id)) throw Formats.JsonFile.Wrong(idJson, $"{at}.id", "an integer id");
-        string content = OptionalString(t, "content", $"{at}.content") ?? throw Formats.JsonFile.Missing($"{at}.content");
+        var idJson = Property(t, "id") ?? throw IO.JsonFile.Missing($"{at}.id");
+        if (idJson.ValueKind != JsonValueKind.Number || !idJson.TryGetInt32(out int id)) throw IO.JsonFile.Wrong(idJson, $"{at}.id", "an integer id");
+        string content = OptionalString(t, "content", $"{at}.content") ?? throw IO.JsonFile.Missing($"{at}.content");
         foreach (var flag in new[] { "single_word", "lstrip", "rstrip" })
             if (OptionalBool(t, flag, $"{at}.{flag}"))
                 throw new SharpLMException($"{at}.{flag}: true is not supported (token \"{content}\").");
@@ -369,14 +369,14 @@ public static class TokenizerJson
     internal static string TypeName(JsonElement obj, string field)
     {
         Expect(obj, JsonValueKind.Object, field);
-        return OptionalString(obj, "type", $"{field}.type") ?? throw Formats.JsonFile.Missing($"{field}.type");
+        return OptionalString(obj, "type", $"{field}.type") ?? throw IO.JsonFile.Missing($"{field}.type");
     }
 
     internal static string? OptionalString(JsonElement obj, string name, string field) => Property(obj, name) switch
     {
         null => null,
         { ValueKind: JsonValueKind.String } s => s.GetString(),
-        { } other => throw Formats.JsonFile.Wrong(other, field, "a string"),
+        { } other => throw IO.JsonFile.Wrong(other, field, "a string"),
     };
 
     internal static bool OptionalBool(JsonElement obj, string name, string field) => Property(obj, name) is { } v && ReadBool(v, field);
@@ -385,13 +385,13 @@ public static class TokenizerJson
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        _ => throw Formats.JsonFile.Wrong(v, field, "true or false"),
+        _ => throw IO.JsonFile.Wrong(v, field, "true or false"),
     };
 
     /// <summary>Fails unless <paramref name="e"/> is an object or array (<paramref name="kind"/>); <paramref name="field"/>
     /// null is the top-level value.</summary>
     internal static void Expect(JsonElement e, JsonValueKind kind, string? field)
     {
-        if (e.ValueKind != kind) throw Formats.JsonFile.Wrong(e, field, kind == JsonValueKind.Array ? "a JSON array" : "a JSON object");
+        if (e.ValueKind != kind) throw IO.JsonFile.Wrong(e, field, kind == JsonValueKind.Array ? "a JSON array" : "a JSON object");
     }
 }

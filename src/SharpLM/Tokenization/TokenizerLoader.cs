@@ -24,7 +24,7 @@ public static class TokenizerLoader
         return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(ReadFile(path), path);
     }
 
-    static byte[] ReadFile(string path) => Formats.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes);
+    static byte[] ReadFile(string path) => IO.InputFile.ReadAllBytes(path, "tokenizer", TokenizerJson.MaxFileBytes);
 
     // A folder or FIFO in a file's place counts as there, so that reading it fails with the reason.
     static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
@@ -34,7 +34,7 @@ public static class TokenizerLoader
     static ITokenizer WithConfiguredSpecials(ITokenizer tokenizer, string configPath)
     {
         if (!Exists(configPath)) return tokenizer;
-        using var config = Formats.JsonFile.Read(configPath, TokenizerConfigFile.FileName);
+        using var config = IO.JsonFile.Read(configPath, TokenizerConfigFile.FileName);
         if (config.RootElement.ValueKind != JsonValueKind.Object) return tokenizer;
         var declared = TokenizerConfigFile.SpecialTokens(config.RootElement);
         int? Role(string key, int? guessed) =>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using SharpLM.Formats;
+using SharpLM.IO;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
@@ -39,27 +40,9 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
         using (var rng = get_rng_state())
             SafetensorsWriter.Write(Path.Combine(partial, RngFile), [new("torch", rng)]);
         AtomicFile.Write(Path.Combine(partial, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(trainer.State.ToJson())));
-        ReplaceFolder(partial, final);
+        FolderSwap.Replace(partial, final);
         Prune(trainer.State.Step);
         return final;
-    }
-
-    /// <summary>Moves a finished folder into place, replacing an older folder of the same name only after the new
-    /// one is complete.</summary>
-    public static void ReplaceFolder(string complete, string destination)
-    {
-        if (Directory.Exists(destination))
-        {
-            var old = destination + ".old";
-            if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-            Directory.Move(destination, old);
-            Directory.Move(complete, destination);
-            Directory.Delete(old, recursive: true);
-        }
-        else
-        {
-            Directory.Move(complete, destination);
-        }
     }
 
     /// <summary>Deletes the oldest checkpoints of the current run beyond <c>keep</c>. Only checkpoints up to the step

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using SharpLM.Formats;
+using SharpLM.IO;
 
 namespace SharpLM.Training;
 

@@ -42,12 +42,12 @@ public sealed class TrainerState
     /// <summary>Reads and checks a <c>trainer_state.json</c>; errors name the file and the field.</summary>
     public static TrainerState Read(string path)
     {
-        var state = Formats.JsonFile.Read<TrainerState>(path, "trainer state", Json);
+        var state = IO.JsonFile.Read<TrainerState>(path, "trainer state", Json);
         state.Validate(path);
         return state;
     }
 
-    public static TrainerState FromJson(string json, string source) => Formats.JsonFile.Deserialize<TrainerState>(Encoding.UTF8.GetBytes(json), source, Json);
+    public static TrainerState FromJson(string json, string source) => IO.JsonFile.Deserialize<TrainerState>(Encoding.UTF8.GetBytes(json), source, Json);
 
     /// <summary>Checks that the numbers describe a possible position of a run, before anything trusts them.</summary>
     public void Validate(string source)

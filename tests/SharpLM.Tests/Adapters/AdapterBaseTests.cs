@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using SharpLM.Adapters;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using Xunit;

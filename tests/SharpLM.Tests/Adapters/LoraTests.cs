@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using SharpLM.Adapters;
 using SharpLM.Data;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Training;
 using Xunit;
 using static TorchSharp.torch;

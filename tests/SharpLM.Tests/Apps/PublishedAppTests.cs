@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xunit;
+using SharpLM.Serving;
 
 namespace SharpLM.Tests.Apps;
 

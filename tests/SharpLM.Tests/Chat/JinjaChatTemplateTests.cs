@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SharpLM.Chat;
 using SharpLM.Data;
+using SharpLM.Hub;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 

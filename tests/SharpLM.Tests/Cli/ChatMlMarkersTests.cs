@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using SharpLM.Adapters;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Chat;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Interop;
 using SharpLM.Tokenization;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 

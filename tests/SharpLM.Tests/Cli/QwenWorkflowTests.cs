@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;

@@ -1,4 +1,4 @@
-using SharpLM.Formats;
+using SharpLM.IO;
 using Xunit;
 
 namespace SharpLM.Tests.Formats;

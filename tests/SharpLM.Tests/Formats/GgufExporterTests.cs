@@ -4,6 +4,7 @@ using SharpLM.Cli.Commands;
 using SharpLM.Adapters;
 using SharpLM.Chat;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;

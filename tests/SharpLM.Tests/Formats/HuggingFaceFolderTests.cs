@@ -6,6 +6,7 @@ using SharpLM.Cli.Commands;
 using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Interop;
 using SharpLM.Tests.Tokenization;

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.IO;
 using SharpLM.Model;
 using Xunit;
 

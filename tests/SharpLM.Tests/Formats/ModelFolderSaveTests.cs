@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,7 +1,9 @@
 using System.CommandLine;
+using SharpLM.Adapters;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tests.Cli;

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using SharpLM.Adapters;
 using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Tests.Tokenization;

@@ -6,6 +6,7 @@ using Parquet;
 using Parquet.Schema;
 using SharpLM.Data;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using Xunit;

@@ -1,5 +1,5 @@
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using Xunit;
 
 namespace SharpLM.Tests.Generation;
@@ -154,7 +154,7 @@ public class GenerationTests
         using var loaded = PretrainedModel.Load(dir.Path);
         var request = new GenerationRequest(loaded.EncodePrompt("the old house"), SamplingOptions.Greedy with { MaxNewTokens = 10 }, loaded.StopTokens());
         var expected = new TokenGenerator(loaded.Model).GenerateText(request, loaded.Tokenizer);
-        var generator = new TextGenerator(loaded);
+        var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
 
         var updates = new List<GenerationUpdate>();
         await foreach (var update in generator.StreamAsync(request)) updates.Add(update);

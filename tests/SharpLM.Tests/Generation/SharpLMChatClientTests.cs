@@ -1,9 +1,10 @@
 using System.Text;
 using Microsoft.Extensions.AI;
 using SharpLM.Chat;
-using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
+using SharpLM.Serving;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;

@@ -2,6 +2,7 @@ using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;

@@ -1,4 +1,5 @@
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using Xunit;

@@ -1,4 +1,5 @@
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Tests.Formats;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Tokenization;
 using Xunit;
 

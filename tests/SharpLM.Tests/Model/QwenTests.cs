@@ -1,5 +1,6 @@
 using SharpLM.Adapters;
 using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tests.Interop;
 using SharpLM.Tests.Tokenization;

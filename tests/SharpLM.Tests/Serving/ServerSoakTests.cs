@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SharpLM.Chat;
 using SharpLM.Cli.Serving;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Tests.Tokenization;
 using Xunit;
 

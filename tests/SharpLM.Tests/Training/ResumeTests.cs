@@ -1,5 +1,5 @@
 using SharpLM.Data;
-using SharpLM.Formats;
+using SharpLM.Hub;
 using SharpLM.Training;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SharpLM.Chat;
+using SharpLM.IO;
 
 namespace SharpLM.Data;
 
@@ -90,12 +91,12 @@ internal static class InstructionRecordParser
     {
         if (!json.TryGetProperty("messages", out var array)) return Missing(json, "messages");
         if (array.ValueKind != JsonValueKind.Array)
-            return $"field \"messages\" is {JsonlReader.Describe(array.ValueKind)}, expected an array of {{\"role\", \"content\"}} objects";
+            return $"field \"messages\" is {JsonFile.Describe(array.ValueKind)}, expected an array of {{\"role\", \"content\"}} objects";
         int i = 0;
         foreach (var item in array.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.Object)
-                return $"messages[{i}] is {JsonlReader.Describe(item.ValueKind)}, expected an object with \"role\" and \"content\"";
+                return $"messages[{i}] is {JsonFile.Describe(item.ValueKind)}, expected an object with \"role\" and \"content\"";
             if (RequiredString(item, "role", out string role) is { } p1) return $"messages[{i}]: {p1}";
             if (RequiredString(item, "content", out string content) is { } p2) return $"messages[{i}]: {p2}";
             messages.Add(new ChatMessage(role, content));
@@ -109,7 +110,7 @@ internal static class InstructionRecordParser
         value = "";
         if (!json.TryGetProperty(field, out var element)) return Missing(json, field);
         if (element.ValueKind != JsonValueKind.String)
-            return $"field \"{field}\" is {JsonlReader.Describe(element.ValueKind)}, expected a string";
+            return $"field \"{field}\" is {JsonFile.Describe(element.ValueKind)}, expected a string";
         value = element.GetString()!;
         return null;
     }
@@ -132,5 +133,5 @@ internal static class InstructionRecordParser
         return names.Count == 0 ? "the object has no fields" : "the object has fields " + string.Join(", ", names);
     }
 
-    static string NotAnObject(JsonElement json) => $"expected a JSON object, got {JsonlReader.Describe(json.ValueKind)}";
+    static string NotAnObject(JsonElement json) => $"expected a JSON object, got {JsonFile.Describe(json.ValueKind)}";
 }

@@ -1,3 +1,4 @@
+using SharpLM.IO;
 namespace SharpLM.Data;
 
 /// <summary>Reads <c>.jsonl</c> records: one JSON value per line, strict UTF-8, blank lines ignored.</summary>
@@ -25,7 +26,7 @@ internal static class JsonlRecordReader
     {
         try
         {
-            using var json = Formats.JsonFile.Parse(line, where);
+            using var json = IO.JsonFile.Parse(line, where);
             // Cloned: the document's pooled buffer is returned when it is disposed.
             return new RawRecord(where, json.RootElement.Clone(), null);
         }

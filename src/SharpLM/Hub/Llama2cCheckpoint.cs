@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using SharpLM.IO;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// Reads Karpathy's llama2.c checkpoints in the legacy "version 0" layout (<c>stories15M.bin</c> and friends):

@@ -1,10 +1,10 @@
-using SharpLM.Adapters;
 using SharpLM.Generation;
+using SharpLM.IO;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>A model folder opened for use: the model, its tokenizer and its generation defaults, checked to fit together.</summary>
 public sealed class PretrainedModel : IDisposable

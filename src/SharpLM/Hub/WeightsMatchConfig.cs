@@ -1,7 +1,8 @@
 using System.Globalization;
+using SharpLM.Formats;
 using SharpLM.Model;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// Checks config.json against the tensor shapes in the safetensors headers before the model is built: building

@@ -1,7 +1,7 @@
 using SharpLM.Model;
 using SharpLM.Tokenization;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>Turns a llama2.c checkpoint (and optionally its tokenizer.bin) into a SharpLM model folder.</summary>
 public static class Llama2cImport

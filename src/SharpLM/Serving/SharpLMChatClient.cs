@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using SharpLM.Chat;
-using SharpLM.Formats;
+using SharpLM.Generation;
+using SharpLM.Hub;
 using static TorchSharp.torch;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using ChatMessage = SharpLM.Chat.ChatMessage;
 
-namespace SharpLM.Generation;
+namespace SharpLM.Serving;
 
 /// <summary>
 /// A SharpLM model as a Microsoft.Extensions.AI <see cref="IChatClient"/>, in-process: what Semantic Kernel and other
@@ -35,7 +36,7 @@ public sealed class SharpLMChatClient : IChatClient
     {
         this.loaded = loaded;
         this.ownsModel = ownsModel;
-        generator = new TextGenerator(loaded);
+        generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
         Template = template ?? ChatTemplates.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
         stopTokens = loaded.StopTokens(Template);
         // Checked here, by the mapping every call's options go through, rather than at the first call that leaves them all out.

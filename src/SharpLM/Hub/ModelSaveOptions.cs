@@ -1,6 +1,7 @@
 using System.Globalization;
+using SharpLM.Formats;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>How <see cref="ModelFolder.Save"/> writes the weights: their tensor type and the largest shard.</summary>
 public sealed record ModelSaveOptions

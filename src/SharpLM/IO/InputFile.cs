@@ -1,4 +1,4 @@
-namespace SharpLM.Formats;
+namespace SharpLM.IO;
 
 /// <summary>
 /// Checks a file SharpLM is about to read before it is opened. Opening a FIFO blocks until something writes to it

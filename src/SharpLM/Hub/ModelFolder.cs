@@ -1,11 +1,13 @@
+using SharpLM.Formats;
 using SharpLM.Generation;
+using SharpLM.IO;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// A model in Hugging Face's folder layout: <c>config.json</c>, <c>model.safetensors</c> (or shards with

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// Converts query/key projection weights between the two rotary layouts in use. SharpLM (like Hugging Face)

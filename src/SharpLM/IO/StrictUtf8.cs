@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 
-namespace SharpLM.Data;
+namespace SharpLM.IO;
 
 /// <summary>UTF-8 decoding that refuses invalid bytes (a silent U+FFFD would train the model on garbage)
 /// and says exactly where the first bad byte is.</summary>

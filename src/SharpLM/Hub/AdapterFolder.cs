@@ -1,11 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using SharpLM.Adapters;
 using SharpLM.Formats;
+using SharpLM.IO;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
-namespace SharpLM.Adapters;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// A LoRA adapter on its own, in PEFT's layout: <c>adapter_config.json</c> (LoraConfig fields) and
@@ -50,7 +52,7 @@ public static class AdapterFolder
             ["use_rslora"] = options.UseRsLora,
             ["rank_pattern"] = new JsonObject(),
             ["alpha_pattern"] = new JsonObject(),
-            [FingerprintField] = Adapters.BaseFingerprint.Of(model, addedTokens),
+            [FingerprintField] = Hub.BaseFingerprint.Of(model, addedTokens),
         };
         if (addedTokens is not null)
             config[AddedTokensField] = new JsonObject
@@ -235,7 +237,7 @@ public static class AdapterFolder
     /// <summary>An adapter that records its base's fingerprint is applied only to that base, unless the caller says so.</summary>
     static void CheckBase(string folder, AdapterConfig config, LlamaForCausalLM model, bool ignoreFingerprint)
     {
-        if (ignoreFingerprint || config.BaseFingerprint is not { } expected || expected == Adapters.BaseFingerprint.Of(model, config.AddedTokens)) return;
+        if (ignoreFingerprint || config.BaseFingerprint is not { } expected || expected == Hub.BaseFingerprint.Of(model, config.AddedTokens)) return;
         throw new SharpLMException($"{folder}: this adapter was trained on a different base model (the weights' fingerprint differs). " +
                                    "Load it on the model it was made from, or allow a base mismatch explicitly if you are sure.");
     }
@@ -256,6 +258,6 @@ public static class AdapterFolder
         }
     }
 
-    /// <summary>See <see cref="Adapters.BaseFingerprint.Of(LlamaForCausalLM)"/>.</summary>
-    public static string BaseFingerprint(LlamaForCausalLM model) => Adapters.BaseFingerprint.Of(model);
+    /// <summary>See <see cref="Hub.BaseFingerprint.Of(LlamaForCausalLM)"/>.</summary>
+    public static string BaseFingerprint(LlamaForCausalLM model) => Hub.BaseFingerprint.Of(model);
 }

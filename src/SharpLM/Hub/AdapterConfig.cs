@@ -1,6 +1,7 @@
+using SharpLM.Adapters;
 using SharpLM.Model;
 
-namespace SharpLM.Adapters;
+namespace SharpLM.Hub;
 
 /// <summary>What an adapter_config.json says (see <see cref="AdapterFolder.ReadConfig"/>).</summary>
 /// <param name="Options">the LoRA settings</param>

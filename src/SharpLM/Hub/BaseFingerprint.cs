@@ -1,9 +1,8 @@
 using System.Security.Cryptography;
-using SharpLM.Formats;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
-namespace SharpLM.Adapters;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// A short hash of a base model's architecture and the first values of every base tensor (as bf16, so the same base

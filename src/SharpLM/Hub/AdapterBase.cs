@@ -1,6 +1,5 @@
-using SharpLM.Formats;
 
-namespace SharpLM.Adapters;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// Finds the base model of an adapter folder that is loaded on its own. base_model_name_or_path is tried relative to

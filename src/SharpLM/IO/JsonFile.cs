@@ -3,9 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
-using SharpLM.Data;
 
-namespace SharpLM.Formats;
+namespace SharpLM.IO;
 
 /// <summary>
 /// The one way SharpLM reads JSON it did not write itself (config.json, tokenizer.json, adapter_config.json, JSONL
@@ -311,10 +310,22 @@ public static class JsonFile
     {
         JsonValueKind.Number => $"the number {value.GetRawText()}",
         JsonValueKind.String when value.GetRawText() is var raw => $"the string {(raw.Length <= 42 ? raw : raw[..41] + "...\"")}",
-        var kind => JsonlReader.Describe(kind),
+        var kind => Describe(kind),
     };
 
     static string FieldName(string? field) => string.IsNullOrEmpty(field) ? "the top-level value" : $"field \"{field}\"";
 
     static string Prefix(string? source) => source is null ? "" : $"{source}: ";
+
+    /// <summary>What a JSON value is, for messages ("a string", "null").</summary>
+    public static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
 }

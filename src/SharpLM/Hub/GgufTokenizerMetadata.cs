@@ -1,6 +1,7 @@
+using SharpLM.Formats;
 using SharpLM.Tokenization;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// The <c>tokenizer.ggml.*</c> metadata through which llama.cpp rebuilds a SharpLM tokenizer. Byte-level BPE becomes

@@ -1,10 +1,11 @@
 using SharpLM.Adapters;
 using SharpLM.Chat;
+using SharpLM.Formats;
 using SharpLM.Model;
 using SharpLM.Tokenization;
 using static TorchSharp.torch;
 
-namespace SharpLM.Formats;
+namespace SharpLM.Hub;
 
 /// <summary>
 /// Exports a Llama-architecture SharpLM model folder as a GGUF file for llama.cpp (and LLamaSharp, Ollama, ...):

@@ -1,4 +1,4 @@
-namespace SharpLM.Formats;
+namespace SharpLM.IO;
 
 /// <summary>
 /// Writes a file so that readers see either the old content or the complete new one, never a
