@@ -6,7 +6,6 @@ using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Hub;
 using SharpLM.Model;
-using SharpLM.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 

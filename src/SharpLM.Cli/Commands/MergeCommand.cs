@@ -2,7 +2,6 @@ using System.CommandLine;
 using SharpLM.Adapters;
 using SharpLM.Hub;
 using SharpLM.IO;
-using SharpLM.Training;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;

@@ -1,5 +1,4 @@
 using SharpLM.Chat;
-using SharpLM.Tokenization;
 using Xunit;
 
 namespace SharpLM.Tests.Chat;

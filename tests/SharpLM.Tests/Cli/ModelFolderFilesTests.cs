@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using SharpLM.Chat;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
-using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;
 using Xunit;

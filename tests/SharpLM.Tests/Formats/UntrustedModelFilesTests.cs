@@ -7,7 +7,6 @@ using Parquet.Schema;
 using SharpLM.Data;
 using SharpLM.Formats;
 using SharpLM.Hub;
-using SharpLM.Model;
 using SharpLM.Tokenization;
 using Xunit;
 

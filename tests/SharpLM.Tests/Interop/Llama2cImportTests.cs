@@ -4,7 +4,6 @@ using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Generation;
 using SharpLM.Hub;
-using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Tests.Cli;
 using Xunit;

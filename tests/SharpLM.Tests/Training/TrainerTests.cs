@@ -1,5 +1,4 @@
 using SharpLM.Data;
-using SharpLM.Model;
 using SharpLM.Training;
 using Xunit;
 using static TorchSharp.torch;

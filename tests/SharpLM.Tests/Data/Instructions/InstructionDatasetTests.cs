@@ -1,7 +1,6 @@
 using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Evaluation;
-using SharpLM.Training;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -6,7 +6,6 @@ using SharpLM.Adapters;
 using SharpLM.Data;
 using SharpLM.Generation;
 using SharpLM.Hub;
-using SharpLM.Model;
 using SharpLM.Tests.Tokenization;
 using SharpLM.Tokenization;
 using Xunit;
