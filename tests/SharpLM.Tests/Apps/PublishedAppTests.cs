@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Xunit;
-using SharpLM.Serving;
 
 namespace SharpLM.Tests.Apps;
 
@@ -31,7 +30,7 @@ public sealed class PublishedAppTests : IDisposable
             """);
         dir.Write("app/Program.cs", """
             using Microsoft.Extensions.AI;
-            using SharpLM.Generation;
+            using SharpLM.Serving;
 
             SharpLM.Runtime.NativeEnvironment.Configure();
             using IChatClient chat = SharpLMChatClient.Load(args[0]);
