@@ -36,5 +36,6 @@ static class CommandRunner
 
     /// <summary>One unwrapped line (a log or a test reads it whole), "error:" in red on a terminal.</summary>
     static void Error(string message) =>
-        Console.Error.WriteLine((Console.IsErrorRedirected ? "error: " : "\u001b[31merror:\u001b[0m ") + message);
+        Console.Error.WriteLine((Console.IsErrorRedirected ? "error: " : "\u001b[31merror:\u001b[0m ") +
+                                (Distributed.IsMain ? "" : $"rank {Distributed.Group.Rank}: ") + message);
 }

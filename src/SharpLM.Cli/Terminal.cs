@@ -10,6 +10,13 @@ static class Terminal
     /// <summary>Sends <see cref="AnsiConsole"/> (used for all diagnostics) to stderr.</summary>
     public static void SendDiagnosticsToStderr()
     {
+        if (!Distributed.IsMain)
+        {
+            // The main rank speaks for the group; the others report only errors (CommandRunner writes those itself).
+            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
+            Console.SetOut(TextWriter.Null);
+            return;
+        }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         // A log written to a file or pipe keeps each message on one line, whole (nothing expands to the width).
         if (!console.Profile.Out.IsTerminal) console.Profile.Width = 1000;

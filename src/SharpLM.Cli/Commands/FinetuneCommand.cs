@@ -58,7 +58,7 @@ static class FinetuneCommand
             var outputFolder = parse.GetValue(output)!;
             var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
-            if (resumePoint is null) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            if (resumePoint is null && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
             var settings = RunSettings.Capture("finetune", parse);
             settings.Set("--lr", options.LearningRate);
             settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(model)!);
@@ -91,7 +91,7 @@ static class FinetuneCommand
             long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
             var trainable = methodArgs.Prepare(parse, loaded.Model, options, loaded.AddedTokens);
             long trainableCount = trainable.Sum(e => e.Parameter.numel());
-            using var trainer = new Trainer(loaded.Model, trainData, validData, options);
+            using var trainer = new Trainer(loaded.Model, trainData, validData, options, Distributed.Group);
             var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions),
                 loaded.AddedTokens);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
@@ -100,8 +100,11 @@ static class FinetuneCommand
                 RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
-            RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);
-            settings.Save(outputFolder);
+            if (Distributed.IsMain)
+            {
+                RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);
+                settings.Save(outputFolder);
+            }
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
                 ("base model", $"{baseFolder} ({total:N0} parameters)"),
@@ -116,15 +119,15 @@ static class FinetuneCommand
                 ("output", outputFolder),
             ], datasetOptions.Packing ? "packed rows" : "examples");
 
-            using var metrics = new MetricsLog(outputFolder, trainer.State.Step);
+            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
             var view = new TrainingProgressView(training.LogEvery(parse));
-            trainer.AddObserver(metrics);
+            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
             double? lossBefore = null;
             LossReport? textBefore = null;
             ExactMatchReport? emBefore = null;
             var prompts = parse.GetValue(samplePrompts) ?? [];
-            if (checkpoint is null)
+            if (checkpoint is null && Distributed.IsMain) // the other ranks wait for the main one at the first step
             {
                 if (validData is not null) lossBefore = trainer.Evaluate().Loss;
                 if (forgettingText is not null) textBefore = TextLoss(loaded, forgettingText, "before");
@@ -132,12 +135,13 @@ static class FinetuneCommand
                 Ask(loaded, template, prompts, "before");
             }
 
-            trainer.SaveCheckpoint = checkpoints.Save;
+            if (Distributed.IsMain) trainer.SaveCheckpoint = checkpoints.Save;
             var clock = Stopwatch.StartNew();
             long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
             using var stop = PretrainCommand.CancelOnCtrlC();
             view.Run(trainer.State.TotalSteps, startStep, () => trainer.Run(stop.Token));
             if (stop.IsCancellationRequested) return 130;
+            if (!Distributed.IsMain) return 0;
             var seconds = clock.Elapsed.TotalSeconds;
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);

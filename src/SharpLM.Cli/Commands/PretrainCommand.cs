@@ -50,7 +50,7 @@ static class PretrainCommand
             bool resuming = parse.GetValue(resume);
             var resumePoint = resuming ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
-            if (!resuming) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
+            if (!resuming && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
             var settings = RunSettings.Capture("pretrain", parse);
             settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(tokenizerPath)!);
             settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
@@ -77,15 +77,18 @@ static class PretrainCommand
 
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
-            using var trainer = new Trainer(model, trainData, validData, options);
+            using var trainer = new Trainer(model, trainData, validData, options, Distributed.Group);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, ModelFolder.CheckpointContent(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
             if (resumePoint is not null)
             {
                 RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
                 AnsiConsole.MarkupLineInterpolated($"Resuming from [green]{checkpoint}[/] at step {trainer.State.Step}.");
             }
-            RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);
-            settings.Save(outputFolder);
+            if (Distributed.IsMain)
+            {
+                RunFolder.RecordCommand(outputFolder, "pretrain", Environment.GetCommandLineArgs()[1..]);
+                settings.Save(outputFolder);
+            }
 
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
@@ -96,9 +99,9 @@ static class PretrainCommand
 
             var prompts = parse.GetValue(samplePrompts) ?? [];
             var sampling = new SamplingOptions { MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f };
-            using var metrics = new MetricsLog(outputFolder, trainer.State.Step);
+            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
             var view = new TrainingProgressView(training.LogEvery(parse));
-            trainer.AddObserver(metrics);
+            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
             double? validBefore = null;
             if (checkpoint is null)
@@ -107,12 +110,13 @@ static class PretrainCommand
                 PrintSamples(model, tokenizer, prompts, sampling, "before training");
             }
 
-            trainer.SaveCheckpoint = checkpoints.Save;
+            if (Distributed.IsMain) trainer.SaveCheckpoint = checkpoints.Save;
             var clock = Stopwatch.StartNew();
             long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
             using var stop = CancelOnCtrlC();
             view.Run(trainer.State.TotalSteps, startStep, () => trainer.Run(stop.Token));
             if (stop.IsCancellationRequested) return 130;
+            if (!Distributed.IsMain) return 0;
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             ModelFolder.Save(final + ".partial", model, tokenizer, options: saveOptions);

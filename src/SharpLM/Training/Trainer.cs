@@ -2,6 +2,7 @@ using System.Diagnostics;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Model;
+using SharpLM.Runtime;
 using static TorchSharp.torch;
 
 namespace SharpLM.Training;
@@ -22,7 +23,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Trains the model's trainable parameters (those that require grad: all of them, unless an adapter or a
     /// freeze left only some).</summary>
-    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options)
+    /// <param name="group">the processes training together: each takes its slice of every batch and the gradients are
+    /// summed across them, so N ranks compute the steps one process would; null for one process</param>
+    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options, ProcessGroup? group = null)
     {
         options.Validate();
         options = options with { Precision = PrecisionProbe.Resolve(options.Precision) };
@@ -31,16 +34,19 @@ public sealed class Trainer : IDisposable
         this.train = train;
         this.valid = valid;
         Options = options;
+        Group = group ?? ProcessGroup.Single;
         var entries = TrainableEntries(model, options).ToList();
         if (entries.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
         Optimizer = new AdamW(entries, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
         State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps(), StepsPerEpoch = StepsPerEpoch };
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
             State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
+        CheckDivisible(train.Count);
         model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
     }
 
     public TrainingOptions Options { get; }
+    public ProcessGroup Group { get; }
     public TrainerState State { get; private set; }
     public AdamW Optimizer { get; }
     public LearningRateSchedule Schedule { get; }
@@ -95,10 +101,24 @@ public sealed class Trainer : IDisposable
         State = state;
     }
 
+    /// <summary>Each rank takes an equal slice of every batch; the last batch of an epoch may be shorter but must
+    /// still give every rank an example, when the run gets there.</summary>
+    void CheckDivisible(int examples)
+    {
+        if (Group.Size == 1) return;
+        if (Options.BatchSize % Group.Size != 0)
+            throw new SharpLMException($"BatchSize {Options.BatchSize} does not divide among {Group.Size} processes: use a multiple of {Group.Size}");
+        int last = examples % Options.BatchSize;
+        if (last != 0 && last < Group.Size && State.TotalSteps >= StepsPerEpoch) // the run reaches that batch
+            throw new SharpLMException($"the last batch of each epoch has {last} example(s) ({examples} examples in batches of {Options.BatchSize}), " +
+                                       $"fewer than the {Group.Size} processes: change BatchSize or MaxSteps");
+    }
+
     /// <summary>Runs until the last step (or until cancelled, after saving a checkpoint).</summary>
     public void Run(CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
+        TensorAllReduce.RequireSame(Group, Optimizer.Entries.Select(e => e.Parameter), "at the start");
         model.train();
         while (State.Step < State.TotalSteps)
         {
@@ -121,8 +141,9 @@ public sealed class Trainer : IDisposable
             bool last = State.Step == State.TotalSteps;
             if (valid is not null && (last || (Options.EvalEvery > 0 && State.Step % Options.EvalEvery == 0)))
                 Evaluate();
-            if (SaveCheckpoint is not null && (last || cancel.IsCancellationRequested ||
-                                               (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0)))
+            bool checkpoint = last || cancel.IsCancellationRequested || (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0);
+            if (checkpoint) TensorAllReduce.RequireSame(Group, Optimizer.Entries.Select(e => e.Parameter), $"at step {State.Step}");
+            if (SaveCheckpoint is not null && checkpoint)
             {
                 var path = SaveCheckpoint(this);
                 foreach (var o in observers) o.OnCheckpoint(State.Step, path);
@@ -135,17 +156,21 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>One optimiser update over the examples at <paramref name="indices"/>.</summary>
+    /// <summary>One optimiser update over the examples at <paramref name="indices"/> (the whole batch: in a group,
+    /// this rank trains on its slice and the gradients of all slices are summed).</summary>
     public (double Loss, double GradNorm, double Lr, long Tokens, long Targets) TrainStep(IReadOnlyList<int> indices)
     {
         var micro = Options.EffectiveMicroBatch;
         var batches = new List<TrainingBatch>();
         try
         {
-            for (int i = 0; i < indices.Count; i += micro)
-                batches.Add(train.Collate(indices.Skip(i).Take(micro).ToArray()));
-            long targets = batches.Sum(b => b.TargetTokens);
-            long tokens = batches.Sum(b => b.Tokens);
+            int from = indices.Count * Group.Rank / Group.Size, to = indices.Count * (Group.Rank + 1) / Group.Size;
+            var local = indices.Skip(from).Take(to - from).ToArray();
+            for (int i = 0; i < local.Length; i += micro)
+                batches.Add(train.Collate(local.Skip(i).Take(micro).ToArray()));
+            Span<double> counts = [batches.Sum(b => b.TargetTokens), batches.Sum(b => b.Tokens)];
+            Group.AllReduceSum(counts); // every slice's loss is divided by the whole batch's target count
+            long targets = (long)counts[0], tokens = (long)counts[1];
             if (targets == 0)
                 throw new SharpLMException($"step {State.Step + 1}: the batch has no target tokens to train on (is everything masked?)");
 
@@ -157,13 +182,17 @@ public sealed class Trainer : IDisposable
                 (sum / targets).backward();
                 lossSum += sum.item<float>();
             }
-            double loss = lossSum / targets;
+            Span<double> summed = [lossSum];
+            Group.AllReduceSum(summed);
+            double loss = summed[0] / targets;
             if (!double.IsFinite(loss))
             {
                 Optimizer.ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
             }
             var parameters = Optimizer.Entries.Select(e => e.Parameter).ToList();
+            if (Group.Size > 1)
+                TensorAllReduce.Sum(Group, parameters.Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList());
             double gradNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue, 2.0);
             if (!double.IsFinite(gradNorm))
             {

@@ -1,0 +1,83 @@
+namespace SharpLM.Runtime;
+
+/// <summary>
+/// The processes that train one model together (data parallelism): each has a rank, rank 0 is the main one, and
+/// they sum values across all ranks. A process started by <c>mpiexec -n N</c> joins the MPI world of N ranks; any
+/// other process is a group of one, where every operation is a no-op.
+/// </summary>
+public sealed class ProcessGroup : IDisposable
+{
+    // MPI's counts are ints: larger buffers go in pieces.
+    const int MaxCount = 1 << 30;
+    readonly bool mpi;
+
+    ProcessGroup(int rank, int size, bool mpi)
+    {
+        Rank = rank;
+        Size = size;
+        this.mpi = mpi;
+    }
+
+    /// <summary>One process on its own.</summary>
+    public static ProcessGroup Single { get; } = new(0, 1, mpi: false);
+
+    public int Rank { get; }
+    public int Size { get; }
+    public bool IsMain => Rank == 0;
+
+    /// <summary>Joins the MPI world when the process was started by MPICH's launcher (mpiexec/Hydra sets PMI_SIZE),
+    /// else <see cref="Single"/>. MPI_Init is process-wide and once per process: the host calls this, at start.</summary>
+    public static ProcessGroup FromEnvironment()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable("PMI_SIZE"), out int size) || size <= 1) return Single;
+        try
+        {
+            Check(Mpi.Init(IntPtr.Zero, IntPtr.Zero), "MPI_Init");
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new SharpLMException($"started by an MPI launcher (PMI_SIZE={size}) but MPICH's libmpich.so.12 was not found: " +
+                                       $"install MPICH (Debian: apt-get install mpich) ({e.Message})", e);
+        }
+        Check(Mpi.CommRank(Mpi.CommWorld, out int rank), "MPI_Comm_rank");
+        Check(Mpi.CommSize(Mpi.CommWorld, out int worldSize), "MPI_Comm_size");
+        return new ProcessGroup(rank, worldSize, mpi: true);
+    }
+
+    /// <summary>Replaces each value with its sum over all ranks.</summary>
+    public unsafe void AllReduceSum(Span<float> values) => Reduce(values, Mpi.Float, Mpi.Sum);
+
+    /// <summary>Replaces each value with its sum over all ranks.</summary>
+    public unsafe void AllReduceSum(Span<double> values) => Reduce(values, Mpi.Double, Mpi.Sum);
+
+    /// <summary>Replaces each value with its largest over all ranks.</summary>
+    public unsafe void AllReduceMax(Span<double> values) => Reduce(values, Mpi.Double, Mpi.Max);
+
+    /// <summary>Copies rank <paramref name="root"/>'s bytes to every rank.</summary>
+    public unsafe void Broadcast(Span<byte> bytes, int root = 0)
+    {
+        if (!mpi) return;
+        fixed (byte* p = bytes)
+            for (int start = 0; start < bytes.Length; start += MaxCount)
+                Check(Mpi.Bcast(p + start, Math.Min(MaxCount, bytes.Length - start), Mpi.Byte, root, Mpi.CommWorld), "MPI_Bcast");
+    }
+
+    unsafe void Reduce<T>(Span<T> values, int datatype, int op) where T : unmanaged
+    {
+        if (!mpi) return;
+        fixed (T* p = values)
+            for (int start = 0; start < values.Length; start += MaxCount)
+                Check(Mpi.Allreduce(Mpi.InPlace, p + start, Math.Min(MaxCount, values.Length - start), datatype, op, Mpi.CommWorld), "MPI_Allreduce");
+    }
+
+    static void Check(int code, string call)
+    {
+        if (code != 0) throw new SharpLMException($"{call} failed with MPI error code {code}");
+    }
+
+    /// <summary>Leaves the MPI world (MPI_Finalize); a group of one has nothing to leave.</summary>
+    public void Dispose()
+    {
+        if (mpi) Mpi.Finalize();
+    }
+}

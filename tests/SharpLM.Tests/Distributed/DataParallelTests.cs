@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text.Json;
+using SharpLM.Hub;
+using SharpLM.Tests.Tokenization;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace SharpLM.Tests.Distributed;
+
+/// <summary>`mpiexec -n 2 sharplm pretrain|finetune` computes the steps one process computes with the same global batch:
+/// each rank trains its slice of every batch and the gradients are summed. Losses and weights agree to float rounding
+/// (not bitwise: the slices' gradients are added in another order than one process's micro-batches).</summary>
+[Collection(DistributedCollection.Name)]
+public sealed class DataParallelTests : IDisposable
+{
+    readonly TempDirectory dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    static string Cli => typeof(SharpLM.Cli.CommandRunner).Assembly.Location;
+
+    /// <summary>Runs the CLI as its own process, under mpiexec with <paramref name="ranks"/> &gt; 1.</summary>
+    static (int Exit, string Err) Run(int ranks, params string[] args)
+    {
+        var mpiexec = new[] { "/usr/bin/mpiexec", "/usr/local/bin/mpiexec" }.FirstOrDefault(File.Exists);
+        if (ranks > 1 && mpiexec is null)
+            Assert.Fail("mpiexec was not found: install MPICH (Debian: apt-get install mpich; ./test.sh and .ci/run do it)");
+        var info = new ProcessStartInfo(ranks > 1 ? mpiexec! : "dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        if (ranks > 1) foreach (var a in new[] { "-n", ranks.ToString(), "dotnet" }) info.ArgumentList.Add(a);
+        info.ArgumentList.Add(Cli);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3))) process.Kill(entireProcessTree: true);
+        stdout.Wait();
+        return (process.ExitCode, stderr);
+    }
+
+    static List<(double Loss, double GradNorm)> Steps(string run) =>
+        File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "train")
+            .Select(e => (e.GetProperty("loss").GetDouble(), e.GetProperty("grad_norm").GetDouble())).ToList();
+
+    static void AssertSameSteps(string one, string two, int count)
+    {
+        var (a, b) = (Steps(one), Steps(two));
+        Assert.Equal(count, a.Count);
+        Assert.Equal(count, b.Count);
+        foreach (var (x, y) in a.Zip(b))
+        {
+            Assert.True(Math.Abs(x.Loss - y.Loss) <= 1e-5 * Math.Abs(x.Loss), $"loss {x.Loss} vs {y.Loss}");
+            Assert.True(Math.Abs(x.GradNorm - y.GradNorm) <= 1e-5 * Math.Abs(x.GradNorm), $"gradient norm {x.GradNorm} vs {y.GradNorm}");
+        }
+    }
+
+    static void AssertSameWeights(string one, string two)
+    {
+        using var scope = NewDisposeScope();
+        using var a = ModelFolder.Load(one);
+        using var b = ModelFolder.Load(two);
+        var theirs = b.state_dict();
+        foreach (var (name, tensor) in a.state_dict())
+            Assert.True((tensor - theirs[name]).abs().max().item<float>() < 1e-5f, name);
+    }
+
+    string Corpus() => dir.Write("corpus.txt", string.Join("\n\n", TestCorpus.Documents(60)));
+
+    string Tokenizer()
+    {
+        var path = dir.File("tokenizer.json");
+        TestCorpus.Tokenizer.Save(path);
+        return path;
+    }
+
+    [Fact]
+    public void TwoRanksPretrainAsOneProcessDoesAndOneProcessResumesTheirCheckpoint()
+    {
+        string[] common = ["pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
+            "--seq-len", "32", "--batch-size", "4", "--micro-batch-size", "1", "--precision", "Fp32", "--checkpoint-every", "3"];
+        var (exit, err) = Run(1, [.. common, "--max-steps", "6", "--output", dir.File("one")]);
+        Assert.True(exit == 0, err);
+        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--output", dir.File("two")]);
+        Assert.True(exit == 0, err);
+        Assert.DoesNotContain("rank 1", err); // only the main rank speaks
+        AssertSameSteps(dir.File("one"), dir.File("two"), 6);
+        AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("two"), "final"));
+
+        // A two-rank run that got to its checkpoint at step 3 (its later files gone, as after a crash), continued by one
+        // process, ends where the uninterrupted run did.
+        var split = dir.File("split");
+        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--keep-checkpoints", "2", "--output", split]);
+        Assert.True(exit == 0, err);
+        Directory.Delete(Path.Combine(split, "checkpoint-6"), recursive: true);
+        Directory.Delete(Path.Combine(split, "final"), recursive: true);
+        (exit, err) = Run(1, [.. common, "--max-steps", "6", "--output", split, "--resume"]);
+        Assert.True(exit == 0, err);
+        AssertSameSteps(dir.File("one"), dir.File("split"), 6);
+        AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("split"), "final"));
+    }
+
+    [Fact]
+    public void TwoRanksFineTuneLoraAsOneProcessDoes()
+    {
+        var model = TestModels.TinyFolder(dir.File("base"), seed: 2);
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i =>
+            JsonSerializer.Serialize(new { instruction = $"Say {i} twice", output = $"{i} {i}" }))));
+        string[] common = ["finetune", "--model", model, "--data", data, "--method", "lora", "--max-steps", "4", "--batch-size", "4",
+            "--max-length", "64", "--exact-match", "0", "--precision", "Fp32", "--template", "default"];
+        var (exit, err) = Run(1, [.. common, "--output", dir.File("one")]);
+        Assert.True(exit == 0, err);
+        (exit, err) = Run(2, [.. common, "--output", dir.File("two")]);
+        Assert.True(exit == 0, err);
+        AssertSameSteps(dir.File("one"), dir.File("two"), 4);
+        using var scope = NewDisposeScope();
+        using var a = PretrainedModel.Load(Path.Combine(dir.File("one"), "final"));
+        using var b = PretrainedModel.Load(Path.Combine(dir.File("two"), "final"));
+        var theirs = b.Model.state_dict();
+        foreach (var (name, tensor) in a.Model.state_dict().Where(kv => kv.Key.Contains("lora_")))
+            Assert.True((tensor - theirs[name]).abs().max().item<float>() < 1e-5f, name);
+    }
+
+    [Fact]
+    public void ABatchThatDoesNotDivideAmongTheRanksIsRefusedBeforeTraining()
+    {
+        var (exit, err) = Run(2, "pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
+            "--seq-len", "32", "--batch-size", "3", "--max-steps", "2", "--output", dir.File("odd"));
+        Assert.Equal(1, exit);
+        Assert.Contains("BatchSize 3 does not divide among 2 processes", err);
+        Assert.False(File.Exists(Path.Combine(dir.File("odd"), "metrics.jsonl")));
+    }
+}
