@@ -127,9 +127,9 @@ static class FinetuneCommand
             LossReport? textBefore = null;
             ExactMatchReport? emBefore = null;
             var prompts = parse.GetValue(samplePrompts) ?? [];
+            if (validData is not null && checkpoint is null) lossBefore = trainer.Evaluate().Loss; // every rank evaluates its share
             if (checkpoint is null && Distributed.IsMain) // the other ranks wait for the main one at the first step
             {
-                if (validData is not null) lossBefore = trainer.Evaluate().Loss;
                 if (forgettingText is not null) textBefore = TextLoss(loaded, forgettingText, "before");
                 emBefore = RunExactMatch(loaded, template, emItems, "before");
                 Ask(loaded, template, prompts, "before");

@@ -107,7 +107,7 @@ static class PretrainCommand
             if (checkpoint is null)
             {
                 if (validData is not null) validBefore = trainer.Evaluate().Loss;
-                PrintSamples(model, tokenizer, prompts, sampling, "before training");
+                if (Distributed.IsMain) PrintSamples(model, tokenizer, prompts, sampling, "before training");
             }
 
             if (Distributed.IsMain) trainer.SaveCheckpoint = checkpoints.Save;

@@ -213,7 +213,7 @@ public sealed class Trainer : IDisposable
     public EvalMetrics Evaluate()
     {
         if (valid is null) throw new InvalidOperationException("no validation data");
-        var report = LossEvaluator.Evaluate(model, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples);
+        var report = LossEvaluator.Evaluate(model, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples, group: Group);
         State.LastValidLoss = report.MeanLoss;
         var metrics = new EvalMetrics(State.Step, report.MeanLoss, report.Perplexity, report.TargetTokens);
         foreach (var o in observers) o.OnEvaluation(metrics);

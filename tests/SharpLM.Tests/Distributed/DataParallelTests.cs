@@ -42,6 +42,10 @@ public sealed class DataParallelTests : IDisposable
             .Where(e => e.GetProperty("type").GetString() == "train")
             .Select(e => (e.GetProperty("loss").GetDouble(), e.GetProperty("grad_norm").GetDouble())).ToList();
 
+    static List<double> ValidationLosses(string run) =>
+        File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "valid").Select(e => e.GetProperty("loss").GetDouble()).ToList();
+
     static void AssertSameSteps(string one, string two, int count)
     {
         var (a, b) = (Steps(one), Steps(two));
@@ -66,6 +70,8 @@ public sealed class DataParallelTests : IDisposable
 
     string Corpus() => dir.Write("corpus.txt", string.Join("\n\n", TestCorpus.Documents(60)));
 
+    string Validation() => dir.Write("valid.txt", string.Join("\n\n", TestCorpus.Documents(9, seed: 11)));
+
     string Tokenizer()
     {
         var path = dir.File("tokenizer.json");
@@ -77,13 +83,19 @@ public sealed class DataParallelTests : IDisposable
     public void TwoRanksPretrainAsOneProcessDoesAndOneProcessResumesTheirCheckpoint()
     {
         string[] common = ["pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
-            "--seq-len", "32", "--batch-size", "4", "--micro-batch-size", "1", "--precision", "Fp32", "--checkpoint-every", "3"];
+            "--seq-len", "32", "--batch-size", "4", "--micro-batch-size", "1", "--precision", "Fp32", "--checkpoint-every", "3",
+            "--valid", Validation(), "--eval-every", "3"];
         var (exit, err) = Run(1, [.. common, "--max-steps", "6", "--output", dir.File("one")]);
         Assert.True(exit == 0, err);
         (exit, err) = Run(2, [.. common, "--max-steps", "6", "--output", dir.File("two")]);
         Assert.True(exit == 0, err);
         Assert.DoesNotContain("rank 1", err); // only the main rank speaks
         AssertSameSteps(dir.File("one"), dir.File("two"), 6);
+        // Validation is split across the ranks and their sums added up.
+        var (validOne, validTwo) = (ValidationLosses(dir.File("one")), ValidationLosses(dir.File("two")));
+        Assert.Equal(3, validOne.Count); // before training, at step 3 and at step 6
+        Assert.Equal(validOne.Count, validTwo.Count);
+        Assert.All(validOne.Zip(validTwo), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5 * p.First, $"validation {p.First} vs {p.Second}"));
         AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("two"), "final"));
 
         // A two-rank run that got to its checkpoint at step 3 (its later files gone, as after a crash), continued by one
