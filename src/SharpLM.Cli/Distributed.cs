@@ -12,6 +12,9 @@ static class Distributed
 
     public static bool IsMain => Group.IsMain;
 
+    /// <summary>Each rank's process id, so that the launcher's report of a lost process (by pid) names its rank.</summary>
+    public static IReadOnlyList<int> ProcessIds { get; private set; } = [Environment.ProcessId];
+
     /// <summary>Joins the MPI world when launched by mpiexec; the ranks on one machine share its cores.</summary>
     public static ProcessGroup Join()
     {
@@ -20,6 +23,10 @@ static class Distributed
         {
             int local = int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"), out int n) && n > 0 ? n : Group.Size;
             set_num_threads(Math.Max(1, Environment.ProcessorCount / local));
+            var ids = new double[Group.Size];
+            ids[Group.Rank] = Environment.ProcessId;
+            Group.AllReduceSum(ids);
+            ProcessIds = [.. ids.Select(id => (int)id)];
         }
         return Group;
     }

@@ -90,8 +90,13 @@ sealed class TrainingArguments
         var table = new Table().Border(TableBorder.Simple).AddColumns("setting", "value");
         foreach (var (k, v) in extra) table.AddRow(k, Markup.Escape(v));
         table.AddRow("steps", $"{totalSteps:N0} ({stepsPerEpoch:N0} per epoch)");
-        int passes = (o.BatchSize + o.EffectiveMicroBatch - 1) / o.EffectiveMicroBatch;
-        table.AddRow("batch", $"{o.BatchSize} {rows} per optimiser step" + (passes == 1 ? " (one pass)" : $" = {passes} passes of {o.EffectiveMicroBatch} (gradients accumulated)"));
+        var group = Distributed.Group;
+        int perRank = o.BatchSize / group.Size, passes = (perRank + o.EffectiveMicroBatch - 1) / o.EffectiveMicroBatch;
+        table.AddRow("batch", $"{o.BatchSize} {rows} per optimiser step" + (group.Size > 1 ? $", {perRank} on each of {group.Size} processes" : "") +
+                              (passes == 1 ? " (one pass)" : $" = {passes} passes of {o.EffectiveMicroBatch} (gradients accumulated)"));
+        if (group.Size > 1)
+            table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed: " +
+                                      string.Join(", ", Distributed.ProcessIds.Select((pid, rank) => $"rank {rank} = pid {pid}")));
         table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
         table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");

@@ -89,7 +89,7 @@ public sealed class DataParallelTests : IDisposable
         Assert.True(exit == 0, err);
         (exit, err) = Run(2, [.. common, "--max-steps", "6", "--output", dir.File("two")]);
         Assert.True(exit == 0, err);
-        Assert.DoesNotContain("rank 1", err); // only the main rank speaks
+        Assert.Single(err.Split('\n'), l => l.Contains("per optimiser step")); // only the main rank speaks
         AssertSameSteps(dir.File("one"), dir.File("two"), 6);
         // Validation is split across the ranks and their sums added up.
         var (validOne, validTwo) = (ValidationLosses(dir.File("one")), ValidationLosses(dir.File("two")));
@@ -109,6 +109,58 @@ public sealed class DataParallelTests : IDisposable
         Assert.True(exit == 0, err);
         AssertSameSteps(dir.File("one"), dir.File("split"), 6);
         AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("split"), "final"));
+    }
+
+    [Fact]
+    public async Task WhenARankIsKilledTheJobStopsNamingItAndItsCheckpointResumesExactly()
+    {
+        string[] common = ["pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
+            "--seq-len", "32", "--batch-size", "4", "--precision", "Fp32", "--max-steps", "100", "--checkpoint-every", "5", "--keep-checkpoints", "2"];
+        var (exit, err) = Run(1, [.. common, "--output", dir.File("whole")]);
+        Assert.True(exit == 0, err);
+
+        var run = dir.File("killed");
+        var info = new ProcessStartInfo("/usr/bin/mpiexec") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in (string[])["-n", "2", "dotnet", Cli, .. common, "--output", run]) info.ArgumentList.Add(a);
+        using var job = Process.Start(info)!;
+        var output = Task.WhenAll(job.StandardOutput.ReadToEndAsync(), job.StandardError.ReadToEndAsync());
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (!Directory.Exists(Path.Combine(run, "checkpoint-10")) && DateTime.UtcNow < deadline && !job.HasExited) Thread.Sleep(10);
+        Assert.False(job.HasExited, "the run ended before a rank could be killed");
+        int lost = RankProcess(1, run);
+        Process.GetProcessById(lost).Kill(); // SIGKILL
+        var clock = Stopwatch.StartNew();
+        Assert.True(job.WaitForExit(TimeSpan.FromSeconds(30)), "the other rank did not stop within 30 s");
+        var said = string.Join("\n", await output);
+        Assert.NotEqual(0, job.ExitCode);
+        // MPICH's launcher ends the others and names the lost process, whose rank the settings table gave.
+        Assert.True(said.Contains($"PID {lost} RUNNING") && said.Contains("Killed (signal 9)"), said);
+        Assert.Contains($"rank 1 = pid {lost}", said);
+
+        (exit, err) = Run(1, [.. common, "--output", run, "--resume"]);
+        Assert.True(exit == 0, err);
+        Assert.Contains("Resuming from", err);
+        AssertSameSteps(dir.File("whole"), run, 100);
+        AssertSameWeights(Path.Combine(dir.File("whole"), "final"), Path.Combine(run, "final"));
+    }
+
+    /// <summary>The process id of the rank of an MPI job (MPICH's launcher gives each its PMI_RANK) writing to
+    /// <paramref name="output"/>.</summary>
+    static int RankProcess(int rank, string output)
+    {
+        foreach (var folder in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var environment = File.ReadAllText(Path.Combine(folder, "environ")).Split('\0');
+                var commandLine = File.ReadAllText(Path.Combine(folder, "cmdline")).Split('\0');
+                if (environment.Contains($"PMI_RANK={rank}") && commandLine.Contains(output) && commandLine.Contains(Cli))
+                    return int.Parse(Path.GetFileName(folder));
+            }
+            catch (IOException) { } // gone meanwhile
+            catch (UnauthorizedAccessException) { }
+        }
+        throw new InvalidOperationException($"no process of rank {rank} writing to {output}");
     }
 
     [Fact]
