@@ -11,6 +11,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["gguf"] = GgufBench.Run,
     ["encode"] = EncodeBench.Run,
     ["serve"] = ServeBench.Run,
+    ["dist"] = DistBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

@@ -47,6 +47,9 @@ public sealed class Trainer : IDisposable
 
     public TrainingOptions Options { get; }
     public ProcessGroup Group { get; }
+
+    /// <summary>Time spent summing gradients across the group, and their bytes, since the trainer was made.</summary>
+    public (TimeSpan Time, long Bytes) Communication { get; private set; }
     public TrainerState State { get; private set; }
     public AdamW Optimizer { get; }
     public LearningRateSchedule Schedule { get; }
@@ -192,7 +195,12 @@ public sealed class Trainer : IDisposable
             }
             var parameters = Optimizer.Entries.Select(e => e.Parameter).ToList();
             if (Group.Size > 1)
-                TensorAllReduce.Sum(Group, parameters.Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList());
+            {
+                var communication = Stopwatch.StartNew();
+                var gradients = parameters.Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
+                TensorAllReduce.Sum(Group, gradients);
+                Communication = (Communication.Time + communication.Elapsed, Communication.Bytes + gradients.Sum(g => g.numel()) * sizeof(float));
+            }
             double gradNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue, 2.0);
             if (!double.IsFinite(gradNorm))
             {

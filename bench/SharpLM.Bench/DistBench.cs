@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using SharpLM.Data;
+using SharpLM.Model;
+using SharpLM.Runtime;
+using SharpLM.Training;
+using static TorchSharp.torch;
+
+namespace SharpLM.Bench;
+
+/// <summary>
+/// Data-parallel training on this machine: one process using every core against N MPI ranks (mpiexec) sharing them,
+/// with the same global batch; and what scale-out depends on: the share of a step spent summing gradients, the bytes
+/// summed per step, and the optimiser's memory per rank.
+/// Usage: bench dist [--ranks 2] [--steps 4] [--base-steps 2]; needs MPICH's mpiexec.
+/// </summary>
+static class DistBench
+{
+    public static int Run(string[] argv)
+    {
+        var a = new BenchArgs(argv);
+        if (a.Has("worker")) return Worker(a);
+        int ranks = a.Int("ranks", 2);
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine("| preset | batch x seq | processes x threads | train tok/s | vs one process | all-reduce share of a step | " +
+                          "summed per step | AdamW state per rank |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var (preset, batch, seq, steps) in new[] { ("small", 8, 256, a.Get("steps", "4")), ("base", 4, 512, a.Get("base-steps", "2")) })
+        {
+            var args = $"dist --worker --preset {preset} --batch {batch} --seq {seq} --steps {steps}";
+            var one = Launch(1, args);
+            var many = Launch(ranks, args);
+            double Rate(string row) => double.Parse(row.Split('|', StringSplitOptions.TrimEntries)[4].Replace(",", ""));
+            Console.WriteLine(one);
+            Console.WriteLine(many.Replace("| ratio |", $"| {Rate(many) / Rate(one):F2}x |"));
+        }
+        return 0;
+    }
+
+    static string Launch(int ranks, string args)
+    {
+        var bench = typeof(DistBench).Assembly.Location;
+        var info = ranks == 1
+            ? new ProcessStartInfo("dotnet", $"\"{bench}\" {args}")
+            : new ProcessStartInfo("mpiexec", $"-n {ranks} dotnet \"{bench}\" {args}");
+        info.RedirectStandardOutput = true;
+        using var process = Process.Start(info)!;
+        var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        process.WaitForExit();
+        return process.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed: {ranks} x ({args}), exit {process.ExitCode} |";
+    }
+
+    static int Worker(BenchArgs a)
+    {
+        using var group = ProcessGroup.FromEnvironment();
+        int threads = Math.Max(1, Environment.ProcessorCount / group.Size);
+        set_num_threads(threads);
+        var preset = a.Get("preset", "small");
+        var config = ModelPresets.Get(preset);
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(1);
+        int batch = a.Int("batch", 8), seq = a.Int("seq", 256), steps = a.Int("steps", 4);
+        var rng = new Random(1);
+        var docs = Enumerable.Range(0, batch * (steps + 1)).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
+        var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
+        var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1 };
+        using var trainer = new Trainer(model, data, null, options, group);
+        var indices = Enumerable.Range(0, batch).ToArray();
+        trainer.TrainStep(indices); // warm-up: allocations, first-call overheads
+        var before = trainer.Communication;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) trainer.TrainStep(indices);
+        double seconds = clock.Elapsed.TotalSeconds;
+        var (time, bytes) = (trainer.Communication.Time - before.Time, trainer.Communication.Bytes - before.Bytes);
+        long optimizerBytes = trainer.Optimizer.StateTensors().Values.Sum(t => t.numel() * t.element_size());
+        if (group.IsMain)
+            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads} | {(double)batch * seq * steps / seconds:N0} | " +
+                              $"{(group.Size == 1 ? "1.00x" : "ratio")} | {(group.Size == 1 ? "-" : $"{100 * time.TotalSeconds / seconds:F1}%")} | " +
+                              $"{(group.Size == 1 ? "-" : $"{bytes / steps / 1e6:F0} MB")} | {optimizerBytes / 1e6:F0} MB |");
+        return 0;
+    }
+}
