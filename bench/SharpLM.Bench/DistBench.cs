@@ -11,7 +11,8 @@ namespace SharpLM.Bench;
 /// Data-parallel training on this machine: one process using every core against N MPI ranks (mpiexec) sharing them,
 /// with the same global batch; and what scale-out depends on: the share of a step spent summing gradients, the bytes
 /// summed per step, and the optimiser's memory per rank.
-/// Usage: bench dist [--ranks 2] [--steps 4] [--base-steps 2]; needs MPICH's mpiexec.
+/// Each configuration runs once (the base preset takes minutes). Usage: bench dist [--ranks 2] [--steps 4] [--base-steps 2];
+/// needs MPICH's mpiexec.
 /// </summary>
 static class DistBench
 {
@@ -28,10 +29,13 @@ static class DistBench
         {
             var args = $"dist --worker --preset {preset} --batch {batch} --seq {seq} --steps {steps}";
             var one = Launch(1, args);
-            var many = Launch(ranks, args);
-            double Rate(string row) => double.Parse(row.Split('|', StringSplitOptions.TrimEntries)[4].Replace(",", ""));
+            double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[4].Replace(",", ""), out var v) ? v : 0;
             Console.WriteLine(one);
-            Console.WriteLine(many.Replace("| ratio |", $"| {Rate(many) / Rate(one):F2}x |"));
+            foreach (var shard in new[] { "", " --shard" })
+            {
+                var many = Launch(ranks, args + shard);
+                Console.WriteLine(many.Replace("| ratio |", $"| {Rate(many) / Rate(one):F2}x |"));
+            }
         }
         return 0;
     }
@@ -62,7 +66,7 @@ static class DistBench
         var rng = new Random(1);
         var docs = Enumerable.Range(0, batch * (steps + 1)).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
         var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
-        var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1 };
+        var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1, ShardOptimizer = a.Has("shard") };
         using var trainer = new Trainer(model, data, null, options, group);
         var indices = Enumerable.Range(0, batch).ToArray();
         trainer.TrainStep(indices); // warm-up: allocations, first-call overheads
@@ -73,7 +77,8 @@ static class DistBench
         var (time, bytes) = (trainer.Communication.Time - before.Time, trainer.Communication.Bytes - before.Bytes);
         long optimizerBytes = trainer.Optimizer.StateTensors().Values.Sum(t => t.numel() * t.element_size());
         if (group.IsMain)
-            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads} | {(double)batch * seq * steps / seconds:N0} | " +
+            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads}{(options.ShardOptimizer ? ", ZeRO-1" : "")} | " +
+                              $"{(double)batch * seq * steps / seconds:N0} | " +
                               $"{(group.Size == 1 ? "1.00x" : "ratio")} | {(group.Size == 1 ? "-" : $"{100 * time.TotalSeconds / seconds:F1}%")} | " +
                               $"{(group.Size == 1 ? "-" : $"{bytes / steps / 1e6:F0} MB")} | {optimizerBytes / 1e6:F0} MB |");
         return 0;

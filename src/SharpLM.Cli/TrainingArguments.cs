@@ -11,6 +11,10 @@ sealed class TrainingArguments
     readonly Option<int?> gradientAccumulation;
     readonly Option<double> minLrRatio, weightDecay, beta1, beta2, eps, clip;
     readonly Option<bool> noDecayNormsAndEmbeddings;
+    readonly Option<bool> shardOptimizer = new("--shard-optimizer")
+    {
+        Description = "Under mpiexec: each process keeps AdamW's moments for its share of the parameters only (ZeRO-1): less memory, the same steps.",
+    };
     readonly Option<long> warmup, maxSteps, evalEvery, checkpointEvery, seed;
     readonly Option<int> epochs, batchSize, microBatchSize, evalExamples, keep, logEvery;
     readonly Option<Precision> precision;
@@ -49,7 +53,7 @@ sealed class TrainingArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, beta1, beta2, eps, clip, epochs, maxSteps,
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, beta1, beta2, eps, clip, epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }
@@ -65,6 +69,7 @@ sealed class TrainingArguments
         {
             LearningRate = p.GetValue(lr) ?? defaults.LearningRate, MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
+            ShardOptimizer = p.GetValue(shardOptimizer),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
             Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
             MicroBatchSize = p.GetValue(microBatchSize), Precision = p.GetValue(precision), EvalEvery = p.GetValue(evalEvery),
@@ -95,7 +100,7 @@ sealed class TrainingArguments
         table.AddRow("batch", $"{o.BatchSize} {rows} per optimiser step" + (group.Size > 1 ? $", {perRank} on each of {group.Size} processes" : "") +
                               (passes == 1 ? " (one pass)" : $" = {passes} passes of {o.EffectiveMicroBatch} (gradients accumulated)"));
         if (group.Size > 1)
-            table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed: " +
+            table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed{(o.ShardOptimizer ? ", optimiser state sharded (ZeRO-1)" : "")}: " +
                                       string.Join(", ", Distributed.ProcessIds.Select((pid, rank) => $"rank {rank} = pid {pid}")));
         table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
         table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");

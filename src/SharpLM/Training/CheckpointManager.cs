@@ -35,7 +35,7 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);
         content.Save(partial, trainer.Model);
-        SafetensorsWriter.Write(Path.Combine(partial, OptimizerFile), trainer.Optimizer.StateTensors(),
+        SafetensorsWriter.Write(Path.Combine(partial, OptimizerFile), trainer.OptimizerState,
             SafetensorsDType.F32, new Dictionary<string, string> { ["step"] = trainer.Optimizer.Step.ToString(CultureInfo.InvariantCulture) });
         using (var rng = get_rng_state())
             SafetensorsWriter.Write(Path.Combine(partial, RngFile), [new("torch", rng)]);

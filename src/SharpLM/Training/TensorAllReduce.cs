@@ -4,14 +4,22 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Training;
 
-/// <summary>Tensors summed or compared across the ranks of a <see cref="ProcessGroup"/>, in flat fp32 buckets: one MPI
-/// call per bucket rather than one per tensor.</summary>
+/// <summary>Tensors summed, shared or compared across the ranks of a <see cref="ProcessGroup"/>, in flat fp32 buckets:
+/// one MPI call per bucket rather than one per tensor.</summary>
 public static class TensorAllReduce
 {
     const long BucketElements = 1 << 24;
 
     /// <summary>Replaces each tensor with its sum over all ranks.</summary>
-    public static void Sum(ProcessGroup group, IReadOnlyList<Tensor> tensors)
+    public static void Sum(ProcessGroup group, IReadOnlyList<Tensor> tensors) =>
+        InBuckets(group, tensors, flat => group.AllReduceSum(MemoryMarshal.Cast<byte, float>(flat.bytes)));
+
+    /// <summary>Gives every rank rank <paramref name="root"/>'s values of the tensors.</summary>
+    public static void Broadcast(ProcessGroup group, IReadOnlyList<Tensor> tensors, int root) =>
+        InBuckets(group, tensors, flat => group.Broadcast(flat.bytes, root));
+
+    /// <summary>Runs <paramref name="communicate"/> on the tensors flattened into fp32 buckets and copies the result back.</summary>
+    static void InBuckets(ProcessGroup group, IReadOnlyList<Tensor> tensors, Action<Tensor> communicate)
     {
         if (group.Size == 1) return;
         using var noGrad = no_grad();
@@ -26,7 +34,7 @@ public static class TensorAllReduce
                 bucket.Add(tensors[i++]);
             }
             var flat = cat(bucket.Select(t => t.reshape(-1).to(float32)).ToList()).contiguous();
-            group.AllReduceSum(MemoryMarshal.Cast<byte, float>(flat.bytes));
+            communicate(flat);
             long offset = 0;
             foreach (var t in bucket)
             {

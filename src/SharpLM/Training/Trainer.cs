@@ -18,6 +18,9 @@ public sealed class Trainer : IDisposable
     readonly ITrainingData train;
     readonly ITrainingData? valid;
     readonly List<ITrainingObserver> observers = [];
+    readonly List<AdamW.Entry> trainable;
+    readonly OptimizerShards? shards;
+    Dictionary<string, Tensor>? gatheredState;
     int[]? epochOrder;
     int epochOrderFor = -1;
 
@@ -35,9 +38,10 @@ public sealed class Trainer : IDisposable
         this.valid = valid;
         Options = options;
         Group = group ?? ProcessGroup.Single;
-        var entries = TrainableEntries(model, options).ToList();
-        if (entries.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
-        Optimizer = new AdamW(entries, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
+        trainable = TrainableEntries(model, options).ToList();
+        if (trainable.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
+        shards = options.ShardOptimizer && Group.Size > 1 ? new OptimizerShards(trainable, Group) : null;
+        Optimizer = new AdamW(shards?.Owned ?? trainable, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
         State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps(), StepsPerEpoch = StepsPerEpoch };
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
             State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
@@ -51,7 +55,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Time spent summing gradients across the group, and their bytes, since the trainer was made.</summary>
     public (TimeSpan Time, long Bytes) Communication { get; private set; }
     public TrainerState State { get; private set; }
+    /// <summary>The optimiser; with <see cref="TrainingOptions.ShardOptimizer"/> in a group, over this rank's share only.</summary>
     public AdamW Optimizer { get; }
+
+    /// <summary>Every trainable parameter's optimiser moments, as a checkpoint saves them (gathered from all ranks when
+    /// the state is sharded).</summary>
+    public IReadOnlyDictionary<string, Tensor> OptimizerState => gatheredState ?? Optimizer.StateTensors();
     public LearningRateSchedule Schedule { get; }
     public LlamaForCausalLM Model => model;
     public int StepsPerEpoch => (train.Count + Options.BatchSize - 1) / Options.BatchSize;
@@ -94,7 +103,10 @@ public sealed class Trainer : IDisposable
             if (rngState.dtype != current.dtype || rngState.numel() != current.numel())
                 throw new SharpLMException($"{Path.Combine(source, CheckpointManager.RngFile)}: the random generator state is {rngState.dtype} x {rngState.numel()}, expected {current.dtype} x {current.numel()}");
         }
-        Optimizer.LoadState(state.Step, optimizerState, Path.Combine(source, CheckpointManager.OptimizerFile));
+        var mine = Optimizer.Entries.Select(e => e.Name).ToHashSet();
+        var ownState = shards is null ? optimizerState
+            : optimizerState.Where(kv => mine.Contains(kv.Key[(kv.Key.IndexOf('.') + 1)..])).ToDictionary();
+        Optimizer.LoadState(state.Step, ownState, Path.Combine(source, CheckpointManager.OptimizerFile));
         if (rngState is not null) set_rng_state(rngState);
         state.Options = Options;
         state.TotalSteps = State.TotalSteps;
@@ -121,7 +133,7 @@ public sealed class Trainer : IDisposable
     public void Run(CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
-        TensorAllReduce.RequireSame(Group, Optimizer.Entries.Select(e => e.Parameter), "at the start");
+        TensorAllReduce.RequireSame(Group, trainable.Select(e => e.Parameter), "at the start");
         model.train();
         while (State.Step < State.TotalSteps)
         {
@@ -145,11 +157,23 @@ public sealed class Trainer : IDisposable
             if (valid is not null && (last || (Options.EvalEvery > 0 && State.Step % Options.EvalEvery == 0)))
                 Evaluate();
             bool checkpoint = last || cancel.IsCancellationRequested || (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0);
-            if (checkpoint) TensorAllReduce.RequireSame(Group, Optimizer.Entries.Select(e => e.Parameter), $"at step {State.Step}");
-            if (SaveCheckpoint is not null && checkpoint)
+            if (checkpoint)
             {
-                var path = SaveCheckpoint(this);
-                foreach (var o in observers) o.OnCheckpoint(State.Step, path);
+                TensorAllReduce.RequireSame(Group, trainable.Select(e => e.Parameter), $"at step {State.Step}");
+                gatheredState = shards?.GatherState(Optimizer); // every rank takes part; the main one saves
+                try
+                {
+                    if (SaveCheckpoint is not null)
+                    {
+                        var path = SaveCheckpoint(this);
+                        foreach (var o in observers) o.OnCheckpoint(State.Step, path);
+                    }
+                }
+                finally
+                {
+                    foreach (var t in gatheredState?.Values.AsEnumerable() ?? []) t.Dispose();
+                    gatheredState = null;
+                }
             }
             if (cancel.IsCancellationRequested)
             {
@@ -190,10 +214,10 @@ public sealed class Trainer : IDisposable
             double loss = summed[0] / targets;
             if (!double.IsFinite(loss))
             {
-                Optimizer.ZeroGrad();
+                ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
             }
-            var parameters = Optimizer.Entries.Select(e => e.Parameter).ToList();
+            var parameters = trainable.Select(e => e.Parameter).ToList();
             if (Group.Size > 1)
             {
                 var communication = Stopwatch.StartNew();
@@ -204,18 +228,24 @@ public sealed class Trainer : IDisposable
             double gradNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue, 2.0);
             if (!double.IsFinite(gradNorm))
             {
-                Optimizer.ZeroGrad();
+                ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the gradient norm is {gradNorm}");
             }
             double lr = Schedule.At(State.Step);
             Optimizer.Update(lr);
-            Optimizer.ZeroGrad();
+            shards?.ShareUpdatedWeights();
+            ZeroGrad();
             return (loss, gradNorm, lr, tokens, targets);
         }
         finally
         {
             foreach (var b in batches) b.Dispose();
         }
+    }
+
+    void ZeroGrad()
+    {
+        foreach (var e in trainable) e.Parameter.grad?.zero_();
     }
 
     public EvalMetrics Evaluate()

@@ -64,6 +64,10 @@ public sealed record TrainingOptions
     /// once it has finished (<see cref="CheckpointManager.FinishRun"/>): only the final model stays.</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
+    /// <summary>In a group of processes, each keeps AdamW's moments for its share of the parameters only (ZeRO-1, see
+    /// <see cref="OptimizerShards"/>): less memory per process, the same steps.</summary>
+    public bool ShardOptimizer { get; init; }
+
     /// <summary>Seed of weight initialisation, data order and dropout.</summary>
     public long Seed { get; init; } = 42;
 

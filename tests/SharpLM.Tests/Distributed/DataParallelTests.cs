@@ -80,7 +80,7 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Fact]
-    public void TwoRanksPretrainAsOneProcessDoesAndOneProcessResumesTheirCheckpoint()
+    public void TwoRanksPretrainAsOneProcessDoesShardedOrNotAndOneProcessResumesTheirCheckpoint()
     {
         string[] common = ["pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
             "--seq-len", "32", "--batch-size", "4", "--micro-batch-size", "1", "--precision", "Fp32", "--checkpoint-every", "3",
@@ -98,10 +98,17 @@ public sealed class DataParallelTests : IDisposable
         Assert.All(validOne.Zip(validTwo), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5 * p.First, $"validation {p.First} vs {p.Second}"));
         AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("two"), "final"));
 
-        // A two-rank run that got to its checkpoint at step 3 (its later files gone, as after a crash), continued by one
-        // process, ends where the uninterrupted run did.
+        // With the optimiser state sharded (ZeRO-1): the same steps.
+        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--shard-optimizer", "--output", dir.File("sharded")]);
+        Assert.True(exit == 0, err);
+        Assert.Contains("optimiser state sharded", err);
+        AssertSameSteps(dir.File("one"), dir.File("sharded"), 6);
+        AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("sharded"), "final"));
+
+        // A sharded two-rank run that got to its checkpoint at step 3 (its later files gone, as after a crash), continued
+        // by one process, ends where the uninterrupted run did: the checkpoint gathered every rank's optimiser state.
         var split = dir.File("split");
-        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--keep-checkpoints", "2", "--output", split]);
+        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--keep-checkpoints", "2", "--shard-optimizer", "--output", split]);
         Assert.True(exit == 0, err);
         Directory.Delete(Path.Combine(split, "checkpoint-6"), recursive: true);
         Directory.Delete(Path.Combine(split, "final"), recursive: true);
