@@ -25,6 +25,10 @@ static class FinetuneCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
         var validText = new Option<string[]>("--valid-text") { Description = "Plain text (.txt/.md/.jsonl/.parquet) to watch forgetting: its perplexity before and after is shown beside the answer metrics.", AllowMultipleArgumentsPerToken = true };
+        var neftune = new Option<double>("--neftune-alpha", "--neftune-noise-alpha")
+        {
+            Description = "NEFTune: uniform noise on the input embeddings while training, scaled alpha / sqrt(seq_len * hidden) (0 = off; the paper uses 5).",
+        };
         var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
@@ -38,7 +42,7 @@ static class FinetuneCommand
         }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
-            model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts,
+            model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
         };
         input.AddTo(cmd);
         methodArgs.AddTo(cmd);
@@ -55,6 +59,7 @@ static class FinetuneCommand
             var options = training.Read(parse);
             if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
+            options = options with { NeftuneAlpha = parse.GetValue(neftune) };
             var outputFolder = parse.GetValue(output)!;
             var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
@@ -114,6 +119,7 @@ static class FinetuneCommand
                         $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}",
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
+                ("NEFTune", options.NeftuneAlpha > 0 ? $"alpha {options.NeftuneAlpha}: noise on the input embeddings while training" : "off"),
                 ("template", $"{template.Name}{(parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")}"),
                 ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, over-long: {datasetOptions.Overflow}"),
                 ("output", outputFolder),

@@ -170,6 +170,9 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
     public readonly RotaryEmbedding rotary_emb;
     readonly int maxPositions;
 
+    /// <summary>NEFTune's alpha: noise on the input embeddings in training mode (<see cref="EmbeddingNoise"/>); 0 = none.</summary>
+    public double NeftuneAlpha { get; set; }
+
     public LlamaModel(LlamaConfig config) : base("LlamaModel")
     {
         maxPositions = config.MaxPositionEmbeddings;
@@ -198,6 +201,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
         var mask = AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
 
         var x = embed_tokens.forward(inputIds);
+        if (training && NeftuneAlpha > 0) x = EmbeddingNoise.Add(x, NeftuneAlpha);
         foreach (var layer in layers)
             x = layer.forward(x, cos, sin, mask, cache);
         cache?.Advance(t);

@@ -47,6 +47,7 @@ public sealed class Trainer : IDisposable
             State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
         CheckDivisible(train.Count);
         model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
+        model.model.NeftuneAlpha = options.NeftuneAlpha;
     }
 
     public TrainingOptions Options { get; }
@@ -129,8 +130,21 @@ public sealed class Trainer : IDisposable
                                        $"fewer than the {Group.Size} processes: change BatchSize or MaxSteps");
     }
 
-    /// <summary>Runs until the last step (or until cancelled, after saving a checkpoint).</summary>
+    /// <summary>Runs until the last step (or until cancelled, after saving a checkpoint); leaves the model in
+    /// evaluation mode (no dropout, no embedding noise).</summary>
     public void Run(CancellationToken cancel = default)
+    {
+        try
+        {
+            RunSteps(cancel);
+        }
+        finally
+        {
+            model.eval();
+        }
+    }
+
+    void RunSteps(CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         TensorAllReduce.RequireSame(Group, trainable.Select(e => e.Parameter), "at the start");

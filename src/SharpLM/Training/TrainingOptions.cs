@@ -64,6 +64,10 @@ public sealed record TrainingOptions
     /// once it has finished (<see cref="CheckpointManager.FinishRun"/>): only the final model stays.</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
+    /// <summary>NEFTune: noise on the input embeddings while training, scaled alpha / sqrt(seq_len * hidden); 0 = off
+    /// (the paper uses 5). Evaluation and generation never see it.</summary>
+    public double NeftuneAlpha { get; init; }
+
     /// <summary>In a group of processes, each keeps AdamW's moments for its share of the parameters only (ZeRO-1, see
     /// <see cref="OptimizerShards"/>): less memory per process, the same steps.</summary>
     public bool ShardOptimizer { get; init; }
@@ -97,6 +101,7 @@ public sealed record TrainingOptions
         Compare(nameof(ClipGradNorm), saved.ClipGradNorm, ClipGradNorm);
         Compare(nameof(Precision), saved.Precision, Precision);
         Compare(nameof(Seed), saved.Seed, Seed);
+        Compare(nameof(NeftuneAlpha), saved.NeftuneAlpha, NeftuneAlpha);
         return changes;
     }
 
@@ -107,6 +112,7 @@ public sealed record TrainingOptions
             if (!ok) throw new SharpLMException(message);
         }
         Require(LearningRate > 0, $"learning rate must be positive, got {LearningRate}");
+        Require(NeftuneAlpha >= 0 && double.IsFinite(NeftuneAlpha), $"NeftuneAlpha must be a finite number >= 0, got {NeftuneAlpha}");
         Require(BatchSize >= 1, $"batch size must be at least 1, got {BatchSize}");
         Require(MicroBatchSize >= 0, $"micro-batch size must be >= 0, got {MicroBatchSize}");
         Require(Epochs >= 1 || MaxSteps > 0, "give at least one epoch or a number of steps");
