@@ -14,8 +14,9 @@ namespace SharpLM.Bench;
 /// <summary>
 /// `bench gguf [--model folder] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
 /// run, batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the default, and
-/// on all) and in llama.cpp (LLamaSharp, F32 weights, its default f16 KV cache), both on 2 threads, from the same prompt ids. Prefill = the prompt's forward pass up to
-/// the first token's logits; decode = each further token. Without --model a random-initialised "small" preset is used.
+/// on all) and in llama.cpp (LLamaSharp, F32 weights, its default f16 KV cache), both on 2 threads, from the same prompt ids.
+/// Prefill = the prompt's forward pass up to the first token's logits; decode = each further token. Without --model a
+/// random-initialised "small" preset is used.
 /// </summary>
 static class GgufBench
 {
@@ -37,9 +38,11 @@ static class GgufBench
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(folder, gguf, GgufTensorType.F32);
             var config = LlamaConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
-            Console.WriteLine($"model: {folder} ({config.ParameterCount() / 1e6:F1} M parameters, {config.NumHiddenLayers} x {config.HiddenSize}, vocab {config.VocabSize})");
+            Console.WriteLine($"model: {folder} ({config.ParameterCount() / 1e6:F1} M parameters, {config.NumHiddenLayers} x {config.HiddenSize}, " +
+                              $"vocab {config.VocabSize})");
             Console.WriteLine($"GGUF F32 export: {new FileInfo(gguf).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s");
-            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; load before: {BenchSetup.LoadAverage()}");
+            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; " +
+                              $"load before: {BenchSetup.LoadAverage()}");
 
             var random = new Random(1);
             var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
@@ -50,15 +53,18 @@ static class GgufBench
             var cpp = Best(repeats, () => LlamaCpp(gguf, prompt, newTokens));
             (string Engine, double Prefill, double Decode)[] rows =
             [
-                ("SharpLM fp32", fp32.Prefill, fp32.Decode), ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode),
-                ("SharpLM bf16", bf16.Prefill, bf16.Decode), ("llama.cpp F32", cpp.Prefill, cpp.Decode),
+                ("SharpLM fp32", fp32.Prefill, fp32.Decode),
+                ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode),
+                ("SharpLM bf16", bf16.Prefill, bf16.Decode),
+                ("llama.cpp F32", cpp.Prefill, cpp.Decode),
             ];
 
             var reference = rows[^1];
             Console.WriteLine();
             Console.WriteLine($"{"engine",-36} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp",21} {"decode vs llama.cpp",20}");
             foreach (var (engine, prefill, decode) in rows)
-                Console.WriteLine($"{engine,-36} {prefill,14:N0} {decode,13:N1} {prefill / reference.Prefill,21:F2} {decode / reference.Decode,20:F2}");
+                Console.WriteLine($"{engine,-36} {prefill,14:N0} {decode,13:N1} " +
+                                  $"{prefill / reference.Prefill,21:F2} {decode / reference.Decode,20:F2}");
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
         }

@@ -26,13 +26,16 @@ static class ServeBench
         var scratch = Directory.CreateTempSubdirectory("sharplm-bench-serve-").FullName;
         try
         {
-            var folder = args.Get("model", "") is { Length: > 0 } given ? given : BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"), vocabularyOfTheTokenizer: true);
+            var folder = args.Get("model", "") is { Length: > 0 } given
+                ? given
+                : BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"), vocabularyOfTheTokenizer: true);
             using var loaded = PretrainedModel.Load(folder);
             var defaults = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
             var served = new ServedModel(loaded, ChatTemplates.Default, defaults, "bench");
             await using var server = await ModelServer.StartAsync(served, new ServeOptions(Port: 0));
             using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
-            Console.WriteLine($"model: {folder}; prompt \"{Prompt}\", {newTokens} new tokens, greedy; {repeats} runs after a warm-up; load before: {BenchSetup.LoadAverage()}");
+            Console.WriteLine($"model: {folder}; prompt \"{Prompt}\", {newTokens} new tokens, greedy; {repeats} runs after a warm-up; " +
+                              $"load before: {BenchSetup.LoadAverage()}");
 
             var prompt = loaded.EncodePrompt(Prompt);
             var direct = await Median(repeats, () => Task.FromResult(InProcess(loaded, prompt, defaults)));
@@ -48,7 +51,8 @@ static class ServeBench
             Row("HTTP, one JSON answer", double.NaN, whole.TokensPerSecond, direct.TokensPerSecond);
             Row("HTTP, streamed (server-sent events)", streamed.FirstMs, streamed.TokensPerSecond, direct.TokensPerSecond);
             Row($"HTTP, {clients} clients at once (all tokens)", double.NaN, aggregate, direct.TokensPerSecond);
-            Console.WriteLine($"{clients} clients at once: each answer took {together.Min(r => r.TotalMs) / 1000:F2} to {together.Max(r => r.TotalMs) / 1000:F2} s (they take turns)");
+            Console.WriteLine($"{clients} clients at once: each answer took {together.Min(r => r.TotalMs) / 1000:F2} to " +
+                              $"{together.Max(r => r.TotalMs) / 1000:F2} s (they take turns)");
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
         }
@@ -64,7 +68,8 @@ static class ServeBench
     }
 
     static void Row(string mode, double firstMs, double tokensPerSecond, double reference) =>
-        Console.WriteLine($"{mode,-34} {(double.IsNaN(firstMs) ? "-" : firstMs.ToString("N1")),14} {tokensPerSecond,9:N1} {tokensPerSecond / reference,14:F2}");
+        Console.WriteLine($"{mode,-34} {(double.IsNaN(firstMs) ? "-" : firstMs.ToString("N1")),14} {tokensPerSecond,9:N1} " +
+                          $"{tokensPerSecond / reference,14:F2}");
 
     /// <summary>Median of first-text time and of tokens/s over <paramref name="repeats"/> runs after one warm-up run.</summary>
     static async Task<(double FirstMs, double TokensPerSecond)> Median(int repeats, Func<Task<Timing>> run)
@@ -91,8 +96,14 @@ static class ServeBench
     /// <summary>One request as a client sees it: from sending to the first text (streamed) and to the last byte.</summary>
     static async Task<Timing> OverHttp(HttpClient http, int newTokens, bool stream)
     {
-        var body = JsonSerializer.Serialize(new { prompt = Prompt, max_tokens = newTokens, temperature = 0, ignore_eos = true, stream, stream_options = new { include_usage = true } });
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        var body = JsonSerializer.Serialize(new
+        {
+            prompt = Prompt, max_tokens = newTokens, temperature = 0, ignore_eos = true, stream, stream_options = new { include_usage = true },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
         var clock = Stopwatch.StartNew();
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.EnsureSuccessStatusCode();
@@ -110,7 +121,8 @@ static class ServeBench
             using var chunk = JsonDocument.Parse(line["data: ".Length..]);
             var root = chunk.RootElement;
             if (root.TryGetProperty("usage", out var usage)) tokens = usage.GetProperty("completion_tokens").GetInt32();
-            else if (double.IsNaN(first) && root.GetProperty("choices")[0].GetProperty("text").GetString() is { Length: > 0 }) first = clock.Elapsed.TotalMilliseconds;
+            else if (double.IsNaN(first) && root.GetProperty("choices")[0].GetProperty("text").GetString() is { Length: > 0 })
+                first = clock.Elapsed.TotalMilliseconds;
         }
         return new Timing(first, clock.Elapsed.TotalMilliseconds, tokens);
     }

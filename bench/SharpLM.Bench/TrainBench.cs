@@ -32,14 +32,16 @@ static class TrainBench
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var precision in new[] { "Fp32", "Bf16" })
             foreach (var lora in new[] { "", " --lora" })
-                Console.WriteLine(Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} --peak {peak32}{lora}", column: 4));
+                Console.WriteLine(Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} " +
+                                            $"--steps {steps} --peak {peak32}{lora}", column: 4));
         if (a.Has("lora-only")) return 0;
         foreach (var (preset, batch, seq, precision, n) in new[]
                  {
                      ("base", 4, 512, "Fp32", a.Get("base-steps", "2")), ("base", 4, 512, "Bf16", a.Get("base-steps", "2")),
                  })
         {
-            Console.WriteLine(Median(a, $"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} --steps {n} --peak {peak32}", column: 4));
+            Console.WriteLine(Median(a, $"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} " +
+                                        $"--steps {n} --peak {peak32}", column: 4));
         }
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
@@ -59,7 +61,8 @@ static class TrainBench
         int batch = a.Int("batch", 8), seq = a.Int("seq", 256), steps = a.Int("steps", 8);
         var precision = Enum.Parse<Precision>(a.Get("precision", "Fp32"));
         var rng = new Random(1);
-        var docs = Enumerable.Range(0, batch * (steps + 1)).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
+        var docs = Enumerable.Range(0, batch * (steps + 1))
+            .Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
         var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
         var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = precision, WarmupSteps = 1 };
         // LoRA as `sharplm finetune` sets it up by default: rank 8 on all seven projections, base frozen.

@@ -8,7 +8,8 @@ namespace SharpLM.Cli;
 static class CliRoot
 {
     /// <summary>A named root rather than RootCommand, whose name would be the assembly's (SharpLM.Cli) in usage lines.</summary>
-    public static Command Create() => new("sharplm", "SharpLM: train tokenizers, pretrain, fine-tune, evaluate and sample Llama-style language models in .NET.")
+    public static Command Create() => new("sharplm", "SharpLM: train tokenizers, pretrain, fine-tune, " +
+                                                     "evaluate and sample Llama-style language models in .NET.")
     {
         new HelpOption(),
         new VersionOption(),

@@ -52,8 +52,10 @@ sealed class CorpusInput
         });
         var stats = reader.Stats;
         long tokens = documents.Sum(d => (long)d.Length);
-        AnsiConsole.MarkupLineInterpolated(
-            $"{label}: {stats.Documents:N0} documents from {stats.Files:N0} file(s), {stats.Bytes / 1e6:F1} MB, {tokens:N0} tokens ({clock.Elapsed.TotalSeconds:F1} s, {stats.Bytes / 1e6 / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F1} MB/s)");
+        AnsiConsole.MarkupLine(
+            $"{Markup.Escape(label)}: {stats.Documents:N0} documents from {stats.Files:N0} file(s), {stats.Bytes / 1e6:F1} MB, " +
+            $"{tokens:N0} tokens ({clock.Elapsed.TotalSeconds:F1} s, " +
+            $"{stats.Bytes / 1e6 / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F1} MB/s)");
         SkippedRecordsReport.Show(stats.SkippedRecords, label, runFolder);
         if (stats.IgnoredFiles > 0) AnsiConsole.MarkupLineInterpolated($"[grey]ignored {stats.IgnoredFiles} file(s) with other extensions[/]");
         return documents;

@@ -15,13 +15,33 @@ public enum FineTuneMethodKind { Full, Freeze, Lora }
 /// <summary>The `finetune` options that choose what is trained (full, freeze, LoRA) and how the result is saved.</summary>
 sealed class FineTuneMethod
 {
-    readonly Option<FineTuneMethodKind> method = new("--method") { Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen.", DefaultValueFactory = _ => FineTuneMethodKind.Lora };
+    readonly Option<FineTuneMethodKind> method = new("--method")
+    {
+        Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen.",
+        DefaultValueFactory = _ => FineTuneMethodKind.Lora,
+    };
     readonly Option<int> rank = new("--lora-rank", "--lora-r") { Description = "LoRA rank r.", DefaultValueFactory = _ => 8 };
-    readonly Option<double> alpha = new("--lora-alpha") { Description = "LoRA alpha (the update is scaled by alpha / r).", DefaultValueFactory = _ => 16 };
-    readonly Option<double> dropout = new("--lora-dropout") { Description = "Dropout on the adapter input while training (0 = off, the fast default; 0.05-0.1 regularises small data sets).", DefaultValueFactory = _ => 0.0 };
-    readonly Option<string> targets = new("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => string.Join(",", LoraOptions.AllTargets) };
+    readonly Option<double> alpha = new("--lora-alpha")
+    {
+        Description = "LoRA alpha (the update is scaled by alpha / r).",
+        DefaultValueFactory = _ => 16,
+    };
+    readonly Option<double> dropout = new("--lora-dropout")
+    {
+        Description = "Dropout on the adapter input while training (0 = off, the fast default; 0.05-0.1 regularises small data sets).",
+        DefaultValueFactory = _ => 0.0,
+    };
+    readonly Option<string> targets = new("--lora-targets")
+    {
+        Description = "Comma-separated projections to adapt.",
+        DefaultValueFactory = _ => string.Join(",", LoraOptions.AllTargets),
+    };
     readonly Option<int> lastLayers = new("--train-last-layers") { Description = "Freeze method: train the last N decoder blocks." };
-    readonly Option<string> modules = new("--train-modules") { Description = "Freeze method: also train these, comma-separated (lm_head, norm, embed_tokens, mlp, self_attn).", DefaultValueFactory = _ => "" };
+    readonly Option<string> modules = new("--train-modules")
+    {
+        Description = "Freeze method: also train these, comma-separated (lm_head, norm, embed_tokens, mlp, self_attn).",
+        DefaultValueFactory = _ => "",
+    };
 
     public void AddTo(Command command)
     {
@@ -42,7 +62,8 @@ sealed class FineTuneMethod
 
     /// <summary>Prepares the model for the method and returns the parameters it trains. With
     /// <paramref name="addedTokens"/>, the rows of the added tokens are trained as well (see <see cref="Lora"/>).</summary>
-    public List<(string Name, Parameter Parameter)> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options, AddedTokenRows? addedTokens) => Kind(p) switch
+    public List<(string Name, Parameter Parameter)> Prepare(ParseResult p, LlamaForCausalLM model, TrainingOptions options,
+        AddedTokenRows? addedTokens) => Kind(p) switch
     {
         FineTuneMethodKind.Full => [.. model.named_parameters()],
         FineTuneMethodKind.Freeze => Freeze.Apply(model, new FreezeOptions
@@ -60,8 +81,8 @@ sealed class FineTuneMethod
     /// tokenizer, template and generation defaults, so the folder is usable on its own with its base).</summary>
     /// <param name="save">how a full model's weights are written (adapters are always F32)</param>
     /// <param name="addedTokens">rows added to the base for new tokens: an adapter records them</param>
-    public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation, string baseFolder,
-        ModelSaveOptions save, AddedTokenRows? addedTokens)
+    public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation,
+        string baseFolder, ModelSaveOptions save, AddedTokenRows? addedTokens)
     {
         if (Kind(p) != FineTuneMethodKind.Lora)
             return new((folder, model) =>

@@ -101,7 +101,8 @@ sealed class InstructionInput
     static InstructionFormat ParseFormat(ArgumentResult result)
     {
         string value = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-        if (Enum.TryParse(value.Replace("-", ""), ignoreCase: true, out InstructionFormat format) && Enum.IsDefined(format) && !char.IsDigit(value.FirstOrDefault()))
+        if (Enum.TryParse(value.Replace("-", ""), ignoreCase: true, out InstructionFormat format) && Enum.IsDefined(format)
+            && !char.IsDigit(value.FirstOrDefault()))
             return format;
         result.AddError($"--format {value}: expected auto, text, alpaca, prompt-completion or messages");
         return InstructionFormat.Auto;

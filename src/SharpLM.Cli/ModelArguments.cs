@@ -8,9 +8,16 @@ namespace SharpLM.Cli;
 /// <summary>Which model to load and in what precision, for commands that run a trained model.</summary>
 sealed class ModelArguments
 {
-    public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (Hugging Face layout, e.g. runs/demo/final), or a LoRA adapter folder whose config names its base.", Required = true };
+    public readonly Option<string> Model = new("--model", "-m")
+    {
+        Description = "Model folder (Hugging Face layout, e.g. runs/demo/final), or a LoRA adapter folder whose config names its base.",
+        Required = true,
+    };
     readonly Option<string?> adapter = new("--adapter") { Description = "A LoRA adapter folder (PEFT layout) to apply on top of --model." };
-    readonly Option<bool> ignoreBaseMismatch = new("--ignore-base-mismatch") { Description = "Load the adapter even if it was trained on a different base model." };
+    readonly Option<bool> ignoreBaseMismatch = new("--ignore-base-mismatch")
+    {
+        Description = "Load the adapter even if it was trained on a different base model.",
+    };
     readonly Option<string> dtype = DTypeOption();
 
     public void AddTo(Command command)
@@ -24,7 +31,11 @@ sealed class ModelArguments
     public ScalarType DType(ParseResult p) => ParseDType(p.GetValue(dtype)!);
 
     /// <summary>The --dtype option for commands that load models on their own (eval).</summary>
-    public static Option<string> DTypeOption() => new("--dtype") { Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).", DefaultValueFactory = _ => "fp32" };
+    public static Option<string> DTypeOption() => new("--dtype")
+    {
+        Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).",
+        DefaultValueFactory = _ => "fp32",
+    };
 
     public static ScalarType ParseDType(string text) => text.ToLowerInvariant() switch
     {
@@ -40,7 +51,8 @@ sealed class ModelArguments
     {
         var folder = p.GetValue(Model)!;
         PretrainedModel? loaded = null;
-        AnsiConsole.Status().Start($"Loading {folder}...", _ => loaded = PretrainedModel.Load(folder, DType(p), p.GetValue(adapter), p.GetValue(ignoreBaseMismatch)));
+        AnsiConsole.Status().Start($"Loading {folder}...", _ =>
+            loaded = PretrainedModel.Load(folder, DType(p), p.GetValue(adapter), p.GetValue(ignoreBaseMismatch)));
         return loaded!;
     }
 }

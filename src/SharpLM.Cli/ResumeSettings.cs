@@ -66,7 +66,8 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
         var saved = RunSettings.Load(folder);
         if (saved is null)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]{folder} has no {RunSettings.FileName} (an older run): only its training options can be checked, not its data, tokenizer or other settings[/]");
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(folder)} has no {RunSettings.FileName} (an older run): " +
+                                   "only its training options can be checked, not its data, tokenizer or other settings[/]");
             return;
         }
         var changes = new List<string>();
@@ -81,10 +82,12 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
                 changes.Add($"{what} changed since the checkpoint ({kind} fingerprint {before[..12]} -> {after[..12]})");
         if (changes.Count == 0) return;
         if (!parse.GetValue(allowChanges))
-            throw new SharpLMException($"--resume: these differ from the run's saved settings ({Path.Combine(folder, RunSettings.FileName)}), so the " +
+            throw new SharpLMException("--resume: these differ from the run's saved settings " +
+                                       $"({Path.Combine(folder, RunSettings.FileName)}), so the " +
                                        $"result would not match an uninterrupted run: {string.Join("; ", changes)}. Leave the options out to use " +
                                        $"the saved values, or pass {AllowChangesName} to continue anyway");
-        AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] resuming with changes ({AllowChangesName}), so the result differs from an uninterrupted run: {string.Join("; ", changes)}");
+        AnsiConsole.MarkupLine($"[yellow]warning:[/] resuming with changes ({AllowChangesName}), so the result differs from an uninterrupted " +
+                               $"run: {Markup.Escape(string.Join("; ", changes))}");
     }
 
     static string Show(JsonNode? value) => value is null ? "(not set)" : value.ToJsonString();

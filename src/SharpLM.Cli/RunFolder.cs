@@ -16,12 +16,14 @@ static class RunFolder
     {
         if (!Directory.Exists(folder)) return;
         var ours = Directory.EnumerateFileSystemEntries(folder)
-            .Where(p => Path.GetFileName(p) is var n && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json"
-                                                         || n == RunSettings.FileName || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
+            .Where(p => Path.GetFileName(p) is var n
+                        && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json"
+                            || n == RunSettings.FileName || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
             .ToList();
         if (ours.Count == 0) return;
         if (!overwrite)
-            throw new SharpLMException($"{folder} already holds a training run ({string.Join(", ", ours.Select(Path.GetFileName).Order().Take(3))}); " +
+            throw new SharpLMException($"{folder} already holds a training run " +
+                                       $"({string.Join(", ", ours.Select(Path.GetFileName).Order().Take(3))}); " +
                                        "pass --resume to continue it, --overwrite to start over, or choose another --output");
         foreach (var p in ours)
         {
@@ -33,7 +35,13 @@ static class RunFolder
     public static void RecordCommand(string folder, string command, string[] args)
     {
         Directory.CreateDirectory(folder);
-        var record = new { command, args, started = DateTimeOffset.Now.ToString("O"), sharplm = typeof(RunFolder).Assembly.GetName().Version?.ToString() };
+        var record = new
+        {
+            command,
+            args,
+            started = DateTimeOffset.Now.ToString("O"),
+            sharplm = typeof(RunFolder).Assembly.GetName().Version?.ToString(),
+        };
         File.WriteAllText(Path.Combine(folder, "run.json"), JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
     }
 
@@ -50,8 +58,9 @@ static class RunFolder
             return point;
         }
         var hint = skipped.Count > 0 ? "" // the reasons are above
-            : Directory.Exists(Path.Combine(folder, FinalFolder)) ? $" ({FinalFolder}/ is there: a run with --keep-checkpoints 0 deletes its checkpoints when it finishes)"
-            : "";
+            : Directory.Exists(Path.Combine(folder, FinalFolder))
+                ? $" ({FinalFolder}/ is there: a run with --keep-checkpoints 0 deletes its checkpoints when it finishes)"
+                : "";
         throw new SharpLMException($"--resume: no usable checkpoint in {folder}{hint}");
     }
 

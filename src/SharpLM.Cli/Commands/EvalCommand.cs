@@ -12,12 +12,33 @@ static class EvalCommand
 {
     public static Command Create()
     {
-        var models = new Option<string[]>("--model", "-m") { Description = "Model or adapter folder(s); several are compared side by side.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var data = new Option<string[]>("--data", "-d") { Description = "Text files or folders: next-token loss and perplexity.", AllowMultipleArgumentsPerToken = true };
-        var instructions = new Option<string[]>("--instructions", "-i") { Description = "Instruction data (.jsonl etc.): loss on the answers, and greedy exact match.", AllowMultipleArgumentsPerToken = true };
-        var exactMatch = new Option<int>("--exact-match") { Description = "Conversations to score by exact match (0 = off).", DefaultValueFactory = _ => 200 };
+        var models = new Option<string[]>("--model", "-m")
+        {
+            Description = "Model or adapter folder(s); several are compared side by side.",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var data = new Option<string[]>("--data", "-d")
+        {
+            Description = "Text files or folders: next-token loss and perplexity.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var instructions = new Option<string[]>("--instructions", "-i")
+        {
+            Description = "Instruction data (.jsonl etc.): loss on the answers, and greedy exact match.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var exactMatch = new Option<int>("--exact-match")
+        {
+            Description = "Conversations to score by exact match (0 = off).",
+            DefaultValueFactory = _ => 200,
+        };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per row for text.", DefaultValueFactory = _ => 512 };
-        var rows = new Option<RowMode>("--rows") { Description = "Packed or Padded rows for text, as in pretraining.", DefaultValueFactory = _ => RowMode.Packed };
+        var rows = new Option<RowMode>("--rows")
+        {
+            Description = "Packed or Padded rows for text, as in pretraining.",
+            DefaultValueFactory = _ => RowMode.Packed,
+        };
         var batch = new Option<int>("--batch-size") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 8 };
         var dtype = ModelArguments.DTypeOption();
         var corpus = new CorpusInput();
@@ -58,7 +79,10 @@ static class EvalCommand
                 {
                     var template = input.ChatTemplate(parse, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
                     var dataset = InstructionDataset.Build(records.Select(r => TemplatedExample.FromRecord(r, template, loaded.Tokenizer)),
-                        new InstructionDatasetOptions { MaxLength = loaded.Model.Config.MaxPositionEmbeddings, PadId = loaded.Tokenizer.Special.Pad ?? 0 });
+                        new InstructionDatasetOptions
+                        {
+                            MaxLength = loaded.Model.Config.MaxPositionEmbeddings, PadId = loaded.Tokenizer.Special.Pad ?? 0,
+                        });
                     var report = Evaluate(loaded, dataset, parse.GetValue(batch), $"{folder}: answers");
                     row.AddRange([$"{report.MeanLoss:F4}", $"{report.Perplexity:F2}"]);
                     if (emCount > 0)

@@ -12,7 +12,11 @@ static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model folder (config.json, model.safetensors, tokenizer), or a LoRA adapter folder (merged into the base it names).", Required = true };
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = "Model folder (config.json, model.safetensors, tokenizer), or a LoRA adapter folder (merged into the base it names).",
+            Required = true,
+        };
         var format = new Option<string>("--format", "-f") { Description = "Output format: gguf (llama.cpp, LLamaSharp, Ollama).", Required = true };
         format.AcceptOnlyFromAmong("gguf");
         var dtype = new Option<string>("--dtype")
@@ -32,7 +36,8 @@ static class ExportCommand
             if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(folder, path, type, parseResult.GetValue(force));
-            AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
+            AnsiConsole.MarkupLineInterpolated(
+                $"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
             if (ChatTemplates.LoadFromModel(folder) is PartsChatTemplate template && template.Name != ChatTemplates.ChatMl.Name)
                 AdviseOnTemplate(template, path);
             return 0;
@@ -44,11 +49,13 @@ static class ExportCommand
     /// ChatML are not among those it knows, so say what llama.cpp and Ollama users must do.</summary>
     static void AdviseOnTemplate(PartsChatTemplate template, string gguf)
     {
-        AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] llama.cpp does not recognise SharpLM's \"{template.Name}\" chat template by itself. The file carries it as tokenizer.chat_template:");
+        AnsiConsole.MarkupLine($"[yellow]note:[/] llama.cpp does not recognise SharpLM's \"{Markup.Escape(template.Name)}\" chat template " +
+                               "by itself. The file carries it as tokenizer.chat_template:");
         AnsiConsole.MarkupLineInterpolated($"  llama-server / llama-cli: add --jinja to render it.");
         AnsiConsole.MarkupLineInterpolated($"  Ollama: put this Modelfile beside the file and run `ollama create NAME -f Modelfile`:");
         AnsiConsole.WriteLine(OllamaModelfile(template, Path.GetFileName(gguf)));
-        AnsiConsole.MarkupLine("  (Fine-tuning without --template uses ChatML, which every tool knows, adding its markers to the tokenizer when needed.)");
+        AnsiConsole.MarkupLine("  (Fine-tuning without --template uses ChatML, which every tool knows, " +
+                               "adding its markers to the tokenizer when needed.)");
     }
 
     /// <summary>An Ollama Modelfile whose Go template renders conversations as <paramref name="template"/> does.</summary>
@@ -63,7 +70,8 @@ static class ExportCommand
             "TEMPLATE \"\"\"{{- range .Messages }}" +
             $"{{{{- if eq .Role \"system\" }}}}{system}" +
             $"{{{{- else if eq .Role \"user\" }}}}{Part(template.UserPart)}" +
-            $"{{{{- else if eq .Role \"assistant\" }}}}{Part(template.AssistantStart)}{{{{ .Content }}}}{Part(template.AssistantEnd)}{Part(template.AfterAssistant)}" +
+            $"{{{{- else if eq .Role \"assistant\" }}}}{Part(template.AssistantStart)}{{{{ .Content }}}}" +
+            $"{Part(template.AssistantEnd)}{Part(template.AfterAssistant)}" +
             "{{- end }}{{- end }}" + Part(template.AssistantStart) + "\"\"\"",
         };
         lines.AddRange(template.StopStrings.Select(stop => $"PARAMETER stop \"{stop.Replace("\"", "\\\"")}\""));

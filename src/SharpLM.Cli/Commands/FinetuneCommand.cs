@@ -16,20 +16,58 @@ static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final). Required (with --resume, the run's saved value is used)." };
-        var data = new Option<string[]>("--data", "-d") { Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt. Required (with --resume, the run's saved value is used).", AllowMultipleArgumentsPerToken = true };
-        var valid = new Option<string[]>("--valid") { Description = "Held-out data for validation loss (and exact match when no --test).", AllowMultipleArgumentsPerToken = true };
-        var test = new Option<string[]>("--test") { Description = "Held-out conversations for generation-based exact match.", AllowMultipleArgumentsPerToken = true };
-        var exactMatch = new Option<int>("--exact-match") { Description = "Greedy exact match on this many held-out conversations before and after (0 = off).", DefaultValueFactory = _ => 100 };
-        var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final). Required (with --resume, " +
+                          "the run's saved value is used).",
+        };
+        var data = new Option<string[]>("--data", "-d")
+        {
+            Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt. Required " +
+                          "(with --resume, the run's saved value is used).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var valid = new Option<string[]>("--valid")
+        {
+            Description = "Held-out data for validation loss (and exact match when no --test).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var test = new Option<string[]>("--test")
+        {
+            Description = "Held-out conversations for generation-based exact match.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var exactMatch = new Option<int>("--exact-match")
+        {
+            Description = "Greedy exact match on this many held-out conversations before and after (0 = off).",
+            DefaultValueFactory = _ => 100,
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.",
+            Required = true,
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; " +
+                          "a longer --max-steps or --epochs extends it).",
+        };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
-        var validText = new Option<string[]>("--valid-text") { Description = "Plain text (.txt/.md/.jsonl/.parquet) to watch forgetting: its perplexity before and after is shown beside the answer metrics.", AllowMultipleArgumentsPerToken = true };
+        var validText = new Option<string[]>("--valid-text")
+        {
+            Description = "Plain text (.txt/.md/.jsonl/.parquet) to watch forgetting: " +
+                          "its perplexity before and after is shown beside the answer metrics.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var neftune = new Option<double>("--neftune-alpha", "--neftune-noise-alpha")
         {
-            Description = "NEFTune: uniform noise on the input embeddings while training, scaled alpha / sqrt(seq_len * hidden) (0 = off; the paper uses 5).",
+            Description = "NEFTune: uniform noise on the input embeddings while training, scaled alpha / sqrt(seq_len * hidden) " +
+                          "(0 = off; the paper uses 5).",
         };
-        var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Ask this (as a user turn) before and after training and print the answers." };
+        var samplePrompts = new Option<string[]>("--sample-prompt")
+        {
+            Description = "Ask this (as a user turn) before and after training and print the answers.",
+        };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
@@ -54,7 +92,8 @@ static class FinetuneCommand
             parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
             if (kind == FineTuneMethodKind.Lora && save.Given(parse))
-                throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
+                throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); " +
+                                           "a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
             var saveOptions = save.Read(parse);
             var options = training.Read(parse);
             if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
@@ -72,7 +111,8 @@ static class FinetuneCommand
 
             var baseFolder = parse.GetValue(model)!;
             using var loaded = PretrainedModel.Load(baseFolder);
-            if (loaded.Adapter is not null) throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
+            if (loaded.Adapter is not null)
+                throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var template = input.ChatTemplate(parse, baseFolder, loaded.Tokenizer);
             if (ReferenceEquals(template, ChatTemplates.Default) && parse.GetValue(input.Template) is null)
                 template = UseChatMl(loaded, kind);
@@ -82,14 +122,20 @@ static class FinetuneCommand
             loaded.Generation.EosTokenId = [.. loaded.StopTokens(template).Order()];
             var datasetOptions = input.DatasetOptions(parse, tokenizer);
             if (datasetOptions.MaxLength > loaded.Model.Config.MaxPositionEmbeddings)
-                throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings ({loaded.Model.Config.MaxPositionEmbeddings})");
+                throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings " +
+                                           $"({loaded.Model.Config.MaxPositionEmbeddings})");
 
-            var trainData = InstructionDataset.Build(input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data", outputFolder), datasetOptions);
+            var trainData = InstructionDataset.Build(
+                input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data", outputFolder),
+                datasetOptions);
             var validRecords = parse.GetValue(valid) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
             var validData = validRecords is null ? null
-                : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)), datasetOptions with { Packing = false });
+                : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)),
+                    datasetOptions with { Packing = false });
             PrintData(trainData, validData);
-            var forgettingText = parse.GetValue(validText) is { Length: > 0 } texts ? TextForForgetting(texts, loaded, datasetOptions.MaxLength) : null;
+            var forgettingText = parse.GetValue(validText) is { Length: > 0 } texts
+                ? TextForForgetting(texts, loaded, datasetOptions.MaxLength)
+                : null;
             var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
                 template, tokenizer, parse.GetValue(exactMatch));
 
@@ -120,8 +166,10 @@ static class FinetuneCommand
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
                 ("NEFTune", options.NeftuneAlpha > 0 ? $"alpha {options.NeftuneAlpha}: noise on the input embeddings while training" : "off"),
-                ("template", $"{template.Name}{(parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")}"),
-                ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, over-long: {datasetOptions.Overflow}"),
+                ("template", template.Name +
+                             (parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")),
+                ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, " +
+                         $"over-long: {datasetOptions.Overflow}"),
                 ("output", outputFolder),
             ], datasetOptions.Packing ? "packed rows" : "examples");
 
@@ -163,18 +211,22 @@ static class FinetuneCommand
             var tokens = trainer.State.TokensSeen - startTokens;
             var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "before", "after");
             if (trainer.State.LastValidLoss is { } after)
-                summary.AddRow($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)", lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
+                summary.AddRow($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)",
+                    lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
             if (emAfter is not null)
-                summary.AddRow($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}", $"{emAfter.Rate:P1}");
+                summary.AddRow($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}",
+                    $"{emAfter.Rate:P1}");
             if (textAfter is not null)
-                summary.AddRow($"text perplexity, forgetting ({textAfter.TargetTokens:N0} tokens, fp32)", textBefore is null ? "" : $"{textBefore.Perplexity:F2}", $"{textAfter.Perplexity:F2}");
+                summary.AddRow($"text perplexity, forgetting ({textAfter.TargetTokens:N0} tokens, fp32)",
+                    textBefore is null ? "" : $"{textBefore.Perplexity:F2}", $"{textAfter.Perplexity:F2}");
             summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
             summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
             summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
             summary.AddRow(kind == FineTuneMethodKind.Lora ? "adapter" : "model", "", Markup.Escape(final));
             AnsiConsole.Write(summary);
             if (kind == FineTuneMethodKind.Lora)
-                AnsiConsole.MarkupLineInterpolated($"Chat with it: [bold]./sharplm chat --model {final}[/]; merge it: [bold]./sharplm merge --model {final} --output {outputFolder}/merged[/]");
+                AnsiConsole.MarkupLine($"Chat with it: [bold]./sharplm chat --model {Markup.Escape(final)}[/]; merge it: " +
+                                       $"[bold]./sharplm merge --model {Markup.Escape(final)} --output {Markup.Escape(outputFolder)}/merged[/]");
             return 0;
         });
         return cmd;
@@ -195,13 +247,15 @@ static class FinetuneCommand
                 _ => "they are trained with the rest",
             };
             AnsiConsole.MarkupLine("[yellow]note:[/] " + Markup.Escape(
-                $"added ChatML's {string.Join(" and ", BpeTrainerOptions.ChatMlMarkers)} to the tokenizer as ids {rows.FirstId}-{rows.FirstId + rows.Count - 1} " +
+                $"added ChatML's {string.Join(" and ", BpeTrainerOptions.ChatMlMarkers)} to the tokenizer " +
+                $"as ids {rows.FirstId}-{rows.FirstId + rows.Count - 1} " +
                 $"for the chatml template; their embedding and head rows start at the mean of the others and {trainedToo} " +
                 "(--template default keeps the tokenizer as it is)"));
             return ChatTemplates.DefaultFor(loaded.Tokenizer);
         }
         AnsiConsole.MarkupLine("[yellow]note:[/] template \"default\": this tokenizer lacks ChatML's <|im_start|> and <|im_end|> tokens and " +
-                               "cannot take them here (`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: `export` will say what they need.");
+                               "cannot take them here (`sharplm tokenizer train` adds them). llama.cpp and Ollama do not know this template: " +
+                               "`export` will say what they need.");
         return ChatTemplates.Default;
     }
 
@@ -228,7 +282,8 @@ static class FinetuneCommand
         var table = new Table().Border(TableBorder.Simple).AddColumns("data", "examples", "rows", "tokens", "trained tokens", "truncated", "dropped");
         foreach (var (name, d) in new[] { ("train", train), ("valid", valid) })
             if (d is not null)
-                table.AddRow(name, $"{d.Examples:N0}", $"{d.Count:N0}", $"{d.Tokens:N0}", $"{d.TrainedTokens:N0}", $"{d.Truncated:N0}", $"{d.Dropped:N0}");
+                table.AddRow(name, $"{d.Examples:N0}", $"{d.Count:N0}", $"{d.Tokens:N0}", $"{d.TrainedTokens:N0}", $"{d.Truncated:N0}",
+                    $"{d.Dropped:N0}");
         AnsiConsole.Write(table);
     }
 
@@ -253,7 +308,8 @@ static class FinetuneCommand
         });
         AnsiConsole.MarkupLineInterpolated($"[blue]exact match {when}[/]: {report.Correct}/{report.Total} ({report.Rate:P1})");
         foreach (var (label, expected, got, match) in report.Samples)
-            AnsiConsole.MarkupLine((match ? "  [green]✓[/] " : "  [red]✗[/] ") + Markup.Escape($"{label} -> {got.Trim()}  (expected: {expected})"));
+            AnsiConsole.MarkupLine((match ? "  [green]✓[/] " : "  [red]✗[/] ") +
+                                   Markup.Escape($"{label} -> {got.Trim()}  (expected: {expected})"));
         return report;
     }
 
@@ -277,7 +333,8 @@ static class FinetuneCommand
         foreach (var prompt in prompts)
         {
             var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
-            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template), template.StopStrings, 60);
+            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template),
+                template.StopStrings, 60);
             AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {answer.Trim()}");
         }
     }

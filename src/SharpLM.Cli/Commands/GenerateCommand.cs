@@ -15,7 +15,10 @@ static class GenerateCommand
         var samples = new Option<int>("--samples", "-n") { Description = "Independent continuations to print.", DefaultValueFactory = _ => 1 };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not put the begin token before the prompt." };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole sequence every token (slow; for comparison)." };
-        var raw = new Option<bool>("--raw") { Description = "Continue the prompt as plain text even when the model was fine-tuned with a chat template." };
+        var raw = new Option<bool>("--raw")
+        {
+            Description = "Continue the prompt as plain text even when the model was fine-tuned with a chat template.",
+        };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var templateVariables = new TemplateVariables();
@@ -25,7 +28,8 @@ static class GenerateCommand
         templateVariables.AddTo(cmd);
         cmd.SetAction(parse =>
         {
-            var text = parse.GetValue(prompt) ?? (Console.IsInputRedirected ? Console.In.ReadToEnd() : throw new SharpLMException("give --prompt or pipe text on stdin"));
+            var text = parse.GetValue(prompt)
+                ?? (Console.IsInputRedirected ? Console.In.ReadToEnd() : throw new SharpLMException("give --prompt or pipe text on stdin"));
             using var loaded = modelArgs.Load(parse);
             var options = sampling.Read(parse, loaded.Generation);
             // A fine-tuned model is prompted the way it was trained: the prompt becomes a user turn of its template.
@@ -51,7 +55,8 @@ static class GenerateCommand
                 var result = generator.GenerateText(new GenerationRequest(ids, sampleOptions, stopTokens), loaded.Tokenizer, Console.Write);
                 Console.WriteLine();
                 double seconds = result.Elapsed.TotalSeconds;
-                Console.Error.WriteLine($"[{result.CompletionTokens} tokens in {seconds:F2} s, {result.CompletionTokens / seconds:F1} tok/s, prompt {result.PromptTokens} tokens, stopped: {result.Reason}]");
+                Console.Error.WriteLine($"[{result.CompletionTokens} tokens in {seconds:F2} s, {result.CompletionTokens / seconds:F1} tok/s, " +
+                                        $"prompt {result.PromptTokens} tokens, stopped: {result.Reason}]");
             }
             return 0;
         });

@@ -32,8 +32,10 @@ static class ImportCommand
             if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any() && !parseResult.GetValue(force))
                 throw new SharpLMException($"{folder} already exists and is not empty; pass --force to write into it");
             var config = Llama2cImport.Run(parseResult.GetValue(checkpoint)!, parseResult.GetValue(tokenizer), folder, parseResult.GetValue(force));
-            AnsiConsole.MarkupLineInterpolated(
-                $"Wrote [green]{folder}[/]: {config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings}, {config.ParameterCount():N0} parameters.");
+            AnsiConsole.MarkupLine(
+                $"Wrote [green]{Markup.Escape(folder)}[/]: {config.NumHiddenLayers} layers x {config.HiddenSize}, " +
+                $"{config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, vocab {config.VocabSize}, " +
+                $"context {config.MaxPositionEmbeddings}, {config.ParameterCount():N0} parameters.");
             return 0;
         });
         return cmd;

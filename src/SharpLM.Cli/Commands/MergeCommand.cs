@@ -15,7 +15,10 @@ static class MergeCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder." };
         var save = new SaveArguments();
         var modelArgs = new ModelArguments();
-        var cmd = new Command("merge", "Merge a LoRA adapter into its base model (W += alpha/r * B A) and save the result as a full model.") { output, force };
+        var cmd = new Command("merge", "Merge a LoRA adapter into its base model (W += alpha/r * B A) and save the result as a full model.")
+        {
+            output, force,
+        };
         modelArgs.AddTo(cmd);
         save.AddTo(cmd);
         cmd.SetAction(parse =>

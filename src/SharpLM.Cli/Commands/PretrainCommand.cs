@@ -16,17 +16,45 @@ static class PretrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<string[]>("--data", "-d") { Description = "Training text: files or folders of .txt/.md/.jsonl/.parquet. Required (with --resume, the run's saved value is used).", AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data", "-d")
+        {
+            Description = "Training text: files or folders of .txt/.md/.jsonl/.parquet. Required (with --resume, the run's saved value is used).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var valid = new Option<string[]>("--valid") { Description = "Validation text (same formats).", AllowMultipleArgumentsPerToken = true };
-        var tokenizerPath = new Option<string>("--tokenizer", "-t") { Description = "tokenizer.json (from `sharplm tokenizer train`), or a folder holding one. Required (with --resume, the run's saved value is used)." };
-        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.", DefaultValueFactory = _ => "small" };
+        var tokenizerPath = new Option<string>("--tokenizer", "-t")
+        {
+            Description = "tokenizer.json (from `sharplm tokenizer train`), or a folder holding one. Required (with --resume, " +
+                          "the run's saved value is used).",
+        };
+        var preset = new Option<string>("--preset")
+        {
+            Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.",
+            DefaultValueFactory = _ => "small",
+        };
         var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
-        var rows = new Option<RowMode>("--rows") { Description = "Packed: documents joined into full rows (default). Padded: the tutorial's one document per row, padded or cut.", DefaultValueFactory = _ => RowMode.Packed };
-        var output = new Option<string>("--output", "-o") { Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; a longer --max-steps or --epochs extends it)." };
+        var rows = new Option<RowMode>("--rows")
+        {
+            Description = "Packed: documents joined into full rows (default). Padded: the tutorial's one document per row, padded or cut.",
+            DefaultValueFactory = _ => RowMode.Packed,
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Run folder: checkpoints, metrics.jsonl and final/ go here.",
+            Required = true,
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Continue the run in --output from its newest good checkpoint, with its saved settings (options given again override; " +
+                          "a longer --max-steps or --epochs extends it).",
+        };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
-        var samplePrompts = new Option<string[]>("--sample-prompt") { Description = "Print a sample continuation of this prompt before and after training.", AllowMultipleArgumentsPerToken = false };
+        var samplePrompts = new Option<string[]>("--sample-prompt")
+        {
+            Description = "Print a sample continuation of this prompt before and after training.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
@@ -70,7 +98,8 @@ static class PretrainCommand
             int pad = tokenizer.Special.Pad ?? eos;
 
             var mode = parse.GetValue(rows);
-            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder), seq, mode, bos, eos, pad);
+            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder),
+                seq, mode, bos, eos, pad);
             PretrainingDataset? validData = parse.GetValue(valid) is { Length: > 0 } v
                 ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder), seq, mode, bos, eos, pad)
                 : null;
@@ -78,7 +107,8 @@ static class PretrainCommand
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
             using var trainer = new Trainer(model, trainData, validData, options, Distributed.Group);
-            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, ModelFolder.CheckpointContent(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
+            var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints,
+                ModelFolder.CheckpointContent(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
             if (resumePoint is not null)
             {
                 RunFolder.Restore(checkpoints, trainer, resumePoint, resumeSettings.AllowChanges(parse));
@@ -92,13 +122,18 @@ static class PretrainCommand
 
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
-                ("model", $"{config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, vocab {config.VocabSize}: {model.ParameterCount():N0} parameters"),
-                ("data", $"{trainData.Count:N0} rows of {seq} tokens ({mode}), {trainData.InputTokens:N0} tokens per epoch" + (validData is null ? "" : $"; validation {validData.Count:N0} rows")),
+                ("model", $"{config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, " +
+                          $"vocab {config.VocabSize}: {model.ParameterCount():N0} parameters"),
+                ("data", $"{trainData.Count:N0} rows of {seq} tokens ({mode}), {trainData.InputTokens:N0} tokens per epoch" +
+                         (validData is null ? "" : $"; validation {validData.Count:N0} rows")),
                 ("output", outputFolder),
             ]);
 
             var prompts = parse.GetValue(samplePrompts) ?? [];
-            var sampling = new SamplingOptions { MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f };
+            var sampling = new SamplingOptions
+            {
+                MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f,
+            };
             using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
             var view = new TrainingProgressView(training.LogEvery(parse));
             if (metrics is not null) trainer.AddObserver(metrics);
@@ -131,7 +166,8 @@ static class PretrainCommand
             summary.AddRow("throughput", $"{tokens / seconds:N0} tokens/s ({tokens / seconds * config.TrainingFlopsPerToken(seq) / 1e9:F0} GFLOP/s)");
             summary.AddRow("final train loss", $"{trainer.State.LastLoss:F4}");
             if (trainer.State.LastValidLoss is { } after)
-                summary.AddRow("validation perplexity", validBefore is { } before ? $"{Math.Exp(before):F1} -> {Math.Exp(after):F1}" : $"{Math.Exp(after):F1}");
+                summary.AddRow("validation perplexity",
+                    validBefore is { } before ? $"{Math.Exp(before):F1} -> {Math.Exp(after):F1}" : $"{Math.Exp(after):F1}");
             summary.AddRow("model", final);
             AnsiConsole.Write(summary);
             return 0;

@@ -10,17 +10,47 @@ static class ServeCommand
 {
     public static Command Create()
     {
-        var host = new Option<string>("--host") { Description = "Address to listen on: 127.0.0.1 (this machine only) or 0.0.0.0 (the network).", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host")
+        {
+            Description = "Address to listen on: 127.0.0.1 (this machine only) or 0.0.0.0 (the network).",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
         var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 8080 };
         var name = new Option<string?>("--name") { Description = "Model id clients send and see in /v1/models (default: the model folder's name)." };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer <key>\" (default: $SHARPLM_API_KEY; unset = no key)." };
-        var template = new Option<string?>("--template") { Description = "Chat template for /v1/chat/completions (default: the one saved with the model or its own Jinja chat_template, else default)." };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "Require \"Authorization: Bearer <key>\" (default: $SHARPLM_API_KEY; unset = no key).",
+        };
+        var template = new Option<string?>("--template")
+        {
+            Description = "Chat template for /v1/chat/completions (default: the one saved with the model or its own Jinja chat_template, " +
+                          "else default).",
+        };
         var defaults = new ServeLimits();
-        var maxRequestBytes = new Option<long>("--max-request-bytes") { Description = "Largest request body in bytes; larger ones get 413.", DefaultValueFactory = _ => defaults.MaxRequestBytes };
-        var maxMessages = new Option<int>("--max-messages") { Description = "Most messages in one chat request.", DefaultValueFactory = _ => defaults.MaxMessages };
-        var maxPromptChars = new Option<int>("--max-prompt-chars") { Description = "Longest prompt in characters (the messages, and the text the chat template renders).", DefaultValueFactory = _ => defaults.MaxPromptChars };
-        var maxKwargsChars = new Option<int>("--max-template-kwargs-chars") { Description = "Largest chat_template_kwargs, in characters of JSON.", DefaultValueFactory = _ => defaults.MaxTemplateKwargsChars };
-        var acceptAnyModel = new Option<bool>("--accept-any-model") { Description = "Answer requests whatever model they name (default: 404 model_not_found for any but the one served)." };
+        var maxRequestBytes = new Option<long>("--max-request-bytes")
+        {
+            Description = "Largest request body in bytes; larger ones get 413.",
+            DefaultValueFactory = _ => defaults.MaxRequestBytes,
+        };
+        var maxMessages = new Option<int>("--max-messages")
+        {
+            Description = "Most messages in one chat request.",
+            DefaultValueFactory = _ => defaults.MaxMessages,
+        };
+        var maxPromptChars = new Option<int>("--max-prompt-chars")
+        {
+            Description = "Longest prompt in characters (the messages, and the text the chat template renders).",
+            DefaultValueFactory = _ => defaults.MaxPromptChars,
+        };
+        var maxKwargsChars = new Option<int>("--max-template-kwargs-chars")
+        {
+            Description = "Largest chat_template_kwargs, in characters of JSON.",
+            DefaultValueFactory = _ => defaults.MaxTemplateKwargsChars,
+        };
+        var acceptAnyModel = new Option<bool>("--accept-any-model")
+        {
+            Description = "Answer requests whatever model they name (default: 404 model_not_found for any but the one served).",
+        };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var templateVariables = new TemplateVariables();
@@ -36,8 +66,11 @@ static class ServeCommand
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new SharpLMException($"--port {parse.GetValue(port)}: expected 0 to 65535");
-            foreach (var (option, value) in new (Option, long)[] { (maxRequestBytes, parse.GetValue(maxRequestBytes)), (maxMessages, parse.GetValue(maxMessages)),
-                (maxPromptChars, parse.GetValue(maxPromptChars)), (maxKwargsChars, parse.GetValue(maxKwargsChars)) })
+            foreach (var (option, value) in new (Option, long)[]
+                     {
+                         (maxRequestBytes, parse.GetValue(maxRequestBytes)), (maxMessages, parse.GetValue(maxMessages)),
+                         (maxPromptChars, parse.GetValue(maxPromptChars)), (maxKwargsChars, parse.GetValue(maxKwargsChars)),
+                     })
                 if (value < 1) throw new SharpLMException($"{option.Name} {value}: expected at least 1");
             var limits = new ServeLimits
             {
@@ -45,7 +78,8 @@ static class ServeCommand
                 MaxPromptChars = parse.GetValue(maxPromptChars), MaxTemplateKwargsChars = parse.GetValue(maxKwargsChars),
             };
             using var loaded = modelArgs.Load(parse);
-            var chatTemplate = templateVariables.Apply(parse, ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
+            var chatTemplate = templateVariables.Apply(parse,
+                ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var modelName = parse.GetValue(name) ?? loaded.Id;
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
@@ -60,8 +94,10 @@ static class ServeCommand
     static async Task RunAsync(ServedModel served, ServeOptions options)
     {
         await using var server = await ModelServer.StartAsync(served, options);
-        AnsiConsole.MarkupLineInterpolated($"Serving [bold]{served.Name}[/] (template {served.Template.Name}, context {served.ContextLength} tokens) at [link]{server.Address}[/]");
-        AnsiConsole.MarkupLineInterpolated($"Chat in a browser at {server.Address}; OpenAI-compatible API: POST {server.Address}v1/chat/completions, POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : " (API key required)")}. Ctrl+C stops.");
+        AnsiConsole.MarkupLineInterpolated(
+            $"Serving [bold]{served.Name}[/] (template {served.Template.Name}, context {served.ContextLength} tokens) at [link]{server.Address}[/]");
+        AnsiConsole.MarkupLine($"Chat in a browser at {server.Address}; OpenAI-compatible API: POST {server.Address}v1/chat/completions, " +
+                               $"POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : " (API key required)")}. Ctrl+C stops.");
         await server.WaitForShutdownAsync();
     }
 }

@@ -64,7 +64,8 @@ static class TokenizerCommand
             {
                 VocabSize = parseResult.GetValue(vocabSize),
                 MinFrequency = parseResult.GetValue(minFrequency),
-                SpecialTokens = parseResult.GetValue(specialTokens)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                SpecialTokens = parseResult.GetValue(specialTokens)!
+                    .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
             };
             options.Validate();
             string path = OutputFile(parseResult.GetValue(output)!);
@@ -75,11 +76,13 @@ static class TokenizerCommand
             var clock = Stopwatch.StartNew();
             var tokenizer = Train(reader, options);
             tokenizer.Save(path);
-            AnsiConsole.MarkupLineInterpolated(
-                $"Wrote [green]{path}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, from {reader.Stats.Documents:N0} documents ({reader.Stats.Bytes / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
+            AnsiConsole.MarkupLine(
+                $"Wrote [green]{Markup.Escape(path)}[/]: {tokenizer.VocabSize} tokens, {tokenizer.Merges.Count} merges, " +
+                $"from {reader.Stats.Documents:N0} documents ({reader.Stats.Bytes / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
             if (tokenizer.VocabSize < options.VocabSize)
-                AnsiConsole.MarkupLineInterpolated(
-                    $"[yellow]note:[/] stopped short of {options.VocabSize} tokens: no pair left that occurs at least {options.MinFrequency} times (more text or a lower --min-frequency gives more).");
+                AnsiConsole.MarkupLine(
+                    $"[yellow]note:[/] stopped short of {options.VocabSize} tokens: no pair left that occurs at least {options.MinFrequency} " +
+                    "times (more text or a lower --min-frequency gives more).");
             return 0;
         });
         return cmd;

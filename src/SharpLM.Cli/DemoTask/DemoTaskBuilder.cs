@@ -77,7 +77,8 @@ sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions options)
             if (!IsSimple(entry.Word)) continue;
             string spelling = entry.Word.ToLowerInvariant();
             if (!lines.TryAdd(spelling, entry.Line))
-                throw new SharpLMException($"{sources.CmudictFile}:{entry.Line}: \"{entry.Word}\" already has a main pronunciation on line {lines[spelling]}");
+                throw new SharpLMException($"{sources.CmudictFile}:{entry.Line}: " +
+                                           $"\"{entry.Word}\" already has a main pronunciation on line {lines[spelling]}");
             words.Add(spelling, new Word(entry.Phones));
         }
         return words;
@@ -116,7 +117,8 @@ sealed class DemoTaskBuilder(DemoTaskSources sources, DemoTaskOptions options)
         var missing = wanted.FirstOrDefault(s => !found.ContainsKey((s.PartOfSpeech, s.SynsetOffset)));
         if (missing is not null)
             throw new SharpLMException(
-                $"{Path.Combine(sources.WordNetFolder, WordNetReader.SenseIndexFile)}:{missing.Line}: sense of \"{missing.Lemma}\" points to synset {missing.SynsetOffset:D8}, which {WordNetReader.DataFile(missing.PartOfSpeech)} does not have");
+                $"{Path.Combine(sources.WordNetFolder, WordNetReader.SenseIndexFile)}:{missing.Line}: sense of \"{missing.Lemma}\" " +
+                $"points to synset {missing.SynsetOffset:D8}, which {WordNetReader.DataFile(missing.PartOfSpeech)} does not have");
         return found;
     }
 

@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace SharpLM.Cli.DemoTask;
 
 /// <summary>One question and answer about a word, written as a chat-messages JSON line:
-/// <c>{"messages":[{"role":"user","content":"How is \"cat\" (c a t) pronounced?"},{"role":"assistant","content":"K AE1 T"}],"task":"pronunciation","word":"cat"}</c>
+/// <c>{"messages":[{"role":"user","content":"How is \"cat\" (c a t) pronounced?"},{"role":"assistant","content":"K AE1 T"}],
+/// "task":"pronunciation","word":"cat"}</c>
 /// (meaning examples also carry <c>"pos"</c>).</summary>
 sealed record DemoTaskExample(DemoTaskKind Kind, string Word, string Question, string Answer, PartOfSpeech? PartOfSpeech = null)
 {

@@ -37,6 +37,7 @@ sealed record DemoTaskOptions
         if (TrainExamples < 0 || ValidExamples < 0 || TestExamples < 0)
             throw new SharpLMException("example counts must be 0 or more");
         if (ValidPercent < 0 || TestPercent < 0 || ValidPercent + TestPercent >= 100)
-            throw new SharpLMException($"valid ({ValidPercent}%) and test ({TestPercent}%) shares must be 0 or more and leave some words for training");
+            throw new SharpLMException($"valid ({ValidPercent}%) and test ({TestPercent}%) shares must be 0 or more " +
+                                       "and leave some words for training");
     }
 }

@@ -13,7 +13,8 @@ sealed record DemoTaskSources(string CmudictFile, string WordNetFolder)
         string[] wordnetCandidates = [wordnet, Path.Combine(wordnet, "dict")];
         string wordnetFolder = wordnetCandidates.FirstOrDefault(f => File.Exists(Path.Combine(f, WordNetReader.SenseIndexFile)))
             ?? throw new SharpLMException(
-                $"{wordnet}: no WordNet database found (looked for {string.Join(", ", wordnetCandidates.Select(f => Path.Combine(f, WordNetReader.SenseIndexFile)))})");
+                $"{wordnet}: no WordNet database found " +
+                $"(looked for {string.Join(", ", wordnetCandidates.Select(f => Path.Combine(f, WordNetReader.SenseIndexFile)))})");
         return new DemoTaskSources(cmudictFile, wordnetFolder);
     }
 }

@@ -75,7 +75,8 @@ static class WordNetReader
 
         long offset = Offset(fields[0], where);
         if (offset != line.Offset)
-            throw new SharpLMException($"{where}: synset offset {fields[0]} does not match its byte offset {line.Offset} in the file (line endings converted, or the file edited?)");
+            throw new SharpLMException($"{where}: synset offset {fields[0]} does not match its byte offset {line.Offset} in the file " +
+                                       "(line endings converted, or the file edited?)");
         var type = fields[2];
         bool typeMatches = pos == PartOfSpeech.Adjective ? type is "a" or "s" : type == TypeLetter(pos);
         if (!typeMatches) throw new SharpLMException($"{where}: synset type \"{type}\" in a {pos.ToString().ToLowerInvariant()} file");
@@ -95,7 +96,8 @@ static class WordNetReader
         if (pos == PartOfSpeech.Verb && next < fields.Length)
             next += 1 + 3 * Number(fields[next], "f_cnt", where, min: 0);
         if (next != fields.Length)
-            throw new SharpLMException($"{where}: {fields.Length} fields before the gloss, but w_cnt and p_cnt{(pos == PartOfSpeech.Verb ? " and f_cnt" : "")} account for {next}");
+            throw new SharpLMException($"{where}: {fields.Length} fields before the gloss, " +
+                                       $"but w_cnt and p_cnt{(pos == PartOfSpeech.Verb ? " and f_cnt" : "")} account for {next}");
         return new WordNetSynset(offset, pos, words, line.Text[(bar + 3)..].Trim(), line.Number);
     }
 

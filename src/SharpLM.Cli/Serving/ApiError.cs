@@ -2,7 +2,8 @@ namespace SharpLM.Cli.Serving;
 
 /// <summary>A request the server refuses, answered with <paramref name="status"/> and OpenAI's error body
 /// (<c>{"error": {"message", "type", "param", "code"}}</c>) so OpenAI clients show the message.</summary>
-sealed class ApiError(int status, string message, string? param = null, string type = "invalid_request_error", string? code = null) : Exception(message)
+sealed class ApiError(int status, string message, string? param = null, string type = "invalid_request_error", string? code = null)
+    : Exception(message)
 {
     public int Status => status;
 

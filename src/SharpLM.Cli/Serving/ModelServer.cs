@@ -82,8 +82,10 @@ sealed class ModelServer : IAsyncDisposable
         {
             try
             {
-                if (options.ApiKey is { } key && http.Request.Path.StartsWithSegments("/v1") && !KeyMatches(http.Request.Headers.Authorization.ToString(), key))
-                    throw new ApiError(401, "missing or wrong API key: send the header \"Authorization: Bearer <key>\" with the key given to sharplm serve", type: "authentication_error");
+                if (options.ApiKey is { } key && http.Request.Path.StartsWithSegments("/v1")
+                    && !KeyMatches(http.Request.Headers.Authorization.ToString(), key))
+                    throw new ApiError(401, "missing or wrong API key: send the header \"Authorization: Bearer <key>\" " +
+                                            "with the key given to sharplm serve", type: "authentication_error");
                 await next(http);
             }
             catch (ApiError e) when (!http.Response.HasStarted)
@@ -118,7 +120,8 @@ sealed class ModelServer : IAsyncDisposable
         app.MapPost("/v1/completions", http => Complete(http, chat: false));
         app.MapFallback(http =>
         {
-            const string offered = "this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health and a chat page at GET /";
+            const string offered = "this server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, " +
+                                   "GET /health and a chat page at GET /";
             if (Endpoints.TryGetValue(http.Request.Path.Value?.TrimEnd('/') is { Length: > 0 } p ? p : "/", out var method))
             {
                 http.Response.Headers.Allow = method;
@@ -154,7 +157,8 @@ sealed class ModelServer : IAsyncDisposable
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
             if (chat) await SendEvent(http, response.Chunk(new { role = "assistant", content = "" }, null));
-            result = await model.GenerateAsync(request, piece => SendEvent(http, chat ? response.Chunk(new { content = piece }, null) : response.Chunk(piece, null)),
+            result = await model.GenerateAsync(request,
+                piece => SendEvent(http, chat ? response.Chunk(new { content = piece }, null) : response.Chunk(piece, null)),
                 http.RequestAborted);
             await SendEvent(http, chat ? response.Chunk(new { }, result.FinishReason) : response.Chunk("", result.FinishReason));
             if (includeUsage) await SendEvent(http, response.UsageChunk(result));
@@ -165,14 +169,18 @@ sealed class ModelServer : IAsyncDisposable
             result = await model.GenerateAsync(request, _ => Task.CompletedTask, http.RequestAborted);
             await http.Response.WriteAsJsonAsync(response.Whole(result), Json);
         }
-        options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> 200: prompt {result.PromptTokens} tokens, {result.CompletionTokens} generated in " +
-            $"{result.Elapsed.TotalSeconds:F2} s ({result.CompletionTokens / Math.Max(result.Elapsed.TotalSeconds, 1e-9):F1} tok/s), finish {result.FinishReason}{(stream ? ", streamed" : "")}");
+        options.Log?.Invoke($"{http.Request.Method} {http.Request.Path} -> 200: prompt {result.PromptTokens} tokens, " +
+            $"{result.CompletionTokens} generated in {result.Elapsed.TotalSeconds:F2} s " +
+            $"({result.CompletionTokens / Math.Max(result.Elapsed.TotalSeconds, 1e-9):F1} tok/s), " +
+            $"finish {result.FinishReason}{(stream ? ", streamed" : "")}");
     }
 
     /// <summary>As vLLM: a request for another model is a 404 unless the server accepts any name.</summary>
     void CheckModel(JsonElement body)
     {
-        if (options.AcceptAnyModel || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("model", out var m) || m.ValueKind == JsonValueKind.Null) return;
+        if (options.AcceptAnyModel || body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("model", out var m)
+            || m.ValueKind == JsonValueKind.Null)
+            return;
         if (m.ValueKind != JsonValueKind.String) throw ApiError.BadRequest("model must be a string", "model");
         if (m.GetString() is var name && name != model.Name)
             throw new ApiError(404, $"the model \"{name}\" does not exist: this server serves \"{model.Name}\"", "model", code: "model_not_found");

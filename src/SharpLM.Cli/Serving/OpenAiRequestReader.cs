@@ -58,7 +58,8 @@ static class OpenAiRequestReader
         {
             JsonValueKind.String => p.GetString()!,
             JsonValueKind.Array when p.GetArrayLength() == 1 && p[0].ValueKind == JsonValueKind.String => p[0].GetString()!,
-            JsonValueKind.Array => throw ApiError.BadRequest("prompt must be one string (several prompts in one request are not supported)", "prompt"),
+            JsonValueKind.Array =>
+                throw ApiError.BadRequest("prompt must be one string (several prompts in one request are not supported)", "prompt"),
             _ => throw ApiError.BadRequest($"prompt must be a string, not {Describe(p)}", "prompt"),
         };
         if (text.Length > limits.MaxPromptChars)
@@ -73,9 +74,11 @@ static class OpenAiRequestReader
     static Dictionary<string, object?> TemplateKwargs(JsonElement body, ServeLimits limits)
     {
         if (!body.TryGetProperty("chat_template_kwargs", out var kwargs) || kwargs.ValueKind == JsonValueKind.Null) return [];
-        if (kwargs.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest($"chat_template_kwargs must be an object, not {Describe(kwargs)}", "chat_template_kwargs");
+        if (kwargs.ValueKind != JsonValueKind.Object)
+            throw ApiError.BadRequest($"chat_template_kwargs must be an object, not {Describe(kwargs)}", "chat_template_kwargs");
         if (kwargs.GetRawText().Length is var size && size > limits.MaxTemplateKwargsChars)
-            throw ApiError.BadRequest($"chat_template_kwargs is {size} characters of JSON; this server takes at most {limits.MaxTemplateKwargsChars}", "chat_template_kwargs");
+            throw ApiError.BadRequest($"chat_template_kwargs is {size} characters of JSON; this server takes at most {limits.MaxTemplateKwargsChars}",
+                "chat_template_kwargs");
         return kwargs.EnumerateObject().ToDictionary(p => p.Name, p => JsonValue(p.Value));
     }
 
@@ -95,7 +98,8 @@ static class OpenAiRequestReader
     public static (bool Stream, bool IncludeUsage) ReadStreaming(JsonElement body)
     {
         bool stream = Bool(body, "stream") ?? false;
-        bool usage = body.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && (Bool(so, "include_usage", "stream_options.") ?? false);
+        bool usage = body.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+                     && (Bool(so, "include_usage", "stream_options.") ?? false);
         return (stream, usage);
     }
 
@@ -117,7 +121,8 @@ static class OpenAiRequestReader
                 "user" => ChatMessage.UserRole,
                 "assistant" => ChatMessage.AssistantRole,
                 null => throw ApiError.BadRequest($"{at}.role is required", at + ".role"),
-                var other => throw ApiError.BadRequest($"{at}.role \"{other}\" is not supported: expected system, developer, user or assistant", at + ".role"),
+                var other => throw ApiError.BadRequest($"{at}.role \"{other}\" is not supported: expected system, developer, user or assistant",
+                    at + ".role"),
             };
             messages.Add(new ChatMessage(role, Content(m, at)));
         }
@@ -132,14 +137,17 @@ static class OpenAiRequestReader
         if (!message.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null)
             throw ApiError.BadRequest($"{at}.content is required", at + ".content");
         if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
-        if (c.ValueKind != JsonValueKind.Array) throw ApiError.BadRequest($"{at}.content must be a string or an array of text parts, not {Describe(c)}", at + ".content");
+        if (c.ValueKind != JsonValueKind.Array)
+            throw ApiError.BadRequest($"{at}.content must be a string or an array of text parts, not {Describe(c)}", at + ".content");
         var text = new StringBuilder();
         int j = 0;
         foreach (var part in c.EnumerateArray())
         {
             string partAt = $"{at}.content[{j++}]";
-            if (part.ValueKind != JsonValueKind.Object || String(part, "type", partAt + ".") != "text" || String(part, "text", partAt + ".") is not { } s)
-                throw ApiError.BadRequest($"{partAt}: only {{\"type\": \"text\", \"text\": ...}} parts are supported (this model reads text only)", partAt);
+            if (part.ValueKind != JsonValueKind.Object || String(part, "type", partAt + ".") != "text"
+                || String(part, "text", partAt + ".") is not { } s)
+                throw ApiError.BadRequest($"{partAt}: only {{\"type\": \"text\", \"text\": ...}} parts are supported (this model reads text only)",
+                    partAt);
             text.Append(s);
         }
         return text.ToString();
@@ -187,7 +195,8 @@ static class OpenAiRequestReader
     static GenerationRequest Checked(GenerationRequest request, ServedModel model, string param)
     {
         if (request.Prompt.Length >= model.ContextLength)
-            throw ApiError.BadRequest($"this model's context is {model.ContextLength} tokens and the {param} take {request.Prompt.Length}; shorten them", param);
+            throw ApiError.BadRequest(
+                $"this model's context is {model.ContextLength} tokens and the {param} take {request.Prompt.Length}; shorten them", param);
         return request;
     }
 
@@ -213,15 +222,19 @@ static class OpenAiRequestReader
     }
 
     // Typed optional fields: absent or null = the default; any other type is an error naming the field.
-    static int? Int(JsonElement o, string name) => Field<int>(o, name, "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null);
+    static int? Int(JsonElement o, string name) =>
+        Field<int>(o, name, "", "an integer", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null);
 
-    static float? Float(JsonElement o, string name) => Field<float>(o, name, "", "a number", v => v.ValueKind == JsonValueKind.Number ? (float)v.GetDouble() : null);
+    static float? Float(JsonElement o, string name) =>
+        Field<float>(o, name, "", "a number", v => v.ValueKind == JsonValueKind.Number ? (float)v.GetDouble() : null);
 
     static bool? Bool(JsonElement o, string name, string prefix = "") => Field<bool>(o, name, prefix, "true or false",
         v => v.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => (bool?)null });
 
     static string? String(JsonElement o, string name, string prefix) => o.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null
-        ? v.ValueKind == JsonValueKind.String ? v.GetString() : throw ApiError.BadRequest($"{prefix}{name} must be a string, not {Describe(v)}", prefix + name)
+        ? v.ValueKind == JsonValueKind.String
+            ? v.GetString()
+            : throw ApiError.BadRequest($"{prefix}{name} must be a string, not {Describe(v)}", prefix + name)
         : null;
 
     static T? Field<T>(JsonElement o, string name, string prefix, string expected, Func<JsonElement, T?> read) where T : struct

@@ -36,7 +36,8 @@ public static partial class Freeze
         }
         var unknown = options.Modules.Where(mod => !model.named_parameters().Any(p => p.name.Split('.').Contains(mod))).ToList();
         if (unknown.Count > 0)
-            throw new SharpLMException($"FreezeOptions.Modules: no parameter is named after {string.Join(", ", unknown)} (try lm_head, norm, embed_tokens, mlp, self_attn)");
+            throw new SharpLMException($"FreezeOptions.Modules: no parameter is named after {string.Join(", ", unknown)} (try lm_head, norm, " +
+                                       "embed_tokens, mlp, self_attn)");
         return trainable;
     }
 

@@ -44,7 +44,8 @@ internal static class ChatTemplateFile
             foreach (var property in root.EnumerateObject())
             {
                 if (!Fields.Contains(property.Name))
-                    throw new SharpLMException($"{path}: unknown field \"{property.Name}\" (expected {string.Join(", ", Fields.Select(f => $"\"{f}\""))})");
+                    throw new SharpLMException($"{path}: unknown field \"{property.Name}\" " +
+                                               $"(expected {string.Join(", ", Fields.Select(f => $"\"{f}\""))})");
             }
             try
             {
@@ -124,7 +125,9 @@ internal static class ChatTemplateFile
     static bool Bool(JsonElement root, string field, string path, bool fallback)
     {
         if (!root.TryGetProperty(field, out var value)) return fallback;
-        return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw JsonFile.Wrong(value, field, "true or false", path);
+        return value.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? value.GetBoolean()
+            : throw JsonFile.Wrong(value, field, "true or false", path);
     }
 
     static string[] StopStrings(JsonElement root, string path)

@@ -33,7 +33,8 @@ public static class ChatTemplates
             return LoadFromModel(nameOrPath) ?? throw new SharpLMException(
                 $"{nameOrPath} has no chat template (neither {PartsChatTemplate.FileName} nor a chat_template in {TokenizerConfigFile.FileName})");
         throw new SharpLMException(
-            $"unknown chat template \"{nameOrPath}\": expected {string.Join(" or ", BuiltInNames)}, a template .json file, or a model folder with {PartsChatTemplate.FileName}");
+            $"unknown chat template \"{nameOrPath}\": expected {string.Join(" or ", BuiltInNames)}, a template .json file, " +
+            $"or a model folder with {PartsChatTemplate.FileName}");
     }
 
     /// <summary>The template to use with a model: <paramref name="nameOrPath"/> when given (see <see cref="Get"/>), else

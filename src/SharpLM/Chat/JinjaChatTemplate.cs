@@ -25,9 +25,11 @@ public sealed class JinjaChatTemplate : ChatTemplate
     readonly Dictionary<string, object?> specialTokens;
     readonly IReadOnlyDictionary<string, object?> variables;
 
-    JinjaChatTemplate(string source, string origin, Jinja.JinjaTemplate template, Dictionary<string, object?> specialTokens, IReadOnlyDictionary<string, object?>? variables = null)
+    JinjaChatTemplate(string source, string origin, Jinja.JinjaTemplate template, Dictionary<string, object?> specialTokens,
+        IReadOnlyDictionary<string, object?>? variables = null)
     {
-        (JinjaTemplate, Origin, this.template, this.specialTokens, this.variables) = (source, origin, template, specialTokens, variables ?? new Dictionary<string, object?>());
+        (JinjaTemplate, Origin, this.template, this.specialTokens, this.variables) =
+            (source, origin, template, specialTokens, variables ?? new Dictionary<string, object?>());
         // The end token as text too: with a tokenizer that lacks it as a special token, it arrives as plain text.
         StopStrings = specialTokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } end ? [end] : [];
     }
@@ -43,10 +45,12 @@ public sealed class JinjaChatTemplate : ChatTemplate
     /// (e.g. Qwen3's <c>enable_thinking</c>); later values win.</summary>
     public override ChatTemplate WithVariables(IReadOnlyDictionary<string, object?> extra) =>
         extra.Count == 0 ? this
-        : new JinjaChatTemplate(JinjaTemplate, Origin, template, specialTokens, variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+        : new JinjaChatTemplate(JinjaTemplate, Origin, template, specialTokens,
+            variables.Concat(extra).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
 
     /// <summary>The same template rendered within other bounds.</summary>
-    public override ChatTemplate WithLimits(JinjaLimits limits) => new JinjaChatTemplate(JinjaTemplate, Origin, template.WithLimits(limits), specialTokens, variables);
+    public override ChatTemplate WithLimits(JinjaLimits limits) =>
+        new JinjaChatTemplate(JinjaTemplate, Origin, template.WithLimits(limits), specialTokens, variables);
 
     /// <summary>The bounds of every render: the template is untrusted input.</summary>
     public JinjaLimits Limits => template.Limits;
@@ -89,14 +93,16 @@ public sealed class JinjaChatTemplate : ChatTemplate
         if (File.Exists(jinjaPath)) return (File.ReadAllText(jinjaPath), jinjaPath);
         if (!File.Exists(jsonPath)) return null;
         using var json = IO.JsonFile.Read(jsonPath, "chat template");
-        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == JsonValueKind.String
+        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("chat_template", out var t)
+               && t.ValueKind == JsonValueKind.String
             ? (t.GetString()!, jsonPath)
             : throw new SharpLMException($"{jsonPath}: expected an object with a string \"chat_template\"");
     }
 
     static (string Source, string Path)? ConfigSource(JsonElement root, string path)
     {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null) return null;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var chat) || chat.ValueKind == JsonValueKind.Null)
+            return null;
         return (chat.ValueKind switch
         {
             JsonValueKind.String => chat.GetString()!,
@@ -180,8 +186,8 @@ public sealed class JinjaChatTemplate : ChatTemplate
     static string Extension(string shorter, string longer, int turn, string source)
     {
         if (longer.StartsWith(shorter, StringComparison.Ordinal)) return longer[shorter.Length..];
-        throw new SharpLMException($"{(source.Length > 0 ? source + ": " : "")}the model's chat_template renders the conversation before messages[{turn}] " +
-            "differently once that message follows, so SharpLM cannot tell which tokens are the answer to train on; " +
-            "use the chatml template (the template setting) or another SharpLM template instead");
+        throw new SharpLMException($"{(source.Length > 0 ? source + ": " : "")}the model's chat_template renders the conversation " +
+            $"before messages[{turn}] differently once that message follows, so SharpLM cannot tell which tokens are the answer " +
+            "to train on; use the chatml template (the template setting) or another SharpLM template instead");
     }
 }

@@ -35,7 +35,8 @@ public sealed class PartsChatTemplate : ChatTemplate
         if (string.IsNullOrWhiteSpace(name)) throw new SharpLMException("a chat template needs a name");
         this.system = Split(system, "system", name);
         this.user = Split(user, "user", name);
-        foreach (var (part, field) in new[] { (assistantStart, "assistant_start"), (assistantEnd, "assistant_end"), (afterAssistant, "after_assistant") })
+        foreach (var (part, field) in
+                 new[] { (assistantStart, "assistant_start"), (assistantEnd, "assistant_end"), (afterAssistant, "after_assistant") })
         {
             if (part.Contains(ContentPlaceholder, StringComparison.Ordinal))
                 throw new SharpLMException($"chat template \"{name}\": \"{field}\" must not contain {ContentPlaceholder}");
@@ -87,7 +88,8 @@ public sealed class PartsChatTemplate : ChatTemplate
     /// <summary>This template when there are no variables; SharpLM's templates have none.</summary>
     public override ChatTemplate WithVariables(IReadOnlyDictionary<string, object?> variables) =>
         variables.Count == 0 ? this
-        : throw new SharpLMException($"template variables ({string.Join(", ", variables.Keys)}) apply to a model's own Jinja chat template, not to SharpLM's \"{Name}\" template");
+        : throw new SharpLMException($"template variables ({string.Join(", ", variables.Keys)}) apply to a model's own Jinja chat template, " +
+                                     $"not to SharpLM's \"{Name}\" template");
 
     /// <summary>This template: its parts are trusted and need no bounds.</summary>
     public override ChatTemplate WithLimits(JinjaLimits limits) => this;

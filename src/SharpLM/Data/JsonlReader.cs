@@ -58,7 +58,8 @@ internal static class JsonlReader
             if (!root.TryGetProperty(field, out var value))
             {
                 var names = root.EnumerateObject().Select(p => $"\"{p.Name}\"").Take(10).ToList();
-                return $"{where}: field \"{field}\" is missing (the object has {(names.Count == 0 ? "no fields" : "fields " + string.Join(", ", names))})";
+                return $"{where}: field \"{field}\" is missing " +
+                       $"(the object has {(names.Count == 0 ? "no fields" : "fields " + string.Join(", ", names))})";
             }
             if (value.ValueKind != JsonValueKind.String)
                 return $"{where}: field \"{field}\" is {JsonFile.Describe(value.ValueKind)}, expected a string";

@@ -15,7 +15,8 @@ internal static class ParquetFooter
     {
         long length = stream.Length;
         if (length < 12)
-            throw new SharpLMException($"{path}: not a readable Parquet file: {length} bytes is too short for the \"PAR1\" markers and footer length");
+            throw new SharpLMException($"{path}: not a readable Parquet file: {length} bytes is too short for the \"PAR1\" markers " +
+                                       "and footer length");
         Span<byte> head = stackalloc byte[4], tail = stackalloc byte[8];
         stream.Position = 0;
         stream.ReadExactly(head);
@@ -26,6 +27,7 @@ internal static class ParquetFooter
             throw new SharpLMException($"{path}: not a readable Parquet file: it does not start and end with \"PAR1\"");
         uint footer = BinaryPrimitives.ReadUInt32LittleEndian(tail);
         if (footer == 0 || footer > length - 12)
-            throw new SharpLMException($"{path}: not a readable Parquet file: the footer length {footer} does not fit the file size {length} (truncated or corrupt)");
+            throw new SharpLMException($"{path}: not a readable Parquet file: the footer length {footer} does not fit the file size {length} " +
+                                       "(truncated or corrupt)");
     }
 }

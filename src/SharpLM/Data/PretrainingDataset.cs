@@ -66,7 +66,8 @@ public sealed class PretrainingDataset : ITrainingData
             // Row i is tokens[i*seq .. i*seq + seq]: each token is a target exactly once.
             rows = Math.Max(0, (stream.Count - 1) / seqLen);
             if (rows == 0)
-                throw new SharpLMException($"the corpus has {stream.Count} tokens, fewer than one row of {seqLen + 1}; use a shorter sequence length (seqLen) or more data");
+                throw new SharpLMException($"the corpus has {stream.Count} tokens, fewer than one row of {seqLen + 1}; " +
+                                           "use a shorter sequence length (seqLen) or more data");
             // Packed rows hold no padding: every target counts, even when the pad id doubles as the end token.
             return new PretrainingDataset(stream.ToArray(), seqLen, seqLen, rows, padId: -1);
         }

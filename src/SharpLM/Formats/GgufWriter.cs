@@ -44,7 +44,8 @@ public sealed class GgufWriter
             throw new ArgumentException($"GGUF tensor name \"{name}\" must be 1 to {MaxTensorNameBytes} bytes");
         if (tensor.dim() is 0 or > 4) throw new ArgumentException($"GGUF tensor \"{name}\" has {tensor.dim()} dimensions; 1 to 4 are allowed");
         if (tensor.shape[^1] % type.BlockSize() != 0)
-            throw new ArgumentException($"GGUF tensor \"{name}\": rows of {tensor.shape[^1]} values cannot be stored as {type} (blocks of {type.BlockSize()})");
+            throw new ArgumentException($"GGUF tensor \"{name}\": rows of {tensor.shape[^1]} values cannot be stored as {type} " +
+                                        $"(blocks of {type.BlockSize()})");
         if (!names.Add(name)) throw new ArgumentException($"GGUF tensor \"{name}\" added twice");
         tensors.Add((name, tensor, type));
     }

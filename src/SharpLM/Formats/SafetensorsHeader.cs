@@ -113,7 +113,8 @@ internal static class SafetensorsHeader
             throw Corrupt(path, $"{where}: shape [{string.Join(", ", shape)}] is too large");
         }
         if (expected != entry.ByteLength)
-            throw Corrupt(path, $"{where}: shape [{string.Join(", ", shape)}] of {dtype} needs {expected} bytes, but data_offsets span {entry.ByteLength}");
+            throw Corrupt(path, $"{where}: shape [{string.Join(", ", shape)}] of {dtype} needs {expected} bytes, " +
+                                $"but data_offsets span {entry.ByteLength}");
         return entry;
     }
 
@@ -142,7 +143,8 @@ internal static class SafetensorsHeader
         foreach (var entry in entries)
         {
             if (entry.DataEnd > dataLength)
-                throw Corrupt(path, $"tensor \"{entry.Name}\" ends at data byte {entry.DataEnd}, but the data section has only {dataLength} bytes (truncated file?)");
+                throw Corrupt(path, $"tensor \"{entry.Name}\" ends at data byte {entry.DataEnd}, but the data section has only {dataLength} bytes " +
+                                    "(truncated file?)");
             if (entry.DataBegin < position)
                 throw Corrupt(path, $"tensors \"{previous!.Name}\" and \"{entry.Name}\" overlap");
             if (entry.DataBegin > position)

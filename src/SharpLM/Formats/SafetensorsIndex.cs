@@ -78,7 +78,8 @@ public sealed class SafetensorsIndex : IDisposable
         {
             var root = JsonFile.RequireObject(document.RootElement, indexPath, "a JSON object with a \"weight_map\" object");
             if (!root.TryGetProperty("weight_map", out var map)) throw JsonFile.Missing("weight_map", indexPath);
-            if (map.ValueKind != JsonValueKind.Object) throw JsonFile.Wrong(map, "weight_map", "an object from tensor names to shard file names", indexPath);
+            if (map.ValueKind != JsonValueKind.Object)
+                throw JsonFile.Wrong(map, "weight_map", "an object from tensor names to shard file names", indexPath);
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var item in map.EnumerateObject())
             {

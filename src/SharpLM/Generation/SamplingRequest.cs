@@ -41,11 +41,13 @@ public sealed record SamplingRequest
     {
         Check(MaxTokens is null or >= 1, "max_tokens", $"must be at least 1, got {MaxTokens}");
         // A float that overflowed (1e39 in a request) is infinite: not a temperature or a penalty.
-        Check(Temperature is null || Temperature >= 0 && float.IsFinite(Temperature.Value), "temperature", $"must be >= 0 (0 = greedy), got {Temperature}");
+        Check(Temperature is null || Temperature >= 0 && float.IsFinite(Temperature.Value), "temperature",
+            $"must be >= 0 (0 = greedy), got {Temperature}");
         Check(TopP is null or > 0 and <= 1, "top_p", $"must be in (0, 1], got {TopP}");
         Check(TopK is null or >= 0, "top_k", $"must be >= 0 (0 disables it), got {TopK}");
         Check(MinP is null or >= 0 and <= 1, "min_p", $"must be in [0, 1], got {MinP}");
-        Check(RepetitionPenalty is null || RepetitionPenalty > 0 && float.IsFinite(RepetitionPenalty.Value), "repetition_penalty", $"must be positive, got {RepetitionPenalty}");
+        Check(RepetitionPenalty is null || RepetitionPenalty > 0 && float.IsFinite(RepetitionPenalty.Value), "repetition_penalty",
+            $"must be positive, got {RepetitionPenalty}");
         Check(RepetitionPenaltyRange is null or >= 0, "repetition_penalty_range", $"must be >= 0 (0 = all tokens), got {RepetitionPenaltyRange}");
         var options = defaults with
         {

@@ -34,7 +34,8 @@ public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer)
     /// character or the start of a stop string), then the result. If <paramref name="cancel"/> fires or the caller
     /// stops reading (the client went away), generation stops at the next token and the model is free for the next
     /// call.</summary>
-    public async IAsyncEnumerable<GenerationUpdate> StreamAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancel = default)
+    public async IAsyncEnumerable<GenerationUpdate> StreamAsync(GenerationRequest request,
+        [EnumeratorCancellation] CancellationToken cancel = default)
     {
         await turn.WaitAsync(cancel);
         try
@@ -72,7 +73,8 @@ public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer)
 
     /// <summary><see cref="StreamAsync"/> with the text passed to <paramref name="onText"/>; if it throws, generation
     /// stops at the next token and the exception is the one reported.</summary>
-    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, Func<string, Task>? onText = null, CancellationToken cancel = default)
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, Func<string, Task>? onText = null,
+        CancellationToken cancel = default)
     {
         await foreach (var update in StreamAsync(request, cancel))
         {

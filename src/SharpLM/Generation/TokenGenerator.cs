@@ -68,7 +68,8 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
     /// string, never a stop string itself), and stops at a stop token, a stop string, the token limit, a full context
     /// or <paramref name="cancel"/>.
     /// </summary>
-    public GenerationResult GenerateText(GenerationRequest request, ITokenizer tokenizer, Action<string>? onText = null, CancellationToken cancel = default)
+    public GenerationResult GenerateText(GenerationRequest request, ITokenizer tokenizer, Action<string>? onText = null,
+        CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
         var text = new StreamingText(tokenizer, request.Options.StopStrings);

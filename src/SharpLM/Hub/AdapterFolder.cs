@@ -169,9 +169,12 @@ public static class AdapterFolder
             }
             if (matched == 256 || (target == "lm_head" && matched > 0)) targets.Add(target);
             else if (matched > 0)
-                throw new SharpLMException($"{path}: target_modules \"{pattern}\" adapts {target} in some layers only; SharpLM adapts a projection in every layer or none");
+                throw new SharpLMException($"{path}: target_modules \"{pattern}\" adapts {target} in some layers only; " +
+                                           "SharpLM adapts a projection in every layer or none");
         }
-        if (targets.Count == 0) throw new SharpLMException($"{path}: target_modules \"{pattern}\" matches none of SharpLM's projections ({string.Join(", ", LoraOptions.AllTargets)}, lm_head)");
+        if (targets.Count == 0)
+            throw new SharpLMException($"{path}: target_modules \"{pattern}\" matches none of SharpLM's projections " +
+                                       $"({string.Join(", ", LoraOptions.AllTargets)}, lm_head)");
         return targets;
     }
 
@@ -219,14 +222,21 @@ public static class AdapterFolder
         var unexpected = available.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new SharpLMException($"{folder}: the adapter does not fit this model." +
-                                       (missing.Count > 0 ? $" Missing: {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? $" and {missing.Count - 5} more" : "")}." : "") +
-                                       (unexpected.Count > 0 ? $" Not in this model: {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? $" and {unexpected.Count - 5} more" : "")}." : ""));
+                                       (missing.Count > 0
+                                           ? $" Missing: {string.Join(", ", missing.Take(5))}" +
+                                             $"{(missing.Count > 5 ? $" and {missing.Count - 5} more" : "")}."
+                                           : "") +
+                                       (unexpected.Count > 0
+                                           ? $" Not in this model: {string.Join(", ", unexpected.Take(5))}" +
+                                             $"{(unexpected.Count > 5 ? $" and {unexpected.Count - 5} more" : "")}."
+                                           : ""));
         using var noGrad = no_grad();
         foreach (var (key, target) in expected)
         {
             var entry = file.GetEntry(available[key]);
             if (!entry.Shape.SequenceEqual(target.shape))
-                throw new SharpLMException($"{folder}: tensor {key} has shape [{string.Join(", ", entry.Shape)}] but this model needs [{string.Join(", ", target.shape)}]; the adapter belongs to another base model");
+                throw new SharpLMException($"{folder}: tensor {key} has shape [{string.Join(", ", entry.Shape)}] but this model needs " +
+                                           $"[{string.Join(", ", target.shape)}]; the adapter belongs to another base model");
             if (!entry.DType.IsFloatingPoint())
                 throw new SharpLMException($"{weightsPath}: tensor {entry.Name} is stored as {entry.DType}; adapter weights must be floating point");
             using var loaded = file.Load(entry.Name, target.dtype);

@@ -39,7 +39,8 @@ public static class BaseFingerprint
     static string Hash(LlamaConfig c, int vocabSize, IEnumerable<string> names, Func<string, Tensor> firstValues)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{vocabSize}/{c.HiddenSize}/{c.IntermediateSize}/{c.NumHiddenLayers}/{c.NumAttentionHeads}/{c.NumKeyValueHeads}/{c.HeadDim}"));
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes(
+            $"{vocabSize}/{c.HiddenSize}/{c.IntermediateSize}/{c.NumHiddenLayers}/{c.NumAttentionHeads}/{c.NumKeyValueHeads}/{c.HeadDim}"));
         foreach (var name in names.Order(StringComparer.Ordinal))
         {
             using var scope = NewDisposeScope();

@@ -40,8 +40,10 @@ public static class GgufExporter
             return;
         }
         ModelFolder.RequireModelFolder(modelFolder);
-        if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile)) && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
-            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or the {Llama2cTokenizerFile.DefaultFileName} that a llama2.c import writes with its tokenizer); " +
+        if (!File.Exists(Path.Combine(modelFolder, ModelFolder.TokenizerFile))
+            && !File.Exists(Path.Combine(modelFolder, Llama2cTokenizerFile.DefaultFileName)))
+            throw new SharpLMException($"{modelFolder} has no tokenizer ({ModelFolder.TokenizerFile}, or the " +
+                                       $"{Llama2cTokenizerFile.DefaultFileName} that a llama2.c import writes with its tokenizer); " +
                                        "a GGUF file must carry the vocabulary for llama.cpp to run it");
         var tokenizer = TokenizerLoader.Load(modelFolder);
         using var model = ModelFolder.Load(modelFolder);
@@ -62,7 +64,8 @@ public static class GgufExporter
         string arch = config.ModelType is "qwen2" or "qwen3" ? config.ModelType : "llama";
         bool rotateHalf = arch != "llama";
         if (config.MlpBias || config.AttentionBias)
-            throw new SharpLMException("attention_bias / mlp_bias models cannot be exported to GGUF yet (llama.cpp's llama architecture would need its q/k biases reordered)");
+            throw new SharpLMException("attention_bias / mlp_bias models cannot be exported to GGUF yet " +
+                                       "(llama.cpp's llama architecture would need its q/k biases reordered)");
         var writer = new GgufWriter();
         writer.Add("general.architecture", arch);
         writer.Add("general.name", name);
@@ -84,8 +87,10 @@ public static class GgufExporter
             string block = $"blk.{i}.";
             Norm(block + "attn_norm.weight", layer.input_layernorm.weight);
             var attention = layer.self_attn;
-            Matrix(block + "attn_q.weight", rotateHalf ? attention.q_proj.weight : RopeLayout.ToInterleaved(attention.q_proj.weight, config.NumAttentionHeads));
-            Matrix(block + "attn_k.weight", rotateHalf ? attention.k_proj.weight : RopeLayout.ToInterleaved(attention.k_proj.weight, config.NumKeyValueHeads));
+            Matrix(block + "attn_q.weight",
+                rotateHalf ? attention.q_proj.weight : RopeLayout.ToInterleaved(attention.q_proj.weight, config.NumAttentionHeads));
+            Matrix(block + "attn_k.weight",
+                rotateHalf ? attention.k_proj.weight : RopeLayout.ToInterleaved(attention.k_proj.weight, config.NumKeyValueHeads));
             Matrix(block + "attn_v.weight", attention.v_proj.weight);
             if (attention.q_norm is not null)
             {

@@ -106,13 +106,16 @@ public static class GgufTokenizerMetadata
         if (options.PreTokenizer is null && options.Normalizer.SequenceEqual<NormalizerStep>([spaces])) return false;
         if (options.PreTokenizer is { Replacement: '\u2581', Split: false } metaspace && options.Normalizer.Count == 0)
             return metaspace.Scheme != PrependScheme.Never;
-        throw new SharpLMException("GGUF export supports SentencePiece-style tokenizers whose normalizer is Prepend(\"\u2581\") + Replace(\" \", \"\u2581\") " +
+        throw new SharpLMException("GGUF export supports SentencePiece-style tokenizers whose normalizer is " +
+                                   "Prepend(\"\u2581\") + Replace(\" \", \"\u2581\") " +
                                    "(Llama-2, Mistral, TinyLlama) or whose pre-tokenizer is Metaspace without splitting; this one has " +
-                                   $"normalizer [{string.Join(", ", options.Normalizer)}] and pre-tokenizer {options.PreTokenizer?.ToString() ?? "none"}");
+                                   $"normalizer [{string.Join(", ", options.Normalizer)}] " +
+                                   $"and pre-tokenizer {options.PreTokenizer?.ToString() ?? "none"}");
     }
 
     static bool IsByteToken(string token) =>
-        token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' && Uri.IsHexDigit(token[3]) && Uri.IsHexDigit(token[4]);
+        token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
+        && Uri.IsHexDigit(token[3]) && Uri.IsHexDigit(token[4]);
 
     static void AddLlama2c(GgufWriter writer, Llama2cTokenizer tokenizer, int size) =>
         AddSentencePieceRows(writer, Rows(size, id => id < tokenizer.VocabSize

@@ -56,12 +56,14 @@ public static class Llama2cCheckpoint
     static (LlamaConfig Config, bool SharedClassifier) ReadHeader(FileStream stream, string path)
     {
         if (stream.Length < HeaderBytes)
-            throw new SharpLMException($"{path}: {stream.Length} bytes is too short for a llama2.c checkpoint (the header alone is {HeaderBytes} bytes)");
+            throw new SharpLMException($"{path}: {stream.Length} bytes is too short for a llama2.c checkpoint " +
+                                       $"(the header alone is {HeaderBytes} bytes)");
         var header = new byte[HeaderBytes];
         stream.ReadExactly(header);
         if (BinaryPrimitives.ReadUInt32LittleEndian(header) == VersionedMagic)
-            throw new SharpLMException($"{path}: this is a llama2.c version {BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4))} export (magic \"ak42\"); " +
-                                       "only the legacy version 0 layout (export.py --version 0, as in the published stories*.bin) is supported");
+            throw new SharpLMException($"{path}: this is a llama2.c version {BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4))} " +
+                                       "export (magic \"ak42\"); only the legacy version 0 layout " +
+                                       "(export.py --version 0, as in the published stories*.bin) is supported");
         int Field(int index) => BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(index * 4));
         int dim = Field(0), hidden = Field(1), layers = Field(2), heads = Field(3), kvHeads = Field(4), vocab = Field(5), seqLen = Field(6);
 
@@ -76,7 +78,8 @@ public static class Llama2cCheckpoint
         Require(heads > 0 && dim % heads == 0, "n_heads", heads, $"must be positive and divide dim ({dim})");
         Require(dim / heads % 2 == 0, "n_heads", heads, $"gives an odd head size ({dim}/{heads}), which rotary embeddings cannot use");
         Require(kvHeads > 0 && heads % kvHeads == 0, "n_kv_heads", kvHeads, $"must be positive and divide n_heads ({heads})");
-        Require(vocab != 0 && vocab is > -limit * 16 and < limit * 16, "vocab_size", vocab, "must be non-zero (negative means an untied classifier follows)");
+        Require(vocab != 0 && vocab is > -limit * 16 and < limit * 16, "vocab_size", vocab,
+            "must be non-zero (negative means an untied classifier follows)");
         Require(seqLen is > 0 and < limit, "seq_len", seqLen, "must be positive");
 
         bool shared = vocab > 0;
@@ -88,8 +91,9 @@ public static class Llama2cCheckpoint
                       + (shared ? 0 : vocabSize * dim);
         long expected = HeaderBytes + floats * sizeof(float);
         if (stream.Length != expected)
-            throw new SharpLMException($"{path}: the header (dim={dim}, hidden_dim={hidden}, n_layers={layers}, n_heads={heads}, n_kv_heads={kvHeads}, " +
-                                       $"vocab_size={vocab}, seq_len={seqLen}) implies {expected:N0} bytes but the file has {stream.Length:N0}" +
+            throw new SharpLMException($"{path}: the header (dim={dim}, hidden_dim={hidden}, n_layers={layers}, n_heads={heads}, " +
+                                       $"n_kv_heads={kvHeads}, vocab_size={vocab}, seq_len={seqLen}) implies {expected:N0} bytes " +
+                                       $"but the file has {stream.Length:N0}" +
                                        (stream.Length < expected ? " (truncated?)" : " (not a version 0 checkpoint, or trailing data)"));
 
         var config = new LlamaConfig

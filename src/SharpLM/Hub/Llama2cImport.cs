@@ -21,7 +21,8 @@ public static class Llama2cImport
         var config = Llama2cCheckpoint.ReadConfig(checkpoint); // fails fast, before the tokenizer or weights are read
         var vocabulary = tokenizer is null ? null : Llama2cTokenizer.Load(tokenizer);
         if (vocabulary is not null && vocabulary.VocabSize != config.VocabSize)
-            throw new SharpLMException($"{tokenizer} has {vocabulary.VocabSize} tokens but {checkpoint} has vocab_size {config.VocabSize}; is it the tokenizer this model was trained with?");
+            throw new SharpLMException($"{tokenizer} has {vocabulary.VocabSize} tokens but {checkpoint} has vocab_size {config.VocabSize}; " +
+                                       "is it the tokenizer this model was trained with?");
 
         using var model = Llama2cCheckpoint.Load(checkpoint);
         Directory.CreateDirectory(output);

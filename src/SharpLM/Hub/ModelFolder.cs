@@ -32,7 +32,8 @@ public static class ModelFolder
     ];
 
     /// <summary>Checkpoints that hold the whole model in Hugging Face layout, with its tokenizer and generation defaults.</summary>
-    public static CheckpointManager.ModelContent CheckpointContent(ITokenizer? tokenizer, GenerationConfig? generation = null, ModelSaveOptions? options = null) =>
+    public static CheckpointManager.ModelContent CheckpointContent(ITokenizer? tokenizer, GenerationConfig? generation = null,
+        ModelSaveOptions? options = null) =>
         new((folder, model) => Save(folder, model, tokenizer, generation, options), (folder, model) => LoadWeightsInto(model, folder));
 
     /// <summary>Writes the model (without any adapter tensors), its tokenizer and generation defaults into
@@ -178,10 +179,12 @@ public static class ModelFolder
             using var scope = NewDisposeScope();
             var entry = weights.Entry(name);
             if (!entry.Shape.SequenceEqual(target.shape))
-                throw new SharpLMException($"{folder}: tensor {name} has shape [{string.Join(", ", entry.Shape)}], the config implies [{string.Join(", ", target.shape)}]");
+                throw new SharpLMException($"{folder}: tensor {name} has shape [{string.Join(", ", entry.Shape)}], " +
+                                           $"the config implies [{string.Join(", ", target.shape)}]");
             // An integer tensor would be converted value by value into nonsense weights.
             if (!entry.DType.IsFloatingPoint())
-                throw new SharpLMException($"{folder}: tensor {name} is stored as {entry.DType}; model weights must be floating point (F16, BF16, F32 or F64)");
+                throw new SharpLMException($"{folder}: tensor {name} is stored as {entry.DType}; model weights must be floating point " +
+                                           "(F16, BF16, F32 or F64)");
             target.copy_(weights.Load(name, target.dtype));
         }
     }

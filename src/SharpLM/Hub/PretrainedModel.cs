@@ -40,7 +40,8 @@ public sealed class PretrainedModel : IDisposable
         // The adapter folder's tokenizer and generation settings win: they are what fine-tuning used.
         var settingsFolder = adapter ?? folder;
         var tokenizer = LoadTokenizer(settingsFolder) ?? LoadTokenizer(folder)
-            ?? throw new SharpLMException($"{folder} has no tokenizer: expected {ModelFolder.TokenizerFile} (or the {Llama2cTokenizerFile.DefaultFileName} a llama2.c import writes)");
+            ?? throw new SharpLMException($"{folder} has no tokenizer: expected {ModelFolder.TokenizerFile} " +
+                                          $"(or the {Llama2cTokenizerFile.DefaultFileName} a llama2.c import writes)");
         var model = ModelFolder.Load(folder, dtype);
         try
         {
@@ -93,7 +94,8 @@ public sealed class PretrainedModel : IDisposable
     public static void CheckVocabulary(ITokenizer tokenizer, LlamaConfig config, string where)
     {
         if (tokenizer.VocabSize > config.VocabSize)
-            throw new SharpLMException($"{where}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; they do not belong together");
+            throw new SharpLMException($"{where}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; " +
+                                       "they do not belong together");
     }
 
     /// <summary>Ids that end generation: the tokenizer's end token, the config's eos ids, and the special tokens that

@@ -33,7 +33,8 @@ public static class RopeLayout
     static (long Rows, long Columns, long Half) Shape(Tensor weight, int heads)
     {
         if (weight.dim() != 2 || heads <= 0 || weight.shape[0] % (2L * heads) != 0)
-            throw new ArgumentException($"expected a [heads * headDim, in] weight with an even head size for {heads} heads, got [{string.Join(", ", weight.shape)}]");
+            throw new ArgumentException($"expected a [heads * headDim, in] weight with an even head size for {heads} heads, " +
+                                        $"got [{string.Join(", ", weight.shape)}]");
         return (weight.shape[0], weight.shape[1], weight.shape[0] / heads / 2);
     }
 }

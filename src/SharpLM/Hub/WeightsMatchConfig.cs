@@ -30,7 +30,8 @@ static class WeightsMatchConfig
         if (layers != c.NumHiddenLayers)
             throw new SharpLMException($"{configPath}: num_hidden_layers is {c.NumHiddenLayers}, but the weights hold {layers} layers" +
                                        (layers < c.NumHiddenLayers
-                                           ? $". Missing: {LayerPrefix}{layers}.*" + (c.NumHiddenLayers - layers > 1 ? $" to {LayerPrefix}{c.NumHiddenLayers - 1}.*" : "")
+                                           ? $". Missing: {LayerPrefix}{layers}.*" +
+                                             (c.NumHiddenLayers - layers > 1 ? $" to {LayerPrefix}{c.NumHiddenLayers - 1}.*" : "")
                                            : ""));
 
         long heads = (long)c.NumAttentionHeads * c.HeadDim, kvHeads = (long)c.NumKeyValueHeads * c.HeadDim;

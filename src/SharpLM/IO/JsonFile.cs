@@ -93,7 +93,8 @@ public static class JsonFile
     static void RefuseUtf16(ReadOnlySpan<byte> json, string source)
     {
         if (StrictUtf8.StartsWithUtf16Bom(json))
-            throw new SharpLMException($"{source}: the file is UTF-16 (it starts with a UTF-16 byte-order mark), expected UTF-8; re-save it as UTF-8");
+            throw new SharpLMException($"{source}: the file is UTF-16 (it starts with a UTF-16 byte-order mark), expected UTF-8; " +
+                                       "re-save it as UTF-8");
     }
 
     static JsonCommentHandling CommentHandling(bool allowComments) => allowComments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow;
@@ -125,7 +126,8 @@ public static class JsonFile
                         Text(ref reader, json, source, path);
                         break;
                     case JsonTokenType.Number when !reader.TryGetDouble(out double number) || !double.IsFinite(number):
-                        throw new SharpLMException($"{source}: {path.Describe()} is the number {System.Text.Encoding.UTF8.GetString(reader.ValueSpan)}, " +
+                        throw new SharpLMException($"{source}: {path.Describe()} is the number " +
+                                                   $"{System.Text.Encoding.UTF8.GetString(reader.ValueSpan)}, " +
                                                    $"expected a number a double can hold (at most about 1.8e308){At(json, reader.TokenStartIndex)}");
                 }
             }
@@ -236,7 +238,8 @@ public static class JsonFile
             var info = options.GetTypeInfo(target!);
             target = (segment, info.Kind) switch
             {
-                (string name, JsonTypeInfoKind.Object) => info.Properties.FirstOrDefault(p => p.Name == name) is { CustomConverter: null } p ? p.PropertyType : null,
+                (string name, JsonTypeInfoKind.Object) =>
+                    info.Properties.FirstOrDefault(p => p.Name == name) is { CustomConverter: null } p ? p.PropertyType : null,
                 (string, JsonTypeInfoKind.Dictionary) or (int, JsonTypeInfoKind.Enumerable) => info.ElementType,
                 _ => null,
             };
@@ -254,11 +257,13 @@ public static class JsonFile
             return options.Converters.Any(c => c is JsonStringEnumConverter) ? $"one of {string.Join(", ", Enum.GetNames(type))}" : "an integer";
         if (type == typeof(int)) return $"an integer between {int.MinValue} and {int.MaxValue}";
         if (type == typeof(long)) return $"an integer between {long.MinValue} and {long.MaxValue}";
-        if (type == typeof(uint) || type == typeof(ulong) || type == typeof(short) || type == typeof(ushort) || type == typeof(byte) || type == typeof(sbyte))
+        if (type == typeof(uint) || type == typeof(ulong) || type == typeof(short) || type == typeof(ushort)
+            || type == typeof(byte) || type == typeof(sbyte))
             return "an integer in the range of " + type.Name;
         if (type == typeof(float) || type == typeof(double) || type == typeof(decimal)) return "a number";
         if (type == typeof(object) || type == typeof(JsonElement) || typeof(System.Text.Json.Nodes.JsonNode).IsAssignableFrom(type)) return null;
-        if (typeof(IDictionary).IsAssignableFrom(type) || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>)))
+        if (typeof(IDictionary).IsAssignableFrom(type)
+            || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>)))
             return "an object";
         return typeof(IEnumerable).IsAssignableFrom(type) ? "a list" : "an object";
     }
@@ -271,7 +276,9 @@ public static class JsonFile
 
     /// <summary>A string field; null when missing or null.</summary>
     public static string? OptionalString(JsonElement obj, string field, string source) =>
-        Field(obj, field) is { } value ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw Wrong(value, field, "a string", source) : null;
+        Field(obj, field) is { } value
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw Wrong(value, field, "a string", source)
+            : null;
 
     /// <summary>A boolean field; null when missing or null.</summary>
     public static bool? OptionalBool(JsonElement obj, string field, string source) =>
@@ -289,7 +296,9 @@ public static class JsonFile
     /// <summary>A finite number field; null when missing or null.</summary>
     public static double? OptionalDouble(JsonElement obj, string field, string source) =>
         Field(obj, field) is { } value
-            ? value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Wrong(value, field, "a number", source)
+            ? value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d) && double.IsFinite(d)
+                ? d
+                : throw Wrong(value, field, "a number", source)
             : null;
 
     static JsonElement? Field(JsonElement obj, string field) =>

@@ -214,12 +214,14 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
         if (positionIds is null && past + t > maxPositions)
             throw new SharpLMException($"sequence of {past + t} tokens is longer than the model's max_position_embeddings ({maxPositions})");
         if (positionIds is not null && positionIds.numel() > 0 && positionIds.max().item<long>() >= maxPositions)
-            throw new SharpLMException($"position id {positionIds.max().item<long>()} is beyond the model's max_position_embeddings ({maxPositions})");
+            throw new SharpLMException($"position id {positionIds.max().item<long>()} is beyond the model's max_position_embeddings " +
+                                       $"({maxPositions})");
         if (inputIds.dtype != int64) throw new SharpLMException($"input ids must be int64, got {inputIds.dtype}");
         if (inputIds.numel() == 0) return;
         long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>(), vocabSize = embed_tokens.weight!.shape[0];
         if (maxId >= vocabSize || minId < 0)
-            throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {vocabSize}); is the tokenizer the one this model was trained with?");
+            throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {vocabSize}); " +
+                                       "is the tokenizer the one this model was trained with?");
     }
 }
 

@@ -82,7 +82,8 @@ public sealed class LlamaConfig
             $"bos_token_id {BosTokenId} is not a token id of the vocabulary (vocab_size {VocabSize})");
         foreach (int eos in EosTokenId ?? [])
             Require(eos >= 0 && eos < VocabSize, $"eos_token_id {eos} is not a token id of the vocabulary (vocab_size {VocabSize})");
-        Require(PadTokenId is null || PadTokenId < VocabSize, $"pad_token_id {PadTokenId} is not a token id of the vocabulary (vocab_size {VocabSize})");
+        Require(PadTokenId is null || PadTokenId < VocabSize,
+            $"pad_token_id {PadTokenId} is not a token id of the vocabulary (vocab_size {VocabSize})");
     }
 
     /// <summary>Throws a <see cref="SharpLMException"/> naming the fields responsible when building this model would need

@@ -92,7 +92,9 @@ public sealed record RopeFrequencies
     static double? Number(JsonElement element, string name, string field, string source, bool required)
     {
         if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-            return required ? throw new SharpLMException($"{source}: {field}.{name} is missing (the \"{TypeOf(element, field, source).Type}\" rule needs it)") : null;
+            return required
+                ? throw new SharpLMException($"{source}: {field}.{name} is missing (the \"{TypeOf(element, field, source).Type}\" rule needs it)")
+                : null;
         return value.ValueKind == JsonValueKind.Number ? value.GetDouble()
             : throw new SharpLMException($"{source}: {field}.{name} must be a number, got {value.ValueKind}");
     }

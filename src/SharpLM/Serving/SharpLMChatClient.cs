@@ -32,7 +32,8 @@ public sealed class SharpLMChatClient : IChatClient
     /// <param name="defaults">Sampling for what a call's options leave out; default: the model's generation_config.json.</param>
     /// <param name="modelId">The id reported in responses; default: <see cref="PretrainedModel.Id"/>, the id
     /// <c>sharplm serve</c> gives the same folder.</param>
-    public SharpLMChatClient(PretrainedModel loaded, ChatTemplate? template = null, SamplingOptions? defaults = null, string? modelId = null, bool ownsModel = false)
+    public SharpLMChatClient(PretrainedModel loaded, ChatTemplate? template = null, SamplingOptions? defaults = null, string? modelId = null,
+        bool ownsModel = false)
     {
         this.loaded = loaded;
         this.ownsModel = ownsModel;
@@ -54,7 +55,8 @@ public sealed class SharpLMChatClient : IChatClient
 
     public SamplingOptions Defaults { get; }
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         var result = await generator.GenerateAsync(Prepare(messages, options, cancellationToken), cancel: cancellationToken);
         return new ChatResponse(new AIChatMessage(ChatRole.Assistant, result.Text))
@@ -70,7 +72,11 @@ public sealed class SharpLMChatClient : IChatClient
         await foreach (var update in generator.StreamAsync(Prepare(messages, options, cancellationToken), cancellationToken))
         {
             yield return update.Result is { } result
-                ? new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))]) { FinishReason = Finish(result), ModelId = metadata.DefaultModelId }
+                ? new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(result))])
+                {
+                    FinishReason = Finish(result),
+                    ModelId = metadata.DefaultModelId,
+                }
                 : new ChatResponseUpdate(ChatRole.Assistant, update.Text) { ModelId = metadata.DefaultModelId };
         }
     }
@@ -103,7 +109,8 @@ public sealed class SharpLMChatClient : IChatClient
     {
         if (options is null) return Defaults;
         if (options.Tools is { Count: > 0 }) throw new NotSupportedException("SharpLM models do not call tools");
-        if (options.ResponseFormat is ChatResponseFormatJson) throw new NotSupportedException("JSON response formats are not supported; ask for JSON in the prompt");
+        if (options.ResponseFormat is ChatResponseFormatJson)
+            throw new NotSupportedException("JSON response formats are not supported; ask for JSON in the prompt");
         if (options.FrequencyPenalty is { } f && f != 0 || options.PresencePenalty is { } p && p != 0)
             throw new NotSupportedException("frequency and presence penalties are not supported; use AdditionalProperties[\"repetition_penalty\"]");
         var extra = options.AdditionalProperties;
@@ -126,7 +133,8 @@ public sealed class SharpLMChatClient : IChatClient
     static T? Extra<T>(AdditionalPropertiesDictionary? extra, string name) where T : struct =>
         extra is null || !extra.ContainsKey(name) ? null
         : extra.TryGetValue(name, out T value) ? value
-        : throw new SamplingFieldException(name, $"AdditionalProperties[\"{name}\"] must be {(typeof(T) == typeof(bool) ? "true or false" : "a number")}");
+        : throw new SamplingFieldException(name, $"AdditionalProperties[\"{name}\"] must be " +
+                                                 $"{(typeof(T) == typeof(bool) ? "true or false" : "a number")}");
 
     static string Role(AIChatMessage message, int index) =>
         message.Role == ChatRole.System ? ChatMessage.SystemRole
@@ -143,6 +151,8 @@ public sealed class SharpLMChatClient : IChatClient
 
     static UsageDetails Usage(GenerationResult result) => new()
     {
-        InputTokenCount = result.PromptTokens, OutputTokenCount = result.CompletionTokens, TotalTokenCount = result.PromptTokens + result.CompletionTokens,
+        InputTokenCount = result.PromptTokens,
+        OutputTokenCount = result.CompletionTokens,
+        TotalTokenCount = result.PromptTokens + result.CompletionTokens,
     };
 }

@@ -28,7 +28,8 @@ public sealed record BpeTrainerOptions
     {
         int minimum = SpecialTokens.Count + 256;
         if (VocabSize < minimum)
-            throw new SharpLMException($"Vocabulary size {VocabSize} is too small: it must be at least {minimum} ({SpecialTokens.Count} special tokens + 256 byte tokens).");
+            throw new SharpLMException($"Vocabulary size {VocabSize} is too small: it must be at least {minimum} " +
+                                       $"({SpecialTokens.Count} special tokens + 256 byte tokens).");
         if (MinFrequency < 1) throw new SharpLMException($"Minimum frequency must be at least 1, got {MinFrequency}.");
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var token in SpecialTokens)

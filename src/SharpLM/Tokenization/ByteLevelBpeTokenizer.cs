@@ -73,7 +73,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         }
         foreach (var added in AddedTokens)
         {
-            if (added.Id is < 0 or >= MaxId) throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id}, outside 0..{MaxId - 1}.");
+            if (added.Id is < 0 or >= MaxId)
+                throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id}, outside 0..{MaxId - 1}.");
             if (added.Content.Length == 0) throw new SharpLMException($"added_tokens: id {added.Id} has empty content.");
             size = Math.Max(size, added.Id + 1);
         }
@@ -170,7 +171,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 
     /// <inheritdoc/>
     public ITokenizer WithAddedSpecialTokens(IReadOnlyList<string> tokens) =>
-        new ByteLevelBpeTokenizer(vocab, merges, AddedTokens.Concat(AddedToken.AfterVocabulary(this, tokens)), PreTokenizer, IgnoreMerges, UnkToken, NormalizeNfc) { Special = Special };
+        new ByteLevelBpeTokenizer(vocab, merges, AddedTokens.Concat(AddedToken.AfterVocabulary(this, tokens)), PreTokenizer, IgnoreMerges,
+            UnkToken, NormalizeNfc) { Special = Special };
 
     /// <inheritdoc/>
     public void Save(string path) => TokenizerJson.Save(this, path);
@@ -300,7 +302,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     }
 
     int VocabId(string token, int rank) => vocab.TryGetValue(token, out int id) ? id
-        : throw new SharpLMException($"model.merges[{rank}] (\"{merges[rank].Left}\" \"{merges[rank].Right}\"): token \"{token}\" is not in model.vocab.");
+        : throw new SharpLMException($"model.merges[{rank}] (\"{merges[rank].Left}\" \"{merges[rank].Right}\"): " +
+                                     $"token \"{token}\" is not in model.vocab.");
 
     static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
 

@@ -35,7 +35,8 @@ public sealed class Llama2cTokenizer : ITokenizer
         if (pieces.Count != scores.Count)
             throw new SharpLMException($"llama2.c tokenizer: {pieces.Count} pieces but {scores.Count} scores.");
         if (pieces.Count < ByteTokenOffset + 256)
-            throw new SharpLMException($"llama2.c tokenizer: {pieces.Count} tokens is too few; ids 0-2 (unk, bos, eos) and 3-258 (the 256 byte tokens) are required.");
+            throw new SharpLMException($"llama2.c tokenizer: {pieces.Count} tokens is too few; ids 0-2 (unk, bos, eos) and 3-258 " +
+                                       "(the 256 byte tokens) are required.");
         this.pieces = pieces.Select(p => p.ToArray()).ToArray();
         this.scores = scores.ToArray();
         texts = this.pieces.Select(p => Encoding.UTF8.GetString(p)).ToArray();
@@ -43,7 +44,8 @@ public sealed class Llama2cTokenizer : ITokenizer
         {
             string expected = ByteToken((byte)b);
             if (texts[ByteTokenOffset + b] != expected)
-                throw new SharpLMException($"llama2.c tokenizer: id {ByteTokenOffset + b} should be the byte token {expected} (llama2.c's byte fallback), found \"{texts[ByteTokenOffset + b]}\".");
+                throw new SharpLMException($"llama2.c tokenizer: id {ByteTokenOffset + b} should be the byte token {expected} " +
+                                           $"(llama2.c's byte fallback), found \"{texts[ByteTokenOffset + b]}\".");
         }
         // The first of equal pieces wins, as a lookup by text can only return one.
         for (int id = 0; id < texts.Length; id++) idByText.TryAdd(texts[id], id);
@@ -115,7 +117,8 @@ public sealed class Llama2cTokenizer : ITokenizer
         var prev = new int[n];
         for (int i = 0; i < n; i++) (prev[i], next[i]) = (i - 1, i + 1 < n ? i + 1 : -1);
         var queue = new PriorityQueue<(int Left, int Right, int Merged), (float, int)>(
-            Comparer<(float Score, int Position)>.Create((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Position.CompareTo(b.Position)));
+            Comparer<(float Score, int Position)>.Create((a, b) =>
+                a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Position.CompareTo(b.Position)));
         void Consider(int left)
         {
             int right = next[left];

@@ -198,7 +198,8 @@ public static class SentencePieceBpeJson
                 steps.Add(new MetaspaceDecoder(ReadChar(json, "replacement", at), ReadPrependScheme(json, at)));
                 break;
             case var other:
-                throw new SharpLMException($"{at}: type {other} is not supported (a {Supported} decoder has Replace, ByteFallback, Fuse, Strip and Metaspace steps only).");
+                throw new SharpLMException($"{at}: type {other} is not supported (a {Supported} decoder has Replace, ByteFallback, Fuse, " +
+                                           "Strip and Metaspace steps only).");
         }
     }
 
@@ -212,7 +213,8 @@ public static class SentencePieceBpeJson
 
     static (string Pattern, string Content) ReadReplace(JsonElement json, string at)
     {
-        if (Property(json, "pattern") is not { ValueKind: JsonValueKind.Object } pattern || OptionalString(pattern, "String", $"{at}.pattern.String") is not { Length: > 0 } text)
+        if (Property(json, "pattern") is not { ValueKind: JsonValueKind.Object } pattern
+            || OptionalString(pattern, "String", $"{at}.pattern.String") is not { Length: > 0 } text)
             throw new SharpLMException($"{at}.pattern: only a non-empty {{\"String\": \"...\"}} pattern is supported (not Regex).");
         return (text, OptionalString(json, "content", $"{at}.content") ?? throw IO.JsonFile.Missing($"{at}.content"));
     }

@@ -75,7 +75,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         }
         foreach (var added in AddedTokens)
         {
-            if (added.Id is < 0 or >= MaxId) throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id}, outside 0..{MaxId - 1}.");
+            if (added.Id is < 0 or >= MaxId)
+                throw new SharpLMException($"added_tokens: \"{added.Content}\" has id {added.Id}, outside 0..{MaxId - 1}.");
             if (added.Content.Length == 0) throw new SharpLMException($"added_tokens: id {added.Id} has empty content.");
             size = Math.Max(size, added.Id + 1);
         }
@@ -122,7 +123,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         foreach (var t in AddedTokens.Where(t => t.Normalized)) decodedTokens[t.Id] = Normalize(t.Content);
         plainRawMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Special && !t.Normalized));
         allRawMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Normalized));
-        plainNormalizedMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => !t.Special && t.Normalized).Select(Normalized).Where(t => t.Content.Length > 0));
+        plainNormalizedMatcher = AddedTokenMatcher.Create(
+            AddedTokens.Where(t => !t.Special && t.Normalized).Select(Normalized).Where(t => t.Content.Length > 0));
         allNormalizedMatcher = AddedTokenMatcher.Create(AddedTokens.Where(t => t.Normalized).Select(Normalized).Where(t => t.Content.Length > 0));
         Special = SpecialTokenNames.Resolve(TokenToId, Options.UnkToken, name => AddedTokens.FirstOrDefault(t => t.Content == name)?.Id);
     }

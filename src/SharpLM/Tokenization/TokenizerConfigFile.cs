@@ -19,7 +19,8 @@ public static class TokenizerConfigFile
             var value = property.Value;
             if (value.ValueKind == JsonValueKind.Null) tokens[property.Name] = null;
             else if (value.ValueKind == JsonValueKind.String) tokens[property.Name] = value.GetString();
-            else if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+            else if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content)
+                     && content.ValueKind == JsonValueKind.String)
                 tokens[property.Name] = content.GetString();
         }
         return tokens;

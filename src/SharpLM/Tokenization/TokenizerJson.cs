@@ -190,7 +190,8 @@ public static class TokenizerJson
         if (Property(root, "normalizer") is { } normalizer)
         {
             nfc = TypeName(normalizer, "normalizer") == "NFC";
-            if (!nfc) throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported (byte-level BPE takes none or NFC).");
+            if (!nfc) throw new SharpLMException($"normalizer: type {TypeName(normalizer, "normalizer")} is not supported " +
+                                                 "(byte-level BPE takes none or NFC).");
         }
         var preTokenizer = ReadPreTokenizer(Property(root, "pre_tokenizer"), source);
         if (Property(root, "decoder") is { } decoder && TypeName(decoder, "decoder") != ByteLevelType)
@@ -294,7 +295,9 @@ public static class TokenizerJson
 
         var (split, splitAt) = steps[0];
         var patternJson = Property(split, "pattern") ?? throw IO.JsonFile.Missing($"{splitAt}.pattern");
-        string pattern = patternJson.ValueKind == JsonValueKind.Object && OptionalString(patternJson, "Regex", $"{splitAt}.pattern.Regex") is { } regex ? regex
+        string pattern = patternJson.ValueKind == JsonValueKind.Object
+                         && OptionalString(patternJson, "Regex", $"{splitAt}.pattern.Regex") is { } regex
+            ? regex
             : throw IO.JsonFile.Wrong(patternJson, $"{splitAt}.pattern", "{\"Regex\": \"...\"}");
         if (OptionalString(split, "behavior", $"{splitAt}.behavior") is var behavior and not "Isolated")
             throw new SharpLMException($"{splitAt}.behavior: \"{behavior}\" is not supported (expected Isolated).");
@@ -330,7 +333,8 @@ public static class TokenizerJson
         {
             int expected = vocab.TryGetValue(added[i].Content, out int id) ? id : Math.Max(vocab.Count, maxId + 1);
             if (added[i].Id != expected)
-                throw new SharpLMException($"added_tokens[{i}]: \"{added[i].Content}\" has id {added[i].Id}, but Hugging Face would give it id {expected} " +
+                throw new SharpLMException($"added_tokens[{i}]: \"{added[i].Content}\" has id {added[i].Id}, " +
+                    $"but Hugging Face would give it id {expected} " +
                     "(a token outside model.vocab takes the next id after the vocabulary and the added tokens before it).");
             maxId = Math.Max(maxId, expected);
         }
@@ -345,7 +349,8 @@ public static class TokenizerJson
             if (parts.Length != 2) throw new SharpLMException($"{at}: expected \"left right\" with one space, got \"{m.GetString()}\".");
             return (parts[0], parts[1]);
         }
-        if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
+        if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2
+            && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
             return (m[0].GetString()!, m[1].GetString()!);
         throw IO.JsonFile.Wrong(m, at, "[\"left\", \"right\"] or \"left right\"");
     }

@@ -100,7 +100,8 @@ public sealed class AdamW : IDisposable
                 throw new SharpLMException($"{source}: optimizer state for \"{name}\" is incomplete: {(hasM ? "exp_avg_sq" : "exp_avg")} is missing");
             foreach (var (moment, t) in new[] { ("exp_avg", m!), ("exp_avg_sq", v!) })
                 if (!t.shape.SequenceEqual(p.shape))
-                    throw new SharpLMException($"{source}: optimizer state {moment}.{name} has shape [{string.Join(", ", t.shape)}], the parameter [{string.Join(", ", p.shape)}]");
+                    throw new SharpLMException($"{source}: optimizer state {moment}.{name} has shape [{string.Join(", ", t.shape)}], " +
+                                               $"the parameter [{string.Join(", ", p.shape)}]");
         }
         // Every trainable parameter gets a gradient, hence moments, on the first update: a gap means a damaged file.
         if (step > 0 && missing.Count > 0)

@@ -89,7 +89,8 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
 
     /// <summary>Where a run resumes: the newest checkpoint that passes <see cref="Inspect"/>, the newer ones skipped
     /// (with the reason), and the valid one before it, if any.</summary>
-    public sealed record ResumePoint(string Checkpoint, TrainerState State, IReadOnlyList<(string Checkpoint, string Reason)> Skipped, string? Previous);
+    public sealed record ResumePoint(string Checkpoint, TrainerState State, IReadOnlyList<(string Checkpoint, string Reason)> Skipped,
+        string? Previous);
 
     /// <summary>The newest usable checkpoint of <paramref name="runFolder"/>; null when there is none, with
     /// <paramref name="skipped"/> saying why each folder was not usable.</summary>

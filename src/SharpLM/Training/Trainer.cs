@@ -96,13 +96,15 @@ public sealed class Trainer : IDisposable
         var changes = Options.ChangesFrom(state.Options);
         if (changes.Count > 0 && !acceptChangedOptions) throw new TrainingOptionsChangedException(statePath, changes);
         if (state.Step > State.TotalSteps)
-            throw new SharpLMException($"{statePath}: the checkpoint is at global_step {state.Step}, past the end of a run of {State.TotalSteps} steps " +
+            throw new SharpLMException($"{statePath}: the checkpoint is at global_step {state.Step}, " +
+                                       $"past the end of a run of {State.TotalSteps} steps " +
                                        "(MaxSteps or Epochs); give a run at least that long");
         if (rngState is not null)
         {
             using var current = get_rng_state();
             if (rngState.dtype != current.dtype || rngState.numel() != current.numel())
-                throw new SharpLMException($"{Path.Combine(source, CheckpointManager.RngFile)}: the random generator state is {rngState.dtype} x {rngState.numel()}, expected {current.dtype} x {current.numel()}");
+                throw new SharpLMException($"{Path.Combine(source, CheckpointManager.RngFile)}: the random generator state is {rngState.dtype} x " +
+                                           $"{rngState.numel()}, expected {current.dtype} x {current.numel()}");
         }
         var mine = Optimizer.Entries.Select(e => e.Name).ToHashSet();
         var ownState = shards is null ? optimizerState
@@ -191,7 +193,8 @@ public sealed class Trainer : IDisposable
             }
             if (cancel.IsCancellationRequested)
             {
-                foreach (var o in observers) o.OnMessage($"stopped at step {State.Step} of {State.TotalSteps}; the checkpoint just saved resumes the run");
+                foreach (var o in observers)
+                    o.OnMessage($"stopped at step {State.Step} of {State.TotalSteps}; the checkpoint just saved resumes the run");
                 return;
             }
         }

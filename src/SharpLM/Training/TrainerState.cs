@@ -47,7 +47,8 @@ public sealed class TrainerState
         return state;
     }
 
-    public static TrainerState FromJson(string json, string source) => IO.JsonFile.Deserialize<TrainerState>(Encoding.UTF8.GetBytes(json), source, Json);
+    public static TrainerState FromJson(string json, string source) =>
+        IO.JsonFile.Deserialize<TrainerState>(Encoding.UTF8.GetBytes(json), source, Json);
 
     /// <summary>Checks that the numbers describe a possible position of a run, before anything trusts them.</summary>
     public void Validate(string source)

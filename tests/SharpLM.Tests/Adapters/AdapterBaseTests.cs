@@ -90,7 +90,8 @@ public class AdapterBaseTests
         using var other = TestModels.Tiny(vocab: TestCorpus.Tokenizer.VocabSize, seed: 6);
         Lora.Apply(other, new LoraOptions { Rank = 2 }, seed: 1);
         // The path that copies weights into adapters already attached (resuming a run) checks the base too.
-        Assert.Contains("different base model", Assert.Throws<SharpLMException>(() => AdapterFolder.LoadWeightsInto(dir.File("adapter"), other)).Message);
+        Assert.Contains("different base model",
+            Assert.Throws<SharpLMException>(() => AdapterFolder.LoadWeightsInto(dir.File("adapter"), other)).Message);
         AdapterFolder.LoadWeightsInto(dir.File("adapter"), other, ignoreFingerprint: true);
         Assert.Contains("different base model",
             Assert.Throws<SharpLMException>(() => PretrainedModel.Load(dir.File("base-6"), adapter: dir.File("adapter"))).Message);

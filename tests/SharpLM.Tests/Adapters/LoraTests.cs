@@ -20,7 +20,8 @@ public class LoraTests
 
     static void TrainAFewSteps(SharpLM.Model.LlamaForCausalLM model, int steps = 5)
     {
-        using var trainer = new Trainer(model, Data(), null, new TrainingOptions { BatchSize = 4, MaxSteps = steps, WarmupSteps = 1, LearningRate = 1e-2 });
+        using var trainer = new Trainer(model, Data(), null,
+            new TrainingOptions { BatchSize = 4, MaxSteps = steps, WarmupSteps = 1, LearningRate = 1e-2 });
         trainer.Run();
         model.eval();
     }
@@ -46,7 +47,8 @@ public class LoraTests
         Assert.Equal(2 * 2 * 7, trainable.Count); // 2 layers x 7 projections x (A, B)
         Assert.All(trainable, e => Assert.Contains(".lora_", e.Name));
         var loraBefore = trainable.ToDictionary(e => e.Name, e => e.Parameter.clone());
-        using var trainer = new Trainer(model, Data(), null, new TrainingOptions { BatchSize = 4, MaxSteps = 5, WarmupSteps = 1, LearningRate = 1e-2 });
+        using var trainer = new Trainer(model, Data(), null,
+            new TrainingOptions { BatchSize = 4, MaxSteps = 5, WarmupSteps = 1, LearningRate = 1e-2 });
         trainer.Run();
         foreach (var (name, tensor) in ModelFolder.BaseWeights(model))
             Assert.True(tensor.Equals(baseWeights[name]), $"{name} changed");
@@ -133,7 +135,8 @@ public class LoraTests
     public void PeftsStringTargetModulesArePatternsOverWholeModuleNames(string pattern, string expected)
     {
         using var dir = new TempDirectory();
-        dir.Write("adapter_config.json", new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = pattern }.ToJsonString());
+        dir.Write("adapter_config.json",
+            new JsonObject { ["peft_type"] = "LORA", ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = pattern }.ToJsonString());
         Assert.Equal(expected.Split(','), AdapterFolder.ReadConfig(dir.Path).Options.TargetModules);
     }
 

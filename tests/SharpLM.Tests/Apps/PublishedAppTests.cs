@@ -39,7 +39,8 @@ public sealed class PublishedAppTests : IDisposable
             """);
         var model = TestModels.TinyFolder(dir.File("model"));
 
-        var publish = Run("dotnet", ["publish", dir.File("app/ChatApp.csproj"), "-c", "Release", "-o", dir.File("published"), "-nologo"], timeoutSeconds: 400);
+        var publish = Run("dotnet", ["publish", dir.File("app/ChatApp.csproj"), "-c", "Release", "-o", dir.File("published"), "-nologo"],
+            timeoutSeconds: 400);
         Assert.True(publish.Exit == 0, publish.Output);
         var run = Run(dir.File("published/ChatApp"), [model], timeoutSeconds: 120);
         Assert.True(run.Exit == 0, run.Output);

@@ -68,7 +68,8 @@ public class ChatTemplateTests : IDisposable
         var tokenizer = new TestByteTokenizer();
         Assert.Equal("a prompt must end with a user message, not assistant",
             Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [new("user", "q"), new("assistant", "a")])).Message);
-        Assert.Equal("the conversation has no messages", Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [])).Message);
+        Assert.Equal("the conversation has no messages",
+            Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [])).Message);
         Assert.StartsWith("messages[1]: expected role \"assistant\", got \"user\"",
             Assert.Throws<SharpLMException>(() => ChatTemplates.Default.RenderPrompt(tokenizer, [new("user", "q"), new("user", "a")])).Message);
     }
@@ -121,8 +122,10 @@ public class ChatTemplateTests : IDisposable
     {
         var actual = Assert.IsType<PartsChatTemplate>(template);
         Assert.Equal(
-            (expected.Name, expected.SystemPart, expected.UserPart, expected.AssistantStart, expected.AssistantEnd, expected.EndWithEos, expected.AfterAssistant, expected.AddBos),
-            (actual.Name, actual.SystemPart, actual.UserPart, actual.AssistantStart, actual.AssistantEnd, actual.EndWithEos, actual.AfterAssistant, actual.AddBos));
+            (expected.Name, expected.SystemPart, expected.UserPart, expected.AssistantStart, expected.AssistantEnd, expected.EndWithEos,
+                expected.AfterAssistant, expected.AddBos),
+            (actual.Name, actual.SystemPart, actual.UserPart, actual.AssistantStart, actual.AssistantEnd, actual.EndWithEos,
+                actual.AfterAssistant, actual.AddBos));
         Assert.Equal(expected.StopStrings, actual.StopStrings);
     }
 
@@ -161,7 +164,8 @@ public class ChatTemplateTests : IDisposable
 
     [Theory]
     [InlineData("{\"system\": \"{content}\", \"user\": \"{content}\", \"assistant_start\": \"A\", \"end_with_eos\": true, \"colour\": 1}",
-        "unknown field \"colour\" (expected \"name\", \"add_bos\", \"system\", \"user\", \"assistant_start\", \"assistant_end\", \"end_with_eos\", \"after_assistant\", \"stop_strings\")")]
+        "unknown field \"colour\" (expected \"name\", \"add_bos\", \"system\", \"user\", \"assistant_start\", \"assistant_end\", " +
+        "\"end_with_eos\", \"after_assistant\", \"stop_strings\")")]
     [InlineData("{\"system\": \"{content}\", \"user\": \"{content}\", \"end_with_eos\": true}", "field \"assistant_start\" is missing")]
     [InlineData("{\"system\": \"{content}\", \"user\": \"U\", \"assistant_start\": \"A\", \"end_with_eos\": true}",
         "chat template \"bad\": \"user\" must contain {content} exactly once")]
@@ -185,9 +189,11 @@ public class ChatTemplateTests : IDisposable
     [Fact]
     public void UnknownTemplateNameListsTheChoices()
     {
-        Assert.Equal("unknown chat template \"llama9\": expected default or chatml, a template .json file, or a model folder with sharplm_template.json",
+        Assert.Equal("unknown chat template \"llama9\": expected default or chatml, a template .json file, " +
+                     "or a model folder with sharplm_template.json",
             Assert.Throws<SharpLMException>(() => ChatTemplates.Get("llama9")).Message);
         Assert.Same(ChatTemplates.ChatMl, ChatTemplates.Get("ChatML"));
-        Assert.Contains("has no chat template (neither sharplm_template.json nor a chat_template in tokenizer_config.json)", Assert.Throws<SharpLMException>(() => ChatTemplates.Get(dir.Path)).Message);
+        Assert.Contains("has no chat template (neither sharplm_template.json nor a chat_template in tokenizer_config.json)",
+            Assert.Throws<SharpLMException>(() => ChatTemplates.Get(dir.Path)).Message);
     }
 }

@@ -89,7 +89,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
     {
         const string rewriting = "{% for m in messages %}{% if loop.last %}[{{ m.content }}]{% else %}{{ m.content }}{% endif %}{% endfor %}";
         var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", rewriting))!;
-        var e = Assert.Throws<SharpLMException>(() => template.Render(TestCorpus.Tokenizer, new Conversation(Conversation("answered"), "chat.jsonl:3")));
+        var e = Assert.Throws<SharpLMException>(() =>
+            template.Render(TestCorpus.Tokenizer, new Conversation(Conversation("answered"), "chat.jsonl:3")));
         Assert.Contains("chat.jsonl:3: the model's chat_template renders the conversation before messages[1] differently", e.Message);
         Assert.EndsWith("use the chatml template (the template setting) or another SharpLM template instead", e.Message);
     }
@@ -97,7 +98,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
     [Fact]
     public void TheTemplatesOwnRefusalReachesTheUser()
     {
-        const string refusing = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ messages[0].content }}";
+        const string refusing = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
+                                "{{ messages[0].content }}";
         var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", refusing))!;
         var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
         Assert.Equal("the model's chat_template refused the conversation: System role not supported", e.Message);
@@ -108,7 +110,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
     {
         var template = ChatTemplates.LoadFromModel(ModelFolder("qwen2_5", "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}"))!;
         var e = Assert.Throws<SharpLMException>(() => template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
-        Assert.Contains("tokenizer_config.json: the chat_template was stopped at a limit: line 1: a repeated string would be longer than 4000000 (JinjaLimits.MaxOutputChars)", e.Message);
+        Assert.Contains("tokenizer_config.json: the chat_template was stopped at a limit: line 1: a repeated string would be longer than 4000000 " +
+                        "(JinjaLimits.MaxOutputChars)", e.Message);
 
         var nested = "{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}";
         var refused = Assert.Throws<SharpLMException>(() => ChatTemplates.LoadFromModel(ModelFolder("llama3", nested)));
@@ -138,7 +141,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
         Assert.Equal("<bos>", config["bos_token"]!.GetValue<string>());
         Assert.Equal("<end_of_turn>", config["eos_token"]!.GetValue<string>());
         var reloaded = ChatTemplates.LoadFromModel(output)!;
-        Assert.Equal(template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")), reloaded.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
+        Assert.Equal(template.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")),
+            reloaded.RenderPrompt(TestCorpus.Tokenizer, Conversation("system_user")));
     }
 
     [Fact]
@@ -151,7 +155,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
             ["bos_token"] = null, ["eos_token"] = "<|im_end|>",
         }.ToJsonString());
         var template = ChatTemplates.LoadFromModel(folder)!;
-        Assert.Equal(TestCorpus.Tokenizer.Encode("|hi<|im_end|>", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
+        Assert.Equal(TestCorpus.Tokenizer.Encode("|hi<|im_end|>", allowSpecial: true),
+            template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
 
         var output = dir.File("saved");
         Directory.CreateDirectory(output);
@@ -181,7 +186,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
         var conversation = new Conversation(Conversation("answered"));
         var jinja = SharpLM.Chat.Jinja.JinjaTemplate.Parse(template.JinjaTemplate).Render(new Dictionary<string, object?>
         {
-            ["messages"] = conversation.Messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+            ["messages"] = conversation.Messages
+                .Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
             ["add_generation_prompt"] = false,
             ["bos_token"] = tokenizer.IdToToken(tokenizer.Special.Bos!.Value),
             ["eos_token"] = tokenizer.IdToToken(tokenizer.Special.Eos!.Value),
@@ -197,7 +203,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
         List<ChatMessage> question = [new ChatMessage("user", "Why?")];
         string Text(ChatTemplate t) => tokenizer.Decode(t.RenderPrompt(tokenizer, question));
         Assert.EndsWith("<|im_start|>assistant\n", Text(qwen3));
-        Assert.EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n", Text(qwen3.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })));
+        Assert.EndsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n",
+            Text(qwen3.WithVariables(new Dictionary<string, object?> { ["enable_thinking"] = false })));
         Assert.Same(qwen3, qwen3.WithVariables(new Dictionary<string, object?>()));
 
         Assert.Contains("apply to a model's own Jinja chat template", Assert.Throws<SharpLMException>(() =>
@@ -223,7 +230,8 @@ public sealed class JinjaChatTemplateTests : IDisposable
         };
         dir.Write("named/tokenizer_config.json", config.ToJsonString());
         var template = ChatTemplates.LoadFromModel(dir.File("named"))!;
-        Assert.Equal(TestCorpus.Tokenizer.Encode("<user>hi", allowSpecial: true), template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
+        Assert.Equal(TestCorpus.Tokenizer.Encode("<user>hi", allowSpecial: true),
+            template.RenderPrompt(TestCorpus.Tokenizer, [new ChatMessage("user", "hi")]));
     }
 
     [Fact]

@@ -90,7 +90,8 @@ public sealed class CommandLineBehaviourTests : IDisposable
     public void HuggingFaceAndMlxSpellingsSetTheSameSettings()
     {
         var model = TinyModel();
-        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var data = dir.Write("train.jsonl", string.Join("\n",
+            Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
         var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run"), "--method", "full",
             "--learning-rate", "0.002", "--iters", "1", "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", "3",
             "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
@@ -108,7 +109,8 @@ public sealed class CommandLineBehaviourTests : IDisposable
     public void LoraTrainsAtTheLearningRateHelpShowsAndPackedBatchesCountRows()
     {
         var model = TinyModel();
-        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var data = dir.Write("train.jsonl", string.Join("\n",
+            Enumerable.Range(0, 12).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
         var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run"), "--max-steps", "1",
             "--batch-size", "2", "--packing", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
         Assert.True(exit == 0, stderr);
@@ -155,10 +157,12 @@ public sealed class CommandLineBehaviourTests : IDisposable
     public void FineTuningReportsTextPerplexityBeforeAndAfterToShowForgetting()
     {
         var model = TinyModel();
-        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var data = dir.Write("train.jsonl", string.Join("\n",
+            Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
         var text = dir.Write("text.txt", string.Join("\n\n", TestCorpus.Documents(40, seed: 3)));
-        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--valid-text", text, "--output", dir.File("run"), "--method", "full",
-            "--lr", "0.01", "--max-steps", "2", "--batch-size", "4", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+        var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--valid-text", text, "--output", dir.File("run"),
+            "--method", "full", "--lr", "0.01", "--max-steps", "2", "--batch-size", "4", "--max-length", "200", "--exact-match", "0",
+            "--precision", "Fp32");
         Assert.True(exit == 0, stderr);
         var before = Perplexity(stderr, "text perplexity before");
         var after = Perplexity(stderr, "text perplexity after");

@@ -13,7 +13,9 @@ public sealed partial class DocumentationTests
     static readonly string Root = Repository.Root;
 
     static IEnumerable<string> Documents() =>
-        Directory.GetFiles(Path.Combine(Root, "docs"), "*.md").Append(Path.Combine(Root, "README.md")).Append(Path.Combine(Root, "data", "README.md"));
+        Directory.GetFiles(Path.Combine(Root, "docs"), "*.md")
+            .Append(Path.Combine(Root, "README.md"))
+            .Append(Path.Combine(Root, "data", "README.md"));
 
     /// <summary>Quoted errors: code spans that start as SharpLM's messages do for the docs' example folder `m`.</summary>
     public static TheoryData<string, string> QuotedErrors()
@@ -58,7 +60,8 @@ public sealed partial class DocumentationTests
     [MemberData(nameof(CommandLines))]
     public void EveryDocumentedCommandLineUsesRealCommandsAndOptions(string document, string line)
     {
-        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).TakeWhile(w => w is not ("#" or "|" or ">" or "&&" or "2>/dev/null")).ToList();
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .TakeWhile(w => w is not ("#" or "|" or ">" or "&&" or "2>/dev/null")).ToList();
         Command command = CliRoot.Create();
         int i = 0;
         for (; i < words.Count && command.Subcommands.FirstOrDefault(c => c.Name == words[i]) is { } sub; i++) command = sub;
@@ -114,7 +117,11 @@ static class CSharpStrings
         while (i < source.Length)
         {
             char c = source[i];
-            if (c == '/' && i + 1 < source.Length && source[i + 1] == '/') { i = source.IndexOf('\n', i) is var n && n < 0 ? source.Length : n; continue; }
+            if (c == '/' && i + 1 < source.Length && source[i + 1] == '/')
+            {
+                i = source.IndexOf('\n', i) is var n && n < 0 ? source.Length : n;
+                continue;
+            }
             if (c == '\'' && i + 2 < source.Length) { i = source[i + 1] == '\\' ? source.IndexOf('\'', i + 3) + 1 : i + 3; continue; }
             bool interpolated = c == '$' && i + 1 < source.Length && source[i + 1] == '"';
             if (c != '"' && !interpolated) { i++; continue; }

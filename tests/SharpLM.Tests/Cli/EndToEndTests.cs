@@ -37,7 +37,8 @@ public sealed class EndToEndTests : IDisposable
             "--output", run];
         Assert.Equal(0, Run(pretrain));
         Assert.True(File.Exists(Path.Combine(run, "final", "model.safetensors")));
-        Assert.Equal(new[] { "checkpoint-3", "checkpoint-6" }, Directory.GetDirectories(run, "checkpoint-*").Select(Path.GetFileName).Order().ToArray());
+        Assert.Equal(new[] { "checkpoint-3", "checkpoint-6" },
+            Directory.GetDirectories(run, "checkpoint-*").Select(Path.GetFileName).Order().ToArray());
         var metrics = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(6, metrics.Count(m => m.GetProperty("type").GetString() == "train"));
         Assert.Equal(2, metrics.Count(m => m.GetProperty("type").GetString() == "valid")); // before and after

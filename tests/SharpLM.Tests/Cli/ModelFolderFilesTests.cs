@@ -49,7 +49,8 @@ public sealed class ModelFolderFilesTests : IDisposable
                 new JsonObject { ["role"] = "user", ["content"] = $"say {i}" },
                 new JsonObject { ["role"] = "assistant", ["content"] = $"{i}" }),
         }.ToJsonString())));
-        string[] common = ["--data", data, "--max-steps", "1", "--batch-size", "4", "--max-length", "160", "--exact-match", "0", "--precision", "Fp32"];
+        string[] common =
+            ["--data", data, "--max-steps", "1", "--batch-size", "4", "--max-length", "160", "--exact-match", "0", "--precision", "Fp32"];
 
         var lora = dir.File("lora");
         Assert.Equal(0, Run(["finetune", "--model", model, "--method", "lora", "--output", lora, .. common]));

@@ -101,7 +101,8 @@ public sealed class ResumeCommandTests : IDisposable
         Assert.Contains("--batch-size 4 -> 2", output);
         Assert.Contains("--lr 0.001 -> 0.01", output);
         Assert.Contains("--allow-changes", output);
-        Assert.DoesNotContain("checkpoint-", string.Join(",", Directory.GetDirectories(run).Select(Path.GetFileName).Where(n => n != "checkpoint-3")));
+        Assert.DoesNotContain("checkpoint-",
+            string.Join(",", Directory.GetDirectories(run).Select(Path.GetFileName).Where(n => n != "checkpoint-3")));
 
         // The schedule's length and how the run is checkpointed may change freely.
         File.AppendAllText(corpus, "\n\nOne more document about the model.");

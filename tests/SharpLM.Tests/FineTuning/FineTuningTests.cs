@@ -56,7 +56,8 @@ public class FineTuningTests
         if (method == "lora")
         {
             // LoRA needs a base that already knows something: a short full pretraining on the task's format.
-            using var pre = new Trainer(model, trainData, null, new TrainingOptions { BatchSize = 16, MaxSteps = 30, WarmupSteps = 5, LearningRate = 3e-3, WeightDecay = 0 });
+            using var pre = new Trainer(model, trainData, null,
+                new TrainingOptions { BatchSize = 16, MaxSteps = 30, WarmupSteps = 5, LearningRate = 3e-3, WeightDecay = 0 });
             pre.Run();
         }
         if (method == "lora") Lora.Apply(model, new LoraOptions { Rank = 16, Alpha = 32, Dropout = 0 }, seed: 1);
@@ -94,7 +95,8 @@ public class FineTuningTests
         {
             var model = Model();
             var recorded = new List<double>();
-            using var trainer = new Trainer(model, data, null, new TrainingOptions { BatchSize = 8, MicroBatchSize = micro, MaxSteps = 3, WarmupSteps = 1, LearningRate = 1e-2 });
+            using var trainer = new Trainer(model, data, null,
+                new TrainingOptions { BatchSize = 8, MicroBatchSize = micro, MaxSteps = 3, WarmupSteps = 1, LearningRate = 1e-2 });
             trainer.AddObserver(new Recorder(recorded));
             trainer.Run();
             losses.Add(recorded);

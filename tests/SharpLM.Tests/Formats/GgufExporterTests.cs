@@ -55,10 +55,12 @@ public class GgufExporterTests
         var tokens = (object[])gguf.Metadata["tokenizer.ggml.tokens"];
         var types = (object[])gguf.Metadata["tokenizer.ggml.token_type"];
         Assert.Equal(("[BOT]", 3), ((string)tokens[1], (int)types[1]));
-        Assert.Equal(("Ġthe", 1), ((string)tokens[TestCorpus.Tokenizer.TokenToId("Ġthe")!.Value], (int)types[TestCorpus.Tokenizer.TokenToId("Ġthe")!.Value]));
+        Assert.Equal(("Ġthe", 1),
+            ((string)tokens[TestCorpus.Tokenizer.TokenToId("Ġthe")!.Value], (int)types[TestCorpus.Tokenizer.TokenToId("Ġthe")!.Value]));
         var (left, right) = TestCorpus.Tokenizer.Merges[0];
         Assert.Equal($"{left} {right}", ((object[])gguf.Metadata["tokenizer.ggml.merges"])[0]);
-        Assert.Equal((1u, 2u, 0u), ((uint)gguf.Metadata["tokenizer.ggml.bos_token_id"], (uint)gguf.Metadata["tokenizer.ggml.eos_token_id"], (uint)gguf.Metadata["tokenizer.ggml.padding_token_id"]));
+        Assert.Equal((1u, 2u, 0u), ((uint)gguf.Metadata["tokenizer.ggml.bos_token_id"], (uint)gguf.Metadata["tokenizer.ggml.eos_token_id"],
+            (uint)gguf.Metadata["tokenizer.ggml.padding_token_id"]));
         Assert.Equal(true, gguf.Metadata["tokenizer.ggml.add_bos_token"]);
         Assert.False(gguf.Metadata.ContainsKey("tokenizer.chat_template")); // none saved with this model
 
@@ -93,7 +95,8 @@ public class GgufExporterTests
         GgufExporter.Export(dir.File("adapter"), dir.File("adapter.gguf"), GgufTensorType.F32);
         GgufExporter.Export(dir.File("merged"), dir.File("merged.gguf"), GgufTensorType.F32);
         GgufExporter.Export(dir.File("base"), dir.File("base.gguf"), GgufTensorType.F32);
-        var (fromAdapter, merged, unadapted) = (new GgufTestReader(dir.File("adapter.gguf")), new GgufTestReader(dir.File("merged.gguf")), new GgufTestReader(dir.File("base.gguf")));
+        var (fromAdapter, merged, unadapted) = (new GgufTestReader(dir.File("adapter.gguf")), new GgufTestReader(dir.File("merged.gguf")),
+            new GgufTestReader(dir.File("base.gguf")));
         foreach (var name in new[] { "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "blk.0.attn_k.weight" })
             Assert.Equal(merged.Floats(name), fromAdapter.Floats(name));
         Assert.NotEqual(unadapted.Floats("blk.0.attn_q.weight"), fromAdapter.Floats("blk.0.attn_q.weight"));

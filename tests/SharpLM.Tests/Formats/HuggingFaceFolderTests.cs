@@ -78,7 +78,8 @@ public sealed class HuggingFaceFolderTests : IDisposable
         File.WriteAllText(Path.Combine(folder, "generation_config.json"),
             """{"_from_model_config": true, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2, "transformers_version": "4.42.3"}""");
         File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
-            """{"chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}", "eos_token": "<|im_end|>"}""");
+            """{"chat_template": "{% for message in messages %}""" +
+            """{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}", "eos_token": "<|im_end|>"}""");
 
         // The weights the folder should load as: random, then rounded to bf16 as the shards store them.
         reference = new LlamaForCausalLM(LlamaConfig.FromJson(Config));
@@ -93,7 +94,8 @@ public sealed class HuggingFaceFolderTests : IDisposable
     void WriteShards()
     {
         var weights = reference.state_dict();
-        var first = weights.Where(kv => kv.Key.StartsWith("model.embed_tokens", StringComparison.Ordinal) || kv.Key.StartsWith("model.layers.0.", StringComparison.Ordinal))
+        var first = weights.Where(kv => kv.Key.StartsWith("model.embed_tokens", StringComparison.Ordinal)
+                                        || kv.Key.StartsWith("model.layers.0.", StringComparison.Ordinal))
             .Append(KeyValuePair.Create("model.layers.0.self_attn.rotary_emb.inv_freq", reference.Config.Rope().InverseFrequencies(32)))
             .ToList();
         var second = weights.Where(kv => !first.Any(f => f.Key == kv.Key))
@@ -114,7 +116,8 @@ public sealed class HuggingFaceFolderTests : IDisposable
     }
 
     static int[] Greedy(LlamaForCausalLM model, int[] prompt, int count) =>
-        new TokenGenerator(model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = count, StopAtEos = false }, new HashSet<int>()).ToArray();
+        new TokenGenerator(model)
+            .Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = count, StopAtEos = false }, new HashSet<int>()).ToArray();
 
     static float[] Logits(LlamaForCausalLM model, int[] ids)
     {
@@ -149,7 +152,8 @@ public sealed class HuggingFaceFolderTests : IDisposable
     {
         using var loaded = PretrainedModel.Load(folder);
         var config = loaded.Model.Config;
-        Assert.Equal((32, 48, 3, 1, true), (config.HeadDim, config.HiddenSize, config.NumAttentionHeads, config.NumKeyValueHeads, config.TieWordEmbeddings));
+        Assert.Equal((32, 48, 3, 1, true),
+            (config.HeadDim, config.HiddenSize, config.NumAttentionHeads, config.NumKeyValueHeads, config.TieWordEmbeddings));
         Assert.Null(loaded.Model.lm_head);
         Assert.Equal(new long[] { 96, 48 }, loaded.Model.model.layers[0].self_attn.q_proj.weight.shape);
         var loadedWeights = loaded.Model.state_dict();
@@ -186,14 +190,16 @@ public sealed class HuggingFaceFolderTests : IDisposable
 
         // `sharplm merge` into bf16 shards: the merged folder is a plain tied model that loads on its own.
         int exit = CommandRunner.Invoke(new RootCommand { MergeCommand.Create() },
-            ["merge", "--model", folder, "--adapter", dir.File("adapter"), "--output", dir.File("merged"), "--save-dtype", "BF16", "--max-shard-size", "20KB"]);
+            ["merge", "--model", folder, "--adapter", dir.File("adapter"), "--output", dir.File("merged"), "--save-dtype", "BF16",
+             "--max-shard-size", "20KB"]);
         Assert.Equal(0, exit);
         var mergedFiles = Directory.GetFiles(dir.File("merged")).Select(Path.GetFileName).ToList();
         Assert.Contains(ModelFolder.IndexFile, mergedFiles);
         Assert.DoesNotContain(ModelFolder.WeightsFile, mergedFiles);
         var shards = mergedFiles.Where(f => f!.StartsWith("model-", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
         Assert.True(shards.Count > 1);
-        Assert.Equal(Enumerable.Range(1, shards.Count).Select(i => ShardedSafetensorsWriter.ShardName(ModelFolder.WeightsFile, i, shards.Count)), shards);
+        Assert.Equal(Enumerable.Range(1, shards.Count).Select(i => ShardedSafetensorsWriter.ShardName(ModelFolder.WeightsFile, i, shards.Count)),
+            shards);
         using var merged = PretrainedModel.Load(dir.File("merged"));
         Assert.Null(merged.Adapter);
         Assert.Equal(("bfloat16", 32), (merged.Model.Config.TorchDtype, merged.Model.Config.HeadDim));

@@ -81,7 +81,8 @@ public class ModelFolderSaveTests : IDisposable
         var text = File.ReadAllText(dir.File(ModelFolder.IndexFile));
         long parameters = model.ParameterCount();
         // json.dumps(index, indent=2, sort_keys=True) + "\n"
-        Assert.StartsWith($"{{\n  \"metadata\": {{\n    \"total_parameters\": {parameters},\n    \"total_size\": {parameters * 4}\n  }},\n  \"weight_map\": {{\n    \"lm_head.weight\": \"model-", text);
+        Assert.StartsWith($"{{\n  \"metadata\": {{\n    \"total_parameters\": {parameters},\n    \"total_size\": " +
+                          $"{parameters * 4}\n  }},\n  \"weight_map\": {{\n    \"lm_head.weight\": \"model-", text);
         Assert.EndsWith("\"\n  }\n}\n", text);
 
         using var document = JsonDocument.Parse(text);
@@ -158,7 +159,8 @@ public class ModelFolderSaveTests : IDisposable
     public void OtherTensorTypesAreRefused()
     {
         using var model = TestModels.Tiny();
-        var e = Assert.Throws<SharpLMException>(() => ModelFolder.Save(dir.Path, model, null, options: new ModelSaveOptions { DType = SafetensorsDType.I8 }));
+        var e = Assert.Throws<SharpLMException>(() =>
+            ModelFolder.Save(dir.Path, model, null, options: new ModelSaveOptions { DType = SafetensorsDType.I8 }));
         Assert.Contains("F32, BF16, F16", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }

@@ -77,7 +77,8 @@ public class SafetensorsLayoutTests : IDisposable
     {
         // Written by hand from the specification: tensors stored in a different order than named,
         // little-endian data, metadata present, header padded with spaces.
-        string header = """{"__metadata__":{"source":"hand"},"zeta":{"dtype":"F32","shape":[2],"data_offsets":[6,14]},"alpha":{"dtype":"I16","shape":[1,3],"data_offsets":[0,6]}}""";
+        string header = """{"__metadata__":{"source":"hand"},"zeta":{"dtype":"F32","shape":[2],"data_offsets":[6,14]},"alpha":""" +
+                        """{"dtype":"I16","shape":[1,3],"data_offsets":[0,6]}}""";
         var data = new byte[14];
         BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(0), -2);
         BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(2), 300);

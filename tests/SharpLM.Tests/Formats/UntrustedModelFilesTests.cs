@@ -70,7 +70,8 @@ public class UntrustedModelFilesTests
     public void OversizedSafetensorsMetadataIsRefused()
     {
         using var dir = new TempDirectory();
-        string path = dir.Write("big.safetensors", SafetensorsBytes.Build("{\"__metadata__\": {\"note\": \"" + new string('x', 1_100_000) + "\"}}", []));
+        string path = dir.Write("big.safetensors",
+            SafetensorsBytes.Build("{\"__metadata__\": {\"note\": \"" + new string('x', 1_100_000) + "\"}}", []));
         var e = Assert.Throws<SharpLMException>(() => SafetensorsFile.Open(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("__metadata__", e.Message);
@@ -144,7 +145,8 @@ public class UntrustedModelFilesTests
         string path = dir.Write("bad.parquet", bytes);
         var e = Assert.Throws<SharpLMException>(() => new CorpusReader(path).ReadDocuments().ToList());
         Assert.StartsWith($"{path}: not a readable Parquet file: the footer length {footer}", e.Message);
-        Assert.StartsWith($"{path}: not a readable Parquet file", Assert.Throws<SharpLMException>(() => new InstructionReader(path).Read().ToList()).Message);
+        Assert.StartsWith($"{path}: not a readable Parquet file",
+            Assert.Throws<SharpLMException>(() => new InstructionReader(path).Read().ToList()).Message);
     }
 
     static string WriteInfinity(string path)

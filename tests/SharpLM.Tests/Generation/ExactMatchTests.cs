@@ -21,7 +21,9 @@ public class ExactMatchTests
         var tok = new TestByteTokenizer();
         var prompt = new[] { 1, 10, 20 };
         // Whatever the model answers greedily is by definition a match for itself; a different string is not.
-        var greedy = tok.Decode(new TokenGenerator(model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 6 }, new HashSet<int> { 2 }).ToArray(), skipSpecial: true);
+        var greedy = tok.Decode(
+            new TokenGenerator(model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 6 }, new HashSet<int> { 2 }).ToArray(),
+            skipSpecial: true);
         var report = ExactMatch.Evaluate(model, tok, [new(prompt, greedy, "a"), new(prompt, greedy + "x", "b")], new HashSet<int> { 2 }, [], 6);
         Assert.Equal(2, report.Total);
         Assert.Equal(1, report.Correct);

@@ -14,12 +14,14 @@ public class GenerationTests
         using var model = TestModels.Tiny();
         var prompt = new[] { 1, 5, 9, 3 };
         var withCache = new TokenGenerator(model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 }, NoStop).ToArray();
-        var without = new TokenGenerator(model, useKvCache: false).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 }, NoStop).ToArray();
+        var without = new TokenGenerator(model, useKvCache: false)
+            .Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = 20 }, NoStop).ToArray();
         Assert.Equal(20, withCache.Length);
         Assert.Equal(without, withCache);
 
         var sampled1 = new TokenGenerator(model).Generate(prompt, new SamplingOptions { Seed = 3, MaxNewTokens = 20 }, NoStop).ToArray();
-        var sampled2 = new TokenGenerator(model, useKvCache: false).Generate(prompt, new SamplingOptions { Seed = 3, MaxNewTokens = 20 }, NoStop).ToArray();
+        var sampled2 = new TokenGenerator(model, useKvCache: false)
+            .Generate(prompt, new SamplingOptions { Seed = 3, MaxNewTokens = 20 }, NoStop).ToArray();
         Assert.Equal(sampled1, sampled2);
     }
 
@@ -32,7 +34,8 @@ public class GenerationTests
         var options = new SamplingOptions { Seed = 4, MaxNewTokens = 20 };
         var oneThread = new TokenGenerator(model) { DecodeThreads = 1 };
         int seenInside = 0;
-        var tokens = oneThread.Generate(prompt, options, NoStop).Select(t => { seenInside = TorchSharp.torch.get_num_threads(); return t; }).ToArray();
+        var tokens = oneThread.Generate(prompt, options, NoStop)
+            .Select(t => { seenInside = TorchSharp.torch.get_num_threads(); return t; }).ToArray();
         Assert.Equal(before, seenInside); // restored between tokens, so the caller's own work keeps every thread
         Assert.Equal(before, TorchSharp.torch.get_num_threads());
         Assert.Equal(new TokenGenerator(model) { DecodeThreads = 0 }.Generate(prompt, options, NoStop).ToArray(), tokens);
@@ -140,7 +143,8 @@ public class GenerationTests
         // ... and by a cancel that comes with the second piece of text, before another forward pass.
         using var cancel = new CancellationTokenSource();
         int seen = 0;
-        var cancelled = generator.GenerateText(new GenerationRequest(prompt, options, NoStop), tok, _ => { if (++seen == 2) cancel.Cancel(); }, cancel.Token);
+        var cancelled = generator.GenerateText(new GenerationRequest(prompt, options, NoStop), tok,
+            _ => { if (++seen == 2) cancel.Cancel(); }, cancel.Token);
         Assert.Equal(StopReason.Cancelled, cancelled.Reason);
         Assert.True(cancelled.CompletionTokens < 12, $"{cancelled.CompletionTokens} tokens after the cancel");
     }
@@ -152,7 +156,8 @@ public class GenerationTests
         using var dir = new TempDirectory();
         using (var model = TestModels.Tiny(vocab: tokenizer.VocabSize, seed: 3)) ModelFolder.Save(dir.Path, model, tokenizer);
         using var loaded = PretrainedModel.Load(dir.Path);
-        var request = new GenerationRequest(loaded.EncodePrompt("the old house"), SamplingOptions.Greedy with { MaxNewTokens = 10 }, loaded.StopTokens());
+        var request = new GenerationRequest(loaded.EncodePrompt("the old house"), SamplingOptions.Greedy with { MaxNewTokens = 10 },
+            loaded.StopTokens());
         var expected = new TokenGenerator(loaded.Model).GenerateText(request, loaded.Tokenizer);
         var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
 

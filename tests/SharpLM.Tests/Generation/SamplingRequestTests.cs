@@ -11,14 +11,16 @@ public class SamplingRequestTests
     [Fact]
     public void GivenSettingsReplaceTheDefaultsAndTheRestAreKept()
     {
-        Assert.Equal(Defaults with { StopStrings = Defaults.StopStrings }, new SamplingRequest().ApplyTo(Defaults) with { StopStrings = Defaults.StopStrings });
+        Assert.Equal(Defaults with { StopStrings = Defaults.StopStrings },
+            new SamplingRequest().ApplyTo(Defaults) with { StopStrings = Defaults.StopStrings });
         var options = new SamplingRequest
         {
             MaxTokens = 7, Temperature = 0, TopP = 0.5f, TopK = 3, MinP = 0.1f, RepetitionPenalty = 1.2f, RepetitionPenaltyRange = 0,
             RepetitionPenaltyMode = RepetitionPenaltyMode.Distinct, Seed = 5L << 32 | 3, Stop = ["x", ""], IgnoreEos = true,
         }.ApplyTo(Defaults);
-        Assert.Equal((7, 0f, 0.5f, 3, 0.1f, 1.2f, 0, RepetitionPenaltyMode.Distinct), (options.MaxNewTokens, options.Temperature, options.TopP, options.TopK,
-            options.MinP, options.RepetitionPenalty, options.RepetitionPenaltyRange, options.RepetitionPenaltyMode));
+        Assert.Equal((7, 0f, 0.5f, 3, 0.1f, 1.2f, 0, RepetitionPenaltyMode.Distinct),
+            (options.MaxNewTokens, options.Temperature, options.TopP, options.TopK, options.MinP, options.RepetitionPenalty,
+                options.RepetitionPenaltyRange, options.RepetitionPenaltyMode));
         Assert.Equal(SamplingOptions.FoldSeed(5L << 32 | 3), options.Seed);
         Assert.Equal(["</s>", "x"], options.StopStrings);
         Assert.False(options.StopAtEos);
@@ -53,7 +55,8 @@ public class SamplingRequestTests
     public void AnInfiniteTemperatureOrPenaltyIsRefused()
     {
         // What a float field of a request becomes when the number is too large for a float (1e39).
-        Assert.Equal("temperature", Assert.Throws<SamplingFieldException>(() => new SamplingRequest { Temperature = float.PositiveInfinity }.ApplyTo(Defaults)).Field);
+        Assert.Equal("temperature",
+            Assert.Throws<SamplingFieldException>(() => new SamplingRequest { Temperature = float.PositiveInfinity }.ApplyTo(Defaults)).Field);
         Assert.Equal("repetition_penalty",
             Assert.Throws<SamplingFieldException>(() => new SamplingRequest { RepetitionPenalty = float.PositiveInfinity }.ApplyTo(Defaults)).Field);
     }

@@ -44,7 +44,8 @@ public sealed class SharpLMChatClientTests : IDisposable
     {
         var prompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, question)]);
         var text = new StreamingText(loaded.Tokenizer, ChatTemplates.ChatMl.StopStrings);
-        foreach (var id in new TokenGenerator(loaded.Model).Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = maxTokens }, loaded.StopTokens()))
+        foreach (var id in new TokenGenerator(loaded.Model)
+                     .Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = maxTokens }, loaded.StopTokens()))
         {
             text.Push(id);
             if (text.Stopped) break;
@@ -63,7 +64,8 @@ public sealed class SharpLMChatClientTests : IDisposable
         Assert.Equal(expected, response.Text);
         Assert.Equal(ChatRole.Assistant, response.Messages.Single().Role);
         Assert.Equal(10, response.Usage?.OutputTokenCount);
-        Assert.Equal(ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("user", Question)]).Length, response.Usage?.InputTokenCount);
+        Assert.Equal(ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("user", Question)]).Length,
+            response.Usage?.InputTokenCount);
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
         Assert.Equal(Path.GetFileName(dir.Path), client.GetService<ChatClientMetadata>()?.DefaultModelId);
         Assert.Equal("chatml", ((SharpLMChatClient)client).Template.Name);
@@ -97,8 +99,10 @@ public sealed class SharpLMChatClientTests : IDisposable
         Assert.Equal((await client.GetResponseAsync(Question, sampling)).Text, (await client.GetResponseAsync(Question, sampling)).Text);
 
         AIChatMessage[] withSystem = [new(ChatRole.System, "Be brief."), new(ChatRole.User, Question)];
-        var expectedPrompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage("system", "Be brief."), new ChatMessage("user", Question)]);
-        Assert.Equal(expectedPrompt.Length, (await client.GetResponseAsync(withSystem, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount);
+        var expectedPrompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer,
+            [new ChatMessage("system", "Be brief."), new ChatMessage("user", Question)]);
+        Assert.Equal(expectedPrompt.Length,
+            (await client.GetResponseAsync(withSystem, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount);
     }
 
     [Fact]

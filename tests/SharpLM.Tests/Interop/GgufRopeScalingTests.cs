@@ -15,7 +15,8 @@ public sealed class GgufRopeScalingTests(ITestOutputHelper output)
     // head_dim 16 and theta 10,000 give wavelengths 6, 20, 63, 199, 628, 1987, 6283, 19869: with these llama3
     // settings three are kept, two blended and three divided.
     [Theory]
-    [InlineData("""{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 16.0, "original_max_position_embeddings": 1024}""")]
+    [InlineData(
+        """{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 16.0, "original_max_position_embeddings": 1024}""")]
     [InlineData("""{"type": "linear", "factor": 4.0}""")]
     public void LlamaCppLogitsMatchSharpLmWithScaledRope(string scaling)
     {

@@ -104,11 +104,14 @@ public class LlamaConfigTests
         config.AttentionBias = true;
         config.MlpBias = true;
         using var model = new LlamaForCausalLM(config);
-        var biases = model.named_parameters().Select(p => p.name).Where(n => n.EndsWith(".bias")).Where(n => n.StartsWith("model.layers.0.")).Order().ToArray();
-        Assert.Equal(["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"], biases.Select(n => n.Split('.')[^2]).Order().ToArray());
+        var biases = model.named_parameters().Select(p => p.name)
+            .Where(n => n.EndsWith(".bias")).Where(n => n.StartsWith("model.layers.0.")).Order().ToArray();
+        Assert.Equal(["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"],
+            biases.Select(n => n.Split('.')[^2]).Order().ToArray());
         Assert.Equal(model.parameters().Sum(p => p.numel()), config.ParameterCount());
         using var dir = new TempDirectory();
-        var e = Assert.Throws<SharpLMException>(() => SharpLM.Hub.GgufExporter.Export(model, new TestByteTokenizer(), dir.File("m.gguf"), SharpLM.Formats.GgufTensorType.F32));
+        var e = Assert.Throws<SharpLMException>(() =>
+            SharpLM.Hub.GgufExporter.Export(model, new TestByteTokenizer(), dir.File("m.gguf"), SharpLM.Formats.GgufTensorType.F32));
         Assert.Contains("attention_bias / mlp_bias models cannot be exported to GGUF", e.Message);
     }
 }

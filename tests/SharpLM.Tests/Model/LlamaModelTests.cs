@@ -148,14 +148,16 @@ public class LlamaModelTests
     [Fact]
     public void ConfigJsonRoundTripsAndKeepsUnknownFields()
     {
-        var json = """{"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "eos_token_id": [5, 6], "some_future_field": {"a": 1}}""";
+        var json = """{"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4,""" +
+                   """ "num_key_value_heads": 2, "eos_token_id": [5, 6], "some_future_field": {"a": 1}}""";
         var config = LlamaConfig.FromJson(json);
         Assert.Equal(new[] { 5, 6 }, config.EosTokenId);
         var again = LlamaConfig.FromJson(config.ToJson());
         Assert.Equal(100, again.VocabSize);
         Assert.Contains("some_future_field", again.ToJson());
         var bad = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson(
-            """{"vocab_size": 100, "hidden_size": 30, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4}""", "x/config.json"));
+            """{"vocab_size": 100, "hidden_size": 30, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4}""",
+            "x/config.json"));
         Assert.Contains("x/config.json", bad.Message);
         Assert.Contains("divisible", bad.Message);
     }

@@ -151,7 +151,8 @@ public sealed class QwenTests : IDisposable
     [InlineData("qwen3")]
     public void SlidingWindowAttentionIsRefused(string family)
     {
-        var e = Assert.Throws<SharpLMException>(() => LlamaConfig.FromJson(Config(family).Replace("\"use_sliding_window\": false", "\"use_sliding_window\": true")));
+        var e = Assert.Throws<SharpLMException>(() =>
+            LlamaConfig.FromJson(Config(family).Replace("\"use_sliding_window\": false", "\"use_sliding_window\": true")));
         Assert.Contains("use_sliding_window is true", e.Message);
     }
 }

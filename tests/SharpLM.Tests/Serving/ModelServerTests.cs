@@ -85,7 +85,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     static string ChatBody(string question, int maxTokens, string extra = "") =>
-        $$"""{"model": "tiny", "messages": [{"role": "user", "content": {{JsonSerializer.Serialize(question)}}}], "temperature": 0, "max_tokens": {{maxTokens}}{{extra}}}""";
+        $$"""{"model": "tiny", "messages": [{"role": "user", "content": {{JsonSerializer.Serialize(question)}}}],""" +
+        $$""" "temperature": 0, "max_tokens": {{maxTokens}}{{extra}}}""";
 
     [Fact]
     public async Task ChatCompletionIsTheModelsGreedyAnswerWithUsage()
@@ -114,7 +115,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         var whole = (await Post("v1/chat/completions", ChatBody(Question, 12))).Body;
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
-            Content = new StringContent(ChatBody(Question, 12, """, "stream": true, "stream_options": {"include_usage": true}"""), Encoding.UTF8, "application/json"),
+            Content = new StringContent(ChatBody(Question, 12, """, "stream": true, "stream_options": {"include_usage": true}"""),
+                Encoding.UTF8, "application/json"),
         };
         using var response = await fixture.Http.SendAsync(request);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
@@ -129,7 +131,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         var content = string.Concat(chunks.SkipLast(1).Select(c => c.GetProperty("choices")[0].GetProperty("delta"))
             .Select(d => d.TryGetProperty("content", out var t) ? t.GetString() : ""));
         Assert.Equal(whole.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), content);
-        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), chunks[^2].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(whole.GetProperty("choices")[0].GetProperty("finish_reason").GetString(),
+            chunks[^2].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
         Assert.Equal(0, chunks[^1].GetProperty("choices").GetArrayLength());
         Assert.Equal(whole.GetProperty("usage").GetRawText(), chunks[^1].GetProperty("usage").GetRawText());
     }
@@ -147,8 +150,10 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
 
         Assert.True(expected.Text.Length >= 6, $"the tiny model's continuation is too short for this test: \"{expected.Text}\"");
         var stop = expected.Text[3..5];
-        var stopped = (await Post("v1/completions", $$"""{"prompt": ["{{Question}}"], "temperature": 0, "max_tokens": 16, "stop": {{JsonSerializer.Serialize(stop)}}}""")).Body;
-        Assert.Equal(expected.Text[..expected.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.GetProperty("choices")[0].GetProperty("text").GetString());
+        var stopped = (await Post("v1/completions",
+            $$"""{"prompt": ["{{Question}}"], "temperature": 0, "max_tokens": 16, "stop": {{JsonSerializer.Serialize(stop)}}}""")).Body;
+        Assert.Equal(expected.Text[..expected.Text.IndexOf(stop, StringComparison.Ordinal)],
+            stopped.GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Equal("stop", stopped.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 
@@ -156,7 +161,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task SampledAnswersRepeatWithTheSameSeed()
     {
         async Task<string> Sample(int seed) => (await Post("v1/completions",
-            $$"""{"prompt": "{{Question}}", "temperature": 1.5, "top_k": 0, "max_tokens": 12, "seed": {{seed}}}""")).Body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+            $$"""{"prompt": "{{Question}}", "temperature": 1.5, "top_k": 0, "max_tokens": 12, "seed": {{seed}}}"""))
+            .Body.GetProperty("choices")[0].GetProperty("text").GetString()!;
 
         var first = await Sample(7);
         Assert.Equal(first, await Sample(7));
@@ -172,14 +178,16 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         for (int i = 0; i < questions.Length; i++)
         {
             Assert.Equal(HttpStatusCode.OK, answers[i].Status);
-            Assert.Equal(DirectChat(questions[i], 8).Text, answers[i].Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+            Assert.Equal(DirectChat(questions[i], 8).Text,
+                answers[i].Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         }
     }
 
     [Fact]
     public async Task TheOfficialOpenAiClientThroughMicrosoftExtensionsAiChatsAndStreams()
     {
-        var openAi = new OpenAIClient(new ApiKeyCredential(ServerFixture.Key), new OpenAIClientOptions { Endpoint = new Uri(fixture.Address, "v1/") });
+        var openAi = new OpenAIClient(new ApiKeyCredential(ServerFixture.Key),
+            new OpenAIClientOptions { Endpoint = new Uri(fixture.Address, "v1/") });
         IChatClient client = openAi.GetChatClient("tiny").AsIChatClient();
         var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 10 };
         var expected = DirectChat(Question, 10).Text;
@@ -202,17 +210,26 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [InlineData("v1/chat/completions", """[1, 2]""", null, "must be a JSON object, not an array")]
     [InlineData("v1/chat/completions", """{"model": "tiny"}""", "messages", "messages must be a non-empty array")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "tool", "content": "x"}]}""", "messages[0].role", "\"tool\" is not supported")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": 5}]}""", "messages[0].content", "must be a string or an array of text parts, not 5")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}""", "messages[0].content[0]", "only {\"type\": \"text\"")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}""", "messages", "must end with a user message")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": 5}]}""",
+        "messages[0].content", "must be a string or an array of text parts, not 5")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}""",
+        "messages[0].content[0]", "only {\"type\": \"text\"")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}""",
+        "messages", "must end with a user message")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "n": 2}""", "n", "n must be 1")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""", "temperature", "temperature must be a number, not the string \"hot\"")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}""",
+        "temperature", "temperature must be a number, not the string \"hot\"")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", "max_tokens", "at least 1")]
     [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "top_p": 2}""", "top_p", "top_p must be in (0, 1]")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""", "frequency_penalty", "use repetition_penalty")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""", "stop", "stop must be a string or an array of strings")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}}""", "chat_template_kwargs", "apply to a model's own Jinja chat template")]
-    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": [1]}""", "chat_template_kwargs", "must be an object")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 0.5}""",
+        "frequency_penalty", "use repetition_penalty")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "stop": [1]}""",
+        "stop", "stop must be a string or an array of strings")]
+    [InlineData("v1/chat/completions",
+        """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": false}}""",
+        "chat_template_kwargs", "apply to a model's own Jinja chat template")]
+    [InlineData("v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": [1]}""",
+        "chat_template_kwargs", "must be an object")]
     [InlineData("v1/completions", """{"max_tokens": 4}""", "prompt", "prompt is required")]
     [InlineData("v1/completions", """{"prompt": ["a", "b"]}""", "prompt", "several prompts in one request are not supported")]
     public async Task BadRequestsGetOpenAiErrorsNamingTheField(string path, string json, string? param, string message)
@@ -261,7 +278,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [Fact]
     public async Task AClientThatGoesAwayStopsItsGenerationAndFreesTheModel()
     {
-        var request = new GenerationRequest(fixture.Loaded.EncodePrompt(Question), SamplingOptions.Greedy with { MaxNewTokens = 40 }, fixture.Served.CompletionStopTokens);
+        var request = new GenerationRequest(fixture.Loaded.EncodePrompt(Question), SamplingOptions.Greedy with { MaxNewTokens = 40 },
+            fixture.Served.CompletionStopTokens);
         int pieces = 0;
         await Assert.ThrowsAsync<IOException>(() => fixture.Served.GenerateAsync(request,
             _ => ++pieces == 2 ? throw new IOException("connection reset") : Task.CompletedTask, CancellationToken.None));
@@ -292,7 +310,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     [Theory]
     [InlineData("""{"messages": [{"role": "user", "content": "a\ud800b"}]}""", "messages[0].content")]
     [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "stop": ["\udc00"]}""", "stop[0]")]
-    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"\ud800": 1}}""", "a field name in chat_template_kwargs")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"\ud800": 1}}""",
+        "a field name in chat_template_kwargs")]
     public async Task ALoneSurrogateAnywhereIsA400NamingTheField(string json, string param)
     {
         var (status, error) = await PostBytes("v1/chat/completions", new StringContent(json, Encoding.UTF8, "application/json"));
@@ -341,8 +360,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(fixture.Address.Host, fixture.Address.Port);
         var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ServerFixture.Key +
-            "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ-not-a-size\r\n{}\r\n0\r\n\r\n"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+            ServerFixture.Key + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ-not-a-size\r\n{}\r\n0\r\n\r\n"));
         var reply = await new StreamReader(stream).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.StartsWith("HTTP/1.1 400", reply);
         Assert.Contains("\"invalid_request_error\"", reply);
@@ -352,7 +371,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task TooManyMessagesTooLongPromptsAndTooLargeKwargsAre400sNamingTheField()
     {
         var many = string.Join(", ", Enumerable.Repeat("""{"role": "user", "content": "hi"}""", 1001));
-        var (status, error) = await PostBytes("v1/chat/completions", new StringContent($$"""{"messages": [{{many}}]}""", Encoding.UTF8, "application/json"));
+        var (status, error) = await PostBytes("v1/chat/completions",
+            new StringContent($$"""{"messages": [{{many}}]}""", Encoding.UTF8, "application/json"));
         Assert.Equal((HttpStatusCode.BadRequest, "messages"), (status, error.GetProperty("param").GetString()));
         Assert.Contains("at most 1000", error.GetProperty("message").GetString());
 
@@ -360,13 +380,16 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
         (status, error) = await PostBytes("v1/completions", new StringContent(longPrompt, Encoding.UTF8, "application/json"));
         Assert.Equal((HttpStatusCode.BadRequest, "prompt"), (status, error.GetProperty("param").GetString()));
 
-        (status, error) = await PostBytes("v1/chat/completions", new StringContent(ChatBody(new string('x', 1_000_001), 2), Encoding.UTF8, "application/json"));
+        (status, error) = await PostBytes("v1/chat/completions",
+            new StringContent(ChatBody(new string('x', 1_000_001), 2), Encoding.UTF8, "application/json"));
         Assert.Equal((HttpStatusCode.BadRequest, "messages"), (status, error.GetProperty("param").GetString()));
 
         // Two at once, each just under the body limit: both refused, the server unharmed.
         var kwargs = ChatBody(Question, 2, $$""", "chat_template_kwargs": {"doc": "{{new string('x', 4_000_000)}}"}""");
-        var answers = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => PostBytes("v1/chat/completions", new StringContent(kwargs, Encoding.UTF8, "application/json"))));
-        Assert.All(answers, a => Assert.Equal((HttpStatusCode.BadRequest, "chat_template_kwargs"), (a.Status, a.Error.GetProperty("param").GetString())));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 2)
+            .Select(_ => PostBytes("v1/chat/completions", new StringContent(kwargs, Encoding.UTF8, "application/json"))));
+        Assert.All(answers, a =>
+            Assert.Equal((HttpStatusCode.BadRequest, "chat_template_kwargs"), (a.Status, a.Error.GetProperty("param").GetString())));
         Assert.Equal(HttpStatusCode.OK, (await Post("v1/chat/completions", ChatBody(Question, 2))).Status);
     }
 
@@ -388,7 +411,8 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
 
         await using var anyName = await ModelServer.StartAsync(fixture.Served, new ServeOptions(Port: 0, AcceptAnyModel: true));
         using var client = new HttpClient { BaseAddress = anyName.Address };
-        using var accepted = await client.PostAsync("v1/chat/completions", new StringContent(ChatBody(Question, 2).Replace("\"tiny\"", "\"gpt-4o\""), Encoding.UTF8, "application/json"));
+        using var accepted = await client.PostAsync("v1/chat/completions",
+            new StringContent(ChatBody(Question, 2).Replace("\"tiny\"", "\"gpt-4o\""), Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
     }
 

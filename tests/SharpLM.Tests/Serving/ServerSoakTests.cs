@@ -20,7 +20,8 @@ namespace SharpLM.Tests.Serving;
 public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     // A model's own Jinja template with a bomb a request can set off through chat_template_kwargs.
-    const string Template = "{% if boom is defined %}{{ 'x' * boom }}{% endif %}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}" +
+    const string Template = "{% if boom is defined %}{{ 'x' * boom }}{% endif %}" +
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}" +
         "{% if add_generation_prompt %}<|assistant|>{% endif %}";
 
     static readonly string[] BadRequests =
@@ -63,7 +64,8 @@ public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output)
 
     static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
-    static string Chat(int i) => $$"""{"model": "soak", "messages": [{"role": "user", "content": "the old house {{i}}"}], "stream": true, "temperature": 0}""";
+    static string Chat(int i) =>
+        $$"""{"model": "soak", "messages": [{"role": "user", "content": "the old house {{i}}"}], "stream": true, "temperature": 0}""";
 
     async Task StreamWhole(int i)
     {
@@ -123,7 +125,8 @@ public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("messages", error.GetProperty("param").GetString());
-        Assert.Matches(@"tokenizer_config\.json: the chat_template was stopped at a limit: line 1: .* longer than 1000000 \(JinjaLimits\.MaxOutputChars\)",
+        Assert.Matches(
+            @"tokenizer_config\.json: the chat_template was stopped at a limit: line 1: .* longer than 1000000 \(JinjaLimits\.MaxOutputChars\)",
             error.GetProperty("message").GetString());
         await StreamWhole(0);
     }
@@ -172,8 +175,10 @@ public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(healthChecks >= 10, $"only {healthChecks} health checks answered");
         await StreamWhole(1); // still serving
         var after = Memory();
-        output.WriteLine($"memory after: managed {(after.Managed - baseline.Managed) / 1e6:+0.0;-0.0} MB, working set {(after.WorkingSet - baseline.WorkingSet) / 1e6:+0.0;-0.0} MB");
+        output.WriteLine($"memory after: managed {(after.Managed - baseline.Managed) / 1e6:+0.0;-0.0} MB, " +
+                         $"working set {(after.WorkingSet - baseline.WorkingSet) / 1e6:+0.0;-0.0} MB");
         Assert.True(after.Managed < baseline.Managed + 64L * 1024 * 1024, $"managed memory grew from {baseline.Managed} to {after.Managed}");
-        Assert.True(after.WorkingSet < baseline.WorkingSet + 512L * 1024 * 1024, $"working set grew from {baseline.WorkingSet} to {after.WorkingSet}");
+        Assert.True(after.WorkingSet < baseline.WorkingSet + 512L * 1024 * 1024,
+            $"working set grew from {baseline.WorkingSet} to {after.WorkingSet}");
     }
 }

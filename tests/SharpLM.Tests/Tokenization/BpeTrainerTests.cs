@@ -5,7 +5,8 @@ namespace SharpLM.Tests.Tokenization;
 
 public class BpeTrainerTests
 {
-    static ByteLevelBpeTokenizer Train(IEnumerable<string> docs, int vocabSize = 1000, long minFrequency = 2, IReadOnlyList<string>? specials = null) =>
+    static ByteLevelBpeTokenizer Train(IEnumerable<string> docs, int vocabSize = 1000, long minFrequency = 2,
+        IReadOnlyList<string>? specials = null) =>
         new BpeTrainer(new BpeTrainerOptions
         {
             VocabSize = vocabSize,

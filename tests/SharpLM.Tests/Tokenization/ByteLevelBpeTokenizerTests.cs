@@ -9,7 +9,10 @@ public class ByteLevelBpeTokenizerTests
     // GPT-2's bytes_to_unicode, written out independently of ByteLevelAlphabet.
     static List<char> Gpt2ByteChars()
     {
-        var self = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToList();
+        var self = Enumerable.Range('!', '~' - '!' + 1)
+            .Concat(Enumerable.Range('¡', '¬' - '¡' + 1))
+            .Concat(Enumerable.Range('®', 'ÿ' - '®' + 1))
+            .ToList();
         var chars = self.Select(b => (char)b).ToList();
         int n = 0;
         for (int b = 0; b < 256; b++)
@@ -25,7 +28,8 @@ public class ByteLevelBpeTokenizerTests
         var vocab = new StringBuilder();
         var chars = Gpt2ByteChars();
         for (int i = 0; i < 256; i++) vocab.Append($"\"{(chars[i] == '"' ? "\\\"" : chars[i] == '\\' ? "\\\\" : chars[i].ToString())}\": {i}, ");
-        vocab.Append("\"Ġt\": 256, \"Ġa\": 257, \"he\": 258, \"in\": 259, \"re\": 260, \"on\": 261, \"Ġthe\": 262, \"er\": 263, \"Ġs\": 264, \"at\": 265");
+        vocab.Append("\"Ġt\": 256, \"Ġa\": 257, \"he\": 258, \"in\": 259, \"re\": 260, \"on\": 261, \"Ġthe\": 262, \"er\": 263, \"Ġs\": 264, " +
+                     "\"at\": 265");
         vocab.Append(", \"<|endoftext|>\": 50256");
         vocab.Append(extraVocab);
         return $$"""
@@ -104,10 +108,14 @@ public class ByteLevelBpeTokenizerTests
     {
         var vocab = new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["ab"] = 2 };
         Assert.Contains("model.merges[0]", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [("a", "c")], [])).Message);
-        Assert.Contains("already \"a\"", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(0, "[X]")])).Message);
-        Assert.Contains("model.vocab gives it id 2", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(5, "ab")])).Message);
-        Assert.Contains("is given to both", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [])).Message);
-        Assert.Contains("model.unk_token", Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>")).Message);
+        Assert.Contains("already \"a\"",
+            Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(0, "[X]")])).Message);
+        Assert.Contains("model.vocab gives it id 2",
+            Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [new AddedToken(5, "ab")])).Message);
+        Assert.Contains("is given to both",
+            Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [])).Message);
+        Assert.Contains("model.unk_token",
+            Assert.Throws<SharpLMException>(() => new ByteLevelBpeTokenizer(vocab, [], [], unkToken: "<unk>")).Message);
     }
 
     [Fact]

@@ -97,7 +97,8 @@ public sealed class Gpt2ReferenceTests : IDisposable
         foreach (var text in texts)
         {
             var expected = reference.Value.EncodeToIds(text);
-            Assert.True(expected.SequenceEqual(tokenizer.Encode(text)), $"\"{text}\": [{string.Join(", ", expected)}] vs [{string.Join(", ", tokenizer.Encode(text))}]");
+            Assert.True(expected.SequenceEqual(tokenizer.Encode(text)),
+                $"\"{text}\": [{string.Join(", ", expected)}] vs [{string.Join(", ", tokenizer.Encode(text))}]");
             Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
         }
         Assert.Equal([15496, 50256, 6894], tokenizer.Encode("Hello<|endoftext|>world", allowSpecial: true));

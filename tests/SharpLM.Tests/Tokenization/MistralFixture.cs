@@ -17,7 +17,8 @@ static class MistralFixture
         return bytes.ToArray();
     });
 
-    static readonly Lazy<SentencePieceBpeTokenizer> tokenizer = new(() => (SentencePieceBpeTokenizer)TokenizerLoader.Parse(Json, "mistral-7b/tokenizer.json"));
+    static readonly Lazy<SentencePieceBpeTokenizer> tokenizer =
+        new(() => (SentencePieceBpeTokenizer)TokenizerLoader.Parse(Json, "mistral-7b/tokenizer.json"));
 
     /// <summary>The uncompressed file.</summary>
     public static byte[] Json => json.Value;

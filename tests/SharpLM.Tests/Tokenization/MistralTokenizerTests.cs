@@ -26,7 +26,10 @@ public sealed class MistralTokenizerTests : IDisposable
         {
             case nameof(MistralReference.MetaspaceFirst):
                 json["normalizer"] = null;
-                json["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = metaspace, ["prepend_scheme"] = "first", ["split"] = false };
+                json["pre_tokenizer"] = new JsonObject
+                {
+                    ["type"] = "Metaspace", ["replacement"] = metaspace, ["prepend_scheme"] = "first", ["split"] = false,
+                };
                 break;
             case nameof(MistralReference.MetaspaceLegacy):
                 json["normalizer"] = null;
@@ -35,7 +38,10 @@ public sealed class MistralTokenizerTests : IDisposable
                 break;
             case nameof(MistralReference.MetaspaceNever):
                 json["normalizer"] = null;
-                json["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = metaspace, ["prepend_scheme"] = "never", ["split"] = true };
+                json["pre_tokenizer"] = new JsonObject
+                {
+                    ["type"] = "Metaspace", ["replacement"] = metaspace, ["prepend_scheme"] = "never", ["split"] = true,
+                };
                 break;
             case nameof(MistralReference.NoByteFallback):
                 json["model"]!["byte_fallback"] = false;
@@ -127,7 +133,8 @@ public sealed class MistralTokenizerTests : IDisposable
     [Fact]
     public void DecodesIdSequencesAsHuggingFace()
     {
-        foreach (var (name, rows) in new[] { ("Mistral", MistralReference.MistralDecode), ("MetaspaceLegacy", MistralReference.MetaspaceLegacyDecode) })
+        foreach (var (name, rows) in
+                 new[] { ("Mistral", MistralReference.MistralDecode), ("MetaspaceLegacy", MistralReference.MetaspaceLegacyDecode) })
         {
             var tokenizer = Variant(name);
             foreach (var (ids, decoded, decodedSkip) in rows)
@@ -200,7 +207,12 @@ public sealed class MistralTokenizerTests : IDisposable
         {
             var chars = new char[random.Next(40)];
             for (int i = 0; i < chars.Length; i++)
-                chars[i] = random.Next(3) switch { 0 => (char)random.Next(0x20, 0x7F), 1 => " \t\n\0"[random.Next(4)], _ => (char)random.Next(0x10000) };
+                chars[i] = random.Next(3) switch
+                {
+                    0 => (char)random.Next(0x20, 0x7F),
+                    1 => " \t\n\0"[random.Next(4)],
+                    _ => (char)random.Next(0x10000),
+                };
             // "▁" in the text decodes as a space (as in Hugging Face).
             string text = new string(chars).Replace('\u2581', 'x');
             Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));

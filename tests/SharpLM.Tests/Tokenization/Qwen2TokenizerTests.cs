@@ -60,7 +60,8 @@ public class Qwen2TokenizerTests
         Assert.Equal(151643, guessed.Bos); // <|endoftext|> by name, as for GPT-2 (the vocabulary's ordinary "<s>" is no candidate)
 
         // Qwen2.5-Instruct's tokenizer_config.json: no begin token, answers end with <|im_end|>.
-        dir.Write("tokenizer_config.json", """{"bos_token": null, "eos_token": "<|im_end|>", "pad_token": {"content": "<|endoftext|>", "special": true}}""");
+        dir.Write("tokenizer_config.json",
+            """{"bos_token": null, "eos_token": "<|im_end|>", "pad_token": {"content": "<|endoftext|>", "special": true}}""");
         var configured = TokenizerLoader.Load(dir.Path).Special;
         Assert.Null(configured.Bos);
         Assert.Equal(151645, configured.Eos);

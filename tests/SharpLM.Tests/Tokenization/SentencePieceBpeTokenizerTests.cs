@@ -87,7 +87,8 @@ public class SentencePieceBpeTokenizerTests
         Assert.Equal(["▁Hey", "▁", "▁friend!"], words.Select(w => text.Substring(w.Start, w.Length)));
 
         words.Clear();
-        Assert.Equal("x y", new MetaspacePreTokenizer('▁', PrependScheme.First, Split: false).PreTokenize("x y", atStart: false, words).Replace('▁', ' '));
+        Assert.Equal("x y",
+            new MetaspacePreTokenizer('▁', PrependScheme.First, Split: false).PreTokenize("x y", atStart: false, words).Replace('▁', ' '));
         Assert.Equal([(0, 3)], words);
         words.Clear();
         Assert.Equal("▁x", new MetaspacePreTokenizer('▁', PrependScheme.First).PreTokenize("x", atStart: true, words));
@@ -125,10 +126,13 @@ public class SentencePieceBpeTokenizerTests
     public void InconsistentPartsAreRejected()
     {
         Assert.Contains("model.unk_token", Assert.Throws<SharpLMException>(() => Tiny(new SentencePieceBpeOptions { UnkToken = "<nope>" })).Message);
-        Assert.Contains("model.merges[0]", Assert.Throws<SharpLMException>(() => new SentencePieceBpeTokenizer(TinyVocab, [("a", "z")], TinySpecials)).Message);
-        Assert.Contains("model.vocab gives it id 1", Assert.Throws<SharpLMException>(() => new SentencePieceBpeTokenizer(TinyVocab, [], [new AddedToken(15, "<s>")])).Message);
+        Assert.Contains("model.merges[0]",
+            Assert.Throws<SharpLMException>(() => new SentencePieceBpeTokenizer(TinyVocab, [("a", "z")], TinySpecials)).Message);
+        Assert.Contains("model.vocab gives it id 1",
+            Assert.Throws<SharpLMException>(() => new SentencePieceBpeTokenizer(TinyVocab, [], [new AddedToken(15, "<s>")])).Message);
         Assert.Contains("is given to both", Assert.Throws<SharpLMException>(() =>
-            new SentencePieceBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [], new SentencePieceBpeOptions { UnkToken = null })).Message);
+            new SentencePieceBpeTokenizer(new Dictionary<string, int> { ["a"] = 0, ["b"] = 0 }, [], [],
+                new SentencePieceBpeOptions { UnkToken = null })).Message);
         Assert.Contains("pattern is empty", Assert.Throws<SharpLMException>(() => new ReplaceNormalizer("", "x")).Message);
     }
 }

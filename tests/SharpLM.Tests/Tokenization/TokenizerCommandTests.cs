@@ -32,7 +32,8 @@ public sealed class TokenizerCommandTests : IDisposable
     {
         string corpus = WriteCorpus();
         string output = Path.Combine(dir, "out");
-        Assert.Equal(0, Run("tokenizer", "train", "--input", corpus, "--vocab-size", "300", "--special-tokens", "<pad>,<s>,</s>", "--output", output));
+        Assert.Equal(0, Run("tokenizer", "train", "--input", corpus, "--vocab-size", "300", "--special-tokens", "<pad>,<s>,</s>",
+            "--output", output));
 
         var tokenizer = ByteLevelBpeTokenizer.Load(Path.Combine(output, "tokenizer.json"));
         Assert.Equal(300, tokenizer.VocabSize);

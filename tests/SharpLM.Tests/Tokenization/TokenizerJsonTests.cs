@@ -59,7 +59,8 @@ public sealed class TokenizerJsonTests : IDisposable
     public void RoundTripsLlama3StylePreTokenizerAndIgnoreMerges()
     {
         var trained = TestCorpus.Tokenizer;
-        var llamaStyle = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(Llama3Pattern), ignoreMerges: true);
+        var llamaStyle = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(Llama3Pattern),
+            ignoreMerges: true);
         var json = JsonNode.Parse(TokenizerJson.Serialize(llamaStyle))!;
         var steps = json["pre_tokenizer"]!["pretokenizers"]!.AsArray();
         Assert.Equal("Split", (string?)steps[0]!["type"]);
@@ -80,7 +81,8 @@ public sealed class TokenizerJsonTests : IDisposable
     public void RoundTripsDigitsPreTokenizer(string pattern, string steps)
     {
         var trained = TestCorpus.Tokenizer;
-        var tokenizer = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(pattern, individualDigits: true));
+        var tokenizer = new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens,
+            new PreTokenizer(pattern, individualDigits: true));
         var json = JsonNode.Parse(TokenizerJson.Serialize(tokenizer))!;
         Assert.Equal(steps, string.Join(",", json["pre_tokenizer"]!["pretokenizers"]!.AsArray().Select(s => (string?)s!["type"])));
 
@@ -94,7 +96,8 @@ public sealed class TokenizerJsonTests : IDisposable
     public void SplitPatternsFromAFileCannotHang()
     {
         var trained = TestCorpus.Tokenizer;
-        var json = JsonNode.Parse(TokenizerJson.Serialize(new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(Llama3Pattern))))!;
+        var json = JsonNode.Parse(TokenizerJson.Serialize(
+            new ByteLevelBpeTokenizer(trained.Vocab, trained.Merges, trained.AddedTokens, new PreTokenizer(Llama3Pattern))))!;
         ByteLevelBpeTokenizer With(string pattern)
         {
             json["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = pattern;
@@ -110,7 +113,8 @@ public sealed class TokenizerJsonTests : IDisposable
 
         // With one it backtracks, until the match timeout names the file and field.
         var e = Assert.Throws<SharpLMException>(() => With("(?!x)(a+)+$").Encode(text));
-        Assert.StartsWith("evil/tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: the regular expression \"(?!x)(a+)+$\" took longer than 2 s", e.Message);
+        Assert.StartsWith("evil/tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: " +
+                          "the regular expression \"(?!x)(a+)+$\" took longer than 2 s", e.Message);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"refused only after {clock.Elapsed}");
     }
 
@@ -133,7 +137,10 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"type\": \"BPE\"", "\"type\": \"WordPiece\""), "model.type", "WordPiece" },
         { Replace("\"merges\": [", "\"merges\": [[\"q\", \"zz\"], "), "model.merges[0]", "\"zz\" is not in model.vocab" },
         { Replace("\"merges\": [", "\"merges\": [\"a b c\", "), "model.merges[0]", "one space" },
-        { Replace("\"merges\": [", "\"merges\": [42, "), "field \"model.merges[0]\" is the number 42", "expected [\"left\", \"right\"] or \"left right\"" },
+        {
+            Replace("\"merges\": [", "\"merges\": [42, "), "field \"model.merges[0]\" is the number 42",
+            "expected [\"left\", \"right\"] or \"left right\""
+        },
         { Replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"NFKC\"}"), "normalizer", "NFKC" },
         { Replace("\"add_prefix_space\": false", "\"add_prefix_space\": true"), "pre_tokenizer.add_prefix_space", "not supported" },
         { Replace("\"pre_tokenizer\": {", "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Whitespace\"}]}, \"x\": {"),
@@ -143,9 +150,15 @@ public sealed class TokenizerJsonTests : IDisposable
         { Replace("\"lstrip\": false", "\"lstrip\": true"), "added_tokens[0].lstrip", "not supported" },
         { Replace("\"id\": 1,", "\"id\": 2,"), "added_tokens[1]", "would give it id 1" },
         { Replace("\"id\": 3,", "\"id\": 9999,"), "added_tokens[3]", "would give it id 3" },
-        { Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "field \"model.vocab[\"x\"]\" is the string \"seven\"", "expected an integer id" },
+        {
+            Replace("\"vocab\": {", "\"vocab\": {\"x\": \"seven\", "), "field \"model.vocab[\"x\"]\" is the string \"seven\"",
+            "expected an integer id"
+        },
         { Replace("\"vocab\": {", "\"vocab\": {\"\\ud800\": 5000, "), "field \"model.vocab\"", "unpaired UTF-16 surrogate" },
-        { Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]", "would give it id 400" },
+        {
+            Replace("\"added_tokens\": [", "\"added_tokens\": [{\"id\": 9000, \"content\": \"<extra>\"}, "), "added_tokens[0]",
+            "would give it id 400"
+        },
         { Replace("\"unk_token\": null", "\"unk_token\": \"<nope>\""), "model.unk_token", "<nope>" },
     };
 

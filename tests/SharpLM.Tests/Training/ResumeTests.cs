@@ -76,7 +76,11 @@ public class ResumeTests
         trainer.Run();
         var names = Directory.GetDirectories(runFolder).Select(Path.GetFileName).Order().ToArray();
         Assert.Equal(new[] { "checkpoint-11", "checkpoint-12" }, names);
-        foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json", "trainer_state.json", "optimizer.safetensors", "rng_state.safetensors" })
+        foreach (var f in new[]
+                 {
+                     "config.json", "model.safetensors", "generation_config.json", "trainer_state.json", "optimizer.safetensors",
+                     "rng_state.safetensors",
+                 })
             Assert.True(File.Exists(Path.Combine(runFolder, "checkpoint-12", f)), f);
     }
 
@@ -89,7 +93,8 @@ public class ResumeTests
         using var loaded = ModelFolder.Load(dir.Path);
         foreach (var ((name, a), (_, b)) in model.named_parameters().Zip(loaded.named_parameters()))
             Assert.True(a.Equals(b), name);
-        Assert.Equal(model.Config.ToJson().Replace("\"torch_dtype\": \"float32\",", ""), loaded.Config.ToJson().Replace("\"torch_dtype\": \"float32\",", ""));
+        Assert.Equal(model.Config.ToJson().Replace("\"torch_dtype\": \"float32\",", ""),
+            loaded.Config.ToJson().Replace("\"torch_dtype\": \"float32\",", ""));
     }
 
     [Fact]
@@ -114,7 +119,8 @@ public class ResumeTests
 
         // A checkpoint folder without its optimizer state cannot be resumed, and the error says why.
         using var trainer = new Trainer(model, Data(), null, Options);
-        var restore = Assert.Throws<SharpLMException>(() => new CheckpointManager(dir.File("run"), 2, ModelFolder.CheckpointContent(null)).Restore(trainer, dir.File("m2")));
+        var restore = Assert.Throws<SharpLMException>(() =>
+            new CheckpointManager(dir.File("run"), 2, ModelFolder.CheckpointContent(null)).Restore(trainer, dir.File("m2")));
         Assert.Contains("trainer_state.json is missing", restore.Message);
     }
 

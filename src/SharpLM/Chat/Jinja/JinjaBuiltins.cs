@@ -16,14 +16,18 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
     string Text(object? v) => Str(v, budget.MaxChars);
 
     /// <summary>A value for an error message: its repr, shortened.</summary>
-    string Quote(object? v) => Repr(v is string or long or double or bool or null ? v : TypeName(v), budget.MaxChars) is var r && r.Length > 60 ? r[..60] + "..." : r;
+    string Quote(object? v) =>
+        Repr(v is string or long or double or bool or null ? v : TypeName(v), budget.MaxChars) is var r && r.Length > 60 ? r[..60] + "..." : r;
 
     public Dictionary<string, object?> Globals() => new()
     {
         ["range"] = (JinjaCallable)((a, _) => Range(a)),
-        ["namespace"] = (JinjaCallable)((a, k) => new Namespace(a.Count == 0 ? new(k) : throw new JinjaException("namespace() takes only name=value arguments"))),
-        ["raise_exception"] = (JinjaCallable)((a, _) => throw new RaisedException(a.Count > 0 ? Text(a[0]) : "the chat template raised an exception")),
-        ["strftime_now"] = (JinjaCallable)((a, _) => Strftime(now, a.Count > 0 && a[0] is string f ? f : throw new JinjaException("strftime_now(format) needs a format string"))),
+        ["namespace"] = (JinjaCallable)((a, k) =>
+            new Namespace(a.Count == 0 ? new(k) : throw new JinjaException("namespace() takes only name=value arguments"))),
+        ["raise_exception"] = (JinjaCallable)((a, _) =>
+            throw new RaisedException(a.Count > 0 ? Text(a[0]) : "the chat template raised an exception")),
+        ["strftime_now"] = (JinjaCallable)((a, _) =>
+            Strftime(now, a.Count > 0 && a[0] is string f ? f : throw new JinjaException("strftime_now(format) needs a format string"))),
     };
 
     // ---- attributes and items ----
@@ -66,10 +70,12 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
     object? Method(object? target, string name) => (target, name) switch
     {
         (string s, _) => StringMethod(s, name),
-        (Dictionary<string, object?> d, "items") => (JinjaCallable)((_, _) => d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()),
+        (Dictionary<string, object?> d, "items") => (JinjaCallable)((_, _) =>
+            d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()),
         (Dictionary<string, object?> d, "keys") => (JinjaCallable)((_, _) => d.Keys.Cast<object?>().ToList()),
         (Dictionary<string, object?> d, "values") => (JinjaCallable)((_, _) => d.Values.ToList()),
-        (Dictionary<string, object?> d, "get") => (JinjaCallable)((a, _) => a.Count > 0 && a[0] is string k && d.TryGetValue(k, out var v) ? v : a.Count > 1 ? a[1] : null),
+        (Dictionary<string, object?> d, "get") => (JinjaCallable)((a, _) =>
+            a.Count > 0 && a[0] is string k && d.TryGetValue(k, out var v) ? v : a.Count > 1 ? a[1] : null),
         (List<object?> l, "index") => (JinjaCallable)((a, _) => (long)l.FindIndex(x => JinjaValues.Equals(x, Arg(a, 0, "index")))),
         (List<object?> l, "count") => (JinjaCallable)((a, _) => (long)l.Count(x => JinjaValues.Equals(x, Arg(a, 0, "count")))),
         _ => null,
@@ -107,16 +113,39 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
             Iterate(v).Select(x => Text(k.TryGetValue("attribute", out var at) ? GetAttribute(x, Text(at), "item") : x))),
         // These filters are the string methods of the same names applied to the value's text.
         "upper" or "lower" or "title" or "capitalize" or "replace" => StringMethod(Text(v), name)!(a, k),
-        "default" or "d" => v is Undefined || (Truthy(a.Count > 1 ? a[1] : k.GetValueOrDefault("boolean", false)) && !Truthy(v)) ? (a.Count > 0 ? a[0] : "") : v,
-        "tojson" => ToJson(v, budget.MaxChars, (a.Count > 0 ? a[0] : k.GetValueOrDefault("indent")) is long n ? (int)Math.Clamp(n, 0, int.MaxValue) : null),
+        "default" or "d" => v is Undefined || (Truthy(a.Count > 1 ? a[1] : k.GetValueOrDefault("boolean", false)) && !Truthy(v))
+            ? (a.Count > 0 ? a[0] : "")
+            : v,
+        "tojson" => ToJson(v, budget.MaxChars,
+            (a.Count > 0 ? a[0] : k.GetValueOrDefault("indent")) is long n ? (int)Math.Clamp(n, 0, int.MaxValue) : null),
         "string" => Text(v),
-        "int" => v switch { long l => l, double d => checked((long)d), string s when long.TryParse(s.Trim(), out var l) => l, _ => a.Count > 0 ? a[0] : 0L },
-        "float" => v switch { long l => (double)l, double d => d, string s when double.TryParse(s.Trim(), CultureInfo.InvariantCulture, out var d) => d, _ => 0.0 },
-        "abs" => v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), _ => throw new JinjaException($"abs needs a number, not {Article(v)}") },
+        "int" => v switch
+        {
+            long l => l,
+            double d => checked((long)d),
+            string s when long.TryParse(s.Trim(), out var l) => l,
+            _ => a.Count > 0 ? a[0] : 0L,
+        },
+        "float" => v switch
+        {
+            long l => (double)l,
+            double d => d,
+            string s when double.TryParse(s.Trim(), CultureInfo.InvariantCulture, out var d) => d,
+            _ => 0.0,
+        },
+        "abs" => v switch
+        {
+            long l => (object)Math.Abs(l),
+            double d => Math.Abs(d),
+            _ => throw new JinjaException($"abs needs a number, not {Article(v)}"),
+        },
         "reverse" => v is string s ? string.Concat(StringElements(s).Cast<string>().Reverse()) : Iterate(v).AsEnumerable().Reverse().ToList(),
-        "items" => v is Dictionary<string, object?> d ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new JinjaException($"items needs a dict, not {Article(v)}"),
+        "items" => v is Dictionary<string, object?> d
+            ? d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
+            : throw new JinjaException($"items needs a dict, not {Article(v)}"),
         "safe" => v,
-        "selectattr" or "rejectattr" => Items(v).Where(x => SelectTest(Attribute(x, Text(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
+        "selectattr" or "rejectattr" =>
+            Items(v).Where(x => SelectTest(Attribute(x, Text(Arg(a, 0, name))), a.Skip(1).ToList()) == (name == "selectattr")).ToList(),
         "select" or "reject" => Items(v).Where(x => SelectTest(x, a) == (name == "select")).ToList(),
         "map" => Items(v).Select(x => k.TryGetValue("attribute", out var at) ? Attribute(x, Text(at), k.GetValueOrDefault("default"))
             : Filter(Text(Arg(a, 0, "map")), x, a.Skip(1).ToList(), [])).ToList(),
@@ -179,7 +208,9 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
 
     public static bool Contains(object? container, object? item) => container switch
     {
-        string s => item is string sub ? s.Contains(sub, StringComparison.Ordinal) : throw new JinjaException($"'in <string>' needs a string on the left, not {Article(item)}"),
+        string s => item is string sub
+            ? s.Contains(sub, StringComparison.Ordinal)
+            : throw new JinjaException($"'in <string>' needs a string on the left, not {Article(item)}"),
         List<object?> l => l.Any(x => JinjaValues.Equals(x, item)),
         Dictionary<string, object?> d => item is string key && d.ContainsKey(key),
         Undefined => false,
@@ -261,7 +292,8 @@ sealed class JinjaBuiltins(DateTime now, RenderBudget budget)
         string old = Text(Arg(args, 0, "replace")), replacement = Text(Arg(args, 1, "replace"));
         if (old.Length > 0 && replacement.Length > old.Length)
             budget.Size(s.Length + (long)CountOf(s, old) * (replacement.Length - old.Length), "the text of replace()");
-        if (args.Count < 3 || args[2] is not long count || count < 0) return old.Length == 0 ? s : s.Replace(old, replacement, StringComparison.Ordinal);
+        if (args.Count < 3 || args[2] is not long count || count < 0)
+            return old.Length == 0 ? s : s.Replace(old, replacement, StringComparison.Ordinal);
         var sb = new StringBuilder();
         int from = 0;
         for (long n = 0; n < count; n++)

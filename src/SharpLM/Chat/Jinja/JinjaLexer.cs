@@ -131,7 +131,8 @@ static class JinjaLexer
         return -1;
     }
 
-    static readonly string[] Operators = ["**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "|", ".", ",", ":", "(", ")", "[", "]", "{", "}", "<", ">", "="];
+    static readonly string[] Operators =
+        ["**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "|", ".", ",", ":", "(", ")", "[", "]", "{", "}", "<", ">", "="];
 
     /// <summary>The tokens of one tag's inside.</summary>
     public static List<Token> Tokenize(string source, int line)
@@ -166,7 +167,8 @@ static class JinjaLexer
                 tokens.Add(isFloat
                     ? new Token(TokenKind.Float, text, line) { Value = double.Parse(text, CultureInfo.InvariantCulture) }
                     : new Token(TokenKind.Integer, text, line) { Value = long.TryParse(text, CultureInfo.InvariantCulture, out var n) ? n
-                        : throw new JinjaException($"line {line}: the integer {(text.Length > 30 ? text[..30] + "..." : text)} does not fit in 64 bits") });
+                        : throw new JinjaException(
+                            $"line {line}: the integer {(text.Length > 30 ? text[..30] + "..." : text)} does not fit in 64 bits") });
             }
             else if (c is '\'' or '"')
             {

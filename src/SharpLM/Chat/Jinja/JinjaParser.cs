@@ -104,7 +104,8 @@ sealed class JinjaParser
     {
         var (body, end) = Block();
         if (end is null || !ends.Contains(end))
-            throw new JinjaException($"line {line}: '{opener}' is not closed (expected {string.Join(" or ", ends)}{(end is null ? ", found the end of the template" : $", found {end}")})");
+            throw new JinjaException($"line {line}: '{opener}' is not closed " +
+                                     $"(expected {string.Join(" or ", ends)}{(end is null ? ", found the end of the template" : $", found {end}")})");
         return (body, end);
     }
 
@@ -263,7 +264,8 @@ sealed class JinjaParser
     Expr Product()
     {
         var left = Power();
-        while (Peek.Kind == TokenKind.Operator && Peek.Text is "*" or "/" or "//" or "%") left = new BinaryExpr(Advance().Text, left, Power(), left.Line);
+        while (Peek.Kind == TokenKind.Operator && Peek.Text is "*" or "/" or "//" or "%")
+            left = new BinaryExpr(Advance().Text, left, Power(), left.Line);
         return left;
     }
 

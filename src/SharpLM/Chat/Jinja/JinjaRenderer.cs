@@ -178,7 +178,9 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
                 LiteralExpr l => l.Value,
                 NameExpr n => scope.Get(n.Name),
                 ListExpr l => l.Items.Select(i => Evaluate(i, scope)).ToList(),
-                DictExpr d => d.Items.ToDictionary(i => Evaluate(i.Key, scope) as string ?? throw new JinjaException("dict keys must be strings"), i => Evaluate(i.Value, scope)),
+                DictExpr d => d.Items.ToDictionary(
+                    i => Evaluate(i.Key, scope) as string ?? throw new JinjaException("dict keys must be strings"),
+                    i => Evaluate(i.Value, scope)),
                 AttributeExpr a => builtins.GetAttribute(Evaluate(a.Target, scope), a.Name, Describe(a.Target)),
                 IndexExpr i => builtins.GetItem(Evaluate(i.Target, scope), Evaluate(i.Key, scope), Describe(i.Target)),
                 SliceExpr s => Slice(Evaluate(s.Target, scope), Optional(s.Start, scope), Optional(s.Stop, scope), Optional(s.Step, scope)),
@@ -187,7 +189,9 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
                 TestExpr t => builtins.Test(t.Name, Evaluate(t.Target, scope), Positional(t.Args, scope)) != t.Negated,
                 UnaryExpr u => Unary(u.Op, Evaluate(u.Operand, scope)),
                 BinaryExpr b => Binary(b, scope),
-                ConditionalExpr c => Truthy(Evaluate(c.Condition, scope)) ? Evaluate(c.Then, scope) : c.Else is null ? new Undefined("else") : Evaluate(c.Else, scope),
+                ConditionalExpr c => Truthy(Evaluate(c.Condition, scope))
+                    ? Evaluate(c.Then, scope)
+                    : c.Else is null ? new Undefined("else") : Evaluate(c.Else, scope),
                 _ => throw new InvalidOperationException(expr.GetType().Name),
             };
             // Every value a template makes is bounded, so no later step copies a runaway one; what operations build
@@ -209,7 +213,8 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
         {
             throw new JinjaLimitException($"line {expr.Line}: {e.Message}");
         }
-        catch (JinjaException e) when (!e.Message.StartsWith("line ", StringComparison.Ordinal) && e is not RaisedException and not JinjaLimitException)
+        catch (JinjaException e)
+            when (!e.Message.StartsWith("line ", StringComparison.Ordinal) && e is not RaisedException and not JinjaLimitException)
         {
             throw new JinjaException($"line {expr.Line}: {e.Message}");
         }
@@ -267,7 +272,8 @@ sealed class JinjaRenderer(JinjaBuiltins builtins, RenderBudget budget)
         if (by > 0)
             for (long i = Clamp(start, 0, 0, n), end = Clamp(stop, n, 0, n); i < end; i = by < end - i ? i + by : end) picked.Add((int)i);
         else
-            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i = by > end - i ? i + by : end) picked.Add((int)i);
+            for (long i = Clamp(start, n - 1, -1, n - 1), end = Clamp(stop, -1, -1, n - 1); i > end; i = by > end - i ? i + by : end)
+                picked.Add((int)i);
         if (chars is not null) return string.Create(picked.Count, (chars, picked), (span, c) =>
         {
             for (int k = 0; k < span.Length; k++) span[k] = c.chars[c.picked[k]];

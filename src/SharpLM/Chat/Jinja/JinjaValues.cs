@@ -209,8 +209,12 @@ static class JinjaValues
             case long or double: WriteRepr(sb, v, max); break;
             case string s: WriteJsonString(sb, s); break;
             case List<object?> l: WriteJsonItems(sb, '[', ']', l.Select(x => ((string?)null, x)).ToList(), indent, depth, max); break;
-            case Dictionary<string, object?> d: WriteJsonItems(sb, '{', '}', d.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max); break;
-            case Namespace n: WriteJsonItems(sb, '{', '}', n.Attributes.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max); break;
+            case Dictionary<string, object?> d:
+                WriteJsonItems(sb, '{', '}', d.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max);
+                break;
+            case Namespace n:
+                WriteJsonItems(sb, '{', '}', n.Attributes.Select(kv => ((string?)kv.Key, kv.Value)).ToList(), indent, depth, max);
+                break;
             default: throw new JinjaException($"{Article(v)} cannot be written as JSON");
         }
     }
@@ -233,7 +237,8 @@ static class JinjaValues
     static void Indent(StringBuilder sb, int indent, int depth, int max)
     {
         long spaces = Math.Max(0, (long)indent * depth);
-        if (sb.Length + spaces > max) throw new JinjaLimitException($"a value's JSON would be longer than {max} characters (JinjaLimits.MaxOutputChars)");
+        if (sb.Length + spaces > max)
+            throw new JinjaLimitException($"a value's JSON would be longer than {max} characters (JinjaLimits.MaxOutputChars)");
         sb.Append('\n').Append(' ', (int)spaces);
     }
 

@@ -49,7 +49,8 @@ sealed class RenderBudget(JinjaLimits limits, CancellationToken cancel)
     {
         built += length;
         if (built > limits.MaxBuiltChars)
-            throw new JinjaLimitException($"the strings and lists built passed {limits.MaxBuiltChars} characters and items in all (JinjaLimits.MaxBuiltChars)");
+            throw new JinjaLimitException($"the strings and lists built passed {limits.MaxBuiltChars} characters and items in all " +
+                                          "(JinjaLimits.MaxBuiltChars)");
     }
 
     /// <summary>Shared with the parser: past the limit, or too close to the end of the thread's stack, is refused.</summary>

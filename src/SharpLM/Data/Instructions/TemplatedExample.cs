@@ -26,7 +26,8 @@ public sealed record TemplatedExample(int[] Ids, bool[] Trained)
 
     /// <summary>A conversation for training: the template's rendering, trained on the assistant's answers and what ends
     /// them; <paramref name="trainOnPrompt"/> trains every token but the first.</summary>
-    public static TemplatedExample FromConversation(Conversation conversation, ChatTemplate template, ITokenizer tokenizer, bool trainOnPrompt = false)
+    public static TemplatedExample FromConversation(Conversation conversation, ChatTemplate template, ITokenizer tokenizer,
+        bool trainOnPrompt = false)
     {
         var rendered = template.Render(tokenizer, conversation);
         var trained = trainOnPrompt ? Enumerable.Repeat(true, rendered.Ids.Length).ToArray() : rendered.InAnswer.ToArray();

@@ -38,7 +38,8 @@ public class JinjaLimitsTests
     [Fact]
     public void QuadraticAppendsStopAtTheLimitOnWhatIsBuilt()
     {
-        const string template = "{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ 'abcdefghijklmnopqrstuvwxyz' %}{% endfor %}";
+        const string template = "{% set ns = namespace(s='') %}{% for i in range(100000) %}" +
+                                "{% set ns.s = ns.s ~ 'abcdefghijklmnopqrstuvwxyz' %}{% endfor %}";
         Assert.Contains("(JinjaLimits.MaxBuiltChars)", Refused(template).Message);
         // Strings kept in a list are each within bounds, but not all of them together.
         const string hoarding = "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [('x' * 1000000) ~ i] %}{% endfor %}";
@@ -49,7 +50,8 @@ public class JinjaLimitsTests
     public void SlowTemplatesStopAtTheTimeLimit()
     {
         const string template = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
-        Assert.Contains("longer than 0.2 s (JinjaLimits.MaxTime)", Refused(template, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(200) }).Message);
+        Assert.Contains("longer than 0.2 s (JinjaLimits.MaxTime)",
+            Refused(template, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(200) }).Message);
         var unique = "{{ range(100000) | unique | list | length }}";
         Assert.Contains("(JinjaLimits.MaxTime)", Refused(unique, new JinjaLimits { MaxTime = TimeSpan.FromMilliseconds(200) }).Message);
     }
@@ -114,7 +116,8 @@ public class JinjaLimitsTests
     [InlineData("{{ -7 // 2 }}|{{ 7 // -2 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 2 ** 62 }}|{{ 2 ** -1 }}", "-4|-4|2|-2|4611686018427387904|0.5")]
     [InlineData("{{ '-'.join([[1], 2, 'a']) }}|{{ 'ab'.startswith(['x', 'a']) }}", "[1]-2-a|True")]
     [InlineData("{{ 'a,b,c'.split(',', 9223372036854775807) }}", "['a', 'b', 'c']")]
-    [InlineData("{{ [1, 2, 3][1::9223372036854775807] }}|{{ 'abc'[2::-9223372036854775807] }}|{{ 'abcdef'[-2:0:-2] }}|{{ 'a🙂b'[::-1] }}", "[2]|c|ec|b🙂a")]
+    [InlineData("{{ [1, 2, 3][1::9223372036854775807] }}|{{ 'abc'[2::-9223372036854775807] }}|{{ 'abcdef'[-2:0:-2] }}|{{ 'a🙂b'[::-1] }}",
+        "[2]|c|ec|b🙂a")]
     public void ArithmeticJoinAndSlicesKeepPythonsMeaning(string template, string expected) =>
         Assert.Equal(expected, JinjaTemplate.Parse(template).Render(new Dictionary<string, object?>()));
 
@@ -132,7 +135,8 @@ public class JinjaLimitsTests
     {
         var template = JinjaTemplate.Parse("{{ 'x' * 20 }}");
         Assert.Equal(20, template.Render(new Dictionary<string, object?>()).Length);
-        var e = Assert.Throws<JinjaLimitException>(() => template.WithLimits(new JinjaLimits { MaxOutputChars = 10 }).Render(new Dictionary<string, object?>()));
+        var e = Assert.Throws<JinjaLimitException>(() =>
+            template.WithLimits(new JinjaLimits { MaxOutputChars = 10 }).Render(new Dictionary<string, object?>()));
         Assert.Equal("line 1: a repeated string would be longer than 10 (JinjaLimits.MaxOutputChars)", e.Message);
     }
 }

@@ -19,7 +19,8 @@ public class JinjaReferenceTests
     {
         var data = new TheoryData<string, string, bool>();
         foreach (var c in Expected.GetProperty("cases").EnumerateArray())
-            data.Add(c.GetProperty("template").GetString()!, c.GetProperty("conversation").GetString()!, c.GetProperty("add_generation_prompt").GetBoolean());
+            data.Add(c.GetProperty("template").GetString()!, c.GetProperty("conversation").GetString()!,
+                c.GetProperty("add_generation_prompt").GetBoolean());
         return data;
     }
 
@@ -33,7 +34,10 @@ public class JinjaReferenceTests
         var variables = new Dictionary<string, object?>
         {
             ["messages"] = Expected.GetProperty("conversations").GetProperty(conversation).EnumerateArray()
-                .Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.GetProperty("role").GetString(), ["content"] = m.GetProperty("content").GetString() }).ToList(),
+                .Select(m => (object?)new Dictionary<string, object?>
+                {
+                    ["role"] = m.GetProperty("role").GetString(), ["content"] = m.GetProperty("content").GetString(),
+                }).ToList(),
             ["add_generation_prompt"] = addGenerationPrompt,
             ["bos_token"] = t.GetProperty("bos_token").GetString() ?? "",
             ["eos_token"] = t.GetProperty("eos_token").GetString() ?? "",

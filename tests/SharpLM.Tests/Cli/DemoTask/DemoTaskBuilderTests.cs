@@ -124,10 +124,12 @@ public class DemoTaskBuilderTests : IDisposable
         Assert.EndsWith("}\n", lines);
         Assert.DoesNotContain("\r", lines);
         Assert.Contains(
-            "{\"messages\":[{\"role\":\"user\",\"content\":\"How is \\\"cat\\\" (c a t) pronounced?\"},{\"role\":\"assistant\",\"content\":\"K AE1 T\"}],\"task\":\"pronunciation\",\"word\":\"cat\"}\n",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"How is \\\"cat\\\" (c a t) pronounced?\"}," +
+            "{\"role\":\"assistant\",\"content\":\"K AE1 T\"}],\"task\":\"pronunciation\",\"word\":\"cat\"}\n",
             lines);
         Assert.Contains(
-            "{\"messages\":[{\"role\":\"user\",\"content\":\"What does \\\"sadly\\\" mean?\"},{\"role\":\"assistant\",\"content\":\"adverb: in an unfortunate way\"}],\"task\":\"meaning\",\"word\":\"sadly\",\"pos\":\"adverb\"}\n",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"What does \\\"sadly\\\" mean?\"}," +
+            "{\"role\":\"assistant\",\"content\":\"adverb: in an unfortunate way\"}],\"task\":\"meaning\",\"word\":\"sadly\",\"pos\":\"adverb\"}\n",
             lines);
         Assert.Equal(12, lines.Count(c => c == '\n'));
         Assert.Equal("", File.ReadAllText(dir.File("out/test.jsonl")));
@@ -140,7 +142,8 @@ public class DemoTaskBuilderTests : IDisposable
         var sources = DemoTaskSample.Write(dir.Path, cmudict: [.. DemoTaskSample.Cmudict, "ZEBRA  Z IY1 B R AH0"], senseIndex: senses);
 
         var e = Assert.Throws<SharpLMException>(() => new DemoTaskBuilder(sources, AllTrain).Build());
-        Assert.Equal($"{Path.Combine(sources.WordNetFolder, "index.sense")}:{senses.Count}: sense of \"zebra\" points to synset 02391049, which data.noun does not have", e.Message);
+        Assert.Equal($"{Path.Combine(sources.WordNetFolder, "index.sense")}:{senses.Count}: sense of \"zebra\" points to synset 02391049, " +
+                     "which data.noun does not have", e.Message);
     }
 
     [Fact]

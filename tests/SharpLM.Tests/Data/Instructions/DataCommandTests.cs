@@ -35,7 +35,8 @@ public sealed class DataCommandTests : IDisposable
         dir.Write("data/alpaca.csv", "instruction,input,output\nAdd,1 2,3\n");
         dir.Write("data/text.jsonl", "{\"text\": \"the data\"}\n");
         Assert.Equal(0, Run("data", "preview", "--data", dir.File("data"), "--tokenizer", tokenizer, "--examples", "5"));
-        Assert.Equal(0, Run("data", "preview", "--data", data, "--tokenizer", tokenizer, "--template", "chatml", "--packing", "--train-on-prompt", "--max-length", "8"));
+        Assert.Equal(0, Run("data", "preview", "--data", data, "--tokenizer", tokenizer, "--template", "chatml", "--packing",
+            "--train-on-prompt", "--max-length", "8"));
         Assert.Equal(0, Run("data", "preview", "-d", data, "-t", tokenizer, "--format", "messages", "--overflow", "Drop"));
     }
 

@@ -45,7 +45,8 @@ public class InstructionFileFormatTests : IDisposable
             "good,answer\n" +
             "empty,\n" +
             "\"never closed,z\n");
-        Assert.Equal($"{path}:2: malformed CSV: the row has 3 field(s), the header has 2", Assert.Throws<SharpLMException>(() => Reader(path).Read().ToList()).Message);
+        Assert.Equal($"{path}:2: malformed CSV: the row has 3 field(s), the header has 2",
+            Assert.Throws<SharpLMException>(() => Reader(path).Read().ToList()).Message);
 
         var reader = Reader(path, skipInvalid: true);
         Assert.Equal(["user:good | assistant:answer"], reader.Read().Select(Roles));
@@ -62,7 +63,8 @@ public class InstructionFileFormatTests : IDisposable
     public void CsvHeaderProblemsFailTheFile()
     {
         string dup = dir.Write("dup.csv", "text,text\na,b\n");
-        Assert.Equal($"{dup}:1: the header names the field \"text\" twice", Assert.Throws<SharpLMException>(() => Reader(dup, true).Read().ToList()).Message);
+        Assert.Equal($"{dup}:1: the header names the field \"text\" twice",
+            Assert.Throws<SharpLMException>(() => Reader(dup, true).Read().ToList()).Message);
         string blank = dir.Write("blank.csv", "\n\n");
         Assert.Equal($"{blank}: no header row (a CSV file must name its fields in the first line)",
             Assert.Throws<SharpLMException>(() => Reader(blank, true).Read().ToList()).Message);
@@ -97,9 +99,16 @@ public class InstructionFileFormatTests : IDisposable
             new ListField("messages", new StructField("element", new DataField<string>("role"), new DataField<string>("content"))),
             new DataField<int>("id"));
         string path = WriteParquet("chat.parquet", schema,
-            new Dictionary<string, object?> { ["id"] = 1, ["messages"] = new List<Dictionary<string, object?>> { Message("user", "q"), Message("assistant", "a") } },
-            new Dictionary<string, object?> { ["id"] = 2, ["messages"] = new List<Dictionary<string, object?>> { Message("user", "q"), Message("user", "again") } });
-        Assert.Equal($"{path}:row 1: messages[1]: expected role \"assistant\", got \"user\" (after an optional first system message, turns must alternate user, assistant, user, ...)",
+            new Dictionary<string, object?>
+            {
+                ["id"] = 1, ["messages"] = new List<Dictionary<string, object?>> { Message("user", "q"), Message("assistant", "a") },
+            },
+            new Dictionary<string, object?>
+            {
+                ["id"] = 2, ["messages"] = new List<Dictionary<string, object?>> { Message("user", "q"), Message("user", "again") },
+            });
+        Assert.Equal($"{path}:row 1: messages[1]: expected role \"assistant\", got \"user\" (after an optional first system message, " +
+                     "turns must alternate user, assistant, user, ...)",
             Assert.Throws<SharpLMException>(() => Reader(path).Read().ToList()).Message);
         var reader = Reader(path, skipInvalid: true);
         var record = Assert.Single(reader.Read());

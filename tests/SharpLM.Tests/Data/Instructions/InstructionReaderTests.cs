@@ -138,12 +138,17 @@ public class InstructionReaderTests : IDisposable
     [InlineData("{\"messages\": [{\"role\": \"user\"}]}", "messages[0]: field \"content\" is missing (the object has fields \"role\")")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"bot\", \"content\": \"a\"}]}",
         "messages[1]: unknown role \"bot\" (expected \"system\", \"user\", \"assistant\")")]
-    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"user\", \"content\": \"q2\"}, {\"role\": \"assistant\", \"content\": \"a\"}]}",
-        "messages[1]: expected role \"assistant\", got \"user\" (after an optional first system message, turns must alternate user, assistant, user, ...)")]
-    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"a\"}, {\"role\": \"system\", \"content\": \"s\"}]}",
-        "messages[2]: expected role \"user\", got \"system\" (after an optional first system message, turns must alternate user, assistant, user, ...)")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"user\", \"content\": \"q2\"}, {\"role\": \"assistant\", " +
+                "\"content\": \"a\"}]}",
+        "messages[1]: expected role \"assistant\", got \"user\" " +
+        "(after an optional first system message, turns must alternate user, assistant, user, ...)")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"assistant\", \"content\": \"a\"}, {\"role\": \"system\", " +
+                "\"content\": \"s\"}]}",
+        "messages[2]: expected role \"user\", got \"system\" " +
+        "(after an optional first system message, turns must alternate user, assistant, user, ...)")]
     [InlineData("{\"messages\": [{\"role\": \"assistant\", \"content\": \"a\"}]}",
-        "messages[0]: expected role \"user\", got \"assistant\" (after an optional first system message, turns must alternate user, assistant, user, ...)")]
+        "messages[0]: expected role \"user\", got \"assistant\" " +
+        "(after an optional first system message, turns must alternate user, assistant, user, ...)")]
     [InlineData("{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"q\"}]}",
         "the conversation ends with a user message; it must end with an assistant answer")]
     [InlineData("{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}]}", "the conversation has only a system message")]
@@ -159,7 +164,8 @@ public class InstructionReaderTests : IDisposable
     public void ARecordInAnotherLayoutThanTheFileFailsAndSaysWhatWasDetected()
     {
         string path = dir.Write("mixed.jsonl", "{\"prompt\": \"p\", \"completion\": \"c\"}\n{\"text\": \"t\"}\n");
-        Assert.Equal($"{path}:2: field \"prompt\" is missing (the object has fields \"text\") (the file holds prompt/completion records, as detected at {path}:1)",
+        Assert.Equal($"{path}:2: field \"prompt\" is missing (the object has fields \"text\") (the file holds prompt/completion records, " +
+                     $"as detected at {path}:1)",
             Fails(path).Message);
     }
 
@@ -167,7 +173,8 @@ public class InstructionReaderTests : IDisposable
     public void UnrecognisedFieldsFailDetection()
     {
         string path = dir.Write("odd.jsonl", "{\"input\": \"x\", \"target\": \"y\"}\n");
-        Assert.Equal($"{path}:1: cannot tell the format: expected a field \"messages\", \"instruction\", \"prompt\", \"question\" or \"text\" (the object has fields \"input\", \"target\")",
+        Assert.Equal($"{path}:1: cannot tell the format: expected a field \"messages\", \"instruction\", \"prompt\", \"question\" or \"text\" " +
+                     "(the object has fields \"input\", \"target\")",
             Fails(path).Message);
     }
 
@@ -208,7 +215,8 @@ public class InstructionReaderTests : IDisposable
     {
         Assert.Contains("not found", Assert.Throws<SharpLMException>(() => new InstructionReader(dir.File("missing.jsonl"))).Message);
         string html = dir.Write("notes.html", "x");
-        Assert.Contains("unsupported instruction data file type \".html\"", Assert.Throws<SharpLMException>(() => new InstructionReader(html)).Message);
+        Assert.Contains("unsupported instruction data file type \".html\"",
+            Assert.Throws<SharpLMException>(() => new InstructionReader(html)).Message);
         string empty = dir.Write("empty.jsonl", "");
         var reader = new InstructionReader([empty], new InstructionReaderOptions { SkipInvalid = true });
         Assert.StartsWith($"{empty}: file is empty", Assert.Throws<SharpLMException>(() => reader.Read().ToList()).Message);

@@ -105,8 +105,10 @@ public sealed class FuzzReplayTests(ITestOutputHelper output)
         File.WriteAllBytes(tokenizerFile, validTokenizer);
 
         string tokenizerConfig = Path.Combine(folder, TokenizerConfigFile.FileName);
-        var validTokenizerConfig = Encoding.UTF8.GetBytes("""{"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}, "pad_token": null, "model_max_length": 64}""");
-        outcomes.Add(Replay("tokenizer_config.json", tokenizerConfig, JsonMutants(validTokenizerConfig, Seed, 40), () => TokenizerLoader.Load(folder)));
+        var validTokenizerConfig = Encoding.UTF8.GetBytes(
+            """{"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}, "pad_token": null, "model_max_length": 64}""");
+        outcomes.Add(Replay("tokenizer_config.json", tokenizerConfig, JsonMutants(validTokenizerConfig, Seed, 40),
+            () => TokenizerLoader.Load(folder)));
         File.Delete(tokenizerConfig);
 
         string generation = Path.Combine(folder, ModelFolder.GenerationConfigFile);
@@ -119,7 +121,8 @@ public sealed class FuzzReplayTests(ITestOutputHelper output)
         outcomes.Add(Parquet(dir));
         outcomes.Add(Llama2c(dir));
 
-        output.WriteLine($"total: {outcomes.Sum(o => o.Tried)} tried, {outcomes.Sum(o => o.Accepted)} accepted, {outcomes.Sum(o => o.Refused)} refused");
+        output.WriteLine($"total: {outcomes.Sum(o => o.Tried)} tried, {outcomes.Sum(o => o.Accepted)} accepted, " +
+                         $"{outcomes.Sum(o => o.Refused)} refused");
         var failures = outcomes.SelectMany(o => o.Failures).ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(30)));
     }
@@ -163,7 +166,8 @@ public sealed class FuzzReplayTests(ITestOutputHelper output)
         Directory.CreateDirectory(dir.File("data"));
         var lines = new[]
         {
-            """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}""",
+            """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, """ +
+            """{"role": "assistant", "content": "Hello."}]}""",
             """{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}""",
         };
         var mutants = new List<(string, byte[])>();

@@ -34,7 +34,8 @@ static class Mutants
                     break;
                 case 2:
                     int at = random.Next(bytes.Length);
-                    byte[] invalid = random.Next(3) switch { 0 => [0xFF], 1 => [0xC3, 0x28], _ => [0xED, 0xA0, 0x80] }; // the last is UTF-8 for U+D800
+                    // the last is UTF-8 for U+D800
+                    byte[] invalid = random.Next(3) switch { 0 => [0xFF], 1 => [0xC3, 0x28], _ => [0xED, 0xA0, 0x80] };
                     yield return ("invalid UTF-8", [.. bytes[..at], .. invalid, .. bytes[at..]]);
                     break;
                 default:
