@@ -64,9 +64,13 @@ static class DistBench
         model.InitializeWeights(1);
         int batch = a.Int("batch", 8), seq = a.Int("seq", 256), steps = a.Int("steps", 4);
         var rng = new Random(1);
-        var docs = Enumerable.Range(0, batch * (steps + 1)).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
+        var docs = Enumerable.Range(0, batch * (steps + 1))
+            .Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
         var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
-        var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1, ShardOptimizer = a.Has("shard") };
+        var options = new TrainingOptions
+        {
+            BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1, ShardOptimizer = a.Has("shard"),
+        };
         using var trainer = new Trainer(model, data, null, options, group);
         var indices = Enumerable.Range(0, batch).ToArray();
         trainer.TrainStep(indices); // warm-up: allocations, first-call overheads

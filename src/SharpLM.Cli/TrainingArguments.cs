@@ -96,7 +96,8 @@ sealed class TrainingArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, beta1, beta2, eps, clip, epochs, maxSteps,
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, beta1, beta2, eps, clip,
+                     epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }

@@ -128,7 +128,8 @@ public sealed class Trainer : IDisposable
             throw new SharpLMException($"BatchSize {Options.BatchSize} does not divide among {Group.Size} processes: use a multiple of {Group.Size}");
         int last = examples % Options.BatchSize;
         if (last != 0 && last < Group.Size && State.TotalSteps >= StepsPerEpoch) // the run reaches that batch
-            throw new SharpLMException($"the last batch of each epoch has {last} example(s) ({examples} examples in batches of {Options.BatchSize}), " +
+            throw new SharpLMException($"the last batch of each epoch has {last} example(s) " +
+                                       $"({examples} examples in batches of {Options.BatchSize}), " +
                                        $"fewer than the {Group.Size} processes: change BatchSize or MaxSteps");
     }
 
@@ -238,7 +239,8 @@ public sealed class Trainer : IDisposable
             if (Group.Size > 1)
             {
                 var communication = Stopwatch.StartNew();
-                var gradients = parameters.Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
+                var gradients = parameters
+                    .Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
                 TensorAllReduce.Sum(Group, gradients);
                 Communication = (Communication.Time + communication.Elapsed, Communication.Bytes + gradients.Sum(g => g.numel()) * sizeof(float));
             }

@@ -123,12 +123,14 @@ public sealed class CommandLineBehaviourTests : IDisposable
     public void NeftuneIsASettingOfFineTuning()
     {
         var model = TinyModel();
-        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8)
+            .Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
         var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run"), "--max-steps", "1",
             "--batch-size", "2", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32", "--neftune-noise-alpha", "5");
         Assert.True(exit == 0, stderr);
         Assert.Contains("alpha 5: noise on the input embeddings while training", stderr);
-        (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run2"), "--max-length", "200", "--neftune-alpha", "-1");
+        (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--output", dir.File("run2"), "--max-length", "200",
+            "--neftune-alpha", "-1");
         Assert.Equal(1, exit);
         Assert.True(stderr.Contains("NeftuneAlpha must be a finite number >= 0, got -1"), stderr);
     }

@@ -122,7 +122,8 @@ public sealed class DataParallelTests : IDisposable
     public async Task WhenARankIsKilledTheJobStopsNamingItAndItsCheckpointResumesExactly()
     {
         string[] common = ["pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",
-            "--seq-len", "32", "--batch-size", "4", "--precision", "Fp32", "--max-steps", "100", "--checkpoint-every", "5", "--keep-checkpoints", "2"];
+            "--seq-len", "32", "--batch-size", "4", "--precision", "Fp32", "--max-steps", "100", "--checkpoint-every", "5",
+            "--keep-checkpoints", "2"];
         var (exit, err) = Run(1, [.. common, "--output", dir.File("whole")]);
         Assert.True(exit == 0, err);
 
