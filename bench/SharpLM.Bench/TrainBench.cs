@@ -13,7 +13,8 @@ namespace SharpLM.Bench;
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
 /// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
 /// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
-/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison.
+/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison,
+/// --checkpointing-only the base preset with and without gradient checkpointing.
 /// </summary>
 static class TrainBench
 {
@@ -30,6 +31,13 @@ static class TrainBench
         var steps = a.Get("steps", "8");
         Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
+        if (a.Has("checkpointing-only"))
+        {
+            foreach (var checkpointing in new[] { "", " --checkpointing" })
+                Console.WriteLine(Median(a, $"train --one --preset base --batch 4 --seq 512 --precision Fp32 --steps {a.Get("base-steps", "2")} " +
+                                            $"--peak {peak32}{checkpointing}", column: 4));
+            return 0;
+        }
         foreach (var precision in new[] { "Fp32", "Bf16" })
             foreach (var lora in new[] { "", " --lora" })
                 Console.WriteLine(Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} " +
@@ -64,7 +72,11 @@ static class TrainBench
         var docs = Enumerable.Range(0, batch * (steps + 1))
             .Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(4, config.VocabSize)).ToArray());
         var data = PretrainingDataset.Build(docs, seq, RowMode.Packed, 1, 2, 0);
-        var options = new TrainingOptions { BatchSize = batch, MaxSteps = steps + 1, Precision = precision, WarmupSteps = 1 };
+        bool checkpointing = a.Has("checkpointing");
+        var options = new TrainingOptions
+        {
+            BatchSize = batch, MaxSteps = steps + 1, Precision = precision, WarmupSteps = 1, GradientCheckpointing = checkpointing,
+        };
         // LoRA as `sharplm finetune` sets it up by default: rank 8 on all seven projections, base frozen.
         bool lora = a.Has("lora");
         if (lora) Lora.Apply(model, new LoraOptions(), seed: 1);
@@ -76,7 +88,8 @@ static class TrainBench
         double tokPerSec = (double)batch * seq * steps / clock.Elapsed.TotalSeconds;
         double gflops = tokPerSec * config.TrainingFlopsPerToken(seq) / 1e9;
         double peak = double.Parse(a.Get("peak", "0"));
-        string name = $"{a.Get("preset", "small")} ({config.ParameterCount() / 1e6:F1} M){(lora ? ", LoRA r8" : "")}";
+        string name = $"{a.Get("preset", "small")} ({config.ParameterCount() / 1e6:F1} M){(lora ? ", LoRA r8" : "")}" +
+                      (checkpointing ? ", gradient checkpointing" : "");
         // LoRA skips the frozen weights' gradients, so the full model's FLOP count does not apply to it.
         string rate = lora ? "- | -" : $"{gflops:F0} | {100 * gflops / peak:F0}%";
         Console.WriteLine($"| {name} | {precision} | {batch} x {seq} | {tokPerSec:N0} | {rate} | {PeakRss()} |");

@@ -11,6 +11,11 @@ sealed class TrainingArguments
     readonly Option<int?> gradientAccumulation;
     readonly Option<double> minLrRatio, weightDecay, beta1, beta2, eps, clip;
     readonly Option<bool> noDecayNormsAndEmbeddings;
+    readonly Option<bool> gradientCheckpointing = new("--gradient-checkpointing")
+    {
+        Description = "Keep only each layer's input in the forward pass and recompute the layer for the backward pass: " +
+                      "less activation memory, about a third more compute, the same gradients.",
+    };
     readonly Option<bool> shardOptimizer = new("--shard-optimizer")
     {
         Description = "Under mpiexec: each process keeps AdamW's moments for its share of the parameters only (ZeRO-1): less memory, the same steps.",
@@ -96,7 +101,7 @@ sealed class TrainingArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, beta1, beta2, eps, clip,
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, gradientCheckpointing, beta1, beta2, eps, clip,
                      epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
@@ -113,7 +118,7 @@ sealed class TrainingArguments
         {
             LearningRate = p.GetValue(lr) ?? defaults.LearningRate, MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
-            ShardOptimizer = p.GetValue(shardOptimizer),
+            ShardOptimizer = p.GetValue(shardOptimizer), GradientCheckpointing = p.GetValue(gradientCheckpointing),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
             Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
             MicroBatchSize = p.GetValue(microBatchSize), Precision = p.GetValue(precision), EvalEvery = p.GetValue(evalEvery),
@@ -151,6 +156,7 @@ sealed class TrainingArguments
                                   $"weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");
         table.AddRow("schedule", $"linear warm-up from {o.WarmupStartFactor} x lr over {Math.Min(o.WarmupSteps, totalSteps)} steps, " +
                                  $"cosine to {o.MinLrRatio} x lr");
+        if (o.GradientCheckpointing) table.AddRow("memory", "gradient checkpointing: each layer recomputed in the backward pass");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
         table.AddRow("precision", o.Precision == Precision.Auto
             ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"

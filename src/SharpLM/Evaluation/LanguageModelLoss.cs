@@ -12,9 +12,11 @@ public static class LanguageModelLoss
     public static Tensor Sum(LlamaForCausalLM model, TrainingBatch batch)
     {
         using var scope = NewDisposeScope();
-        var logits = model.forward(batch.InputIds, batch.ForwardOptions);
-        var loss = F.cross_entropy(logits.view(-1, logits.shape[^1]).to(float32), batch.Labels.view(-1),
-            ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
-        return loss.MoveToOuterDisposeScope();
+        return OfLogits(model.forward(batch.InputIds, batch.ForwardOptions), batch).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The summed loss of logits [batch, seq, vocab] against the batch's labels.</summary>
+    public static Tensor OfLogits(Tensor logits, TrainingBatch batch) =>
+        F.cross_entropy(logits.view(-1, logits.shape[^1]).to(float32), batch.Labels.view(-1),
+            ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
 }

@@ -189,23 +189,28 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
     public override Tensor forward(Tensor inputIds, ForwardOptions? options = null)
     {
         using var scope = NewDisposeScope();
+        var (x, cos, sin, mask) = LayerInputs(inputIds, options);
+        foreach (var layer in layers)
+            x = layer.forward(x, cos, sin, mask, options?.Cache);
+        options?.Cache?.Advance(inputIds.shape[1]);
+        return norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>What the layer loop starts from: the input embeddings (with NEFTune's noise in training mode), the RoPE
+    /// cos/sin of the positions and the attention mask (null where the attention is plainly causal).</summary>
+    public (Tensor Embeddings, Tensor Cos, Tensor Sin, Tensor? Mask) LayerInputs(Tensor inputIds, ForwardOptions? options)
+    {
         if (inputIds.dim() != 2) throw new SharpLMException($"input ids must be [batch, seq], got shape [{string.Join(", ", inputIds.shape)}]");
         long b = inputIds.shape[0], t = inputIds.shape[1];
-        var cache = options?.Cache;
-        long past = cache?.Length ?? 0;
+        long past = options?.Cache?.Length ?? 0;
         CheckInputs(inputIds, past, options?.PositionIds);
-
         var (cos, sin) = options?.PositionIds is { } positions
             ? rotary_emb.ForPositions(positions)
             : rotary_emb.ForRange(past, t);
         var mask = AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
-
         var x = embed_tokens.forward(inputIds);
         if (training && NeftuneAlpha > 0) x = EmbeddingNoise.Add(x, NeftuneAlpha);
-        foreach (var layer in layers)
-            x = layer.forward(x, cos, sin, mask, cache);
-        cache?.Advance(t);
-        return norm.forward(x).MoveToOuterDisposeScope();
+        return (x, cos, sin, mask);
     }
 
     void CheckInputs(Tensor inputIds, long past, Tensor? positionIds)

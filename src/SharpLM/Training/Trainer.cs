@@ -223,6 +223,11 @@ public sealed class Trainer : IDisposable
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
+                if (Options.GradientCheckpointing)
+                {
+                    lossSum += GradientCheckpointing.Backward(model, batch, targets);
+                    continue;
+                }
                 var sum = LanguageModelLoss.Sum(model, batch);
                 (sum / targets).backward();
                 lossSum += sum.item<float>();

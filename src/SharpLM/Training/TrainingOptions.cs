@@ -68,6 +68,10 @@ public sealed record TrainingOptions
     /// (the paper uses 5). Evaluation and generation never see it.</summary>
     public double NeftuneAlpha { get; init; }
 
+    /// <summary>Keep only each decoder layer's input during the forward pass and recompute the layer for the backward
+    /// pass (<see cref="GradientCheckpointing"/>): less activation memory for about a third more compute, same gradients.</summary>
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>In a group of processes, each keeps AdamW's moments for its share of the parameters only (ZeRO-1, see
     /// <see cref="OptimizerShards"/>): less memory per process, the same steps.</summary>
     public bool ShardOptimizer { get; init; }
