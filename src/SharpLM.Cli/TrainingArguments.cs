@@ -101,8 +101,8 @@ sealed class TrainingArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, gradientCheckpointing, beta1, beta2, eps, clip,
-                     epochs, maxSteps,
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, gradientCheckpointing,
+                     beta1, beta2, eps, clip, epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }
@@ -118,7 +118,8 @@ sealed class TrainingArguments
         {
             LearningRate = p.GetValue(lr) ?? defaults.LearningRate, MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
-            ShardOptimizer = p.GetValue(shardOptimizer), GradientCheckpointing = p.GetValue(gradientCheckpointing),
+            ShardOptimizer = p.GetValue(shardOptimizer),
+            GradientCheckpointing = p.GetValue(gradientCheckpointing),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
             Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
             MicroBatchSize = p.GetValue(microBatchSize), Precision = p.GetValue(precision), EvalEvery = p.GetValue(evalEvery),
