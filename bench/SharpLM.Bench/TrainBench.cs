@@ -14,7 +14,8 @@ namespace SharpLM.Bench;
 /// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
 /// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
 /// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison,
-/// --checkpointing-only the base preset with and without gradient checkpointing.
+/// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
+/// LoRA over a bf16 base and that with gradient checkpointing.
 /// </summary>
 static class TrainBench
 {
@@ -31,6 +32,13 @@ static class TrainBench
         var steps = a.Get("steps", "8");
         Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
+        if (a.Has("memory-only"))
+        {
+            foreach (var variant in new[] { "", " --lora", " --lora --bf16-base", " --lora --bf16-base --checkpointing" })
+                Console.WriteLine(Median(a, $"train --one --preset base --batch 4 --seq 512 --precision Fp32 --steps {a.Get("base-steps", "2")} " +
+                                            $"--peak {peak32}{variant}", column: 4));
+            return 0;
+        }
         if (a.Has("checkpointing-only"))
         {
             foreach (var checkpointing in new[] { "", " --checkpointing" })
@@ -79,6 +87,8 @@ static class TrainBench
         };
         // LoRA as `sharplm finetune` sets it up by default: rank 8 on all seven projections, base frozen.
         bool lora = a.Has("lora");
+        bool bf16Base = a.Has("bf16-base");
+        if (bf16Base) FrozenBase.Store(model, ScalarType.BFloat16);
         if (lora) Lora.Apply(model, new LoraOptions(), seed: 1);
         using var trainer = new Trainer(model, data, null, options);
         var indices = Enumerable.Range(0, batch).ToArray();
@@ -89,6 +99,7 @@ static class TrainBench
         double gflops = tokPerSec * config.TrainingFlopsPerToken(seq) / 1e9;
         double peak = double.Parse(a.Get("peak", "0"));
         string name = $"{a.Get("preset", "small")} ({config.ParameterCount() / 1e6:F1} M){(lora ? ", LoRA r8" : "")}" +
+                      (bf16Base ? ", bf16 base" : "") +
                       (checkpointing ? ", gradient checkpointing" : "");
         // LoRA skips the frozen weights' gradients, so the full model's FLOP count does not apply to it.
         string rate = lora ? "- | -" : $"{gflops:F0} | {100 * gflops / peak:F0}%";

@@ -12,6 +12,8 @@ namespace SharpLM.Cli;
 
 public enum FineTuneMethodKind { Full, Freeze, Lora }
 
+public enum BaseDtype { Float32, BFloat16 }
+
 /// <summary>The `finetune` options that choose what is trained (full, freeze, LoRA) and how the result is saved.</summary>
 sealed class FineTuneMethod
 {
@@ -43,10 +45,22 @@ sealed class FineTuneMethod
         DefaultValueFactory = _ => "",
     };
 
+    readonly Option<BaseDtype> baseDtype = new("--base-dtype")
+    {
+        Description = "LoRA: the type the frozen base's projection weights are kept in. BFloat16 halves their memory and runs their " +
+                      "matmuls in bf16; the adapters and their optimiser state stay Float32.",
+        DefaultValueFactory = _ => BaseDtype.Float32,
+    };
+
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { method, rank, alpha, dropout, targets, lastLayers, modules }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, rank, alpha, dropout, targets, lastLayers, modules, baseDtype }) command.Options.Add(o);
     }
+
+    /// <summary>The frozen base's type under LoRA; refused with another method, whose base is trained.</summary>
+    public BaseDtype BaseType(ParseResult p) => p.GetValue(baseDtype) is var type && type != BaseDtype.Float32 && Kind(p) != FineTuneMethodKind.Lora
+        ? throw new SharpLMException("--base-dtype applies to --method lora only: full and freeze fine-tuning train the base itself")
+        : type;
 
     public FineTuneMethodKind Kind(ParseResult p) => p.GetValue(method);
 
@@ -71,8 +85,14 @@ sealed class FineTuneMethod
             LastLayers = p.GetValue(lastLayers),
             Modules = [.. List(p, modules).Union(addedTokens is null ? [] : ["embed_tokens", "lm_head"])],
         }),
-        _ => Adapters.Lora.Apply(model, Lora(p, addedTokens), options.Seed),
+        _ => ApplyLora(p, model, Lora(p, addedTokens), options.Seed),
     };
+
+    List<(string Name, Parameter Parameter)> ApplyLora(ParseResult p, LlamaForCausalLM model, LoraOptions lora, long seed)
+    {
+        if (BaseType(p) == BaseDtype.BFloat16) FrozenBase.Store(model, TorchSharp.torch.ScalarType.BFloat16);
+        return Adapters.Lora.Apply(model, lora, seed);
+    }
 
     static string[] List(ParseResult p, Option<string> option) =>
         p.GetValue(option)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

@@ -91,6 +91,7 @@ static class FinetuneCommand
         {
             parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
+            methodArgs.BaseType(parse); // refused with full or freeze before anything loads
             if (kind == FineTuneMethodKind.Lora && save.Given(parse))
                 throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); " +
                                            "a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
@@ -162,7 +163,8 @@ static class FinetuneCommand
                 ("method", kind switch
                 {
                     FineTuneMethodKind.Lora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
-                        $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}",
+                        $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}" +
+                        (methodArgs.BaseType(parse) == BaseDtype.BFloat16 ? ", frozen base in bf16" : ""),
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
                 ("NEFTune", options.NeftuneAlpha > 0 ? $"alpha {options.NeftuneAlpha}: noise on the input embeddings while training" : "off"),

@@ -19,7 +19,7 @@ public static class Lora
         var targets = Targets(model, options.TargetModules).ToList();
         if (targets.Count == 0) throw new SharpLMException("none of the LoRA target modules exist in this model");
         foreach (var (_, projection) in targets)
-            projection.Attach(new LoraAdapter(projection, options, generator));
+            projection.Attach(new LoraAdapter(projection, options, generator, model.model.embed_tokens.weight!.dtype));
         return [.. model.named_parameters().Where(p => p.parameter.requires_grad)];
     }
 

@@ -12,7 +12,9 @@ namespace SharpLM.Adapters;
 /// </summary>
 public sealed class LoraAdapter : IProjectionAdapter
 {
-    public LoraAdapter(Projection target, LoraOptions options, Generator generator)
+    /// <param name="dtype">the adapter's type: the model's activations' (fp32 over a bf16 frozen base, bf16 in a bf16
+    /// model)</param>
+    public LoraAdapter(Projection target, LoraOptions options, Generator generator, ScalarType dtype)
     {
         A = new Projection(target.InFeatures, options.Rank);
         B = new Projection(options.Rank, target.OutFeatures);
@@ -22,10 +24,10 @@ public sealed class LoraAdapter : IProjectionAdapter
         var bound = 1.0 / Math.Sqrt(target.InFeatures);
         A.weight.uniform_(-bound, bound, generator);
         B.weight.zero_();
-        if (target.weight.dtype != A.weight.dtype)
+        if (dtype != A.weight.dtype)
         {
-            A.to(target.weight.dtype);
-            B.to(target.weight.dtype);
+            A.to(dtype);
+            B.to(dtype);
         }
         A.ComputeType = B.ComputeType = target.ComputeType;
     }

@@ -39,7 +39,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor y;
-        if (ComputeType is { } ct && ct != weight.dtype)
+        // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
+        var ct = ComputeType ?? weight.dtype;
+        if (ct != weight.dtype || ct != x.dtype)
             y = F.linear(x.to(ct), weight.to(ct), bias?.to(ct)).to(x.dtype);
         else
             y = F.linear(x, weight, bias);

@@ -120,6 +120,22 @@ public sealed class CommandLineBehaviourTests : IDisposable
     }
 
     [Fact]
+    public void ABf16FrozenBaseIsForLoraOnly()
+    {
+        var model = TinyModel();
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8)
+            .Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        string[] common = ["finetune", "--model", model, "--data", data, "--max-steps", "1", "--batch-size", "2", "--max-length", "200",
+            "--exact-match", "0", "--precision", "Fp32", "--base-dtype", "BFloat16"];
+        var (exit, _, stderr) = Run([.. common, "--output", dir.File("run")]);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("frozen base in bf16", stderr);
+        (exit, _, stderr) = Run([.. common, "--output", dir.File("full"), "--method", "full"]);
+        Assert.Equal(1, exit);
+        Assert.Contains("--base-dtype applies to --method lora only", stderr);
+    }
+
+    [Fact]
     public void NeftuneIsASettingOfFineTuning()
     {
         var model = TinyModel();
