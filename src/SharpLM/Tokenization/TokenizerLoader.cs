@@ -16,11 +16,11 @@ public static class TokenizerLoader
         {
             string json = Path.Combine(path, TokenizerJson.FileName), bin = Path.Combine(path, Llama2cTokenizerFile.DefaultFileName);
             if (!Exists(json) && Exists(bin)) return Llama2cTokenizer.Load(bin);
-            if (!Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (train one with `sharplm tokenizer train`)");
+            if (!Exists(json)) throw new SharpLMException($"tokenizer not found: {json} (nor a llama2.c {Llama2cTokenizerFile.DefaultFileName})");
             return WithConfiguredSpecials(Parse(ReadFile(json), json), Path.Combine(path, TokenizerConfigFile.FileName));
         }
         if (!File.Exists(path))
-            throw new SharpLMException($"tokenizer not found: {path} (train one with `sharplm tokenizer train`)");
+            throw new SharpLMException($"tokenizer not found: {path}");
         return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? Llama2cTokenizer.Load(path) : Parse(ReadFile(path), path);
     }
 

@@ -55,13 +55,16 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Time spent summing gradients across the group, and their bytes, since the trainer was made.</summary>
     public (TimeSpan Time, long Bytes) Communication { get; private set; }
+
     public TrainerState State { get; private set; }
+
     /// <summary>The optimiser; with <see cref="TrainingOptions.ShardOptimizer"/> in a group, over this rank's share only.</summary>
     public AdamW Optimizer { get; }
 
     /// <summary>Every trainable parameter's optimiser moments, as a checkpoint saves them (gathered from all ranks when
     /// the state is sharded).</summary>
     public IReadOnlyDictionary<string, Tensor> OptimizerState => gatheredState ?? Optimizer.StateTensors();
+
     public LearningRateSchedule Schedule { get; }
     public LlamaForCausalLM Model => model;
     public int StepsPerEpoch => (train.Count + Options.BatchSize - 1) / Options.BatchSize;
