@@ -157,9 +157,8 @@ static class FinetuneCommand
                 RunFolder.RecordCommand(outputFolder, "finetune", Environment.GetCommandLineArgs()[1..]);
                 settings.Save(outputFolder);
             }
-            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+            List<(string, string)> described =
             [
-                ("base model", $"{baseFolder} ({total:N0} parameters)"),
                 ("method", kind switch
                 {
                     FineTuneMethodKind.Lora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
@@ -172,8 +171,10 @@ static class FinetuneCommand
                              (parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")),
                 ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, " +
                          $"over-long: {datasetOptions.Overflow}"),
-                ("output", outputFolder),
-            ], datasetOptions.Packing ? "packed rows" : "examples");
+            ];
+            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+                [("base model", $"{baseFolder} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
+                datasetOptions.Packing ? "packed rows" : "examples");
 
             using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
             var view = new TrainingProgressView(training.LogEvery(parse));
@@ -211,21 +212,37 @@ static class FinetuneCommand
             Ask(loaded, template, prompts, "after");
 
             var tokens = trainer.State.TokensSeen - startTokens;
-            var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "before", "after");
+            var evaluation = new List<(string Metric, string Before, string After)>();
             if (trainer.State.LastValidLoss is { } after)
-                summary.AddRow($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)",
-                    lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})");
+                evaluation.Add(($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)",
+                    lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})"));
             if (emAfter is not null)
-                summary.AddRow($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}",
-                    $"{emAfter.Rate:P1}");
+                evaluation.Add(($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}",
+                    $"{emAfter.Rate:P1}"));
             if (textAfter is not null)
-                summary.AddRow($"text perplexity, forgetting ({textAfter.TargetTokens:N0} tokens, fp32)",
-                    textBefore is null ? "" : $"{textBefore.Perplexity:F2}", $"{textAfter.Perplexity:F2}");
+                evaluation.Add(($"text perplexity, forgetting ({textAfter.TargetTokens:N0} tokens, fp32)",
+                    textBefore is null ? "" : $"{textBefore.Perplexity:F2}", $"{textAfter.Perplexity:F2}"));
+            var summary = new Table().Border(TableBorder.Rounded).AddColumns("", "before", "after");
+            foreach (var (metric, before, afterValue) in evaluation) summary.AddRow(metric, before, afterValue);
             summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
             summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
             summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
             summary.AddRow(kind == FineTuneMethodKind.Lora ? "adapter" : "model", "", Markup.Escape(final));
             AnsiConsole.Write(summary);
+            new ModelCard
+            {
+                BaseModel = baseFolder,
+                IsAdapter = kind == FineTuneMethodKind.Lora,
+                Datasets = [.. parse.GetValue(data)!.Select(Path.GetFileName).OfType<string>()],
+                Tags = [kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name],
+                Training =
+                [
+                    .. described, ("learning rate", $"{options.LearningRate:G3}, {trainer.State.Step:N0} steps"),
+                    ("batch", $"{options.BatchSize} {(datasetOptions.Packing ? "packed rows" : "examples")}"),
+                ],
+                Evaluation = evaluation,
+                Usage = $"./sharplm chat --model {final}",
+            }.Save(final);
             if (kind == FineTuneMethodKind.Lora)
                 AnsiConsole.MarkupLine($"Chat with it: [bold]./sharplm chat --model {Markup.Escape(final)}[/]; merge it: " +
                                        $"[bold]./sharplm merge --model {Markup.Escape(final)} --output {Markup.Escape(outputFolder)}/merged[/]");

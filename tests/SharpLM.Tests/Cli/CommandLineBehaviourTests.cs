@@ -120,6 +120,28 @@ public sealed class CommandLineBehaviourTests : IDisposable
     }
 
     [Fact]
+    public void AFineTuneGetsAModelCardTheHubReads()
+    {
+        var model = TinyModel();
+        var data = dir.Write("train.jsonl", string.Join("\n", Enumerable.Range(0, 8)
+            .Select(i => JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i}" }))));
+        foreach (var method in new[] { "lora", "full" })
+        {
+            var (exit, _, stderr) = Run("finetune", "--model", model, "--data", data, "--valid", data, "--output", dir.File(method),
+                "--method", method, "--max-steps", "1", "--batch-size", "2", "--max-length", "200", "--exact-match", "0", "--precision", "Fp32");
+            Assert.True(exit == 0, stderr);
+            var card = File.ReadAllText(Path.Combine(dir.File(method), "final", "README.md"));
+            Assert.StartsWith("---\n", card);
+            Assert.Contains($"base_model: {JsonSerializer.Serialize(model)}\n", card);
+            Assert.Contains(method == "lora" ? "library_name: peft\n" : "library_name: sharplm\n", card);
+            Assert.Contains(method == "lora" ? "- \"lora\"\n" : "- \"full-fine-tune\"\n", card);
+            Assert.Contains("datasets:\n- \"train.jsonl\"\n", card);
+            Assert.Contains("| validation loss (answers, fp32 matmuls) | ", card);
+            Assert.Contains($"./sharplm chat --model {Path.Combine(dir.File(method), "final")}", card);
+        }
+    }
+
+    [Fact]
     public void ABf16FrozenBaseIsForLoraOnly()
     {
         var model = TinyModel();
