@@ -16,6 +16,11 @@ sealed class TrainingArguments
         Description = "Keep only each layer's input in the forward pass and recompute the layer for the backward pass: " +
                       "less activation memory, about a third more compute, the same gradients.",
     };
+    readonly Option<int> earlyStoppingPatience = new("--early-stopping-patience")
+    {
+        Description = "Stop once the validation loss has not improved for N evaluations in a row (0 = never); the best evaluation's " +
+                      "checkpoint is kept (save checkpoints at the evaluation steps).",
+    };
     readonly Option<bool> shardOptimizer = new("--shard-optimizer")
     {
         Description = "Under mpiexec: each process keeps AdamW's moments for its share of the parameters only (ZeRO-1): less memory, the same steps.",
@@ -102,7 +107,7 @@ sealed class TrainingArguments
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, gradientCheckpointing,
-                     beta1, beta2, eps, clip, epochs, maxSteps,
+                     earlyStoppingPatience, beta1, beta2, eps, clip, epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }
@@ -120,6 +125,7 @@ sealed class TrainingArguments
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
             ShardOptimizer = p.GetValue(shardOptimizer),
             GradientCheckpointing = p.GetValue(gradientCheckpointing),
+            EarlyStoppingPatience = p.GetValue(earlyStoppingPatience),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
             Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batchSize),
             MicroBatchSize = p.GetValue(microBatchSize), Precision = p.GetValue(precision), EvalEvery = p.GetValue(evalEvery),

@@ -41,17 +41,18 @@ public sealed class CheckpointManager(string runFolder, int keep, CheckpointMana
             SafetensorsWriter.Write(Path.Combine(partial, RngFile), [new("torch", rng)]);
         AtomicFile.Write(Path.Combine(partial, StateFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(trainer.State.ToJson())));
         FolderSwap.Replace(partial, final);
-        Prune(trainer.State.Step);
+        Prune(trainer.State.Step, trainer.State.BestValidLoss is null ? null : trainer.State.BestValidStep);
         return final;
     }
 
-    /// <summary>Deletes the oldest checkpoints of the current run beyond <c>keep</c>. Only checkpoints up to the step
-    /// just saved count: a newer folder is left over from before a resume (one that was skipped as damaged) and will be
-    /// replaced when the run gets there, so the checkpoint just written is never the one deleted.</summary>
-    void Prune(long savedStep)
+    /// <summary>Deletes the oldest checkpoints of the current run beyond <c>keep</c>, except the one of the best
+    /// validation loss. Only checkpoints up to the step just saved count: a newer folder is left over from before a
+    /// resume (one that was skipped as damaged) and will be replaced when the run gets there, so the checkpoint just
+    /// written is never the one deleted.</summary>
+    void Prune(long savedStep, long? bestStep)
     {
-        foreach (var (_, path) in Complete(runFolder).Where(c => c.Step <= savedStep).SkipLast(Math.Max(keep, 1)))
-            Directory.Delete(path, recursive: true);
+        foreach (var (step, path) in Complete(runFolder).Where(c => c.Step <= savedStep).SkipLast(Math.Max(keep, 1)))
+            if (step != bestStep) Directory.Delete(path, recursive: true);
     }
 
     /// <summary>Called once the run's final model is safely written: with keep 0 that model is all that stays, so

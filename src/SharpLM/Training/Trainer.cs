@@ -46,6 +46,8 @@ public sealed class Trainer : IDisposable
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
             State.TotalSteps, options.WarmupStartFactor, options.LearningRate * options.MinLrRatio);
         CheckDivisible(train.Count);
+        if (options.EarlyStoppingPatience > 0 && (valid is null || options.EvalEvery <= 0))
+            throw new SharpLMException("EarlyStoppingPatience needs validation data and periodic evaluation (EvalEvery above 0)");
         model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
         model.model.NeftuneAlpha = options.NeftuneAlpha;
     }
@@ -176,7 +178,9 @@ public sealed class Trainer : IDisposable
             bool last = State.Step == State.TotalSteps;
             if (valid is not null && (last || (Options.EvalEvery > 0 && State.Step % Options.EvalEvery == 0)))
                 Evaluate();
-            bool checkpoint = last || cancel.IsCancellationRequested || (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0);
+            bool stopEarly = Options.EarlyStoppingPatience > 0 && State.EvaluationsWithoutImprovement >= Options.EarlyStoppingPatience;
+            bool checkpoint = last || stopEarly || cancel.IsCancellationRequested ||
+                              (Options.CheckpointEvery > 0 && State.Step % Options.CheckpointEvery == 0);
             if (checkpoint)
             {
                 TensorAllReduce.RequireSame(Group, trainable.Select(e => e.Parameter), $"at step {State.Step}");
@@ -194,6 +198,13 @@ public sealed class Trainer : IDisposable
                     foreach (var t in gatheredState?.Values.AsEnumerable() ?? []) t.Dispose();
                     gatheredState = null;
                 }
+            }
+            if (stopEarly && !last)
+            {
+                foreach (var o in observers)
+                    o.OnMessage($"stopped early at step {State.Step} of {State.TotalSteps}: the validation loss has not improved for " +
+                                $"{Options.EarlyStoppingPatience} evaluations (best {State.BestValidLoss:F4} at step {State.BestValidStep})");
+                return;
             }
             if (cancel.IsCancellationRequested)
             {
@@ -280,6 +291,10 @@ public sealed class Trainer : IDisposable
         if (valid is null) throw new InvalidOperationException("no validation data");
         var report = LossEvaluator.Evaluate(model, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples, group: Group);
         State.LastValidLoss = report.MeanLoss;
+        if (State.BestValidLoss is not { } best || report.MeanLoss < best)
+            (State.BestValidLoss, State.BestValidStep, State.EvaluationsWithoutImprovement) = (report.MeanLoss, State.Step, 0);
+        else
+            State.EvaluationsWithoutImprovement++;
         var metrics = new EvalMetrics(State.Step, report.MeanLoss, report.Perplexity, report.TargetTokens);
         foreach (var o in observers) o.OnEvaluation(metrics);
         return metrics;

@@ -29,6 +29,14 @@ public sealed class TrainerState
 
     [JsonPropertyName("last_valid_loss")] public double? LastValidLoss { get; set; }
 
+    /// <summary>The lowest validation loss so far and the step it was reached at.</summary>
+    [JsonPropertyName("best_valid_loss")] public double? BestValidLoss { get; set; }
+
+    [JsonPropertyName("best_valid_step")] public long BestValidStep { get; set; }
+
+    /// <summary>Evaluations since the validation loss last improved (early stopping counts them).</summary>
+    [JsonPropertyName("evaluations_without_improvement")] public int EvaluationsWithoutImprovement { get; set; }
+
     [JsonPropertyName("options")] public TrainingOptions Options { get; set; } = new();
 
     static readonly JsonSerializerOptions Json = new()

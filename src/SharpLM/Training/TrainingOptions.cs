@@ -64,6 +64,10 @@ public sealed record TrainingOptions
     /// once it has finished (<see cref="CheckpointManager.FinishRun"/>): only the final model stays.</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
+    /// <summary>Stop once the validation loss has not improved for this many evaluations in a row (0 = never); the
+    /// checkpoint of the best evaluation is kept beside the newest ones.</summary>
+    public int EarlyStoppingPatience { get; init; }
+
     /// <summary>NEFTune: noise on the input embeddings while training, scaled alpha / sqrt(seq_len * hidden); 0 = off
     /// (the paper uses 5). Evaluation and generation never see it.</summary>
     public double NeftuneAlpha { get; init; }
@@ -116,6 +120,7 @@ public sealed record TrainingOptions
             if (!ok) throw new SharpLMException(message);
         }
         Require(LearningRate > 0, $"learning rate must be positive, got {LearningRate}");
+        Require(EarlyStoppingPatience >= 0, $"EarlyStoppingPatience must be 0 or more, got {EarlyStoppingPatience}");
         Require(NeftuneAlpha >= 0 && double.IsFinite(NeftuneAlpha), $"NeftuneAlpha must be a finite number >= 0, got {NeftuneAlpha}");
         Require(BatchSize >= 1, $"batch size must be at least 1, got {BatchSize}");
         Require(MicroBatchSize >= 0, $"micro-batch size must be >= 0, got {MicroBatchSize}");

@@ -8,6 +8,7 @@ namespace SharpLM.Tests.Model;
 
 /// <summary>NEFTune's noise: uniform within ±alpha / sqrt(seq * hidden), only in training mode, and set up by the
 /// trainer from its options.</summary>
+[Collection(GlobalRandomCollection.Name)]
 public sealed class EmbeddingNoiseTests
 {
     [Fact]

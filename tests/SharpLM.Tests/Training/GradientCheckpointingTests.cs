@@ -11,6 +11,7 @@ namespace SharpLM.Tests.Training;
 /// <summary>Recomputing each layer in the backward pass gives the plain backward pass's loss and gradients: on packed
 /// rows (block-causal masks), on padded rows, with LoRA dropout (whose masks must be drawn again the same), and in the
 /// trainer.</summary>
+[Collection(GlobalRandomCollection.Name)]
 public sealed class GradientCheckpointingTests
 {
     static ITrainingData Packed()
