@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SharpLM.Hub;
 using SharpLM.Model;
 using SharpLM.Tokenization;
@@ -22,6 +23,24 @@ static class BenchSetup
         model.InitializeWeights(1);
         ModelFolder.Save(folder, model, tokenizer);
         return folder;
+    }
+
+    /// <summary>Runs this benchmark program again with <paramref name="args"/> (as <paramref name="ranks"/> MPI ranks under
+    /// mpiexec when more than one) and returns its last output line, or a table row saying it failed.</summary>
+    public static string LastLineOfChild(string args, int ranks = 1)
+    {
+        var bench = typeof(BenchSetup).Assembly.Location;
+        // Started as `dotnet bench.dll` or as its own apphost.
+        var (program, programArgs) = Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet"
+            ? (Environment.ProcessPath!, $"\"{bench}\" {args}")
+            : (Environment.ProcessPath!, args);
+        var info = ranks == 1 ? new ProcessStartInfo(program, programArgs) : new ProcessStartInfo("mpiexec", $"-n {ranks} {program} {programArgs}");
+        info.RedirectStandardOutput = true;
+        info.UseShellExecute = false;
+        using var process = Process.Start(info)!;
+        var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        process.WaitForExit();
+        return process.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed: {ranks} x ({args}), exit {process.ExitCode} |";
     }
 
     /// <summary>The 1, 5 and 15 minute load averages: a figure taken while they are well above 0 was taken under contention.</summary>

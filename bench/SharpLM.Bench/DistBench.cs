@@ -21,36 +21,23 @@ static class DistBench
         var a = new BenchArgs(argv);
         if (a.Has("worker")) return Worker(a);
         int ranks = a.Int("ranks", 2);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load averages {BenchSetup.LoadAverage()}");
         Console.WriteLine("| preset | batch x seq | processes x threads | train tok/s | vs one process | all-reduce share of a step | " +
                           "summed per step | AdamW state per rank |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var (preset, batch, seq, steps) in new[] { ("small", 8, 256, a.Get("steps", "4")), ("base", 4, 512, a.Get("base-steps", "2")) })
         {
             var args = $"dist --worker --preset {preset} --batch {batch} --seq {seq} --steps {steps}";
-            var one = Launch(1, args);
+            var one = BenchSetup.LastLineOfChild(args);
             double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[4].Replace(",", ""), out var v) ? v : 0;
             Console.WriteLine(one);
             foreach (var shard in new[] { "", " --shard" })
             {
-                var many = Launch(ranks, args + shard);
+                var many = BenchSetup.LastLineOfChild(args + shard, ranks);
                 Console.WriteLine(many.Replace("| ratio |", $"| {Rate(many) / Rate(one):F2}x |"));
             }
         }
         return 0;
-    }
-
-    static string Launch(int ranks, string args)
-    {
-        var bench = typeof(DistBench).Assembly.Location;
-        var info = ranks == 1
-            ? new ProcessStartInfo("dotnet", $"\"{bench}\" {args}")
-            : new ProcessStartInfo("mpiexec", $"-n {ranks} dotnet \"{bench}\" {args}");
-        info.RedirectStandardOutput = true;
-        using var process = Process.Start(info)!;
-        var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        process.WaitForExit();
-        return process.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed: {ranks} x ({args}), exit {process.ExitCode} |";
     }
 
     static int Worker(BenchArgs a)

@@ -126,7 +126,7 @@ static class TrainBench
     /// <paramref name="column"/>) is the median.</summary>
     static string Median(BenchArgs a, string args, int column)
     {
-        var rows = Enumerable.Range(0, a.Int("repeat", 3)).Select(_ => Child(args)).ToList();
+        var rows = Enumerable.Range(0, a.Int("repeat", 3)).Select(_ => BenchSetup.LastLineOfChild(args)).ToList();
         double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[column].Replace(",", ""), out var v) ? v : 0;
         return rows.OrderBy(Rate).ElementAt(rows.Count / 2);
     }
@@ -134,21 +134,4 @@ static class TrainBench
     static string PeakRss() => $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB";
 
     static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
-
-    /// <summary>Runs this benchmark program again with <paramref name="args"/> and returns its last output line.</summary>
-    static string Child(string args)
-    {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!, $"\"{typeof(TrainBench).Assembly.Location}\" {args}")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) != "dotnet")
-            psi = new ProcessStartInfo(Environment.ProcessPath!, args) { RedirectStandardOutput = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return p.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed ({args}): exit {p.ExitCode} |";
-    }
 }
