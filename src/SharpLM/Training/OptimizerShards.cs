@@ -12,34 +12,30 @@ namespace SharpLM.Training;
 sealed class OptimizerShards
 {
     readonly ProcessGroup group;
-    readonly IReadOnlyList<AdamW.Entry> entries;
-    readonly int[] owners;
+    readonly List<AdamW.Entry>[] ownedBy;
 
     public OptimizerShards(IReadOnlyList<AdamW.Entry> entries, ProcessGroup group)
     {
         this.group = group;
-        this.entries = entries;
         // Largest first, each to the rank holding the fewest values so far: a deterministic, even split.
-        owners = new int[entries.Count];
+        var owners = new int[entries.Count];
         var load = new long[group.Size];
         foreach (var i in Enumerable.Range(0, entries.Count).OrderByDescending(i => entries[i].Parameter.numel()).ThenBy(i => i))
         {
-            int rank = Array.IndexOf(load, load.Min());
-            owners[i] = rank;
-            load[rank] += entries[i].Parameter.numel();
+            owners[i] = Array.IndexOf(load, load.Min());
+            load[owners[i]] += entries[i].Parameter.numel();
         }
+        ownedBy = [.. Enumerable.Range(0, group.Size).Select(rank => entries.Where((_, i) => owners[i] == rank).ToList())];
     }
 
     /// <summary>The parameters whose optimiser state this rank keeps.</summary>
-    public IEnumerable<AdamW.Entry> Owned => entries.Where((_, i) => owners[i] == group.Rank);
-
-    IReadOnlyList<AdamW.Entry> OwnedBy(int rank) => entries.Where((_, i) => owners[i] == rank).ToList();
+    public IReadOnlyList<AdamW.Entry> Owned => ownedBy[group.Rank];
 
     /// <summary>After each rank updated its own parameters: every rank gets every updated weight.</summary>
     public void ShareUpdatedWeights()
     {
         for (int rank = 0; rank < group.Size; rank++)
-            TensorAllReduce.Broadcast(group, OwnedBy(rank).Select(e => (Tensor)e.Parameter).ToList(), rank);
+            TensorAllReduce.Broadcast(group, ownedBy[rank].Select(e => (Tensor)e.Parameter).ToList(), rank);
     }
 
     /// <summary>Every rank's moments, gathered on every rank (named as <see cref="AdamW.StateTensors"/> names them),
@@ -50,8 +46,8 @@ sealed class OptimizerShards
         var gathered = new Dictionary<string, Tensor>();
         for (int rank = 0; rank < group.Size; rank++)
         {
-            var names = OwnedBy(rank).SelectMany(e => new[] { $"exp_avg.{e.Name}", $"exp_avg_sq.{e.Name}" }).ToList();
-            var tensors = OwnedBy(rank).SelectMany(e => new[] { e.Parameter, e.Parameter })
+            var names = ownedBy[rank].SelectMany(e => new[] { $"exp_avg.{e.Name}", $"exp_avg_sq.{e.Name}" }).ToList();
+            var tensors = ownedBy[rank].SelectMany(e => new[] { e.Parameter, e.Parameter })
                 .Select((p, i) => rank == group.Rank ? own[names[i]].clone() : zeros_like(p)).ToList();
             TensorAllReduce.Broadcast(group, tensors, rank);
             foreach (var (name, tensor) in names.Zip(tensors)) gathered[name] = tensor.DetachFromDisposeScope();
