@@ -192,7 +192,7 @@ static class FinetuneCommand
                 Ask(loaded, template, prompts, "before");
             }
 
-            if (Distributed.IsMain) trainer.SaveCheckpoint = checkpoints.Save;
+            trainer.SaveCheckpoint = checkpoints.Save; // the trainer calls it on the main rank only
             var clock = Stopwatch.StartNew();
             long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
             using var stop = PretrainCommand.CancelOnCtrlC();

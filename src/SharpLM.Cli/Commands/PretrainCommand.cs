@@ -145,7 +145,7 @@ static class PretrainCommand
                 if (Distributed.IsMain) PrintSamples(model, tokenizer, prompts, sampling, "before training");
             }
 
-            if (Distributed.IsMain) trainer.SaveCheckpoint = checkpoints.Save;
+            trainer.SaveCheckpoint = checkpoints.Save; // the trainer calls it on the main rank only
             var clock = Stopwatch.StartNew();
             long startStep = trainer.State.Step, startTokens = trainer.State.TokensSeen;
             using var stop = CancelOnCtrlC();

@@ -71,7 +71,8 @@ public sealed class Trainer : IDisposable
     public LlamaForCausalLM Model => model;
     public int StepsPerEpoch => (train.Count + Options.BatchSize - 1) / Options.BatchSize;
 
-    /// <summary>Called after every periodic and the final checkpoint-worthy moment; returns the folder written.</summary>
+    /// <summary>Called after every periodic and the final checkpoint-worthy moment, on the group's main rank only (the
+    /// checkpoint is whole there); returns the folder written.</summary>
     public Func<Trainer, string>? SaveCheckpoint { get; set; }
 
     public void AddObserver(ITrainingObserver observer) => observers.Add(observer);
@@ -187,7 +188,7 @@ public sealed class Trainer : IDisposable
                 gatheredState = shards?.GatherState(Optimizer); // every rank takes part; the main one saves
                 try
                 {
-                    if (SaveCheckpoint is not null)
+                    if (SaveCheckpoint is not null && Group.IsMain)
                     {
                         var path = SaveCheckpoint(this);
                         foreach (var o in observers) o.OnCheckpoint(State.Step, path);
