@@ -33,6 +33,14 @@ static class TestModels
         return folder;
     }
 
+    /// <summary>The next-token logits after <paramref name="ids"/> (the last position's), as a plain array.</summary>
+    public static float[] LastLogits(LlamaForCausalLM model, IReadOnlyList<int> ids)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return model.forward(tensor(ids.Select(i => (long)i).ToArray()).view(1, -1))[0, -1].data<float>().ToArray();
+    }
+
     public static Tensor RandomIds(long batch, long seq, int vocab, long seed = 7)
     {
         var g = new Generator((ulong)seed);

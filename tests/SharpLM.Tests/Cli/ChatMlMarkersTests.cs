@@ -9,7 +9,6 @@ using SharpLM.Model;
 using SharpLM.Tests.Interop;
 using SharpLM.Tokenization;
 using Xunit;
-using static TorchSharp.torch;
 
 namespace SharpLM.Tests.Cli;
 
@@ -39,13 +38,6 @@ public sealed class ChatMlMarkersTests : IDisposable
         "--max-length", "160", "--exact-match", "0", "--precision", "Fp32", .. extra,
     ];
 
-    static float[] LastLogits(PretrainedModel loaded, int[] ids)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        return loaded.Model.forward(tensor(ids.Select(i => (long)i).ToArray()).view(1, -1))[0, -1].data<float>().ToArray();
-    }
-
     [Fact]
     public void LoraAddsTheMarkersRecordsTheRowsAndItsMergeAndGgufUseChatMl()
     {
@@ -70,7 +62,7 @@ public sealed class ChatMlMarkersTests : IDisposable
         Assert.Equal([vocab + 1], loaded.Tokenizer.Encode("<|im_end|>", allowSpecial: true));
         Assert.Contains(vocab + 1, loaded.Generation.EosTokenId!); // answers end at <|im_end|>
         var prompt = ChatTemplates.ChatMl.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, "say 3")]);
-        var adapted = LastLogits(loaded, prompt);
+        var adapted = TestModels.LastLogits(loaded.Model, prompt);
         Assert.Equal(vocab + 2, adapted.Length);
 
         var merged = dir.File("merged");
@@ -79,7 +71,7 @@ public sealed class ChatMlMarkersTests : IDisposable
         using (var mergedModel = PretrainedModel.Load(merged))
         {
             Assert.Equal(vocab + 2, mergedModel.Model.Config.VocabSize);
-            var merge = LastLogits(mergedModel, prompt);
+            var merge = TestModels.LastLogits(mergedModel.Model, prompt);
             Assert.True(adapted.Zip(merge).Max(p => Math.Abs(p.First - p.Second)) < 1e-4);
         }
 

@@ -41,9 +41,7 @@ public sealed class ResumeCommandTests : IDisposable
         "--max-steps", $"{steps}", "--warmup", "2", "--checkpoint-every", $"{checkpointEvery}", "--precision", "Fp32", "--output", output,
     ];
 
-    static List<long> TrainSteps(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
-        .Select(l => JsonDocument.Parse(l).RootElement).Where(m => m.GetProperty("type").GetString() == "train")
-        .Select(m => m.GetProperty("step").GetInt64()).ToList();
+    static List<long> TrainSteps(string run) => [.. RunMetrics.Of(run, "train").Select(m => m.GetProperty("step").GetInt64())];
 
     static void SetGlobalStep(string checkpoint, long step)
     {

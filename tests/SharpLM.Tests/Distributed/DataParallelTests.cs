@@ -38,13 +38,9 @@ public sealed class DataParallelTests : IDisposable
     }
 
     static List<(double Loss, double GradNorm)> Steps(string run) =>
-        File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Where(e => e.GetProperty("type").GetString() == "train")
-            .Select(e => (e.GetProperty("loss").GetDouble(), e.GetProperty("grad_norm").GetDouble())).ToList();
+        [.. RunMetrics.Of(run, "train").Select(e => (e.GetProperty("loss").GetDouble(), e.GetProperty("grad_norm").GetDouble()))];
 
-    static List<double> ValidationLosses(string run) =>
-        File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Where(e => e.GetProperty("type").GetString() == "valid").Select(e => e.GetProperty("loss").GetDouble()).ToList();
+    static List<double> ValidationLosses(string run) => [.. RunMetrics.Of(run, "valid").Select(e => e.GetProperty("loss").GetDouble())];
 
     static void AssertSameSteps(string one, string two, int count)
     {

@@ -80,13 +80,7 @@ public sealed class GgufLlamaCppTests(TrainedGgufFixture trained, ITestOutputHel
             .Generate(prompt, SamplingOptions.Greedy with { MaxNewTokens = count, StopAtEos = false }, new HashSet<int>())
             .ToArray();
 
-    float[] SharpLmLogits(int[] ids)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var logits = trained.Model.forward(tensor(ids.Select(i => (long)i).ToArray()).view(1, -1))[0, -1];
-        return logits.data<float>().ToArray();
-    }
+    float[] SharpLmLogits(int[] ids) => TestModels.LastLogits(trained.Model, ids);
 
     [Fact]
     public void F32GreedyContinuationsAgreeTokenForToken()

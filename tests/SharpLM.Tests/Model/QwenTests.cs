@@ -58,13 +58,6 @@ public sealed class QwenTests : IDisposable
         return model;
     }
 
-    static float[] LastLogits(LlamaForCausalLM model, int[] ids)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        return model.forward(tensor(ids.Select(i => (long)i).ToArray()).view(1, -1))[0, -1].data<float>().ToArray();
-    }
-
     [Fact]
     public void Qwen2BuildsQkvBiasesAndCountsThem()
     {
@@ -96,17 +89,17 @@ public sealed class QwenTests : IDisposable
     {
         using var model = Model(family);
         var ids = new[] { 1, 17, 250, 3, 99 };
-        var withBiases = LastLogits(model, ids);
+        var withBiases = TestModels.LastLogits(model, ids);
         ModelFolder.Save(dir.File("qwen"), model, TestCorpus.Tokenizer);
         using var reloaded = ModelFolder.Load(dir.File("qwen"));
         Assert.Equal(family, reloaded.Config.ModelType);
-        Assert.Equal(withBiases, LastLogits(reloaded, ids));
+        Assert.Equal(withBiases, TestModels.LastLogits(reloaded, ids));
 
         using (no_grad())
             foreach (var (name, p) in model.named_parameters())
                 if (name.EndsWith(".bias")) p.zero_();
                 else if (name.EndsWith("q_norm.weight") || name.EndsWith("k_norm.weight")) p.fill_(2.0);
-        Assert.NotEqual(withBiases, LastLogits(model, ids));
+        Assert.NotEqual(withBiases, TestModels.LastLogits(model, ids));
     }
 
     [Theory]
@@ -119,7 +112,7 @@ public sealed class QwenTests : IDisposable
         GgufExporter.Export(dir.File("qwen"), dir.File("qwen.gguf"), GgufTensorType.F32);
         using var llama = new LlamaCppModel(dir.File("qwen.gguf"));
         int[] prompt = [TestCorpus.Tokenizer.Special.Bos!.Value, .. TestCorpus.Tokenizer.Encode("the old house by the river")];
-        var expected = LastLogits(model, prompt);
+        var expected = TestModels.LastLogits(model, prompt);
         var actual = llama.Logits(prompt);
         double scale = expected.Max(Math.Abs), difference = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second));
         Assert.True(difference < 1e-5 * scale, $"max |diff| {difference} for logits up to {scale}");
@@ -135,14 +128,14 @@ public sealed class QwenTests : IDisposable
     {
         using var model = Model(family);
         var ids = new[] { 1, 5, 9, 200 };
-        var before = LastLogits(model, ids);
+        var before = TestModels.LastLogits(model, ids);
         Lora.Apply(model, new LoraOptions { Rank = 4, Alpha = 8 }, seed: 2);
-        Assert.Equal(before, LastLogits(model, ids)); // B starts at zero
+        Assert.Equal(before, TestModels.LastLogits(model, ids)); // B starts at zero
         using (no_grad())
             foreach (var (_, _, adapter) in Lora.Adapters(model)) adapter.B.weight.normal_(0, 0.1);
-        var adapted = LastLogits(model, ids);
+        var adapted = TestModels.LastLogits(model, ids);
         Lora.Merge(model);
-        var merged = LastLogits(model, ids);
+        var merged = TestModels.LastLogits(model, ids);
         Assert.True(adapted.Zip(merged).Max(p => Math.Abs(p.First - p.Second)) < 1e-5);
     }
 
