@@ -31,7 +31,7 @@ static class ServeBench
                 : BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"), vocabularyOfTheTokenizer: true);
             using var loaded = PretrainedModel.Load(folder);
             var defaults = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
-            var served = new ServedModel(loaded, ChatTemplates.Default, defaults, "bench");
+            using var served = new ServedModel(loaded, ChatTemplates.Default, defaults, "bench");
             await using var server = await ModelServer.StartAsync(served, new ServeOptions(Port: 0));
             using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
             Console.WriteLine($"model: {folder}; prompt \"{Prompt}\", {newTokens} new tokens, greedy; {repeats} runs after a warm-up; " +

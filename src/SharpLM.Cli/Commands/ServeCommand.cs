@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpLM.Chat;
 using SharpLM.Cli.Serving;
+using SharpLM.Generation;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
@@ -51,6 +52,18 @@ static class ServeCommand
         {
             Description = "Answer requests whatever model they name (default: 404 model_not_found for any but the one served).",
         };
+        var batchingDefaults = new BatchingOptions();
+        var maxBatch = new Option<int>("--max-batch")
+        {
+            Description = "Most requests decoded together (continuous batching); more wait in arrival order.",
+            DefaultValueFactory = _ => batchingDefaults.MaxBatch,
+        };
+        var kvCacheMb = new Option<int>("--kv-cache-mb")
+        {
+            Description = "Memory for the KV cache of all requests in flight, in MB, allocated at start: each of the --max-batch slots holds " +
+                          "the model's context or as much as fits.",
+            DefaultValueFactory = _ => (int)(batchingDefaults.KvCacheBytes >> 20),
+        };
         var modelArgs = new ModelArguments();
         var sampling = new SamplingArguments();
         var templateVariables = new TemplateVariables();
@@ -58,7 +71,7 @@ static class ServeCommand
             "Serve a model over HTTP with OpenAI's API: POST /v1/chat/completions, POST /v1/completions (both stream with \"stream\": true), " +
             "GET /v1/models, GET /health, and a chat page at /. Sampling options set the defaults for fields a request leaves out.")
         {
-            host, port, name, apiKey, template, maxRequestBytes, maxMessages, maxPromptChars, maxKwargsChars, acceptAnyModel,
+            host, port, name, apiKey, template, maxRequestBytes, maxMessages, maxPromptChars, maxKwargsChars, acceptAnyModel, maxBatch, kvCacheMb,
         };
         modelArgs.AddTo(cmd);
         sampling.AddTo(cmd);
@@ -70,6 +83,7 @@ static class ServeCommand
                      {
                          (maxRequestBytes, parse.GetValue(maxRequestBytes)), (maxMessages, parse.GetValue(maxMessages)),
                          (maxPromptChars, parse.GetValue(maxPromptChars)), (maxKwargsChars, parse.GetValue(maxKwargsChars)),
+                         (maxBatch, parse.GetValue(maxBatch)), (kvCacheMb, parse.GetValue(kvCacheMb)),
                      })
                 if (value < 1) throw new SharpLMException($"{option.Name} {value}: expected at least 1");
             var limits = new ServeLimits
@@ -81,7 +95,8 @@ static class ServeCommand
             var chatTemplate = templateVariables.Apply(parse,
                 ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
             var modelName = parse.GetValue(name) ?? loaded.Id;
-            var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
+            var batching = new BatchingOptions { MaxBatch = parse.GetValue(maxBatch), KvCacheBytes = (long)parse.GetValue(kvCacheMb) << 20 };
+            using var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName, batching);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
             var options = new ServeOptions(parse.GetValue(host)!, parse.GetValue(port), string.IsNullOrEmpty(key) ? null : key,
                 line => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}"), limits, parse.GetValue(acceptAnyModel));
@@ -96,6 +111,9 @@ static class ServeCommand
         await using var server = await ModelServer.StartAsync(served, options);
         AnsiConsole.MarkupLineInterpolated(
             $"Serving [bold]{served.Name}[/] (template {served.Template.Name}, context {served.ContextLength} tokens) at [link]{server.Address}[/]");
+        var (slots, megabytes, each) = (served.Batcher.MaxBatch, served.Batcher.KvCacheBytes / (1 << 20), served.Batcher.SlotCapacity);
+        AnsiConsole.MarkupLineInterpolated(
+            $"Up to {slots} requests decode together; KV cache {megabytes:N0} MB ({slots} slots and one for prefilling, {each:N0} tokens each)");
         AnsiConsole.MarkupLine($"Chat in a browser at {server.Address}; OpenAI-compatible API: POST {server.Address}v1/chat/completions, " +
                                $"POST /v1/completions, GET /v1/models{(options.ApiKey is null ? "" : " (API key required)")}. Ctrl+C stops.");
         await server.WaitForShutdownAsync();

@@ -196,7 +196,8 @@ static class OpenAiRequestReader
     {
         if (request.Prompt.Length >= model.ContextLength)
             throw ApiError.BadRequest(
-                $"this model's context is {model.ContextLength} tokens and the {param} take {request.Prompt.Length}; shorten them", param);
+                $"{(model.ContextLength < model.Loaded.Model.Config.MaxPositionEmbeddings ? "this server's (--kv-cache-mb)" : "this model's")} " +
+                $"context is {model.ContextLength} tokens and the {param} take {request.Prompt.Length}; shorten them", param);
         return request;
     }
 

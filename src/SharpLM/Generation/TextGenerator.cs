@@ -20,54 +20,37 @@ public sealed record GenerationResult(string Text, StopReason Reason, int Prompt
 public sealed record GenerationUpdate(string Text, GenerationResult? Result = null);
 
 /// <summary>
-/// Text generation for callers that may overlap (a server's requests, an app's chat client): one generation at a
-/// time, in arrival order (libtorch already uses every core for one sequence; a second at once would only make
-/// both slower), each on a worker thread running <see cref="TokenGenerator.GenerateText"/>, with the text streamed
-/// as soon as it is safe to show.
+/// Text generation for callers that may overlap (a server's requests, an app's chat client): generations run together
+/// in one batch (<see cref="ContinuousBatcher"/>, up to <see cref="BatchingOptions.MaxBatch"/> at once, the rest wait
+/// in arrival order), each streaming its text as soon as it is safe to show.
 /// </summary>
-public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer)
+public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer, BatchingOptions? batching = null) : IDisposable
 {
-    readonly SemaphoreSlim turn = new(1, 1);
-    readonly TokenGenerator generator = new(model);
+    readonly ContinuousBatcher batcher = new(model, tokenizer, batching);
 
-    /// <summary>Generates once earlier calls are done, yielding text as it becomes safe to show (never a split
-    /// character or the start of a stop string), then the result. If <paramref name="cancel"/> fires or the caller
-    /// stops reading (the client went away), generation stops at the next token and the model is free for the next
-    /// call.</summary>
+    /// <summary>The batch the generations run in (its slot size and memory).</summary>
+    public ContinuousBatcher Batcher => batcher;
+
+    /// <summary>Generates once a slot is free, yielding text as it becomes safe to show (never a split character or the
+    /// start of a stop string), then the result. If <paramref name="cancel"/> fires or the caller stops reading (the
+    /// client went away), generation stops at the next token and its slot is free for the next call.</summary>
     public async IAsyncEnumerable<GenerationUpdate> StreamAsync(GenerationRequest request,
         [EnumeratorCancellation] CancellationToken cancel = default)
     {
-        await turn.WaitAsync(cancel);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var work = batcher.Submit(request, piece => pieces.Writer.TryWrite(piece), stop.Token);
+        _ = work.ContinueWith(_ => pieces.Writer.Complete(), TaskScheduler.Default);
         try
         {
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-            var work = Task.Run(() =>
-            {
-                try
-                {
-                    return generator.GenerateText(request, tokenizer, piece => pieces.Writer.TryWrite(piece), stop.Token);
-                }
-                finally
-                {
-                    pieces.Writer.Complete();
-                }
-            }, CancellationToken.None);
-            try
-            {
-                await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None)) yield return new GenerationUpdate(piece);
-                yield return new GenerationUpdate("", await work);
-            }
-            finally
-            {
-                // The caller stopped reading (or could not take the text): stop generating, and finish before the next call starts.
-                stop.Cancel();
-                try { await work; } catch { /* reported above, or the caller's own exception is the one to report */ }
-            }
+            await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None)) yield return new GenerationUpdate(piece);
+            yield return new GenerationUpdate("", await work);
         }
         finally
         {
-            turn.Release();
+            // The caller stopped reading (or could not take the text): stop generating and free the slot.
+            stop.Cancel();
+            try { await work; } catch { /* reported above, or the caller's own exception is the one to report */ }
         }
     }
 
@@ -83,4 +66,6 @@ public sealed class TextGenerator(LlamaForCausalLM model, ITokenizer tokenizer)
         }
         throw new UnreachableException("a generation's stream ends with its result");
     }
+
+    public void Dispose() => batcher.Dispose();
 }

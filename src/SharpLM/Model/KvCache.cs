@@ -6,7 +6,7 @@ namespace SharpLM.Model;
 /// Keys and values of earlier positions, one preallocated buffer per layer, so each generated token costs one
 /// position of attention work instead of recomputing the whole prefix.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IKvCache, IDisposable
 {
     readonly Tensor[] keys, values; // [batch, kvHeads, capacity, headDim] per layer
 
@@ -26,6 +26,10 @@ public sealed class KvCache : IDisposable
 
     /// <summary>Positions already stored.</summary>
     public long Length { get; private set; }
+
+    /// <summary>Keys and values [batch, kvHeads, capacity, headDim] of every layer, for copying a prefilled
+    /// sequence into a <see cref="SlotKvCache"/> row.</summary>
+    internal (Tensor Keys, Tensor Values) Layer(int layer) => (keys[layer], values[layer]);
 
     public long Capacity { get; }
 

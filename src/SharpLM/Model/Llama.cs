@@ -38,7 +38,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
 /// <summary>Grouped-query self-attention with rotary positions, through libtorch's scaled-dot-product attention.
 /// Qwen3 adds an RMSNorm over each query and key head (<c>q_norm</c>, <c>k_norm</c>) before the rotation.</summary>
-public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>
+public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCache?, Tensor>
 {
     public readonly Projection q_proj, k_proj, v_proj, o_proj;
     public readonly RmsNorm? q_norm, k_norm;
@@ -68,7 +68,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCac
     /// <param name="mask">from <see cref="AttentionMasks.For"/>: boolean [batch, 1, seq, keys], true = may attend;
     /// null = plain causal over x alone (or every cached key when decoding one token)</param>
     /// <param name="cache">earlier keys/values; this call appends x's</param>
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -81,11 +81,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCac
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
-        if (t == 1 && mask is null && kvHeads != heads)
+        if (t == 1 && kvHeads != heads)
         {
-            // Decoding one token sees every key, so no mask is needed and each key/value head's group of query
-            // heads can be its "query positions": no copy of the whole cache per token for GQA.
-            var grouped = F.scaled_dot_product_attention(q.reshape(b, kvHeads, heads / kvHeads, headDim), k, v, null, 0.0, false);
+            // Decoding one token: each key/value head's group of query heads can be its "query positions" (a mask,
+            // [batch, 1, 1, keys], broadcasts over them): no copy of the whole cache per token for GQA.
+            var grouped = F.scaled_dot_product_attention(q.reshape(b, kvHeads, heads / kvHeads, headDim), k, v, mask, 0.0, false);
             return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
         }
         if (kvHeads != heads)
@@ -121,7 +121,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
-public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>
+public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCache?, Tensor>
 {
     public readonly RmsNorm input_layernorm, post_attention_layernorm;
     public readonly Attention self_attn;
@@ -137,7 +137,7 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, Kv
     }
 
     /// <summary>Arguments as <see cref="Attention.forward"/>'s.</summary>
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache)
     {
         using var scope = NewDisposeScope();
         var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache);
@@ -157,8 +157,12 @@ public sealed class ForwardOptions
     /// <summary>[batch, seq] example id of each position in a packed row: attention stays inside an example.</summary>
     public Tensor? SegmentIds { get; init; }
 
+    /// <summary>Boolean [batch, 1, seq, keys], true = may attend: used as is instead of the mask the options above
+    /// imply, e.g. for rows of a <see cref="SlotKvCache"/> whose cached lengths differ.</summary>
+    public Tensor? Mask { get; init; }
+
     /// <summary>Keys/values of earlier positions; the forward appends the new ones.</summary>
-    public KvCache? Cache { get; init; }
+    public IKvCache? Cache { get; init; }
 }
 
 /// <summary>The decoder stack: token embedding, layers, final norm (Hugging Face's <c>model.*</c> tensors).</summary>
@@ -207,7 +211,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
         var (cos, sin) = options?.PositionIds is { } positions
             ? rotary_emb.ForPositions(positions)
             : rotary_emb.ForRange(past, t);
-        var mask = AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
+        var mask = options?.Mask ?? AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
         var x = embed_tokens.forward(inputIds);
         if (training && NeftuneAlpha > 0) x = EmbeddingNoise.Add(x, NeftuneAlpha);
         return (x, cos, sin, mask);

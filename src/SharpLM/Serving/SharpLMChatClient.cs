@@ -12,7 +12,8 @@ namespace SharpLM.Serving;
 /// <summary>
 /// A SharpLM model as a Microsoft.Extensions.AI <see cref="IChatClient"/>, in-process: what Semantic Kernel and other
 /// .NET AI code call, with no server in between. Conversations are rendered with the model's chat template (the one
-/// saved with it, else <see cref="ChatTemplates.Default"/>); calls that overlap take turns.
+/// saved with it, else <see cref="ChatTemplates.Default"/>); calls that overlap are decoded together
+/// (<see cref="ContinuousBatcher"/>).
 /// </summary>
 /// <remarks><see cref="ChatOptions"/> maps to <see cref="SamplingOptions"/>: MaxOutputTokens, Temperature (0 = greedy),
 /// TopP, TopK, Seed and StopSequences; <c>AdditionalProperties["repetition_penalty"]</c>, <c>["repetition_penalty_range"]</c>,
@@ -32,12 +33,13 @@ public sealed class SharpLMChatClient : IChatClient
     /// <param name="defaults">Sampling for what a call's options leave out; default: the model's generation_config.json.</param>
     /// <param name="modelId">The id reported in responses; default: <see cref="PretrainedModel.Id"/>, the id
     /// <c>sharplm serve</c> gives the same folder.</param>
+    /// <param name="batching">How overlapping calls share the model (default: up to 8 decoded together).</param>
     public SharpLMChatClient(PretrainedModel loaded, ChatTemplate? template = null, SamplingOptions? defaults = null, string? modelId = null,
-        bool ownsModel = false)
+        bool ownsModel = false, BatchingOptions? batching = null)
     {
         this.loaded = loaded;
         this.ownsModel = ownsModel;
-        generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
+        generator = new TextGenerator(loaded.Model, loaded.Tokenizer, batching);
         Template = template ?? ChatTemplates.Resolve(null, loaded.Adapter ?? loaded.Folder, loaded.Tokenizer);
         stopTokens = loaded.StopTokens(Template);
         // Checked here, by the mapping every call's options go through, rather than at the first call that leaves them all out.
@@ -90,6 +92,7 @@ public sealed class SharpLMChatClient : IChatClient
 
     public void Dispose()
     {
+        generator.Dispose();
         if (ownsModel) loaded.Dispose();
     }
 

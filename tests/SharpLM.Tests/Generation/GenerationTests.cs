@@ -159,7 +159,7 @@ public class GenerationTests
         var request = new GenerationRequest(loaded.EncodePrompt("the old house"), SamplingOptions.Greedy with { MaxNewTokens = 10 },
             loaded.StopTokens());
         var expected = new TokenGenerator(loaded.Model).GenerateText(request, loaded.Tokenizer);
-        var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
+        using var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
 
         var updates = new List<GenerationUpdate>();
         await foreach (var update in generator.StreamAsync(request)) updates.Add(update);

@@ -45,6 +45,7 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         if (server is not null) await server.DisposeAsync();
         Http.Dispose();
+        Served.Dispose();
         Loaded.Dispose();
         dir.Dispose();
     }

@@ -58,6 +58,7 @@ public sealed class ServerSoakTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await server.DisposeAsync();
         http.Dispose();
+        served.Dispose();
         loaded.Dispose();
         dir.Dispose();
     }
