@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using SharpLM.Chat;
 using SharpLM.Cli.Serving;
+using LLama.Native;
+using SharpLM.Formats;
 using SharpLM.Generation;
 using SharpLM.Hub;
 
@@ -12,6 +14,7 @@ namespace SharpLM.Bench;
 /// `bench serve [--model folder] [--new N] [--clients N] [--repeats N]`: what `sharplm serve`'s HTTP layer costs.
 /// Times the same greedy completion (N new tokens, end token ignored) in-process, over HTTP as one JSON answer,
 /// over HTTP streamed (time to the first text), and for several clients at once; medians after a warm-up.
+/// Then the concurrency table (<see cref="ConcurrencyBench"/>) at `--streams 1,2,4,8`.
 /// Without --model a random-initialised "small" preset is used, with the tokenizer's vocabulary so every token is text.
 /// </summary>
 static class ServeBench
@@ -52,7 +55,22 @@ static class ServeBench
             Row("HTTP, streamed (server-sent events)", streamed.FirstMs, streamed.TokensPerSecond, direct.TokensPerSecond);
             Row($"HTTP, {clients} clients at once (all tokens)", double.NaN, aggregate, direct.TokensPerSecond);
             Console.WriteLine($"{clients} clients at once: each answer took {together.Min(r => r.TotalMs) / 1000:F2} to " +
-                              $"{together.Max(r => r.TotalMs) / 1000:F2} s (they take turns)");
+                              $"{together.Max(r => r.TotalMs) / 1000:F2} s");
+
+            Console.WriteLine();
+            var gguf = Path.Combine(scratch, "model-f32.gguf");
+            GgufExporter.Export(folder, gguf, GgufTensorType.F32);
+            NativeLogConfig.llama_log_set((_, _) => { }); // llama.cpp logs every load at length
+            using var batcher = new ContinuousBatcher(loaded.Model, loaded.Tokenizer);
+            await ConcurrencyBench.InProcess(batcher, prompt, 2, 8); // warm-up
+            ConcurrencyBench.PrintHeader();
+            foreach (var streams in args.Get("streams", "1,2,4,8").Split(',').Select(int.Parse))
+            {
+                var cpp = ConcurrencyBench.LlamaCpp(gguf, prompt, streams, newTokens, TorchSharp.torch.get_num_threads());
+                ConcurrencyBench.Print("SharpLM serve (HTTP, streamed)", streams, await ConcurrencyBench.OverHttp(http, Prompt, streams, newTokens), cpp);
+                ConcurrencyBench.Print("SharpLM in-process", streams, await ConcurrencyBench.InProcess(batcher, prompt, streams, newTokens), cpp);
+                ConcurrencyBench.Print("llama.cpp batched (F32 GGUF)", streams, cpp, cpp);
+            }
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
         }
