@@ -46,7 +46,10 @@ static class ConcurrencyBench
         {
             prompt, max_tokens = newTokens, temperature = 0, ignore_eos = true, stream = true, stream_options = new { include_usage = true },
         });
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -70,9 +73,30 @@ static class ConcurrencyBench
         var firsts = new double[streams];
         Array.Fill(firsts, double.NaN);
         var clock = Stopwatch.StartNew();
-        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => batcher.Submit(new GenerationRequest(prompt, options, new HashSet<int>()),
+        var request = new GenerationRequest(prompt, options, new HashSet<int>());
+        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => batcher.Submit(request,
             _ => { if (double.IsNaN(firsts[i])) firsts[i] = clock.Elapsed.TotalMilliseconds; })));
         return Summary(clock.Elapsed.TotalSeconds, results.Sum(r => r.CompletionTokens), firsts);
+    }
+
+    /// <summary>A long prompt arrives while <paramref name="streams"/> streams decode: how long its prefill takes, and the
+    /// longest wait between two pieces of text of the running streams meanwhile, against their median wait.</summary>
+    public static async Task<(double PrefillMs, double LongestGapMs, double MedianGapMs)> ArrivingPrompt(ContinuousBatcher batcher,
+        int[] prompt, int[] longPrompt, int streams, int newTokens)
+    {
+        var options = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
+        var stamps = Enumerable.Range(0, streams).Select(_ => new List<double>()).ToArray();
+        var clock = Stopwatch.StartNew();
+        var running = Enumerable.Range(0, streams).Select(i => batcher.Submit(new GenerationRequest(prompt, options, new HashSet<int>()),
+            _ => { lock (stamps[i]) stamps[i].Add(clock.Elapsed.TotalMilliseconds); })).ToArray();
+        while (stamps.Any(s => { lock (s) return s.Count < newTokens / 4; })) await Task.Delay(1);
+        double arrived = clock.Elapsed.TotalMilliseconds, firstText = double.NaN;
+        var late = batcher.Submit(new GenerationRequest(longPrompt, options with { MaxNewTokens = 1 }, new HashSet<int>()),
+            _ => firstText = clock.Elapsed.TotalMilliseconds);
+        await Task.WhenAll(running.Append(late));
+        var gaps = stamps.SelectMany(s => s.Zip(s.Skip(1), (a, b) => (Start: a, Gap: b - a))).ToList();
+        var during = gaps.Where(g => g.Start + g.Gap >= arrived && g.Start <= firstText).Select(g => g.Gap).DefaultIfEmpty(double.NaN);
+        return (firstText - arrived, during.Max(), gaps.Select(g => g.Gap).Order().ElementAt(gaps.Count / 2));
     }
 
     public static Row LlamaCpp(string gguf, int[] prompt, int streams, int newTokens, int threads)
@@ -90,7 +114,7 @@ static class ConcurrencyBench
             for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, (LLamaSeqId)s, i == prompt.Length - 1);
         var clock = Stopwatch.StartNew();
         Decode(context, batch);
-        var next = Enumerable.Range(0, streams).Select(s => ArgMax(context.NativeHandle.GetLogitsIth(s * prompt.Length + prompt.Length - 1))).ToArray();
+        var next = Enumerable.Range(0, streams).Select(s => ArgMax(context.NativeHandle.GetLogitsIth((s + 1) * prompt.Length - 1))).ToArray();
         double first = clock.Elapsed.TotalMilliseconds;
         for (int produced = 1; produced < newTokens; produced++)
         {

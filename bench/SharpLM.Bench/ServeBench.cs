@@ -67,9 +67,22 @@ static class ServeBench
             foreach (var streams in args.Get("streams", "1,2,4,8").Split(',').Select(int.Parse))
             {
                 var cpp = ConcurrencyBench.LlamaCpp(gguf, prompt, streams, newTokens, TorchSharp.torch.get_num_threads());
-                ConcurrencyBench.Print("SharpLM serve (HTTP, streamed)", streams, await ConcurrencyBench.OverHttp(http, Prompt, streams, newTokens), cpp);
+                var overHttp = await ConcurrencyBench.OverHttp(http, Prompt, streams, newTokens);
+                ConcurrencyBench.Print("SharpLM serve (HTTP, streamed)", streams, overHttp, cpp);
                 ConcurrencyBench.Print("SharpLM in-process", streams, await ConcurrencyBench.InProcess(batcher, prompt, streams, newTokens), cpp);
                 ConcurrencyBench.Print("llama.cpp batched (F32 GGUF)", streams, cpp, cpp);
+            }
+            Console.WriteLine();
+            var random = new Random(3);
+            var longPrompt = Enumerable.Range(0, Math.Min(768, served.ContextLength - newTokens))
+                .Select(_ => random.Next(3, loaded.Tokenizer.VocabSize)).ToArray();
+            foreach (var chunk in new[] { batcher.SlotCapacity, 256, 64 })
+            {
+                using var chunked = new ContinuousBatcher(loaded.Model, loaded.Tokenizer, new BatchingOptions { PrefillChunk = (int)chunk });
+                var (prefill, longest, median) = await ConcurrencyBench.ArrivingPrompt(chunked, prompt, longPrompt, 4, newTokens);
+                Console.WriteLine($"a {longPrompt.Length}-token prompt arrives while 4 streams decode, prefilled in chunks of {chunk}: " +
+                                  $"its first token after {prefill:N0} ms; the streams' longest wait between tokens meanwhile {longest:N1} ms " +
+                                  $"(median {median:N1} ms)");
             }
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;

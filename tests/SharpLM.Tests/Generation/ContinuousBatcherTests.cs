@@ -76,9 +76,17 @@ public sealed class ContinuousBatcherTests
         using var cancel = new CancellationTokenSource();
         var streamed = requests.Select(_ => new System.Text.StringBuilder()).ToArray();
         var cancelledText = new System.Text.StringBuilder();
-        var cancelled = batcher.Submit(requests[0] with { Options = greedy with { MaxNewTokens = 60 } },
-            piece => { cancelledText.Append(piece); if (cancelledText.Length > 5) cancel.Cancel(); }, cancel.Token);
-        var results = await Task.WhenAll(requests.Select((r, i) => batcher.Submit(r, piece => streamed[i].Append(piece))));
+        // The first request's first text holds the worker until every request is queued, so they overlap whatever the load.
+        using var allQueued = new ManualResetEventSlim();
+        var cancelled = batcher.Submit(requests[0] with { Options = greedy with { MaxNewTokens = 60 } }, piece =>
+        {
+            allQueued.Wait(TimeSpan.FromSeconds(30));
+            cancelledText.Append(piece);
+            if (cancelledText.Length > 5) cancel.Cancel();
+        }, cancel.Token);
+        var submitted = requests.Select((r, i) => batcher.Submit(r, piece => streamed[i].Append(piece))).ToArray();
+        allQueued.Set();
+        var results = await Task.WhenAll(submitted);
 
         for (int i = 0; i < requests.Length; i++)
         {

@@ -172,7 +172,7 @@ public sealed class ModelServerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
-    public async Task ConcurrentRequestsTakeTurnsAndGetTheirOwnAnswers()
+    public async Task ConcurrentRequestsGetTheirOwnAnswers()
     {
         var questions = new[] { Question, "a ship on the sea", Question, "the winter night" };
         var answers = await Task.WhenAll(questions.Select(q => Post("v1/chat/completions", ChatBody(q, 8))));
