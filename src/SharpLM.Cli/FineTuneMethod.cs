@@ -10,7 +10,13 @@ using TorchSharp.Modules;
 
 namespace SharpLM.Cli;
 
-public enum FineTuneMethodKind { Full, Freeze, Lora }
+public enum FineTuneMethodKind { Full, Freeze, Lora, Dora }
+
+static class FineTuneMethodKinds
+{
+    /// <summary>LoRA and DoRA train an adapter over a frozen base and save the adapter only.</summary>
+    public static bool TrainsAdapter(this FineTuneMethodKind kind) => kind is FineTuneMethodKind.Lora or FineTuneMethodKind.Dora;
+}
 
 public enum BaseDtype { Float32, BFloat16 }
 
@@ -19,7 +25,8 @@ sealed class FineTuneMethod
 {
     readonly Option<FineTuneMethodKind> method = new("--method")
     {
-        Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen.",
+        Description = "Full: train every weight. Freeze: only --train-last-layers / --train-modules. Lora: low-rank adapters, base frozen. " +
+                      "Dora: weight-decomposed LoRA (a trained magnitude per output row of each adapted weight).",
         DefaultValueFactory = _ => FineTuneMethodKind.Lora,
     };
     readonly Option<int> rank = new("--lora-rank", "--lora-r") { Description = "LoRA rank r.", DefaultValueFactory = _ => 8 };
@@ -47,7 +54,7 @@ sealed class FineTuneMethod
 
     readonly Option<BaseDtype> baseDtype = new("--base-dtype")
     {
-        Description = "LoRA: the type the frozen base's projection weights are kept in. BFloat16 halves their memory and runs their " +
+        Description = "LoRA and DoRA: the type the frozen base's projection weights are kept in. BFloat16 halves their memory and runs their " +
                       "matmuls in bf16; the adapters and their optimiser state stay Float32.",
         DefaultValueFactory = _ => BaseDtype.Float32,
     };
@@ -58,8 +65,8 @@ sealed class FineTuneMethod
     }
 
     /// <summary>The frozen base's type under LoRA; refused with another method, whose base is trained.</summary>
-    public BaseDtype BaseType(ParseResult p) => p.GetValue(baseDtype) is var type && type != BaseDtype.Float32 && Kind(p) != FineTuneMethodKind.Lora
-        ? throw new SharpLMException("--base-dtype applies to --method lora only: full and freeze fine-tuning train the base itself")
+    public BaseDtype BaseType(ParseResult p) => p.GetValue(baseDtype) is var type && type != BaseDtype.Float32 && !Kind(p).TrainsAdapter()
+        ? throw new SharpLMException("--base-dtype applies to --method lora and dora only: full and freeze fine-tuning train the base itself")
         : type;
 
     public FineTuneMethodKind Kind(ParseResult p) => p.GetValue(method);
@@ -72,6 +79,7 @@ sealed class FineTuneMethod
         Alpha = p.GetValue(alpha),
         Dropout = p.GetValue(dropout),
         TargetModules = [.. List(p, targets).Union(addedTokens is null ? [] : ["lm_head"])],
+        UseDora = Kind(p) == FineTuneMethodKind.Dora,
     };
 
     /// <summary>Prepares the model for the method and returns the parameters it trains. With
@@ -104,7 +112,7 @@ sealed class FineTuneMethod
     public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation,
         string baseFolder, ModelSaveOptions save, AddedTokenRows? addedTokens)
     {
-        if (Kind(p) != FineTuneMethodKind.Lora)
+        if (!Kind(p).TrainsAdapter())
             return new((folder, model) =>
             {
                 ModelFolder.Save(folder, model, tokenizer, generation, save);

@@ -77,7 +77,7 @@ static class FinetuneCommand
         {
             LearningRate = 1e-4, WarmupSteps = 10, Epochs = 2, BatchSize = 16, MicroBatchSize = 8, WeightDecay = 0,
             MinLrRatio = 0.1, KeepCheckpoints = 1,
-        }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
+        }, learningRateDefault: "1e-3 with --method lora or dora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
             model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
@@ -92,12 +92,12 @@ static class FinetuneCommand
             parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
             methodArgs.BaseType(parse); // refused with full or freeze before anything loads
-            if (kind == FineTuneMethodKind.Lora && save.Given(parse))
+            if (kind.TrainsAdapter() && save.Given(parse))
                 throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); " +
                                            "a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
             var saveOptions = save.Read(parse);
             var options = training.Read(parse);
-            if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
+            if (kind.TrainsAdapter() && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
             options = options with { NeftuneAlpha = parse.GetValue(neftune) };
             var outputFolder = parse.GetValue(output)!;
@@ -161,8 +161,8 @@ static class FinetuneCommand
             [
                 ("method", kind switch
                 {
-                    FineTuneMethodKind.Lora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
-                        $"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}" +
+                    FineTuneMethodKind.Lora or FineTuneMethodKind.Dora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
+                        $"{(lora.UseDora ? "DoRA" : "LoRA")} r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}" +
                         (methodArgs.BaseType(parse) == BaseDtype.BFloat16 ? ", frozen base in bf16" : ""),
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
@@ -227,12 +227,12 @@ static class FinetuneCommand
             summary.AddRow("steps", "", $"{trainer.State.Step - startStep:N0} in {seconds:F0} s");
             summary.AddRow("throughput", "", $"{tokens / seconds:N0} tokens/s (padding included)");
             summary.AddRow("peak memory", "", $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
-            summary.AddRow(kind == FineTuneMethodKind.Lora ? "adapter" : "model", "", Markup.Escape(final));
+            summary.AddRow(kind.TrainsAdapter() ? "adapter" : "model", "", Markup.Escape(final));
             AnsiConsole.Write(summary);
             new ModelCard
             {
                 BaseModel = baseFolder,
-                IsAdapter = kind == FineTuneMethodKind.Lora,
+                IsAdapter = kind.TrainsAdapter(),
                 Datasets = [.. parse.GetValue(data)!.Select(Path.GetFileName).OfType<string>()],
                 Tags = [kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name],
                 Training =
@@ -243,7 +243,7 @@ static class FinetuneCommand
                 Evaluation = evaluation,
                 Usage = $"./sharplm chat --model {final}",
             }.Save(final);
-            if (kind == FineTuneMethodKind.Lora)
+            if (kind.TrainsAdapter())
                 AnsiConsole.MarkupLine($"Chat with it: [bold]./sharplm chat --model {Markup.Escape(final)}[/]; merge it: " +
                                        $"[bold]./sharplm merge --model {Markup.Escape(final)} --output {Markup.Escape(outputFolder)}/merged[/]");
             return 0;
@@ -256,12 +256,13 @@ static class FinetuneCommand
     /// cannot be added (a llama2.c tokenizer; LoRA on a model whose head is its embedding) it keeps the default template.</summary>
     static ChatTemplate UseChatMl(PretrainedModel loaded, FineTuneMethodKind kind)
     {
-        if ((kind != FineTuneMethodKind.Lora || loaded.Model.lm_head is not null) && loaded.AddSpecialTokens(BpeTrainerOptions.ChatMlMarkers))
+        if ((!kind.TrainsAdapter() || loaded.Model.lm_head is not null) && loaded.AddSpecialTokens(BpeTrainerOptions.ChatMlMarkers))
         {
             var rows = loaded.AddedTokens!;
             var trainedToo = kind switch
             {
                 FineTuneMethodKind.Lora => "LoRA adapts lm_head too",
+                FineTuneMethodKind.Dora => "DoRA adapts lm_head too",
                 FineTuneMethodKind.Freeze => "embed_tokens and lm_head are trained too",
                 _ => "they are trained with the rest",
             };

@@ -31,16 +31,16 @@ public static class Lora
     public static IEnumerable<(string Name, Projection Module, LoraAdapter Adapter)> Adapters(LlamaForCausalLM model) =>
         model.Projections().Where(p => p.Module.Adapter is LoraAdapter).Select(p => (p.Name, p.Module, (LoraAdapter)p.Module.Adapter!));
 
-    /// <summary>Folds every adapter into its projection's weight (W += scaling * B A) and detaches it: the model
-    /// then computes what base + adapter computed, with no adapter cost.</summary>
+    /// <summary>Folds every adapter into its projection's weight (W += scaling * B A; for DoRA, the rows of that
+    /// rescaled to their magnitudes) and detaches it: the model then computes what base + adapter computed, with no
+    /// adapter cost.</summary>
     public static void Merge(LlamaForCausalLM model)
     {
         using var noGrad = no_grad();
         foreach (var (_, projection, adapter) in Adapters(model).ToList())
         {
             using var scope = NewDisposeScope();
-            var update = adapter.DenseUpdate().to(float32);
-            projection.weight.copy_((projection.weight.to(float32) + update).to(projection.weight.dtype));
+            projection.weight.copy_(adapter.MergedWeight().to(projection.weight.dtype));
             projection.Detach();
         }
         foreach (var p in model.parameters()) p.requires_grad = true;

@@ -24,6 +24,10 @@ public sealed record LoraOptions
     /// <summary>use_rslora: scale by Alpha / sqrt(Rank) instead of Alpha / Rank (rank-stabilised LoRA).</summary>
     public bool UseRsLora { get; init; }
 
+    /// <summary>use_dora: weight-decomposed LoRA (DoRA): a trained magnitude per output row times the direction of
+    /// W + scaling * B A.</summary>
+    public bool UseDora { get; init; }
+
     public double Scaling => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
 
     public void Validate()

@@ -48,7 +48,7 @@ public static class AdapterFolder
             ["inference_mode"] = true,
             ["init_lora_weights"] = true,
             ["modules_to_save"] = null,
-            ["use_dora"] = false,
+            ["use_dora"] = options.UseDora,
             ["use_rslora"] = options.UseRsLora,
             ["rank_pattern"] = new JsonObject(),
             ["alpha_pattern"] = new JsonObject(),
@@ -59,8 +59,7 @@ public static class AdapterFolder
             {
                 ["first_id"] = addedTokens.FirstId, ["count"] = addedTokens.Count, ["base_vocab_size"] = addedTokens.BaseVocabSize,
             };
-        var tensors = model.state_dict().Where(kv => kv.Key.Contains(Projection.LoraInfix))
-            .Select(kv => new KeyValuePair<string, Tensor>(KeyPrefix + kv.Key, kv.Value)).ToList();
+        var tensors = AdapterTensors(model).Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)).ToList();
         if (tensors.Count == 0) throw new SharpLMException("the model has no LoRA adapter to save");
         SafetensorsWriter.Write(Path.Combine(folder, WeightsFile), tensors, SafetensorsDType.F32);
         var json = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -78,7 +77,6 @@ public static class AdapterFolder
         string? Str(string field) => JsonFile.OptionalString(root, field, path);
         bool Flag(string field) => JsonFile.OptionalBool(root, field, path) ?? false;
         if (Str("peft_type") is { } type && type != "LORA") throw new SharpLMException($"{path}: peft_type \"{type}\" is not supported (only LORA)");
-        if (Flag("use_dora")) throw new SharpLMException($"{path}: DoRA adapters (use_dora) are not supported");
         if (Str("bias") is { } bias && bias != "none") throw new SharpLMException($"{path}: bias \"{bias}\" is not supported (only \"none\")");
         if (NonEmpty(root, "modules_to_save")) throw new SharpLMException($"{path}: modules_to_save is not supported");
         if (NonEmpty(root, "rank_pattern") || NonEmpty(root, "alpha_pattern"))
@@ -103,6 +101,7 @@ public static class AdapterFolder
                 ? throw JsonFile.Wrong(given, "target_modules", "a list of module names (strings) or a regular expression", path)
                 : throw JsonFile.Missing("target_modules", path)),
             UseRsLora = Flag("use_rslora"),
+            UseDora = Flag("use_dora"),
         };
         try
         {
@@ -215,9 +214,10 @@ public static class AdapterFolder
         var weightsPath = Path.Combine(folder, WeightsFile);
         if (!File.Exists(weightsPath) && !Directory.Exists(weightsPath)) throw new SharpLMException($"{folder}: {WeightsFile} is missing");
         using var file = SafetensorsFile.Open(weightsPath);
-        var expected = model.state_dict().Where(kv => kv.Key.Contains(Projection.LoraInfix)).ToDictionary(kv => KeyPrefix + kv.Key, kv => kv.Value);
+        var expected = AdapterTensors(model);
         // PEFT in memory names adapters ("lora_A.default.weight"); files normally drop the name, but accept both.
-        var available = file.Entries.ToDictionary(e => e.Name.Replace(".default.", "."), e => e.Name);
+        var available = file.Entries.ToDictionary(e => e.Name.Replace(".default.", ".").Replace($"{DoraMagnitude.Name}.weight", DoraMagnitude.Name),
+            e => e.Name);
         var missing = expected.Keys.Where(k => !available.ContainsKey(k)).ToList();
         var unexpected = available.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
@@ -243,6 +243,12 @@ public static class AdapterFolder
             target.copy_(loaded);
         }
     }
+
+    /// <summary>The adapter's tensors under their names in PEFT's files: <c>base_model.model.</c> before the module path,
+    /// and DoRA's magnitude as the vector itself (<c>...q_proj.lora_magnitude_vector</c>, no ".weight").</summary>
+    static Dictionary<string, Tensor> AdapterTensors(LlamaForCausalLM model) =>
+        model.state_dict().Where(kv => kv.Key.Contains(Projection.LoraInfix)).ToDictionary(
+            kv => KeyPrefix + (kv.Key.EndsWith($".{DoraMagnitude.Name}.weight") ? kv.Key[..^".weight".Length] : kv.Key), kv => kv.Value);
 
     /// <summary>An adapter that records its base's fingerprint is applied only to that base, unless the caller says so.</summary>
     static void CheckBase(string folder, AdapterConfig config, LlamaForCausalLM model, bool ignoreFingerprint)

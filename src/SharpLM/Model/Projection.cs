@@ -38,15 +38,24 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor y;
+        var y = Linear(x, bias);
+        if (Adapter is not null) y = Adapter.Adapt(x, y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary><c>x W^T</c> without bias or adapter (what DoRA rescales).</summary>
+    public Tensor BaseProduct(Tensor x) => Linear(x, null);
+
+    Tensor Linear(Tensor x, Tensor? b)
+    {
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
         if (ct != weight.dtype || ct != x.dtype)
-            y = F.linear(x.to(ct), weight.to(ct), bias?.to(ct)).to(x.dtype);
-        else
-            y = F.linear(x, weight, bias);
-        if (Adapter is not null) y = y + Adapter.Delta(x);
-        return y.MoveToOuterDisposeScope();
+        {
+            using var scope = NewDisposeScope();
+            return F.linear(x.to(ct), weight.to(ct), b?.to(ct)).to(x.dtype).MoveToOuterDisposeScope();
+        }
+        return F.linear(x, weight, b);
     }
 
     /// <summary>Attaches an adapter; its parameters are registered under the names it gives
@@ -67,11 +76,12 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Something added to a projection's output: <c>y = x W^T + Delta(x)</c>.</summary>
+/// <summary>Something that changes a projection's output, e.g. adds <c>Delta(x)</c> to <c>y = x W^T + b</c> (LoRA).</summary>
 public interface IProjectionAdapter
 {
     /// <summary>The adapter's modules with the names they are registered under.</summary>
     IEnumerable<(string Name, nn.Module Module)> Modules { get; }
 
-    Tensor Delta(Tensor x);
+    /// <summary>The adapted output, given the input <paramref name="x"/> and the base output <paramref name="y"/>.</summary>
+    Tensor Adapt(Tensor x, Tensor y);
 }

@@ -154,7 +154,7 @@ public sealed class CommandLineBehaviourTests : IDisposable
         Assert.Contains("frozen base in bf16", stderr);
         (exit, _, stderr) = Run([.. common, "--output", dir.File("full"), "--method", "full"]);
         Assert.Equal(1, exit);
-        Assert.Contains("--base-dtype applies to --method lora only", stderr);
+        Assert.Contains("--base-dtype applies to --method lora and dora only", stderr);
     }
 
     [Fact]
