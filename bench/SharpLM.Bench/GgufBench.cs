@@ -50,12 +50,20 @@ static class GgufBench
             var fp32 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens));
             var fp32AllThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0));
             var bf16 = Best(repeats, () => SharpLm(folder, ScalarType.BFloat16, prompt, newTokens));
+            var q8 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, quantize: true));
+            var q8BothThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0, quantize: true));
+            string ggufQ8 = Path.Combine(scratch, "model-q8_0.gguf");
+            GgufExporter.Export(folder, ggufQ8, GgufTensorType.Q8_0);
+            var cppQ8 = Best(repeats, () => LlamaCpp(ggufQ8, prompt, newTokens));
             var cpp = Best(repeats, () => LlamaCpp(gguf, prompt, newTokens));
             (string Engine, double Prefill, double Decode)[] rows =
             [
                 ("SharpLM fp32", fp32.Prefill, fp32.Decode),
                 ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode),
                 ("SharpLM bf16", bf16.Prefill, bf16.Decode),
+                ("SharpLM q8 (8-bit projections)", q8.Prefill, q8.Decode),
+                ($"SharpLM q8, decode on {Threads} threads", q8BothThreads.Prefill, q8BothThreads.Decode),
+                ("llama.cpp Q8_0", cppQ8.Prefill, cppQ8.Decode),
                 ("llama.cpp F32", cpp.Prefill, cpp.Decode),
             ];
 
@@ -82,9 +90,11 @@ static class GgufBench
         return (results.Max(r => r.Prefill), results.Max(r => r.Decode));
     }
 
-    static (double Prefill, double Decode) SharpLm(string folder, ScalarType dtype, int[] prompt, int newTokens, int decodeThreads = 1)
+    static (double Prefill, double Decode) SharpLm(string folder, ScalarType dtype, int[] prompt, int newTokens, int decodeThreads = 1,
+        bool quantize = false)
     {
         using var model = ModelFolder.Load(folder, dtype);
+        if (quantize) model.QuantizeForInference();
         var generator = new TokenGenerator(model) { DecodeThreads = decodeThreads };
         var options = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
         var clock = Stopwatch.StartNew();

@@ -30,10 +30,14 @@ sealed class ModelArguments
 
     public ScalarType DType(ParseResult p) => ParseDType(p.GetValue(dtype)!);
 
+    /// <summary>--dtype q8: fp32 weights loaded, then the projections kept in 8 bits for generation.</summary>
+    public bool Quantized(ParseResult p) => p.GetValue(dtype)!.Equals("q8", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The --dtype option for commands that load models on their own (eval).</summary>
     public static Option<string> DTypeOption() => new("--dtype")
     {
-        Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs).",
+        Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs); generate, chat and serve also " +
+                      "take q8 (projections in 8 bits with a scale per 32 values, as GGUF's Q8_0: a quarter of the memory, faster decoding).",
         DefaultValueFactory = _ => "fp32",
     };
 
@@ -41,7 +45,8 @@ sealed class ModelArguments
     {
         "fp32" or "f32" or "float32" => ScalarType.Float32,
         "bf16" or "bfloat16" => ScalarType.BFloat16,
-        var other => throw new SharpLMException($"--dtype {other}: expected fp32 or bf16"),
+        "q8" => ScalarType.Float32, // loaded in fp32, then quantised (Quantized)
+        var other => throw new SharpLMException($"--dtype {other}: expected fp32, bf16 or q8"),
     };
 
     /// <summary>How figures computed with these weights are labelled.</summary>
@@ -53,6 +58,11 @@ sealed class ModelArguments
         PretrainedModel? loaded = null;
         AnsiConsole.Status().Start($"Loading {folder}...", _ =>
             loaded = PretrainedModel.Load(folder, DType(p), p.GetValue(adapter), p.GetValue(ignoreBaseMismatch)));
+        if (Quantized(p))
+        {
+            var count = loaded!.QuantizeForInference();
+            AnsiConsole.MarkupLineInterpolated($"[grey]{count} projections in 8 bits (q8)[/]");
+        }
         return loaded!;
     }
 }

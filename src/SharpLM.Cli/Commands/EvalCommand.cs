@@ -57,6 +57,7 @@ static class EvalCommand
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
                 throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
             var weights = ModelArguments.ParseDType(parse.GetValue(dtype)!);
+            bool q8 = parse.GetValue(dtype)!.Equals("q8", StringComparison.OrdinalIgnoreCase);
             var records = instructionPaths.Length > 0 ? input.Reader(parse, instructionPaths).Read().ToList() : [];
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("parameters");
@@ -68,6 +69,7 @@ static class EvalCommand
             foreach (var folder in parse.GetValue(models)!)
             {
                 using var loaded = PretrainedModel.Load(folder, weights);
+                if (q8) loaded.QuantizeForInference(); // losses and answers of the 8-bit projections, as generate --dtype q8 runs them
                 var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
                 if (textPaths.Length > 0)
                 {
@@ -95,7 +97,7 @@ static class EvalCommand
                 }
                 table.AddRow(row.ToArray());
             }
-            table.Caption($"{ModelArguments.Label(weights)} weights; exact match is greedy, as `generate --greedy` and `chat` answer");
+            table.Caption($"{(q8 ? "q8" : ModelArguments.Label(weights))} weights; exact match is greedy, as `generate --greedy` and `chat` answer");
             Terminal.Results.Write(table);
             return 0;
         });

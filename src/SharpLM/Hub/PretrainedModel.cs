@@ -1,3 +1,4 @@
+using SharpLM.Adapters;
 using SharpLM.Generation;
 using SharpLM.IO;
 using SharpLM.Model;
@@ -126,6 +127,14 @@ public sealed class PretrainedModel : IDisposable
         var name = Path.GetFileName(path);
         bool runOutput = name == "final" || name.StartsWith("checkpoint-", StringComparison.Ordinal);
         return runOutput && Path.GetFileName(Path.GetDirectoryName(path)) is { Length: > 0 } parent ? $"{parent}/{name}" : name;
+    }
+
+    /// <summary>For generation with a quarter of the weight memory: merges the adapter (if any) into the base, then keeps
+    /// the projections in 8 bits (<see cref="LlamaForCausalLM.QuantizeForInference"/>). Returns how many were quantised.</summary>
+    public int QuantizeForInference()
+    {
+        if (Lora.Adapters(Model).Any()) Lora.Merge(Model);
+        return Model.QuantizeForInference();
     }
 
     public void Dispose() => Model.Dispose();

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,8 +16,11 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     public readonly Parameter? bias;
-    public long InFeatures => weight.shape[1];
-    public long OutFeatures => weight.shape[0];
+    public long InFeatures => Q8?.Columns ?? weight.shape[1];
+    public long OutFeatures => Q8?.Rows ?? weight.shape[0];
+
+    /// <summary>The weight in 8 bits, for inference (<see cref="QuantizeForInference"/>); null = the weight as stored.</summary>
+    public Q8Matrix? Q8 { get; private set; }
 
     /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
     public ScalarType? ComputeType { get; set; }
@@ -38,9 +42,34 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = Linear(x, bias);
+        var y = Q8 is null ? Linear(x, bias) : Q8Linear(x);
         if (Adapter is not null) y = Adapter.Adapt(x, y);
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Replaces the weight by its 8-bit form (<see cref="Q8Matrix"/>) and releases the stored one: for
+    /// inference only (the weight can no longer be trained, saved or merged into).</summary>
+    public void QuantizeForInference()
+    {
+        if (Adapter is not null) throw new SharpLMException("a projection with an adapter cannot be quantised: merge the adapter first");
+        if (Q8 is not null) return;
+        Q8 = Q8Matrix.Quantize(weight);
+        using var noGrad = no_grad();
+        weight.set_(empty(0, dtype: weight.dtype));
+    }
+
+    /// <summary>A few rows (decoding) go through the 8-bit kernel; a prompt's many rows through libtorch's matmul over
+    /// the dequantised weight, which is faster for them.</summary>
+    Tensor Q8Linear(Tensor x)
+    {
+        long rows = x.numel() / InFeatures;
+        if (rows > Q8Matrix.MaxRows || x.requires_grad) return F.linear(x, Q8!.Dequantize(x.dtype), bias?.to(x.dtype));
+        var input = x.to(ScalarType.Float32).contiguous();
+        var y = empty([rows, OutFeatures], ScalarType.Float32);
+        Q8!.Multiply(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), get_num_threads());
+        y = y.view([.. x.shape[..^1], OutFeatures]);
+        if (bias is not null) y = y + bias;
+        return y.to(x.dtype);
     }
 
     /// <summary><c>x W^T</c> without bias or adapter (what DoRA rescales).</summary>

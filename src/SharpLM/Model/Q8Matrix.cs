@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static TorchSharp.torch;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// A weight matrix in 8-bit integers for inference, laid out as GGUF's Q8_0 (blocks of 32 values along a row, each
+/// with its own scale max|w| / 127), with a hand-vectorised product for a few input rows: decoding is a chain of
+/// matrix-vector products whose speed is the memory read per weight, and libtorch has no int8-weight kernel on CPU.
+/// A quarter of fp32's bytes per weight is a quarter of the memory traffic.
+/// </summary>
+public sealed class Q8Matrix : IDisposable
+{
+    public const int BlockSize = 32;
+
+    /// <summary>Most input rows <see cref="Multiply"/> takes at once (one decoding step of a full batch).</summary>
+    public const int MaxRows = 8;
+
+    readonly Tensor values; // int8 [Rows, Columns]
+    readonly Tensor scales; // fp32 [Rows, Columns / BlockSize]
+
+    Q8Matrix(Tensor values, Tensor scales)
+    {
+        (this.values, this.scales) = (values.DetachFromDisposeScope(), scales.DetachFromDisposeScope());
+        (Rows, Columns) = ((int)values.shape[0], (int)values.shape[1]);
+    }
+
+    /// <summary>Output features (rows of the weight).</summary>
+    public int Rows { get; }
+
+    /// <summary>Input features; a multiple of <see cref="BlockSize"/>.</summary>
+    public int Columns { get; }
+
+    /// <summary>Whether a weight of this shape can be stored (its rows split into whole blocks).</summary>
+    public static bool Fits(Tensor weight) => weight.dim() == 2 && weight.shape[1] % BlockSize == 0;
+
+    /// <summary>Quantises a weight [out, in] (any float type): scale = max|w| / 127 per block, values rounded.</summary>
+    public static Q8Matrix Quantize(Tensor weight)
+    {
+        if (!Fits(weight))
+            throw new SharpLMException($"an 8-bit weight needs [out, in] with in a multiple of {BlockSize}, got [{string.Join(", ", weight.shape)}]");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long rows = weight.shape[0], blocks = weight.shape[1] / BlockSize;
+        var w = weight.detach().to(ScalarType.Float32).view(rows, blocks, BlockSize);
+        var scale = w.abs().amax([-1L], keepdim: true) / 127;
+        var inverse = where(scale.eq(0), zeros_like(scale), scale.reciprocal());
+        var q = (w * inverse).round().clamp(-127, 127).to(ScalarType.Int8).view(rows, -1).contiguous();
+        return new Q8Matrix(q, scale.view(rows, blocks).contiguous());
+    }
+
+    /// <summary>The weight as dequantised floats [out, in] (for a prompt's many rows, which libtorch multiplies faster).</summary>
+    public Tensor Dequantize(ScalarType dtype = ScalarType.Float32)
+    {
+        using var scope = NewDisposeScope();
+        var w = values.view(Rows, -1, BlockSize).to(ScalarType.Float32) * scales.unsqueeze(-1);
+        return w.view(Rows, Columns).to(dtype).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        values.Dispose();
+        scales.Dispose();
+    }
+
+    public long Bytes => values.numel() + scales.numel() * sizeof(float);
+
+    /// <summary>y = x W^T for <paramref name="rows"/> input rows x [rows, Columns] into y [rows, Rows], the output rows
+    /// split across <paramref name="threads"/> threads.</summary>
+    public void Multiply(ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
+    {
+        if (rows < 1 || rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(rows), $"1 to {MaxRows} input rows, got {rows}");
+        if (x.Length < rows * Columns || y.Length < rows * Rows) throw new ArgumentException("x or y is smaller than the shapes say");
+        unsafe
+        {
+            fixed (float* xp = x, yp = y)
+            {
+                var (input, output) = ((nint)xp, (nint)yp);
+                int parts = Math.Clamp(threads, 1, Rows / 64 + 1);
+                if (parts == 1) MultiplyRows(0, Rows, (float*)input, rows, (float*)output);
+                else
+                    Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+                        MultiplyRows(Rows * part / parts, Rows * (part + 1) / parts, (float*)input, rows, (float*)output));
+            }
+        }
+    }
+
+    unsafe void MultiplyRows(int first, int end, float* x, int rows, float* y)
+    {
+        int blocks = Columns / BlockSize;
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            MultiplyRowsPortably(first, end, x, rows, y);
+            return;
+        }
+        var accumulators = stackalloc Vector256<float>[MaxRows];
+        fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes)
+        {
+            var weights = (sbyte*)weightBytes;
+            var scale = (float*)scaleBytes;
+            for (int o = first; o < end; o++)
+            {
+                for (int r = 0; r < rows; r++) accumulators[r] = Vector256<float>.Zero;
+                var row = weights + (long)o * Columns;
+                for (int b = 0; b < blocks; b++)
+                {
+                    // 32 weights as four vectors of 8 floats, reused for every input row.
+                    var q = row + b * BlockSize;
+                    var w0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q));
+                    var w1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8));
+                    var w2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16));
+                    var w3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24));
+                    var d = Vector256.Create(scale[(long)o * blocks + b]);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var xb = x + r * Columns + b * BlockSize;
+                        var dot = Avx.Multiply(w0, Avx.LoadVector256(xb));
+                        dot = Fma.MultiplyAdd(w1, Avx.LoadVector256(xb + 8), dot);
+                        dot = Fma.MultiplyAdd(w2, Avx.LoadVector256(xb + 16), dot);
+                        dot = Fma.MultiplyAdd(w3, Avx.LoadVector256(xb + 24), dot);
+                        accumulators[r] = Fma.MultiplyAdd(dot, d, accumulators[r]);
+                    }
+                }
+                for (int r = 0; r < rows; r++) y[r * Rows + o] = Sum(accumulators[r]);
+            }
+        }
+    }
+
+    unsafe void MultiplyRowsPortably(int first, int end, float* x, int rows, float* y)
+    {
+        int blocks = Columns / BlockSize;
+        var weights = MemoryMarshal.Cast<byte, sbyte>(values.bytes);
+        var scale = MemoryMarshal.Cast<byte, float>(scales.bytes);
+        for (int o = first; o < end; o++)
+            for (int r = 0; r < rows; r++)
+            {
+                float sum = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    float block = 0;
+                    for (int i = 0; i < BlockSize; i++) block += weights[o * Columns + b * BlockSize + i] * x[r * Columns + b * BlockSize + i];
+                    sum += block * scale[o * blocks + b];
+                }
+                y[r * Rows + o] = sum;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Sum(Vector256<float> v) => Vector256.Sum(v);
+}
