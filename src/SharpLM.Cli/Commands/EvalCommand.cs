@@ -52,8 +52,8 @@ static class EvalCommand
         cmd.Options.Add(input.Template);
         cmd.SetAction(parse =>
         {
-            var textPaths = parse.GetValue(data) ?? [];
-            var instructionPaths = parse.GetValue(instructions) ?? [];
+            var textPaths = HubInputs.Data(parse.GetValue(data));
+            var instructionPaths = HubInputs.Data(parse.GetValue(instructions));
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
                 throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
             var weights = ModelArguments.ParseDType(parse.GetValue(dtype)!);
@@ -67,7 +67,8 @@ static class EvalCommand
 
             foreach (var folder in parse.GetValue(models)!)
             {
-                using var loaded = PretrainedModel.Load(folder, weights);
+                var (modelFolder, adapterFolder) = HubInputs.ModelAndAdapter(folder, null);
+                using var loaded = PretrainedModel.Load(modelFolder, weights, adapterFolder);
                 var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
                 if (textPaths.Length > 0)
                 {

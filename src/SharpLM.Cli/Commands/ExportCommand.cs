@@ -31,7 +31,7 @@ static class ExportCommand
         var cmd = new Command("export", "Export a model folder for an inference engine.") { model, format, dtype, output, force };
         cmd.SetAction(parseResult =>
         {
-            string path = parseResult.GetValue(output)!, folder = parseResult.GetValue(model)!;
+            string path = parseResult.GetValue(output)!, folder = HubInputs.Model(parseResult.GetValue(model)!);
             var type = GgufTensorTypes.Parse(parseResult.GetValue(dtype)!);
             if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();

@@ -80,7 +80,7 @@ static class ServeCommand
             using var loaded = modelArgs.Load(parse);
             var chatTemplate = templateVariables.Apply(parse,
                 ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
-            var modelName = parse.GetValue(name) ?? loaded.Id;
+            var modelName = parse.GetValue(name) ?? modelArgs.Id(parse, loaded);
             var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");
             var options = new ServeOptions(parse.GetValue(host)!, parse.GetValue(port), string.IsNullOrEmpty(key) ? null : key,
