@@ -32,8 +32,14 @@ static class HubInputs
     }
 
     /// <summary>A model given as <paramref name="given"/>: the folder itself when it exists, else the Hub snapshot of the id.</summary>
-    public static string Model(string given) =>
-        !Path.Exists(given) && HubRepoId.TryParse(given, HubRepoType.Model, out var repo) ? Download(repo, HubFileSelection.Model) : given;
+    public static string Model(string given) => TryModelId(given, out var repo) ? Download(repo, HubFileSelection.Model) : given;
+
+    /// <summary>Whether <paramref name="given"/> names a Hub model rather than a path (a path that exists always wins).</summary>
+    public static bool TryModelId(string given, out HubRepoId repo)
+    {
+        repo = null!;
+        return !Path.Exists(given) && HubRepoId.TryParse(given, HubRepoType.Model, out repo);
+    }
 
     /// <summary>The model and adapter folders to load for <c>--model</c> and <c>--adapter</c>. An adapter folder given alone
     /// whose base_model_name_or_path is a Hub id (as PEFT and `sharplm finetune --model org/name` write it) gets that

@@ -64,7 +64,6 @@ sealed class ModelArguments
     /// (a snapshot folder's name is a commit id, which names nothing).</summary>
     public string Id(ParseResult p, PretrainedModel loaded)
     {
-        var given = p.GetValue(adapter) ?? p.GetValue(Model)!;
-        return !Path.Exists(given) && HubRepoId.TryParse(given, HubRepoType.Model, out var repo) ? repo.Id : loaded.Id;
+        return HubInputs.TryModelId(p.GetValue(adapter) ?? p.GetValue(Model)!, out var repo) ? repo.Id : loaded.Id;
     }
 }

@@ -14,13 +14,13 @@ static class EvalCommand
     {
         var models = new Option<string[]>("--model", "-m")
         {
-            Description = "Model or adapter folder(s); several are compared side by side.",
+            Description = "Model or adapter folder(s) or Hub ids (org/name[@revision]); several are compared side by side.",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
         var data = new Option<string[]>("--data", "-d")
         {
-            Description = "Text files or folders: next-token loss and perplexity.",
+            Description = "Text files or folders, or Hub datasets (org/name[:split]): next-token loss and perplexity.",
             AllowMultipleArgumentsPerToken = true,
         };
         var instructions = new Option<string[]>("--instructions", "-i")

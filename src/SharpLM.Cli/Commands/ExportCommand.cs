@@ -14,7 +14,8 @@ static class ExportCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "Model folder (config.json, model.safetensors, tokenizer), or a LoRA adapter folder (merged into the base it names).",
+            Description = "Model folder (config.json, model.safetensors, tokenizer) or Hub id, or a LoRA adapter folder " +
+                          "(merged into the base it names).",
             Required = true,
         };
         var format = new Option<string>("--format", "-f") { Description = "Output format: gguf (llama.cpp, LLamaSharp, Ollama).", Required = true };
