@@ -32,11 +32,13 @@ static class ExportCommand
         var cmd = new Command("export", "Export a model folder for an inference engine.") { model, format, dtype, output, force };
         cmd.SetAction(parseResult =>
         {
-            string path = parseResult.GetValue(output)!, folder = HubInputs.Model(parseResult.GetValue(model)!);
+            string path = parseResult.GetValue(output)!;
+            var (modelFolder, adapterFolder) = HubInputs.ModelAndAdapter(parseResult.GetValue(model)!, null);
+            var folder = adapterFolder ?? modelFolder;
             var type = GgufTensorTypes.Parse(parseResult.GetValue(dtype)!);
             if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();
-            GgufExporter.Export(folder, path, type, parseResult.GetValue(force));
+            GgufExporter.Export(folder, path, type, parseResult.GetValue(force), adapterFolder is null ? null : modelFolder);
             AnsiConsole.MarkupLineInterpolated(
                 $"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
             if (ChatTemplates.LoadFromModel(folder) is PartsChatTemplate template && template.Name != ChatTemplates.ChatMl.Name)

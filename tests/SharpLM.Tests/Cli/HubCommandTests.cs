@@ -77,6 +77,10 @@ public sealed class HubCommandTests : IAsyncLifetime
             Assert.True(code == 0, stderr);
             Assert.NotEmpty(stdout.Trim());
         }
+        var gguf = dir.File("lora.gguf"); // the adapter merged into its Hub base, found in the cache
+        (code, _, stderr) = Run("export", "--format", "gguf", "--model", final, "--output", gguf);
+        Assert.True(code == 0, stderr);
+        Assert.True(new FileInfo(gguf).Length > 0);
         (code, _, stderr) = Run("generate", "--model", "org/elsewhere", "--prompt", "say");
         Assert.Equal(1, code);
         Assert.Contains("HF_HUB_OFFLINE", stderr);
