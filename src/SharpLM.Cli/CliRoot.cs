@@ -23,6 +23,7 @@ static class CliRoot
         MergeCommand.Create(),
         ImportCommand.Create(),
         ExportCommand.Create(),
+        DownloadCommand.Create(),
         DataCommand.Create(),
         DemoTaskCommand.Create(),
     };

@@ -109,8 +109,10 @@ sealed class FineTuneMethod
     /// tokenizer, template and generation defaults, so the folder is usable on its own with its base).</summary>
     /// <param name="save">how a full model's weights are written (adapters are always F32)</param>
     /// <param name="addedTokens">rows added to the base for new tokens: an adapter records them</param>
+    /// <param name="baseFolder">the base model's folder, whose companion files are copied</param>
+    /// <param name="baseName">the base as the user named it (a folder or a Hub id): an adapter's config names it</param>
     public CheckpointManager.ModelContent Content(ParseResult p, ITokenizer tokenizer, ChatTemplate template, GenerationConfig generation,
-        string baseFolder, ModelSaveOptions save, AddedTokenRows? addedTokens)
+        string baseFolder, string baseName, ModelSaveOptions save, AddedTokenRows? addedTokens)
     {
         if (!Kind(p).TrainsAdapter())
             return new((folder, model) =>
@@ -122,7 +124,7 @@ sealed class FineTuneMethod
         var lora = Lora(p, addedTokens);
         return new((folder, model) =>
         {
-            AdapterFolder.Save(folder, model, lora, baseFolder, addedTokens);
+            AdapterFolder.Save(folder, model, lora, baseName, addedTokens);
             tokenizer.Save(Path.Combine(folder, tokenizer.FileName));
             File.WriteAllText(Path.Combine(folder, ModelFolder.GenerationConfigFile), generation.ToJson() + "\n");
             ModelFolder.CopyCompanionFiles(folder, baseFolder);

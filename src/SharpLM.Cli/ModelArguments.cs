@@ -10,10 +10,14 @@ sealed class ModelArguments
 {
     public readonly Option<string> Model = new("--model", "-m")
     {
-        Description = "Model folder (Hugging Face layout, e.g. runs/demo/final), or a LoRA adapter folder whose config names its base.",
+        Description = "Model folder (Hugging Face layout, e.g. runs/demo/final), a Hub id (org/name[@revision], fetched into the " +
+                      "Hugging Face cache), or a LoRA adapter folder whose config names its base.",
         Required = true,
     };
-    readonly Option<string?> adapter = new("--adapter") { Description = "A LoRA adapter folder (PEFT layout) to apply on top of --model." };
+    readonly Option<string?> adapter = new("--adapter")
+    {
+        Description = "A LoRA adapter folder (PEFT layout) or Hub id to apply on top of --model.",
+    };
     readonly Option<bool> ignoreBaseMismatch = new("--ignore-base-mismatch")
     {
         Description = "Load the adapter even if it was trained on a different base model.",
@@ -54,15 +58,22 @@ sealed class ModelArguments
 
     public PretrainedModel Load(ParseResult p)
     {
-        var folder = p.GetValue(Model)!;
+        var (folder, adapterFolder) = HubInputs.ModelAndAdapter(p.GetValue(Model)!, p.GetValue(adapter));
         PretrainedModel? loaded = null;
-        AnsiConsole.Status().Start($"Loading {folder}...", _ =>
-            loaded = PretrainedModel.Load(folder, DType(p), p.GetValue(adapter), p.GetValue(ignoreBaseMismatch)));
+        AnsiConsole.Status().Start($"Loading {Markup.Escape(adapterFolder ?? folder)}...", _ =>
+            loaded = PretrainedModel.Load(folder, DType(p), adapterFolder, p.GetValue(ignoreBaseMismatch)));
         if (Quantized(p))
         {
             var count = loaded!.QuantizeForInference();
             AnsiConsole.MarkupLineInterpolated($"[grey]{count} projections in 8 bits (q8)[/]");
         }
         return loaded!;
+    }
+
+    /// <summary>The model's name for clients: the Hub id it was given as, else <see cref="PretrainedModel.Id"/>
+    /// (a snapshot folder's name is a commit id, which names nothing).</summary>
+    public string Id(ParseResult p, PretrainedModel loaded)
+    {
+        return HubInputs.TryModelId(p.GetValue(adapter) ?? p.GetValue(Model)!, out var repo) ? repo.Id : loaded.Id;
     }
 }

@@ -42,11 +42,11 @@ static class DataCommand
         input.AddTo(cmd);
         cmd.SetAction(parse =>
         {
-            string tokenizerOrModel = parse.GetValue(tokenizerPath)!;
+            string tokenizerOrModel = HubInputs.Model(parse.GetValue(tokenizerPath)!);
             var tokenizer = TokenizerLoader.Load(tokenizerOrModel);
             var template = input.ChatTemplate(parse, tokenizerOrModel, tokenizer);
             var options = input.DatasetOptions(parse, tokenizer);
-            var reader = input.Reader(parse, parse.GetValue(data)!);
+            var reader = input.Reader(parse, HubInputs.Data(parse.GetValue(data)));
             var examples = input.Render(parse, reader, tokenizer, template, "instruction data");
 
             Terminal.Results.MarkupLineInterpolated(

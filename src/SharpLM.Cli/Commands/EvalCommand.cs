@@ -14,13 +14,13 @@ static class EvalCommand
     {
         var models = new Option<string[]>("--model", "-m")
         {
-            Description = "Model or adapter folder(s); several are compared side by side.",
+            Description = "Model or adapter folder(s) or Hub ids (org/name[@revision]); several are compared side by side.",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
         var data = new Option<string[]>("--data", "-d")
         {
-            Description = "Text files or folders: next-token loss and perplexity.",
+            Description = "Text files or folders, or Hub datasets (org/name[:split]): next-token loss and perplexity.",
             AllowMultipleArgumentsPerToken = true,
         };
         var instructions = new Option<string[]>("--instructions", "-i")
@@ -52,8 +52,8 @@ static class EvalCommand
         cmd.Options.Add(input.Template);
         cmd.SetAction(parse =>
         {
-            var textPaths = parse.GetValue(data) ?? [];
-            var instructionPaths = parse.GetValue(instructions) ?? [];
+            var textPaths = HubInputs.Data(parse.GetValue(data));
+            var instructionPaths = HubInputs.Data(parse.GetValue(instructions));
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
                 throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
             var weights = ModelArguments.ParseDType(parse.GetValue(dtype)!);
@@ -68,7 +68,8 @@ static class EvalCommand
 
             foreach (var folder in parse.GetValue(models)!)
             {
-                using var loaded = PretrainedModel.Load(folder, weights);
+                var (modelFolder, adapterFolder) = HubInputs.ModelAndAdapter(folder, null);
+                using var loaded = PretrainedModel.Load(modelFolder, weights, adapterFolder);
                 if (q8) loaded.QuantizeForInference(); // losses and answers of the 8-bit projections, as generate --dtype q8 runs them
                 var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
                 if (textPaths.Length > 0)

@@ -14,7 +14,8 @@ static class ExportCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "Model folder (config.json, model.safetensors, tokenizer), or a LoRA adapter folder (merged into the base it names).",
+            Description = "Model folder (config.json, model.safetensors, tokenizer) or Hub id, or a LoRA adapter folder " +
+                          "(merged into the base it names).",
             Required = true,
         };
         var format = new Option<string>("--format", "-f") { Description = "Output format: gguf (llama.cpp, LLamaSharp, Ollama).", Required = true };
@@ -31,11 +32,13 @@ static class ExportCommand
         var cmd = new Command("export", "Export a model folder for an inference engine.") { model, format, dtype, output, force };
         cmd.SetAction(parseResult =>
         {
-            string path = parseResult.GetValue(output)!, folder = parseResult.GetValue(model)!;
+            string path = parseResult.GetValue(output)!;
+            var (modelFolder, adapterFolder) = HubInputs.ModelAndAdapter(parseResult.GetValue(model)!, null);
+            var folder = adapterFolder ?? modelFolder;
             var type = GgufTensorTypes.Parse(parseResult.GetValue(dtype)!);
             if (File.Exists(path) && !parseResult.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
             var clock = Stopwatch.StartNew();
-            GgufExporter.Export(folder, path, type, parseResult.GetValue(force));
+            GgufExporter.Export(folder, path, type, parseResult.GetValue(force), adapterFolder is null ? null : modelFolder);
             AnsiConsole.MarkupLineInterpolated(
                 $"Wrote [green]{path}[/] ({type}, {new FileInfo(path).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s.");
             if (ChatTemplates.LoadFromModel(folder) is PartsChatTemplate template && template.Name != ChatTemplates.ChatMl.Name)

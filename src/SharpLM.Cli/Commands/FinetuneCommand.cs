@@ -18,12 +18,13 @@ static class FinetuneCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "The model to start from (a Hugging Face layout folder, e.g. runs/demo/pretrain/final). Required (with --resume, " +
-                          "the run's saved value is used).",
+            Description = "The model to start from: a Hugging Face layout folder (e.g. runs/demo/pretrain/final) or a Hub id " +
+                          "(org/name[@revision]). Required (with --resume, the run's saved value is used).",
         };
         var data = new Option<string[]>("--data", "-d")
         {
-            Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt. Required " +
+            Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt, or a Hub " +
+                          "dataset (org/name[@revision][:split], its Parquet/JSONL files). Required " +
                           "(with --resume, the run's saved value is used).",
             AllowMultipleArgumentsPerToken = true,
         };
@@ -106,14 +107,17 @@ static class FinetuneCommand
             if (resumePoint is null && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
             var settings = RunSettings.Capture("finetune", parse);
             settings.Set("--lr", options.LearningRate);
-            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(model)!);
-            settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
+            // Hub ids become snapshot folders here; the run's settings and its model card keep the ids.
+            var baseName = parse.GetValue(model)!;
+            var baseFolder = HubInputs.Model(baseName);
+            var dataPaths = HubInputs.Data(parse.GetValue(data));
+            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(baseFolder);
+            settings.Fingerprints["data"] = Fingerprint.Files(dataPaths);
             resumeSettings.Check(parse, settings);
 
-            var baseFolder = parse.GetValue(model)!;
             using var loaded = PretrainedModel.Load(baseFolder);
             if (loaded.Adapter is not null)
-                throw new SharpLMException($"{baseFolder} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
+                throw new SharpLMException($"{baseName} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var template = input.ChatTemplate(parse, baseFolder, loaded.Tokenizer);
             if (ReferenceEquals(template, ChatTemplates.Default) && parse.GetValue(input.Template) is null)
                 template = UseChatMl(loaded, kind);
@@ -127,25 +131,26 @@ static class FinetuneCommand
                                            $"({loaded.Model.Config.MaxPositionEmbeddings})");
 
             var trainData = InstructionDataset.Build(
-                input.Render(parse, input.Reader(parse, parse.GetValue(data)!), tokenizer, template, "training data", outputFolder),
+                input.Render(parse, input.Reader(parse, dataPaths), tokenizer, template, "training data", outputFolder),
                 datasetOptions);
-            var validRecords = parse.GetValue(valid) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
+            var validRecords = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
             var validData = validRecords is null ? null
                 : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)),
                     datasetOptions with { Packing = false });
             PrintData(trainData, validData);
-            var forgettingText = parse.GetValue(validText) is { Length: > 0 } texts
+            var forgettingText = HubInputs.Data(parse.GetValue(validText)) is { Length: > 0 } texts
                 ? TextForForgetting(texts, loaded, datasetOptions.MaxLength)
                 : null;
-            var emItems = ExactMatchItems(parse, parse.GetValue(test) is { Length: > 0 } t ? input.Reader(parse, t).Read() : validRecords,
+            var testPaths = HubInputs.Data(parse.GetValue(test));
+            var emItems = ExactMatchItems(parse, testPaths.Length > 0 ? input.Reader(parse, testPaths).Read() : validRecords,
                 template, tokenizer, parse.GetValue(exactMatch));
 
             long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
             var trainable = methodArgs.Prepare(parse, loaded.Model, options, loaded.AddedTokens);
             long trainableCount = trainable.Sum(e => e.Parameter.numel());
             using var trainer = new Trainer(loaded.Model, trainData, validData, options, Distributed.Group);
-            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, SaveArguments.ForCheckpoints(saveOptions),
-                loaded.AddedTokens);
+            var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, baseName,
+                SaveArguments.ForCheckpoints(saveOptions), loaded.AddedTokens);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
             if (resumePoint is not null)
             {
@@ -162,7 +167,8 @@ static class FinetuneCommand
                 ("method", kind switch
                 {
                     FineTuneMethodKind.Lora or FineTuneMethodKind.Dora when methodArgs.Lora(parse, loaded.AddedTokens) is var lora =>
-                        $"{(lora.UseDora ? "DoRA" : "LoRA")} r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.TargetModules)}" +
+                        $"{(lora.UseDora ? "DoRA" : "LoRA")} r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} " +
+                        $"on {string.Join(",", lora.TargetModules)}" +
                         (methodArgs.BaseType(parse) == BaseDtype.BFloat16 ? ", frozen base in bf16" : ""),
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
@@ -173,7 +179,7 @@ static class FinetuneCommand
                          $"over-long: {datasetOptions.Overflow}"),
             ];
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
-                [("base model", $"{baseFolder} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
+                [("base model", $"{baseName} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
                 datasetOptions.Packing ? "packed rows" : "examples");
 
             using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
@@ -203,7 +209,7 @@ static class FinetuneCommand
 
             var final = Path.Combine(outputFolder, RunFolder.FinalFolder);
             if (Directory.Exists(final + ".partial")) Directory.Delete(final + ".partial", recursive: true);
-            methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, saveOptions, loaded.AddedTokens)
+            methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, baseName, saveOptions, loaded.AddedTokens)
                 .Save(final + ".partial", loaded.Model);
             FolderSwap.Replace(final + ".partial", final);
             checkpoints.FinishRun();
@@ -231,9 +237,9 @@ static class FinetuneCommand
             AnsiConsole.Write(summary);
             new ModelCard
             {
-                BaseModel = baseFolder,
+                BaseModel = baseName,
                 IsAdapter = kind.TrainsAdapter(),
-                Datasets = [.. parse.GetValue(data)!.Select(Path.GetFileName).OfType<string>()],
+                Datasets = [.. parse.GetValue(data)!.Select(HubInputs.DatasetName)],
                 Tags = [kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name],
                 Training =
                 [

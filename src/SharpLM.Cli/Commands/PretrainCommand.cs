@@ -80,11 +80,13 @@ static class PretrainCommand
             string? checkpoint = resumePoint?.Checkpoint;
             if (!resuming && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
             var settings = RunSettings.Capture("pretrain", parse);
-            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(tokenizerPath)!);
-            settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
+            var tokenizerSource = HubInputs.Model(parse.GetValue(tokenizerPath)!);
+            var dataPaths = HubInputs.Data(parse.GetValue(data));
+            settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(tokenizerSource);
+            settings.Fingerprints["data"] = Fingerprint.Files(dataPaths);
             resumeSettings.Check(parse, settings);
 
-            var tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerPath)!);
+            var tokenizer = TokenizerLoader.Load(tokenizerSource);
             var config = checkpoint is not null
                 ? LlamaConfig.Load(Path.Combine(checkpoint, ModelFolder.ConfigFile))
                 : parse.GetValue(configPath) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
@@ -98,9 +100,9 @@ static class PretrainCommand
             int pad = tokenizer.Special.Pad ?? eos;
 
             var mode = parse.GetValue(rows);
-            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder),
+            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, dataPaths, tokenizer, "training data", outputFolder),
                 seq, mode, bos, eos, pad);
-            PretrainingDataset? validData = parse.GetValue(valid) is { Length: > 0 } v
+            PretrainingDataset? validData = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v
                 ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder), seq, mode, bos, eos, pad)
                 : null;
 

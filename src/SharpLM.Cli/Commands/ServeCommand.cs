@@ -94,7 +94,7 @@ static class ServeCommand
             using var loaded = modelArgs.Load(parse);
             var chatTemplate = templateVariables.Apply(parse,
                 ChatTemplates.Resolve(parse.GetValue(template), loaded.Adapter ?? loaded.Folder, loaded.Tokenizer));
-            var modelName = parse.GetValue(name) ?? loaded.Id;
+            var modelName = parse.GetValue(name) ?? modelArgs.Id(parse, loaded);
             var batching = new BatchingOptions { MaxBatch = parse.GetValue(maxBatch), KvCacheBytes = (long)parse.GetValue(kvCacheMb) << 20 };
             using var served = new ServedModel(loaded, chatTemplate, sampling.Read(parse, loaded.Generation), modelName, batching);
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SHARPLM_API_KEY");

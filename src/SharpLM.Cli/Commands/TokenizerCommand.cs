@@ -71,7 +71,7 @@ static class TokenizerCommand
             string path = OutputFile(parseResult.GetValue(output)!);
             if (File.Exists(path) && !parseResult.GetValue(force))
                 throw new SharpLMException($"{path} already exists; pass --force to overwrite it.");
-            var reader = corpus.Reader(parseResult, parseResult.GetValue(input)!);
+            var reader = corpus.Reader(parseResult, HubInputs.Data(parseResult.GetValue(input)));
 
             var clock = Stopwatch.StartNew();
             var tokenizer = Train(reader, options);

@@ -1,3 +1,5 @@
+using SharpLM.IO;
+
 namespace SharpLM.Data;
 
 /// <summary>
@@ -38,7 +40,7 @@ public sealed class CorpusReader
         var stats = Stats = new CorpusStats();
         foreach (string file in files.Enumerate(() => stats.IgnoredFiles++))
         {
-            if (new FileInfo(file).Length == 0) throw EmptyFile(file);
+            if (InputFile.Length(file) == 0) throw EmptyFile(file);
             stats.Files++;
             foreach (var document in ReadFile(file, stats))
             {

@@ -50,6 +50,10 @@ public sealed class SafetensorsIndex : IDisposable
 
     public string Path { get; }
 
+    /// <summary>The shard files <paramref name="indexPath"/>'s weight map names, once each, without opening them.</summary>
+    public static IReadOnlyList<string> ShardFiles(string indexPath) =>
+        ReadWeightMap(indexPath).Values.Distinct().Order(StringComparer.Ordinal).ToList();
+
     /// <summary>Tensor name to shard file name, as written in the index.</summary>
     public IReadOnlyDictionary<string, string> WeightMap => weightMap;
 

@@ -25,7 +25,9 @@ public static class GgufExporter
     /// and writes <paramref name="output"/> atomically.</summary>
     /// <exception cref="SharpLMException">The folder is not a model or adapter folder, has no tokenizer, or the output
     /// exists and <paramref name="overwrite"/> is false.</exception>
-    public static void Export(string modelFolder, string output, GgufTensorType type, bool overwrite = false)
+    /// <param name="adapterBase">for an adapter folder, its base model folder when found elsewhere than the adapter's
+    /// config says (a Hub id's snapshot); null to let <see cref="AdapterBase"/> find it</param>
+    public static void Export(string modelFolder, string output, GgufTensorType type, bool overwrite = false, string? adapterBase = null)
     {
         if (File.Exists(output) && !overwrite) throw new SharpLMException($"{output} already exists; set overwrite to replace it");
         if (Directory.Exists(output)) throw new SharpLMException($"{output} is a folder; the output must be a .gguf file path");
@@ -33,7 +35,7 @@ public static class GgufExporter
         if (AdapterFolder.IsAdapterFolder(modelFolder) && !File.Exists(Path.Combine(modelFolder, ModelFolder.ConfigFile)))
         {
             // llama.cpp runs one set of weights: fold the adapter in, as `sharplm merge` would.
-            using var adapted = PretrainedModel.Load(modelFolder);
+            using var adapted = adapterBase is null ? PretrainedModel.Load(modelFolder) : PretrainedModel.Load(adapterBase, adapter: modelFolder);
             Lora.Merge(adapted.Model);
             var template = ChatTemplates.LoadFromModel(modelFolder) ?? ChatTemplates.LoadFromModel(adapted.Folder);
             Export(adapted.Model, adapted.Tokenizer, output, type, name, template?.JinjaTemplate);

@@ -13,9 +13,19 @@ public static class InputFile
     public static void RequireRegular(string path, string what)
     {
         if (Directory.Exists(path)) throw new SharpLMException($"{path}: expected a {what} file, found a folder");
-        var info = new FileInfo(path);
+        var info = Resolve(path);
         if (!info.Exists) throw new SharpLMException($"{what} not found: {path}");
         if (info.Length == 0) throw Empty(path);
+    }
+
+    /// <summary>The size of the file <paramref name="path"/> names, through any symbolic links (the Hugging Face cache's
+    /// snapshot folders are links into its blobs; a link's own length is that of the path it holds).</summary>
+    public static long Length(string path) => Resolve(path).Length;
+
+    static FileInfo Resolve(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target ? target : info;
     }
 
     /// <summary>The message for a file of size 0.</summary>
@@ -33,7 +43,7 @@ public static class InputFile
     public static byte[] ReadAllBytes(string path, string what, long maxBytes)
     {
         RequireRegular(path, what);
-        long length = new FileInfo(path).Length;
+        long length = Length(path);
         if (length > maxBytes)
             throw new SharpLMException($"{path}: {length:N0} bytes is too large for a {what} (at most {maxBytes:N0}); is it the right file?");
         using var stream = OpenRead(path, what);

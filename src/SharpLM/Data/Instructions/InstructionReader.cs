@@ -1,3 +1,5 @@
+using SharpLM.IO;
+
 namespace SharpLM.Data;
 
 /// <summary>
@@ -39,7 +41,7 @@ public sealed class InstructionReader
         var stats = Stats = new InstructionStats();
         foreach (string file in files.Enumerate(() => stats.IgnoredFiles++))
         {
-            if (new FileInfo(file).Length == 0) throw CorpusReader.EmptyFile(file);
+            if (InputFile.Length(file) == 0) throw CorpusReader.EmptyFile(file);
             stats.Files++;
             foreach (var record in ReadFile(file, stats))
             {
