@@ -8,17 +8,17 @@ namespace SharpLM.Bench;
 /// <summary>What several benchmarks need: a model to time when the user gives none, and the machine's load.</summary>
 static class BenchSetup
 {
-    /// <summary>The "small" preset with random weights and a BPE tokenizer trained on a little text. The model keeps
-    /// the preset's 8,192 rows (a GGUF export pads the vocabulary up to them) unless
-    /// <paramref name="vocabularyOfTheTokenizer"/>, where it gets one row per token, so every generated id decodes to text.</summary>
-    public static string RandomSmallModel(string folder, bool vocabularyOfTheTokenizer = false)
+    /// <summary>The "small" preset (or <paramref name="preset"/>, with an 8,192-token vocabulary) with random weights and a
+    /// BPE tokenizer trained on a little text. The model keeps 8,192 rows (a GGUF export pads the vocabulary up to them)
+    /// unless <paramref name="vocabularyOfTheTokenizer"/>, where it gets one row per token, so every generated id decodes to text.</summary>
+    public static string RandomSmallModel(string folder, bool vocabularyOfTheTokenizer = false, string preset = "small")
     {
         string[] words = ["the", "model", "learns", "to", "predict", "next", "token", "from", "text", "and", "data", "language"];
         var random = new Random(2);
         var documents = Enumerable.Range(0, 200).Select(_ => string.Join(' ', Enumerable.Range(0, 30).Select(_ => words[random.Next(words.Length)])));
         var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).Train(documents);
-        var config = ModelPresets.Get("small");
-        if (vocabularyOfTheTokenizer) config.VocabSize = tokenizer.VocabSize;
+        var config = ModelPresets.Get(preset);
+        config.VocabSize = vocabularyOfTheTokenizer ? tokenizer.VocabSize : 8192;
         using var model = new LlamaForCausalLM(config);
         model.InitializeWeights(1);
         ModelFolder.Save(folder, model, tokenizer);

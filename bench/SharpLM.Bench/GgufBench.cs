@@ -12,11 +12,12 @@ using static TorchSharp.torch;
 namespace SharpLM.Bench;
 
 /// <summary>
-/// `bench gguf [--model folder] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
+/// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
 /// run, batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the default, and
-/// on all) and in llama.cpp (LLamaSharp, F32 weights, its default f16 KV cache), both on 2 threads, from the same prompt ids.
+/// on all; q8) and in llama.cpp (LLamaSharp, F32 and Q8_0 weights, its default f16 KV cache), both on 2 threads, from the
+/// same prompt ids.
 /// Prefill = the prompt's forward pass up to the first token's logits; decode = each further token. Without --model a
-/// random-initialised "small" preset is used.
+/// random-initialised preset (8k vocabulary) is used.
 /// </summary>
 static class GgufBench
 {
@@ -33,7 +34,8 @@ static class GgufBench
         var scratch = Directory.CreateTempSubdirectory("sharplm-bench-gguf-").FullName;
         try
         {
-            folder ??= BenchSetup.RandomSmallModel(Path.Combine(scratch, "small"));
+            var preset = Option(args, "--preset") ?? "small";
+            folder ??= BenchSetup.RandomSmallModel(Path.Combine(scratch, preset), preset: preset);
             string gguf = Path.Combine(scratch, "model-f32.gguf");
             var clock = Stopwatch.StartNew();
             GgufExporter.Export(folder, gguf, GgufTensorType.F32);
