@@ -72,6 +72,20 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         return y.to(x.dtype);
     }
 
+    /// <summary>A decoding step's few rows over bf16 weights (<see cref="Bf16Product"/>), in the input's type.</summary>
+    Tensor Bf16Linear(Tensor x, Tensor? b)
+    {
+        using var scope = NewDisposeScope();
+        long rows = x.numel() / InFeatures;
+        var input = x.to(ScalarType.Float32).contiguous();
+        var y = empty([rows, OutFeatures], ScalarType.Float32);
+        Bf16Product.Multiply(weight, MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes),
+            get_num_threads());
+        y = y.view([.. x.shape[..^1], OutFeatures]);
+        if (b is not null) y = y + b.to(ScalarType.Float32);
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+
     /// <summary><c>x W^T</c> without bias or adapter (what DoRA rescales).</summary>
     public Tensor BaseProduct(Tensor x) => Linear(x, null);
 
@@ -79,6 +93,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
+        if (ct == weight.dtype && !x.requires_grad && Bf16Product.Applies(weight, x.numel() / InFeatures)) return Bf16Linear(x, b);
         if (ct != weight.dtype || ct != x.dtype)
         {
             using var scope = NewDisposeScope();

@@ -79,11 +79,7 @@ public sealed class Q8Matrix : IDisposable
             fixed (float* xp = x, yp = y)
             {
                 var (input, output) = ((nint)xp, (nint)yp);
-                int parts = Math.Clamp(threads, 1, Rows / 64 + 1);
-                if (parts == 1) MultiplyRows(0, Rows, (float*)input, rows, (float*)output);
-                else
-                    Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
-                        MultiplyRows(Rows * part / parts, Rows * (part + 1) / parts, (float*)input, rows, (float*)output));
+                OutputRowSplit.Run(Rows, threads, (first, end) => MultiplyRows(first, end, (float*)input, rows, (float*)output));
             }
         }
     }
