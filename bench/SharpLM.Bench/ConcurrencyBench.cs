@@ -46,7 +46,10 @@ static class ConcurrencyBench
         {
             prompt, max_tokens = newTokens, temperature = 0, ignore_eos = true, stream = true, stream_options = new { include_usage = true },
         });
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -70,7 +73,8 @@ static class ConcurrencyBench
         var firsts = new double[streams];
         Array.Fill(firsts, double.NaN);
         var clock = Stopwatch.StartNew();
-        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => batcher.Submit(new GenerationRequest(prompt, options, new HashSet<int>()),
+        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => batcher.Submit(
+            new GenerationRequest(prompt, options, new HashSet<int>()),
             _ => { if (double.IsNaN(firsts[i])) firsts[i] = clock.Elapsed.TotalMilliseconds; })));
         return Summary(clock.Elapsed.TotalSeconds, results.Sum(r => r.CompletionTokens), firsts);
     }
@@ -90,7 +94,8 @@ static class ConcurrencyBench
             for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, (LLamaSeqId)s, i == prompt.Length - 1);
         var clock = Stopwatch.StartNew();
         Decode(context, batch);
-        var next = Enumerable.Range(0, streams).Select(s => ArgMax(context.NativeHandle.GetLogitsIth(s * prompt.Length + prompt.Length - 1))).ToArray();
+        var next = Enumerable.Range(0, streams)
+            .Select(s => ArgMax(context.NativeHandle.GetLogitsIth(s * prompt.Length + prompt.Length - 1))).ToArray();
         double first = clock.Elapsed.TotalMilliseconds;
         for (int produced = 1; produced < newTokens; produced++)
         {

@@ -67,7 +67,8 @@ static class ServeBench
             foreach (var streams in args.Get("streams", "1,2,4,8").Split(',').Select(int.Parse))
             {
                 var cpp = ConcurrencyBench.LlamaCpp(gguf, prompt, streams, newTokens, TorchSharp.torch.get_num_threads());
-                ConcurrencyBench.Print("SharpLM serve (HTTP, streamed)", streams, await ConcurrencyBench.OverHttp(http, Prompt, streams, newTokens), cpp);
+                var overHttp = await ConcurrencyBench.OverHttp(http, Prompt, streams, newTokens);
+                ConcurrencyBench.Print("SharpLM serve (HTTP, streamed)", streams, overHttp, cpp);
                 ConcurrencyBench.Print("SharpLM in-process", streams, await ConcurrencyBench.InProcess(batcher, prompt, streams, newTokens), cpp);
                 ConcurrencyBench.Print("llama.cpp batched (F32 GGUF)", streams, cpp, cpp);
             }
