@@ -58,7 +58,8 @@ static class LocalPackages
     {
         var (exit, output) = ChildProcess.Run("dotnet", ["nuget", "locals", "global-packages", "--list"], timeoutSeconds: 60, appFolder);
         Assert.True(exit == 0, output);
-        var globalPackages = output.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("global-packages:"))["global-packages:".Length..].Trim();
+        const string Label = "global-packages:";
+        var globalPackages = output.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith(Label))[Label.Length..].Trim();
         var cached = Path.Combine(globalPackages, "sharplm", Version.ToLowerInvariant());
         var recordedHash = Path.Combine(cached, $"sharplm.{Version.ToLowerInvariant()}.nupkg.sha512");
         if (!Directory.Exists(cached)) return;
