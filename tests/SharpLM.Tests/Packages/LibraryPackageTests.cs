@@ -5,6 +5,7 @@ namespace SharpLM.Tests.Packages;
 /// <summary>A .NET app outside the repository, set up as README's "Use it from C#" says: a PackageReference to SharpLM from the local
 /// feed and nothing else. Built, run, published and run again: each copy of libtorch must load on this machine, which takes the
 /// Debian 12 libstdc++ fix that the package's buildTransitive targets apply, with no import in the app.</summary>
+[Collection(PackagesCollection.Name)]
 public sealed class LibraryPackageTests : IDisposable
 {
     readonly TempDirectory dir = new();
