@@ -4,7 +4,7 @@ using Xunit;
 namespace SharpLM.Tests.Packages;
 
 /// <summary>The tool package as README's "Install" says: `dotnet tool install` from the local feed into a tool path of its own,
-/// then `sharplm` runs from there: its help, and a tokenizer and a tiny pretraining run, which load the package's own copy of
+/// then `sharplm` runs from there: --help, --version, and a tokenizer and a tiny pretraining run, which load the package's own copy of
 /// libtorch (on Debian 12 only because the package's libLibTorchSharp.so is patched).</summary>
 [Collection(PackagesCollection.Name)]
 public sealed class ToolPackageTests : IDisposable
