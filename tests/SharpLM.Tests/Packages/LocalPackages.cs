@@ -11,7 +11,7 @@ static class LocalPackages
     public static string Folder { get; } = Path.Combine(Repository.Root, "artifacts");
 
     /// <summary>The version of the code under test (Directory.Build.props), read off the library's assembly.</summary>
-    public static string Version { get; } = typeof(Hub.PretrainedModel).Assembly
+    public static string Version { get; } = typeof(global::SharpLM.Hub.PretrainedModel).Assembly
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
 
     public static string Library => Path.Combine(Folder, $"SharpLM.{Version}.nupkg");
