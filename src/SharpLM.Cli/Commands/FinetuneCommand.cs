@@ -71,7 +71,7 @@ static class FinetuneCommand
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
-        var resumeSettings = new ResumeSettings("finetune", output, resume, model, data);
+        var resumeSettings = new ResumeSettings(output, resume, model, data);
         // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
         var training = new TrainingArguments(new TrainingOptions
         {
@@ -80,7 +80,7 @@ static class FinetuneCommand
         }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
-            model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
+            new RunConfig(), model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
         };
         input.AddTo(cmd);
         methodArgs.AddTo(cmd);
@@ -92,10 +92,10 @@ static class FinetuneCommand
             parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
             methodArgs.BaseType(parse); // refused with full or freeze before anything loads
-            if (kind == FineTuneMethodKind.Lora && save.Given(parse))
+            var saveOptions = save.Read(parse);
+            if (kind == FineTuneMethodKind.Lora && saveOptions != new ModelSaveOptions())
                 throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); " +
                                            "a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
-            var saveOptions = save.Read(parse);
             var options = training.Read(parse);
             if (kind == FineTuneMethodKind.Lora && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
@@ -104,8 +104,8 @@ static class FinetuneCommand
             var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
             if (resumePoint is null && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
-            var settings = RunSettings.Capture("finetune", parse);
-            settings.Set("--lr", options.LearningRate);
+            var settings = RunSettings.Capture(parse);
+            TrainingArguments.Record(settings, options);
             settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(model)!);
             settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
             resumeSettings.Check(parse, settings);

@@ -32,7 +32,10 @@ static class PretrainCommand
             Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.",
             DefaultValueFactory = _ => "small",
         };
-        var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
+        var modelConfig = new Option<string?>("--model-config")
+        {
+            Description = "A Hugging Face config.json describing the model's architecture instead of a preset.",
+        };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
         var rows = new Option<RowMode>("--rows")
         {
@@ -59,11 +62,11 @@ static class PretrainCommand
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
         var save = new SaveArguments();
-        var resumeSettings = new ResumeSettings("pretrain", output, resume, data, tokenizerPath);
+        var resumeSettings = new ResumeSettings(output, resume, data, tokenizerPath);
 
         var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
         {
-            data, valid, tokenizerPath, preset, configPath, seqLen, rows, output, resume, overwrite, samplePrompts, sampleTokens,
+            new RunConfig(), data, valid, tokenizerPath, preset, modelConfig, seqLen, rows, output, resume, overwrite, samplePrompts, sampleTokens,
         };
         corpus.AddTo(cmd);
         training.AddTo(cmd);
@@ -79,7 +82,8 @@ static class PretrainCommand
             var resumePoint = resuming ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
             if (!resuming && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
-            var settings = RunSettings.Capture("pretrain", parse);
+            var settings = RunSettings.Capture(parse);
+            TrainingArguments.Record(settings, options);
             settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(parse.GetValue(tokenizerPath)!);
             settings.Fingerprints["data"] = Fingerprint.Files(parse.GetValue(data)!);
             resumeSettings.Check(parse, settings);
@@ -87,8 +91,8 @@ static class PretrainCommand
             var tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerPath)!);
             var config = checkpoint is not null
                 ? LlamaConfig.Load(Path.Combine(checkpoint, ModelFolder.ConfigFile))
-                : parse.GetValue(configPath) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
-            if (checkpoint is null && parse.GetValue(configPath) is null) config.VocabSize = tokenizer.VocabSize;
+                : parse.GetValue(modelConfig) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
+            if (checkpoint is null && parse.GetValue(modelConfig) is null) config.VocabSize = tokenizer.VocabSize;
             PretrainedModel.CheckVocabulary(tokenizer, config, checkpoint ?? "the model config");
             int seq = parse.GetValue(seqLen);
             if (seq > config.MaxPositionEmbeddings)
