@@ -18,7 +18,8 @@ sealed class ResumeSettings(Option<string> output, Option<bool> resume, params O
     static readonly HashSet<string> FreeToChange =
     [
         "--max-steps", "--epochs", "--valid", "--test", "--valid-text", "--exact-match", "--eval-every", "--eval-examples", "--checkpoint-every",
-        "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--save-dtype", "--max-shard-size",
+        "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--sample-every", "--report-to", "--save-dtype",
+        "--max-shard-size",
     ];
 
     readonly Option<bool> allowChanges = new(AllowChangesName)

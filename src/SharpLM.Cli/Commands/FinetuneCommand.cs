@@ -71,6 +71,7 @@ static class FinetuneCommand
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
+        var reports = new ReportArguments();
         var resumeSettings = new ResumeSettings(output, resume, model, data);
         // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
         var training = new TrainingArguments(new TrainingOptions
@@ -86,6 +87,7 @@ static class FinetuneCommand
         methodArgs.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        reports.AddTo(cmd);
         resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
@@ -176,14 +178,17 @@ static class FinetuneCommand
                 [("base model", $"{baseFolder} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
                 datasetOptions.Packing ? "packed rows" : "examples");
 
-            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
+            using var logs = reports.Open(parse, outputFolder, trainer);
             var view = new TrainingProgressView(training.LogEvery(parse));
-            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
+            var prompts = parse.GetValue(samplePrompts) ?? [];
+            if (Distributed.IsMain && reports.SampleEvery(parse) > 0)
+                trainer.AddObserver(new TrainingSamples(trainer, reports.SampleEvery(parse),
+                    prompts.Length > 0 ? prompts : [FirstQuestion(validRecords ?? input.Reader(parse, parse.GetValue(data)!).Read())],
+                    prompt => Answer(loaded, template, prompt)));
             double? lossBefore = null;
             LossReport? textBefore = null;
             ExactMatchReport? emBefore = null;
-            var prompts = parse.GetValue(samplePrompts) ?? [];
             if (validData is not null && checkpoint is null) lossBefore = trainer.Evaluate().Loss; // every rank evaluates its share
             if (checkpoint is null && Distributed.IsMain) // the other ranks wait for the main one at the first step
             {
@@ -348,13 +353,24 @@ static class FinetuneCommand
 
     static void Ask(PretrainedModel loaded, ChatTemplate template, string[] prompts, string when)
     {
-        using var _ = WeightPrecision(loaded.Model);
         foreach (var prompt in prompts)
-        {
-            var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
-            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template),
-                template.StopStrings, 60);
-            AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {answer.Trim()}");
-        }
+            AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {Answer(loaded, template, prompt)}");
+    }
+
+    /// <summary>The model's greedy answer to <paramref name="prompt"/> as a user turn.</summary>
+    static string Answer(PretrainedModel loaded, ChatTemplate template, string prompt)
+    {
+        using var _ = WeightPrecision(loaded.Model);
+        var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
+        return ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template),
+            template.StopStrings, 60).Trim();
+    }
+
+    /// <summary>The sample prompt when none is given: the first user turn of the data (of plain text, its start).</summary>
+    static string FirstQuestion(IEnumerable<InstructionRecord> records)
+    {
+        var first = records.FirstOrDefault(r => r.Conversation is not null || !string.IsNullOrEmpty(r.Text));
+        return first?.Conversation?.Messages.FirstOrDefault(m => m.Role == ChatMessage.UserRole)?.Content
+               ?? string.Join(' ', (first?.Text ?? "").Split(' ').Take(8));
     }
 }

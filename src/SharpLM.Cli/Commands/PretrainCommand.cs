@@ -62,6 +62,7 @@ static class PretrainCommand
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
         var save = new SaveArguments();
+        var reports = new ReportArguments();
         var resumeSettings = new ResumeSettings(output, resume, data, tokenizerPath);
 
         var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
@@ -71,6 +72,7 @@ static class PretrainCommand
         corpus.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        reports.AddTo(cmd);
         resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
@@ -102,11 +104,12 @@ static class PretrainCommand
             int pad = tokenizer.Special.Pad ?? eos;
 
             var mode = parse.GetValue(rows);
-            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder),
-                seq, mode, bos, eos, pad);
-            PretrainingDataset? validData = parse.GetValue(valid) is { Length: > 0 } v
-                ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder), seq, mode, bos, eos, pad)
+            var trainDocuments = corpus.Tokenize(parse, parse.GetValue(data)!, tokenizer, "training data", outputFolder);
+            var validDocuments = parse.GetValue(valid) is { Length: > 0 } v
+                ? corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder)
                 : null;
+            var trainData = PretrainingDataset.Build(trainDocuments, seq, mode, bos, eos, pad);
+            var validData = validDocuments is null ? null : PretrainingDataset.Build(validDocuments, seq, mode, bos, eos, pad);
 
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
@@ -138,10 +141,13 @@ static class PretrainCommand
             {
                 MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f,
             };
-            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
+            using var logs = reports.Open(parse, outputFolder, trainer);
             var view = new TrainingProgressView(training.LogEvery(parse));
-            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
+            if (Distributed.IsMain && reports.SampleEvery(parse) > 0)
+                trainer.AddObserver(new TrainingSamples(trainer, reports.SampleEvery(parse),
+                    prompts.Length > 0 ? prompts : [StartOf(validDocuments ?? trainDocuments, tokenizer)],
+                    prompt => Continue(model, tokenizer, prompt, sampling)));
             double? validBefore = null;
             if (checkpoint is null)
             {
@@ -181,16 +187,21 @@ static class PretrainCommand
 
     static void PrintSamples(LlamaForCausalLM model, ITokenizer tokenizer, string[] prompts, SamplingOptions sampling, string when)
     {
-        if (prompts.Length == 0) return;
-        var generator = new TokenGenerator(model);
-        var stops = tokenizer.Special.Eos is { } eos ? new HashSet<int> { eos } : [];
         foreach (var prompt in prompts)
-        {
-            int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
-            var text = generator.GenerateText(new GenerationRequest(ids, sampling, stops), tokenizer).Text;
-            AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{text}");
-        }
+            AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{Continue(model, tokenizer, prompt, sampling)}");
     }
+
+    /// <summary>The model's continuation of <paramref name="prompt"/>, up to the end token.</summary>
+    static string Continue(LlamaForCausalLM model, ITokenizer tokenizer, string prompt, SamplingOptions sampling)
+    {
+        var stops = tokenizer.Special.Eos is { } eos ? new HashSet<int> { eos } : [];
+        int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
+        return new TokenGenerator(model).GenerateText(new GenerationRequest(ids, sampling, stops), tokenizer).Text;
+    }
+
+    /// <summary>The sample prompt when none is given: the first few tokens of the first document.</summary>
+    static string StartOf(List<int[]> documents, ITokenizer tokenizer) =>
+        documents.FirstOrDefault(d => d.Length > 0) is { } first ? tokenizer.Decode(first[..Math.Min(8, first.Length)]) : "";
 
     /// <summary>First Ctrl+C: finish the step, save a checkpoint and stop. Second: the default (kill).</summary>
     internal static CancellationTokenSource CancelOnCtrlC()
