@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using SharpLM.Cli;
 using SharpLM.Cli.Commands;
 using SharpLM.Tests.Tokenization;
@@ -144,6 +145,18 @@ public sealed class RunConfigTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("has no option architectures", output);
         Assert.Contains("--model-config", output);
+    }
+
+    [Fact]
+    public void TheReadmesExampleConfigIsOneThatPretrainReads()
+    {
+        var readme = File.ReadAllText(Path.Combine(Repository.Root, "README.md"));
+        var example = Regex.Match(readme, "```yaml\n(.*?)```", RegexOptions.Singleline);
+        Assert.True(example.Success);
+        var pretrain = Root().Subcommands.Single(c => c.Name == "pretrain");
+        var settings = RunSettingsFile.Read(dir.Write("example.yaml", example.Groups[1].Value), pretrain);
+        Assert.Equal(["tensorboard", "csv"], settings.Values("--report-to"));
+        Assert.Equal(["256"], settings.Values("--seq-len"));
     }
 
     [Fact]
