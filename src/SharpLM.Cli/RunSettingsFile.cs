@@ -49,10 +49,12 @@ static class RunSettingsFile
             if (keyText == FingerprintsKey)
             {
                 foreach (var (kind, hash) in value as YamlMappingNode ?? throw Error(path, key, "expected a mapping of kind to SHA-256"))
-                    settings.Fingerprints[((YamlScalarNode)kind).Value ?? ""] = ((YamlScalarNode)hash).Value ?? "";
+                    settings.Fingerprints[(kind as YamlScalarNode)?.Value ?? throw Error(path, kind, "expected a kind (data, tokenizer)")] =
+                        (hash as YamlScalarNode)?.Value ?? throw Error(path, hash, "expected a SHA-256");
                 continue;
             }
             var option = Find(command, keyText) ?? throw Error(path, key, Unknown(command, keyText));
+            if (option is RunConfig) throw Error(path, key, "a config cannot name another one (give --config on the command line)");
             if (settings.Lines.TryGetValue(option.Name, out var earlier))
                 throw Error(path, key, $"{keyText} sets {option.Name} again (line {earlier} set it already)");
             if (ValueOf(path, keyText, value, option) is not { } node) continue; // `key:` alone or null: not set

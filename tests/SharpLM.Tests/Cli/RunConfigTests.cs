@@ -115,6 +115,8 @@ public sealed class RunConfigTests : IDisposable
     [InlineData("command: finetune", "line 2: these are the settings of `sharplm finetune`, not of `sharplm pretrain`")]
     [InlineData("seq-len: [16", "line 3:")]
     [InlineData("- seq-len", "line 2: expected option names with their values (seq-len: 256), found a list")]
+    [InlineData("config: other.yaml", "line 2: a config cannot name another one (give --config on the command line)")]
+    [InlineData("fingerprints: [1]", "line 2: expected a mapping of kind to SHA-256")]
     [InlineData("hidden_size: 64",
         "line 2: `sharplm pretrain` has no option hidden_size; a model's config.json (its architecture) goes to --model-config")]
     public void MistakesInAConfigAreNamedWithTheFileLineAndKey(string body, string expected)
