@@ -41,7 +41,7 @@ sealed class ReportArguments
         var targets = parse.GetValue(reportTo) ?? [];
         List<ITrainingObserver> logs = [new MetricsLog(folder, resumedFrom)];
         if (targets.Contains(Csv)) logs.Add(new CsvMetricsLog(folder, resumedFrom));
-        if (targets.Contains(TensorBoard)) logs.Add(new TensorBoardLog(folder));
+        if (targets.Contains(TensorBoard)) logs.Add(new TensorBoardLog(folder, resumedFrom));
         foreach (var log in logs) trainer.AddObserver(log);
         return new Logs(logs);
     }

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using SharpLM.IO;
 using TorchSharp.Modules;
 using static TorchSharp.torch.utils;
 
@@ -16,7 +18,14 @@ public sealed class TensorBoardLog : ITrainingObserver
 
     readonly SummaryWriter writer;
 
-    public TensorBoardLog(string runFolder) => writer = tensorboard.SummaryWriter(runFolder);
+    /// <param name="resumedFromStep">as for <see cref="MetricsLog"/>: on resume, the earlier event files lose their events
+    /// from steps after the checkpoint (a killed run's tail), so that TensorBoard shows one uninterrupted run</param>
+    public TensorBoardLog(string runFolder, long resumedFromStep = 0)
+    {
+        if (resumedFromStep > 0)
+            foreach (var file in Directory.GetFiles(runFolder, FilePrefix + "*")) DropEventsAfter(file, resumedFromStep);
+        writer = tensorboard.SummaryWriter(runFolder);
+    }
 
     public void OnStep(StepMetrics m) => Scalars("train", m.Step, MetricsRecord.Of(m), "loss", "lr", "grad_norm", "tokens_per_second");
 
@@ -28,6 +37,43 @@ public sealed class TensorBoardLog : ITrainingObserver
     {
         foreach (var (name, value) in record.Where(f => names.Contains(f.Key)))
             writer.add_scalar($"{group}/{name}", (float)Convert.ToDouble(value), Step(step));
+    }
+
+    /// <summary>Rewrites an event file without the summaries of steps after <paramref name="step"/>. Records are copied
+    /// as they are (length, CRCs and all); one cut short by a kill is dropped.</summary>
+    static void DropEventsAfter(string path, long step)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var kept = new List<ArraySegment<byte>>();
+        bool dropped = false;
+        for (int at = 0; at < bytes.Length;)
+        {
+            long length = at + 12 <= bytes.Length ? BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(at)) : -1;
+            if (length < 0 || at + 16 + length > bytes.Length)
+            {
+                dropped = true;
+                break;
+            }
+            var record = new ArraySegment<byte>(bytes, at, 16 + (int)length);
+            if (StepOf(bytes, at + 12, (int)length) > step) dropped = true;
+            else kept.Add(record);
+            at += record.Count;
+        }
+        if (dropped) AtomicFile.Write(path, s => kept.ForEach(r => s.Write(r)));
+    }
+
+    /// <summary>The step of an event that holds a summary; null for the others (the file version) and unreadable ones.</summary>
+    static long? StepOf(byte[] bytes, int offset, int length)
+    {
+        try
+        {
+            var e = Tensorboard.Event.Parser.ParseFrom(bytes, offset, length);
+            return e.Summary is null ? null : e.Step;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return null;
+        }
     }
 
     /// <summary>SummaryWriter takes an int step; a run of more steps would be years long on any machine SharpLM trains on.</summary>

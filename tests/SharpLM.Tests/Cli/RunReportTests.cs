@@ -95,7 +95,8 @@ public sealed class RunReportTests : IDisposable
             Assert.All(CsvMetricsLog.Columns.Where(c => !record.TryGetProperty(c, out _)), c => Assert.Equal("", cells[c]));
         }
 
-        // Killed after step 3: the resume drops the csv's rows after the checkpoint (step 2) and starts a second event file.
+        // Killed after step 3: the resume drops the csv's rows and the earlier event file's events after the checkpoint
+        // (step 2), and starts a second event file.
         Directory.Delete(Path.Combine(run, "checkpoint-4"), recursive: true);
         Directory.Delete(Path.Combine(run, "final"), recursive: true);
         AssertOk(Run("pretrain", "--output", run, "--resume"));
@@ -103,7 +104,10 @@ public sealed class RunReportTests : IDisposable
             .Select(l => long.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
         Assert.Equal([1L, 2, 3, 4], csvSteps);
         Assert.Equal([2L, 4], RunMetrics.Of(run, "sample").Select(s => s.GetProperty("step").GetInt64()));
-        Assert.Equal(2, Directory.GetFiles(run, TensorBoardLog.FilePrefix + "*").Length);
+        var files = Directory.GetFiles(run, TensorBoardLog.FilePrefix + "*");
+        Assert.Equal(2, files.Length);
+        Assert.Equal([1L, 2, 3, 4], files.SelectMany(TensorBoardEvents.Read)
+            .Where(e => e.Values.Any(v => v.Tag == "train/loss")).Select(e => e.Step).Order());
     }
 
     static List<JsonElement> RecordsOf(string run) =>
