@@ -66,7 +66,7 @@ static class FinetuneCommand
         };
         var samplePrompts = new Option<string[]>("--sample-prompt")
         {
-            Description = "Ask this (as a user turn) before and after training and print the answers.",
+            Description = "Ask this (as a user turn) before and after training (and every --sample-every steps) and print the answers.",
         };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();

@@ -55,7 +55,7 @@ static class PretrainCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
         var samplePrompts = new Option<string[]>("--sample-prompt")
         {
-            Description = "Print a sample continuation of this prompt before and after training.",
+            Description = "Print a sample continuation of this prompt before and after training (and every --sample-every steps).",
             AllowMultipleArgumentsPerToken = false,
         };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
