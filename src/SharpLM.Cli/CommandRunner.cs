@@ -12,7 +12,9 @@ static class CommandRunner
         try
         {
             var parse = root.Parse(args);
-            if (parse.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+            bool help = args.Any(a => a is "-h" or "--help" or "-?");
+            if (!help) parse = RunConfig.Apply(parse);
+            if (parse.Errors.Count > 0 && !help)
             {
                 // One line per problem instead of the parser's suggestions for values and the whole help text.
                 foreach (var line in UsageErrors.Describe(parse)) Error(line);

@@ -54,6 +54,9 @@ static class HubInputs
         return local ? (AdapterBase.Resolve(model), model) : (Model(named!), model);
     }
 
+    /// <summary>Whether <paramref name="given"/> is a Hub model or dataset id rather than a path (a path that exists wins).</summary>
+    public static bool IsHubId(string given) => TryModelId(given, out _) || (!Path.Exists(given) && TryParseDataset(given, out _, out _));
+
     /// <summary>Data paths, each a file or folder, or a Hub dataset <c>org/name[@revision][:split]</c> (its Parquet and
     /// JSONL files, those of the split only when one is named).</summary>
     public static string[] Data(string[]? given) => given is null ? [] : [.. given.Select(DataPath)];

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace SharpLM.Cli;
@@ -10,7 +9,7 @@ namespace SharpLM.Cli;
 /// that would make the result differ from an uninterrupted run (anything but the run's length and how it is watched,
 /// checkpointed and saved), or a changed tokenizer or training data, is refused unless --allow-changes is given.
 /// </summary>
-sealed class ResumeSettings(string command, Option<string> output, Option<bool> resume, params Option[] required)
+sealed class ResumeSettings(Option<string> output, Option<bool> resume, params Option[] required)
 {
     public const string AllowChangesName = "--allow-changes";
 
@@ -19,7 +18,8 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
     static readonly HashSet<string> FreeToChange =
     [
         "--max-steps", "--epochs", "--valid", "--test", "--valid-text", "--exact-match", "--eval-every", "--eval-examples", "--checkpoint-every",
-        "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--save-dtype", "--max-shard-size",
+        "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--sample-every", "--report-to", "--save-dtype",
+        "--max-shard-size",
     ];
 
     readonly Option<bool> allowChanges = new(AllowChangesName)
@@ -37,17 +37,12 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
     public ParseResult Complete(ParseResult parse)
     {
         bool resuming = parse.GetValue(resume);
-        var saved = resuming ? RunSettings.Load(parse.GetValue(output)!) : null;
+        var saved = resuming ? RunSettings.Load(parse.GetValue(output)!, parse.CommandResult.Command) : null;
         if (saved is not null)
         {
-            if (saved.Command != command)
-                throw new SharpLMException($"--resume: {parse.GetValue(output)} holds a `{saved.Command}` run, not a `{command}` run");
-            var missing = saved.Given.Where(name => parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == name) is { } o
-                                                    && parse.GetResult(o) is not { Implicit: false });
-            var args = parse.Tokens.Select(t => t.Value).Concat(missing.SelectMany(saved.Tokens)).ToList();
-            parse = parse.RootCommandResult.Command.Parse(args);
+            parse = saved.Complete(parse);
             if (parse.Errors.Count > 0)
-                throw new SharpLMException($"--resume: the saved settings in {RunSettings.FileName} do not parse: " +
+                throw new SharpLMException($"--resume: the saved settings in {saved.Source} do not parse: " +
                                            string.Join("; ", parse.Errors.Select(e => e.Message)));
         }
         foreach (var option in required)
@@ -63,7 +58,7 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
     {
         if (!parse.GetValue(resume)) return;
         var folder = parse.GetValue(output)!;
-        var saved = RunSettings.Load(folder);
+        var saved = RunSettings.Load(folder, parse.CommandResult.Command);
         if (saved is null)
         {
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(folder)} has no {RunSettings.FileName} (an older run): " +
@@ -73,8 +68,8 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
         var changes = new List<string>();
         foreach (var name in saved.Settings.Keys.Union(current.Settings.Keys).Where(n => !FreeToChange.Contains(n)).Order())
         {
-            var (before, after) = (saved.Settings.GetValueOrDefault(name), current.Settings.GetValueOrDefault(name));
-            if (!JsonNode.DeepEquals(before, after))
+            var (before, after) = (saved.Values(name), current.Values(name));
+            if (!before.SequenceEqual(after))
                 changes.Add($"{name} {Show(before)} -> {Show(after)}");
         }
         foreach (var (kind, what) in new[] { ("data", "the training data"), ("tokenizer", "the tokenizer") })
@@ -90,5 +85,5 @@ sealed class ResumeSettings(string command, Option<string> output, Option<bool> 
                                $"run: {Markup.Escape(string.Join("; ", changes))}");
     }
 
-    static string Show(JsonNode? value) => value is null ? "(not set)" : value.ToJsonString();
+    static string Show(IReadOnlyList<string> values) => values.Count == 0 ? "(not set)" : string.Join(" ", values);
 }

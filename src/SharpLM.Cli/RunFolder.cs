@@ -18,7 +18,9 @@ static class RunFolder
         var ours = Directory.EnumerateFileSystemEntries(folder)
             .Where(p => Path.GetFileName(p) is var n
                         && (n.StartsWith("checkpoint-") || n == FinalFolder || n == MetricsLog.FileName || n == "run.json"
-                            || n == RunSettings.FileName || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
+                            || n == RunSettings.FileName || n == "run-settings.json" // an older SharpLM's name for it
+                            || n == CsvMetricsLog.FileName || n.StartsWith(TensorBoardLog.FilePrefix)
+                            || n.EndsWith(".partial") || (n.StartsWith("skipped-") && n.EndsWith(".log"))))
             .ToList();
         if (ours.Count == 0) return;
         if (!overwrite)

@@ -26,9 +26,6 @@ sealed class SaveArguments
         command.Options.Add(maxShardSize);
     }
 
-    /// <summary>True when the user gave either option (rather than taking the defaults).</summary>
-    public bool Given(ParseResult p) => p.GetResult(dtype) is { Implicit: false } || p.GetResult(maxShardSize) is { Implicit: false };
-
     public ModelSaveOptions Read(ParseResult p)
     {
         long maxShardBytes;

@@ -145,6 +145,15 @@ sealed class TrainingArguments
         return options;
     }
 
+    /// <summary>Records the values the run uses where they differ from what was parsed (the learning rate a method chose,
+    /// the batch that --gradient-accumulation-steps made), so that its saved settings repeat it without conflict.</summary>
+    public static void Record(RunSettings settings, TrainingOptions o)
+    {
+        settings.Set("--lr", o.LearningRate);
+        settings.Set("--batch-size", o.BatchSize);
+        settings.Set("--micro-batch-size", o.MicroBatchSize);
+    }
+
     /// <summary>Prints the settings a run actually uses, so a log says how a model was made.</summary>
     /// <param name="rows">what one element of a batch is: "examples", or "packed rows" when examples are packed</param>
     public static void Print(TrainingOptions o, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra, string rows = "examples")

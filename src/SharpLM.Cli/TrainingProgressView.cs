@@ -56,6 +56,8 @@ sealed class TrainingProgressView : ITrainingObserver
         AnsiConsole.MarkupLineInterpolated(
             $"[blue]validation[/] at step {e.Step}: loss {e.Loss:F4}, perplexity {e.Perplexity:F2} ({e.TargetTokens:N0} tokens)");
 
+    public void OnSample(SampleMetrics s) => AnsiConsole.MarkupLineInterpolated($"[blue]sample[/] at step {s.Step}: [bold]{s.Prompt}[/] -> {s.Text}");
+
     public void OnCheckpoint(long step, string path) => AnsiConsole.MarkupLineInterpolated($"[grey]checkpoint {path}[/]");
 
     public void OnMessage(string message) => AnsiConsole.MarkupLineInterpolated($"{message}");

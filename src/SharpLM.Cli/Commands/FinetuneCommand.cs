@@ -67,12 +67,13 @@ static class FinetuneCommand
         };
         var samplePrompts = new Option<string[]>("--sample-prompt")
         {
-            Description = "Ask this (as a user turn) before and after training and print the answers.",
+            Description = "Ask this (as a user turn) before and after training (and every --sample-every steps) and print the answers.",
         };
         var input = new InstructionInput();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
-        var resumeSettings = new ResumeSettings("finetune", output, resume, model, data);
+        var reports = new ReportArguments();
+        var resumeSettings = new ResumeSettings(output, resume, model, data);
         // Fine-tuning defaults: a lower rate and a short warm-up than pretraining, few epochs, no weight decay.
         var training = new TrainingArguments(new TrainingOptions
         {
@@ -81,22 +82,23 @@ static class FinetuneCommand
         }, learningRateDefault: "1e-3 with --method lora or dora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
         var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
         {
-            model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
+            new RunConfig(), model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
         };
         input.AddTo(cmd);
         methodArgs.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        reports.AddTo(cmd);
         resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             parse = resumeSettings.Complete(parse);
             var kind = methodArgs.Kind(parse);
             methodArgs.BaseType(parse); // refused with full or freeze before anything loads
-            if (kind.TrainsAdapter() && save.Given(parse))
+            var saveOptions = save.Read(parse);
+            if (kind.TrainsAdapter() && saveOptions != new ModelSaveOptions())
                 throw new SharpLMException("--save-dtype and --max-shard-size apply to full models (--method full or freeze); " +
                                            "a LoRA adapter is saved in F32 (merge it with `sharplm merge --save-dtype ...`)");
-            var saveOptions = save.Read(parse);
             var options = training.Read(parse);
             if (kind.TrainsAdapter() && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
@@ -105,8 +107,8 @@ static class FinetuneCommand
             var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
             if (resumePoint is null && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
-            var settings = RunSettings.Capture("finetune", parse);
-            settings.Set("--lr", options.LearningRate);
+            var settings = RunSettings.Capture(parse);
+            TrainingArguments.Record(settings, options);
             // Hub ids become snapshot folders here; the run's settings and its model card keep the ids.
             var baseName = parse.GetValue(model)!;
             var baseFolder = HubInputs.Model(baseName);
@@ -182,14 +184,17 @@ static class FinetuneCommand
                 [("base model", $"{baseName} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
                 datasetOptions.Packing ? "packed rows" : "examples");
 
-            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
+            using var logs = reports.Open(parse, outputFolder, trainer);
             var view = new TrainingProgressView(training.LogEvery(parse));
-            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
+            var prompts = parse.GetValue(samplePrompts) ?? [];
+            if (Distributed.IsMain && reports.SampleEvery(parse) > 0)
+                trainer.AddObserver(new TrainingSamples(trainer, reports.SampleEvery(parse),
+                    prompts.Length > 0 ? prompts : [FirstQuestion(validRecords ?? input.Reader(parse, parse.GetValue(data)!).Read())],
+                    prompt => Answer(loaded, template, prompt)));
             double? lossBefore = null;
             LossReport? textBefore = null;
             ExactMatchReport? emBefore = null;
-            var prompts = parse.GetValue(samplePrompts) ?? [];
             if (validData is not null && checkpoint is null) lossBefore = trainer.Evaluate().Loss; // every rank evaluates its share
             if (checkpoint is null && Distributed.IsMain) // the other ranks wait for the main one at the first step
             {
@@ -355,13 +360,24 @@ static class FinetuneCommand
 
     static void Ask(PretrainedModel loaded, ChatTemplate template, string[] prompts, string when)
     {
-        using var _ = WeightPrecision(loaded.Model);
         foreach (var prompt in prompts)
-        {
-            var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
-            var answer = ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template),
-                template.StopStrings, 60);
-            AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {answer.Trim()}");
-        }
+            AnsiConsole.MarkupLineInterpolated($"[blue]{when}:[/] [bold]{prompt}[/] -> {Answer(loaded, template, prompt)}");
+    }
+
+    /// <summary>The model's greedy answer to <paramref name="prompt"/> as a user turn.</summary>
+    static string Answer(PretrainedModel loaded, ChatTemplate template, string prompt)
+    {
+        using var _ = WeightPrecision(loaded.Model);
+        var ids = template.RenderPrompt(loaded.Tokenizer, [new ChatMessage(ChatMessage.UserRole, prompt)]);
+        return ExactMatch.GreedyAnswer(new Generation.TokenGenerator(loaded.Model), loaded.Tokenizer, ids, loaded.StopTokens(template),
+            template.StopStrings, 60).Trim();
+    }
+
+    /// <summary>The sample prompt when none is given: the first user turn of the data (of plain text, its start).</summary>
+    static string FirstQuestion(IEnumerable<InstructionRecord> records)
+    {
+        var first = records.FirstOrDefault(r => r.Conversation is not null || !string.IsNullOrEmpty(r.Text));
+        return first?.Conversation?.Messages.FirstOrDefault(m => m.Role == ChatMessage.UserRole)?.Content
+               ?? string.Join(' ', (first?.Text ?? "").Split(' ').Take(8));
     }
 }

@@ -32,7 +32,10 @@ static class PretrainCommand
             Description = $"Model size: {string.Join(", ", ModelPresets.Names)}. vocab_size follows the tokenizer.",
             DefaultValueFactory = _ => "small",
         };
-        var configPath = new Option<string?>("--config") { Description = "A Hugging Face config.json describing the model instead of a preset." };
+        var modelConfig = new Option<string?>("--model-config")
+        {
+            Description = "A Hugging Face config.json describing the model's architecture instead of a preset.",
+        };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per training row.", DefaultValueFactory = _ => 512 };
         var rows = new Option<RowMode>("--rows")
         {
@@ -52,22 +55,24 @@ static class PretrainCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over, deleting the earlier run's checkpoints in --output." };
         var samplePrompts = new Option<string[]>("--sample-prompt")
         {
-            Description = "Print a sample continuation of this prompt before and after training.",
+            Description = "Print a sample continuation of this prompt before and after training (and every --sample-every steps).",
             AllowMultipleArgumentsPerToken = false,
         };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Length of the samples.", DefaultValueFactory = _ => 60 };
         var corpus = new CorpusInput();
         var training = new TrainingArguments(new TrainingOptions { MicroBatchSize = 8 });
         var save = new SaveArguments();
-        var resumeSettings = new ResumeSettings("pretrain", output, resume, data, tokenizerPath);
+        var reports = new ReportArguments();
+        var resumeSettings = new ResumeSettings(output, resume, data, tokenizerPath);
 
         var cmd = new Command("pretrain", "Pretrain a Llama-style model from scratch (next-token prediction) on a text corpus.")
         {
-            data, valid, tokenizerPath, preset, configPath, seqLen, rows, output, resume, overwrite, samplePrompts, sampleTokens,
+            new RunConfig(), data, valid, tokenizerPath, preset, modelConfig, seqLen, rows, output, resume, overwrite, samplePrompts, sampleTokens,
         };
         corpus.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
+        reports.AddTo(cmd);
         resumeSettings.AddTo(cmd);
         cmd.SetAction(parse =>
         {
@@ -79,7 +84,8 @@ static class PretrainCommand
             var resumePoint = resuming ? RunFolder.FindCheckpoint(outputFolder) : null;
             string? checkpoint = resumePoint?.Checkpoint;
             if (!resuming && Distributed.IsMain) RunFolder.PrepareFresh(outputFolder, parse.GetValue(overwrite));
-            var settings = RunSettings.Capture("pretrain", parse);
+            var settings = RunSettings.Capture(parse);
+            TrainingArguments.Record(settings, options);
             var tokenizerSource = HubInputs.Model(parse.GetValue(tokenizerPath)!);
             var dataPaths = HubInputs.Data(parse.GetValue(data));
             settings.Fingerprints["tokenizer"] = Fingerprint.Tokenizer(tokenizerSource);
@@ -89,8 +95,8 @@ static class PretrainCommand
             var tokenizer = TokenizerLoader.Load(tokenizerSource);
             var config = checkpoint is not null
                 ? LlamaConfig.Load(Path.Combine(checkpoint, ModelFolder.ConfigFile))
-                : parse.GetValue(configPath) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
-            if (checkpoint is null && parse.GetValue(configPath) is null) config.VocabSize = tokenizer.VocabSize;
+                : parse.GetValue(modelConfig) is { } cp ? LlamaConfig.Load(cp) : ModelPresets.Get(parse.GetValue(preset)!);
+            if (checkpoint is null && parse.GetValue(modelConfig) is null) config.VocabSize = tokenizer.VocabSize;
             PretrainedModel.CheckVocabulary(tokenizer, config, checkpoint ?? "the model config");
             int seq = parse.GetValue(seqLen);
             if (seq > config.MaxPositionEmbeddings)
@@ -100,11 +106,12 @@ static class PretrainCommand
             int pad = tokenizer.Special.Pad ?? eos;
 
             var mode = parse.GetValue(rows);
-            var trainData = PretrainingDataset.Build(corpus.Tokenize(parse, dataPaths, tokenizer, "training data", outputFolder),
-                seq, mode, bos, eos, pad);
-            PretrainingDataset? validData = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v
-                ? PretrainingDataset.Build(corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder), seq, mode, bos, eos, pad)
+            var trainDocuments = corpus.Tokenize(parse, dataPaths, tokenizer, "training data", outputFolder);
+            var validDocuments = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v
+                ? corpus.Tokenize(parse, v, tokenizer, "validation data", outputFolder)
                 : null;
+            var trainData = PretrainingDataset.Build(trainDocuments, seq, mode, bos, eos, pad);
+            var validData = validDocuments is null ? null : PretrainingDataset.Build(validDocuments, seq, mode, bos, eos, pad);
 
             using var model = new LlamaForCausalLM(config);
             model.InitializeWeights(options.Seed);
@@ -136,10 +143,13 @@ static class PretrainCommand
             {
                 MaxNewTokens = parse.GetValue(sampleTokens), Seed = 0, Temperature = 0.8f, RepetitionPenalty = 1.2f,
             };
-            using var metrics = Distributed.IsMain ? new MetricsLog(outputFolder, trainer.State.Step) : null;
+            using var logs = reports.Open(parse, outputFolder, trainer);
             var view = new TrainingProgressView(training.LogEvery(parse));
-            if (metrics is not null) trainer.AddObserver(metrics);
             trainer.AddObserver(view);
+            if (Distributed.IsMain && reports.SampleEvery(parse) > 0)
+                trainer.AddObserver(new TrainingSamples(trainer, reports.SampleEvery(parse),
+                    prompts.Length > 0 ? prompts : [StartOf(validDocuments ?? trainDocuments, tokenizer)],
+                    prompt => Continue(model, tokenizer, prompt, sampling)));
             double? validBefore = null;
             if (checkpoint is null)
             {
@@ -179,16 +189,21 @@ static class PretrainCommand
 
     static void PrintSamples(LlamaForCausalLM model, ITokenizer tokenizer, string[] prompts, SamplingOptions sampling, string when)
     {
-        if (prompts.Length == 0) return;
-        var generator = new TokenGenerator(model);
-        var stops = tokenizer.Special.Eos is { } eos ? new HashSet<int> { eos } : [];
         foreach (var prompt in prompts)
-        {
-            int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
-            var text = generator.GenerateText(new GenerationRequest(ids, sampling, stops), tokenizer).Text;
-            AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{text}");
-        }
+            AnsiConsole.MarkupLineInterpolated($"[blue]sample {when}:[/] [bold]{prompt}[/]{Continue(model, tokenizer, prompt, sampling)}");
     }
+
+    /// <summary>The model's continuation of <paramref name="prompt"/>, up to the end token.</summary>
+    static string Continue(LlamaForCausalLM model, ITokenizer tokenizer, string prompt, SamplingOptions sampling)
+    {
+        var stops = tokenizer.Special.Eos is { } eos ? new HashSet<int> { eos } : [];
+        int[] ids = tokenizer.Special.Bos is { } bos ? [bos, .. tokenizer.Encode(prompt)] : tokenizer.Encode(prompt);
+        return new TokenGenerator(model).GenerateText(new GenerationRequest(ids, sampling, stops), tokenizer).Text;
+    }
+
+    /// <summary>The sample prompt when none is given: the first few tokens of the first document.</summary>
+    static string StartOf(List<int[]> documents, ITokenizer tokenizer) =>
+        documents.FirstOrDefault(d => d.Length > 0) is { } first ? tokenizer.Decode(first[..Math.Min(8, first.Length)]) : "";
 
     /// <summary>First Ctrl+C: finish the step, save a checkpoint and stop. Second: the default (kill).</summary>
     internal static CancellationTokenSource CancelOnCtrlC()

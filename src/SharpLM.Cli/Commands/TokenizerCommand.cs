@@ -55,7 +55,7 @@ static class TokenizerCommand
         var corpus = new CorpusInput();
         var cmd = new Command("train", "Train a byte-level BPE tokenizer and write a Hugging Face tokenizer.json.")
         {
-            input, vocabSize, minFrequency, specialTokens, output, force,
+            new RunConfig(), input, vocabSize, minFrequency, specialTokens, output, force,
         };
         corpus.AddTo(cmd);
         cmd.SetAction(parseResult =>

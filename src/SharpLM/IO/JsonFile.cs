@@ -8,7 +8,7 @@ namespace SharpLM.IO;
 
 /// <summary>
 /// The one way SharpLM reads JSON it did not write itself (config.json, tokenizer.json, adapter_config.json, JSONL
-/// lines, safetensors headers...) or wrote in an earlier run (trainer_state.json, run-settings.json). Beyond syntax it
+/// lines, safetensors headers...) or wrote in an earlier run (trainer_state.json). Beyond syntax it
 /// refuses what System.Text.Json would accept and fail on later with an exception that names nothing: invalid UTF-8,
 /// a UTF-16 file, a string escape that is an unpaired surrogate (<c>"\ud800"</c>), and numbers too large for a double
 /// (<c>1e400</c>).

@@ -77,6 +77,12 @@ public sealed class Trainer : IDisposable
 
     public void AddObserver(ITrainingObserver observer) => observers.Add(observer);
 
+    /// <summary>Passes a sample of the model's writing to the observers, beside the step's metrics.</summary>
+    public void ReportSample(SampleMetrics sample)
+    {
+        foreach (var o in observers) o.OnSample(sample);
+    }
+
     /// <summary>Every parameter, decayed unless it is a norm or embedding and the options exempt those.</summary>
     static IEnumerable<AdamW.Entry> TrainableEntries(LlamaForCausalLM model, TrainingOptions options) =>
         model.named_parameters()

@@ -58,9 +58,9 @@ public sealed class ResumeCommandTests : IDisposable
     {
         var run = dir.File("run");
         AssertOk(Run(Pretrain(run)));
-        var settings = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run-settings.json")))!;
-        Assert.Equal(Path.GetFullPath(tokenizer), settings["settings"]!["--tokenizer"]!.GetValue<string>());
-        Assert.Equal(64, settings["fingerprints"]!["data"]!.GetValue<string>().Length);
+        var settings = RunSettings.Load(run, new RootCommand { PretrainCommand.Create() }.Subcommands[0])!;
+        Assert.Equal([Path.GetFullPath(tokenizer)], settings.Values("--tokenizer"));
+        Assert.Equal(64, settings.Fingerprints["data"].Length);
         var uninterrupted = File.ReadAllBytes(Path.Combine(run, "final", "model.safetensors"));
 
         // "Killed" after step 5: the newest checkpoint is step 3, the log runs ahead of it.
@@ -116,8 +116,8 @@ public sealed class ResumeCommandTests : IDisposable
         Assert.Contains("warning", output);
         Assert.Contains("data fingerprint", output);
 
-        // A run folder from before run-settings.json: the checkpoint's own training options are still compared.
-        File.Delete(Path.Combine(run, "run-settings.json"));
+        // A run folder from before run.yaml: the checkpoint's own training options are still compared.
+        File.Delete(Path.Combine(run, "run.yaml"));
         (code, output) = Run([.. Pretrain(run), "--resume", "--lr", "0.01"]);
         Assert.Equal(1, code);
         Assert.Contains("LearningRate 0.001 -> 0.01", output);
