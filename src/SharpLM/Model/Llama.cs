@@ -292,4 +292,22 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
         named_modules().Where(m => m.module is Projection).Select(m => (m.name, (Projection)m.module));
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>Switches every projection's adapter off until the result is disposed: the model then computes what its
+    /// base computes (the reference model of preference training under LoRA).</summary>
+    public IDisposable AdaptersOff()
+    {
+        var switched = Projections().Where(p => p.Module.Adapter is not null && p.Module.AdapterEnabled).Select(p => p.Module).ToList();
+        foreach (var p in switched) p.AdapterEnabled = false;
+        return new AdaptersBackOn(switched);
+    }
+
+    sealed class AdaptersBackOn(List<Projection> projections) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in projections) p.AdapterEnabled = true;
+            projections.Clear();
+        }
+    }
 }

@@ -28,6 +28,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>An adapter whose output is added to this layer's (e.g. LoRA); null when none.</summary>
     public IProjectionAdapter? Adapter { get; private set; }
 
+    /// <summary>False leaves the adapter out of the output (the base layer alone) without detaching it: preference
+    /// training's reference model is the base under a LoRA being trained, with no second copy of the weights.</summary>
+    public bool AdapterEnabled { get; set; } = true;
+
     public Projection(long inFeatures, long outFeatures, bool hasBias = false) : base("Projection")
     {
         weight = new Parameter(empty(outFeatures, inFeatures));
@@ -45,7 +49,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
             y = F.linear(x.to(ct), weight.to(ct), bias?.to(ct)).to(x.dtype);
         else
             y = F.linear(x, weight, bias);
-        if (Adapter is not null) y = y + Adapter.Delta(x);
+        if (Adapter is not null && AdapterEnabled) y = y + Adapter.Delta(x);
         return y.MoveToOuterDisposeScope();
     }
 

@@ -62,17 +62,28 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
         }
     }
 
-    public void OnStep(StepMetrics m) => Write(new
+    public void OnStep(StepMetrics m) => Write(new Dictionary<string, object?>
     {
-        type = "train", step = m.Step, epoch = m.Epoch, loss = m.Loss, lr = m.LearningRate, grad_norm = m.GradNorm,
-        tokens = m.Tokens, target_tokens = m.TargetTokens, tokens_per_second = Math.Round(m.TokensPerSecond, 1),
-        elapsed_seconds = Math.Round(m.ElapsedSeconds, 3),
-    });
+        ["type"] = "train", ["step"] = m.Step, ["epoch"] = m.Epoch, ["loss"] = m.Loss, ["lr"] = m.LearningRate, ["grad_norm"] = m.GradNorm,
+        ["tokens"] = m.Tokens, ["target_tokens"] = m.TargetTokens, ["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1),
+        ["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3),
+    }, m.Metrics);
 
-    public void OnEvaluation(EvalMetrics e) => Write(new
+    /// <summary>A validation line: the loss, perplexity when the loss has one, the units it is a mean over
+    /// (<c>target_tokens</c> or <c>pairs</c>) and the objective's metrics.</summary>
+    public void OnEvaluation(EvalMetrics e)
     {
-        type = "valid", step = e.Step, loss = e.Loss, perplexity = e.Perplexity, target_tokens = e.TargetTokens,
-    });
+        var record = new Dictionary<string, object?> { ["type"] = "valid", ["step"] = e.Step, ["loss"] = e.Loss };
+        if (e.Perplexity is { } perplexity) record["perplexity"] = perplexity;
+        record[e.Unit.Replace(' ', '_')] = e.Units;
+        Write(record, e.Metrics);
+    }
+
+    void Write(Dictionary<string, object?> record, IReadOnlyDictionary<string, double>? metrics)
+    {
+        foreach (var (name, value) in metrics ?? new Dictionary<string, double>()) record[name] = value;
+        Write(record);
+    }
 
     void Write(object record) => writer.WriteLine(JsonSerializer.Serialize(record));
 
