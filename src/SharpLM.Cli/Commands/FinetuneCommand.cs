@@ -140,7 +140,9 @@ static class FinetuneCommand
             if (dpo)
             {
                 var trainPairs = PreferenceArguments.ReadPairs(parse, input, parse.GetValue(data)!, "training data", outputFolder);
-                var validPairs = parse.GetValue(valid) is { Length: > 0 } vp ? PreferenceArguments.ReadPairs(parse, input, vp, "validation data") : null;
+                var validPairs = parse.GetValue(valid) is { Length: > 0 } vp
+                    ? PreferenceArguments.ReadPairs(parse, input, vp, "validation data")
+                    : null;
                 trainData = PreferenceArguments.Dataset(trainPairs, tokenizer, template, datasetOptions);
                 validData = validPairs is null ? null : PreferenceArguments.Dataset(validPairs, tokenizer, template, datasetOptions);
                 // Exact match asks the validation prompts and expects the chosen answers.
@@ -271,7 +273,11 @@ static class FinetuneCommand
                 BaseModel = baseFolder,
                 IsAdapter = kind == FineTuneMethodKind.Lora,
                 Datasets = [.. parse.GetValue(data)!.Select(Path.GetFileName).OfType<string>()],
-                Tags = [kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name, .. dpo ? new[] { "dpo" } : []],
+                Tags =
+                [
+                    kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name,
+                    .. dpo ? new[] { "dpo" } : [],
+                ],
                 Training =
                 [
                     .. described, ("learning rate", $"{options.LearningRate:G3}, {trainer.State.Step:N0} steps"),

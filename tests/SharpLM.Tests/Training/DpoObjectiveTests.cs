@@ -37,7 +37,8 @@ public sealed class DpoObjectiveTests
     {
         var flat = logits.detach().to(float64).data<double>().ToArray();
         int rows = (int)logits.shape[0], seq = (int)logits.shape[1];
-        return [.. Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, seq).Select(t => flat.AsSpan((r * seq + t) * Vocab, Vocab).ToArray()).ToArray())];
+        return [.. Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, seq)
+            .Select(t => flat.AsSpan((r * seq + t) * Vocab, Vocab).ToArray()).ToArray())];
     }
 
     static double[] Softmax(double[] z)

@@ -70,7 +70,8 @@ public sealed class PreferenceReaderTests : IDisposable
             """{"prompt": "q", "chosen": "a"}""",
             """{"prompt": "q", "chosen": 3, "rejected": "b"}""",
             """{"chosen": "a", "rejected": "b"}""",
-            """{"chosen": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a"}], "rejected": [{"role": "user", "content": "q2"}, {"role": "assistant", "content": "b"}]}""",
+            """{"chosen": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a"}], "rejected": """ +
+            """[{"role": "user", "content": "q2"}, {"role": "assistant", "content": "b"}]}""",
             """{"prompt": "q", "chosen": [{"role": "user", "content": "again"}], "rejected": "b"}""",
             """{"prompt": "q", "chosen": " ", "rejected": "b"}""",
             "not json"));
