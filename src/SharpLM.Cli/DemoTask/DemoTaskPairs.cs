@@ -59,7 +59,7 @@ sealed class DemoTaskPairs(PretrainedModel model, ChatTemplate template, int max
         {
             foreach (var pair in pairs)
             {
-                using (var json = new Utf8JsonWriter(stream))
+                using (var json = new Utf8JsonWriter(stream, DemoTaskDataSet.JsonOptions))
                     JsonSerializer.Serialize(json, new Dictionary<string, string>
                     {
                         ["prompt"] = pair.Prompt, ["chosen"] = pair.Chosen, ["rejected"] = pair.Rejected,

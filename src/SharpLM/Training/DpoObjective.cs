@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Evaluation;
 using SharpLM.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Evaluation;
 using SharpLM.Model;
 using SharpLM.Runtime;
 using TorchSharp;

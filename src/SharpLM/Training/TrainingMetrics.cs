@@ -14,7 +14,7 @@ public sealed record StepMetrics(
 /// <summary>A validation pass.</summary>
 /// <param name="Perplexity">exp(loss) when the loss is a per-token cross-entropy; null for other objectives</param>
 /// <param name="Units">how many of <paramref name="Unit"/> the loss is a mean over</param>
-/// <param name="Unit">target tokens, or pairs (<see cref="ITrainingObjective.Unit"/>)</param>
+/// <param name="Unit">target tokens, or pairs (<see cref="Evaluation.ITrainingObjective.Unit"/>)</param>
 /// <param name="Metrics">the objective's metrics beside the loss, as in <see cref="StepMetrics.Metrics"/></param>
 public sealed record EvalMetrics(long Step, double Loss, double? Perplexity, long Units, string Unit = "target tokens",
     IReadOnlyDictionary<string, double>? Metrics = null);

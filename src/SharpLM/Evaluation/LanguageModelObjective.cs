@@ -1,9 +1,8 @@
 using SharpLM.Data;
-using SharpLM.Evaluation;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
-namespace SharpLM.Training;
+namespace SharpLM.Evaluation;
 
 /// <summary>Next-token cross-entropy over the batch's targets (pretraining and supervised fine-tuning), averaged per
 /// target token of the step.</summary>

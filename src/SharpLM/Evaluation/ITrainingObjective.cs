@@ -2,11 +2,11 @@ using SharpLM.Data;
 using SharpLM.Model;
 using static TorchSharp.torch;
 
-namespace SharpLM.Training;
+namespace SharpLM.Evaluation;
 
 /// <summary>
 /// What the trainer minimises, from a batch and the model's logits for it: next-token cross-entropy
-/// (<see cref="LanguageModelObjective"/>) or a preference loss (<see cref="DpoObjective"/>). The trainer divides the summed
+/// (<see cref="LanguageModelObjective"/>) or a preference loss (<c>Training.DpoObjective</c>). The trainer divides the summed
 /// loss of a step by the units of the whole step (every micro-batch, every process), so accumulation and data parallelism
 /// give the large batch's loss and gradients, and reports each metric as its sum divided by those units.
 /// </summary>

@@ -3,7 +3,7 @@ using SharpLM.Model;
 using SharpLM.Runtime;
 using static TorchSharp.torch;
 
-namespace SharpLM.Training;
+namespace SharpLM.Evaluation;
 
 /// <summary>An objective's mean loss and metrics on a data set, as the trainer's validation reports them.</summary>
 /// <param name="Units">what the means are over: target tokens, pairs (<see cref="ITrainingObjective.Unit"/>)</param>
@@ -13,8 +13,9 @@ public static class ObjectiveEvaluator
 {
     /// <param name="maxExamples">evaluate only the first examples (0 = all), for quick periodic checks</param>
     /// <param name="group">processes that share the work: each evaluates its slice and the sums are added up</param>
+    /// <param name="progress">(examples done, examples) of this process's slice</param>
     public static ObjectiveReport Evaluate(LlamaForCausalLM model, ITrainingObjective objective, ITrainingData data, int batchSize,
-        int maxExamples = 0, ProcessGroup? group = null)
+        int maxExamples = 0, ProcessGroup? group = null, Action<int, int>? progress = null)
     {
         group ??= ProcessGroup.Single;
         if (batchSize < 1) throw new SharpLMException($"batch size must be at least 1, got {batchSize}");
@@ -31,10 +32,12 @@ public static class ObjectiveEvaluator
             for (int start = first; start < end; start += batchSize)
             {
                 using var scope = NewDisposeScope();
-                using var batch = data.Collate(Enumerable.Range(start, Math.Min(batchSize, end - start)).ToArray());
+                int n = Math.Min(batchSize, end - start);
+                using var batch = data.Collate(Enumerable.Range(start, n).ToArray());
                 var loss = objective.Loss(model, batch, metricSums);
                 sums[0] += loss(model.forward(batch.InputIds, batch.ForwardOptions)).item<float>();
                 sums[1] += objective.Units(batch);
+                progress?.Invoke(start + n - first, end - first);
             }
             metricSums.CopyTo(sums, 2);
             group.AllReduceSum(sums);
