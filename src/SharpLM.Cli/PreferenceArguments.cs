@@ -71,12 +71,7 @@ sealed class PreferenceArguments
         {
             Beta = parse.GetValue(beta), Loss = parse.GetValue(loss), LabelSmoothing = parse.GetValue(labelSmoothing),
         };
-        if (!(options.Beta > 0) || !double.IsFinite(options.Beta))
-            throw new SharpLMException($"--beta must be a positive number, got {options.Beta}");
-        if (options.LabelSmoothing is < 0 or >= 0.5)
-            throw new SharpLMException($"--label-smoothing must be in [0, 0.5), got {options.LabelSmoothing}");
-        if (options.LabelSmoothing > 0 && options.Loss != PreferenceLoss.Sigmoid)
-            throw new SharpLMException("--label-smoothing applies to --loss-type sigmoid only");
+        options.Validate(); // before the model loads
         return options;
     }
 

@@ -81,7 +81,8 @@ static class FinetuneCommand
             MinLrRatio = 0.1, KeepCheckpoints = 1,
         }, learningRateDefault: "1e-3 with --method lora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze; " +
                                 "ten times less with --objective dpo");
-        var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
+        var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data (or preference pairs, --objective dpo): " +
+                                          "full, freeze (chosen layers) or LoRA.")
         {
             model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
         };

@@ -27,8 +27,9 @@ public sealed record PreferenceOptions
 
     public void Validate()
     {
-        if (!(Beta > 0) || !double.IsFinite(Beta)) throw new SharpLMException($"Beta must be a positive number, got {Beta}");
-        if (!(LabelSmoothing is >= 0 and < 0.5)) throw new SharpLMException($"LabelSmoothing must be in [0, 0.5), got {LabelSmoothing}");
+        if (!(Beta > 0) || !double.IsFinite(Beta)) throw new SharpLMException($"the DPO beta (Beta) must be a positive number, got {Beta}");
+        if (!(LabelSmoothing is >= 0 and < 0.5))
+            throw new SharpLMException($"the label smoothing (LabelSmoothing) must be in [0, 0.5), got {LabelSmoothing}");
         if (LabelSmoothing > 0 && Loss != PreferenceLoss.Sigmoid)
             throw new SharpLMException($"LabelSmoothing applies to the {PreferenceLoss.Sigmoid} loss only, not {Loss}");
     }

@@ -107,6 +107,12 @@ public sealed class DpoCommandTests : IDisposable
         (code, output) = Run(Dpo(dir.File("y"), "lora", "--packing"));
         Assert.Equal(1, code);
         Assert.Contains("--packing does not apply to --objective dpo", output);
+        (code, output) = Run(Dpo(dir.File("y"), "lora", "--beta", "0"));
+        Assert.Equal(1, code);
+        Assert.Contains("the DPO beta (Beta) must be a positive number, got 0", output);
+        (code, output) = Run(Dpo(dir.File("y"), "lora", "--loss-type", "ipo", "--label-smoothing", "0.1"));
+        Assert.Equal(1, code);
+        Assert.Contains("LabelSmoothing applies to the Sigmoid loss only, not Ipo", output);
         var bad = dir.Write("bad.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n{\"prompt\": \"p\", \"chosen\": \"c\"}\n");
         (code, output) = Run("finetune", "--objective", "dpo", "--model", model, "--data", bad, "--max-length", "32", "--output", dir.File("z"));
         Assert.Equal(1, code);
