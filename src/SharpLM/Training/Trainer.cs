@@ -58,7 +58,6 @@ public sealed class Trainer : IDisposable
 
     public TrainingOptions Options { get; }
     public ProcessGroup Group { get; }
-    public ITrainingObjective Objective => objective;
 
     /// <summary>Time spent summing gradients across the group, and their bytes, since the trainer was made.</summary>
     public (TimeSpan Time, long Bytes) Communication { get; private set; }

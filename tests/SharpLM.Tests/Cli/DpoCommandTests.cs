@@ -85,17 +85,23 @@ public sealed class DpoCommandTests : IDisposable
     }
 
     [Fact]
-    public void FullDpoWithAFrozenCopyOrPrecomputedReferenceTakesTheSameSteps()
+    public void FullDpoWithAFrozenCopyOrPrecomputedReferenceTakesTheSameStepsAndResumes()
     {
         var copy = dir.File("full");
         var precomputed = dir.File("full-precomputed");
         AssertOk(Run(Dpo(copy, "full")));
-        AssertOk(Run(Dpo(precomputed, "full", "--precompute-ref")));
+        AssertOk(Run(Dpo(precomputed, "full", "--precompute-ref", "--checkpoint-every", "2", "--keep-checkpoints", "2")));
         AssertRewardMetrics(copy, trainLines: 4, validLines: 3);
         AssertRewardMetrics(precomputed, trainLines: 4, validLines: 3);
         foreach (var (a, b) in RunMetrics.Of(copy, "train").Zip(RunMetrics.Of(precomputed, "train")))
             Assert.Equal(a.GetProperty("loss").GetDouble(), b.GetProperty("loss").GetDouble(), 1e-4);
-        Assert.True(File.Exists(Path.Combine(precomputed, "final", "model.safetensors")));
+
+        // Resuming computes the reference from --model again, before the checkpoint's weights load.
+        var uninterrupted = File.ReadAllBytes(Path.Combine(precomputed, "final", "model.safetensors"));
+        Directory.Delete(Path.Combine(precomputed, "checkpoint-4"), recursive: true);
+        Directory.Delete(Path.Combine(precomputed, "final"), recursive: true);
+        AssertOk(Run("finetune", "--output", precomputed, "--resume"));
+        Assert.Equal(uninterrupted, File.ReadAllBytes(Path.Combine(precomputed, "final", "model.safetensors")));
     }
 
     [Fact]
