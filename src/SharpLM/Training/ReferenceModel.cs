@@ -10,7 +10,7 @@ namespace SharpLM.Training;
 /// <summary>
 /// The frozen model that preference training compares the policy with: the starting model. Under LoRA it is the policy
 /// itself with its adapters switched off (no second copy of the weights); for full and freeze fine-tuning a frozen copy
-/// made before training; or the policy as it is now, to compute every pair's log-probabilities once before training
+/// of the trained weights made before training; or the policy as it is now, to compute every pair's log-probabilities once before training
 /// (<see cref="Precompute"/>). It runs without gradients, in evaluation mode (no dropout, no embedding noise), with the
 /// policy's matmul precision.
 /// </summary>
@@ -30,7 +30,8 @@ public sealed class ReferenceModel : IDisposable
     /// <summary>The policy with its adapters switched off: its frozen base.</summary>
     public static ReferenceModel AdaptersOff(LlamaForCausalLM policy) => new(policy, null, adaptersOff: true);
 
-    /// <summary>A frozen copy of the policy's weights as they are now (twice the weights' memory).</summary>
+    /// <summary>A frozen copy of the policy's weights as they are now: a copy of each trainable one (full fine-tuning
+    /// doubles the weights' memory), the frozen ones shared (they never change).</summary>
     public static ReferenceModel FrozenCopy(LlamaForCausalLM policy)
     {
         var copy = new LlamaForCausalLM(policy.Config);
@@ -40,7 +41,7 @@ public sealed class ReferenceModel : IDisposable
             foreach (var (name, p) in copy.named_parameters())
             {
                 var source = weights.GetValueOrDefault(name) ?? throw new ArgumentException($"the policy has no parameter {name}");
-                p.set_(source.detach().clone());
+                p.set_(source.requires_grad ? source.detach().clone() : source.detach());
                 p.requires_grad = false;
             }
         copy.eval();

@@ -213,6 +213,24 @@ public sealed class DpoObjectiveTests
     }
 
     [Fact]
+    public void AFrozenCopyCopiesTheTrainedWeightsAndSharesTheFrozenOnes()
+    {
+        using var policy = TestModels.Tiny(seed: 1);
+        Freeze.Apply(policy, new FreezeOptions { LastLayers = 1 });
+        using var reference = ReferenceModel.FrozenCopy(policy);
+        using var batch = Pairs().Collate([0, 1, 2]);
+        var before = reference.Logps(batch).data<float>().ToArray();
+        using (no_grad())
+            foreach (var p in policy.model.layers[1].parameters()) p.add_(0.5); // trained: the copy keeps its own
+        Assert.Equal(before, reference.Logps(batch).data<float>().ToArray());
+        using (no_grad())
+            policy.model.layers[0].mlp.down_proj.weight.mul_(2); // frozen: shared, so the reference sees it (training never does this)
+        Assert.NotEqual(before, reference.Logps(batch).data<float>().ToArray());
+        reference.Dispose(); // frees the copy, not the weights it shares
+        Assert.True(policy.forward(batch.InputIds, batch.ForwardOptions).isfinite().all().item<bool>());
+    }
+
+    [Fact]
     public void UnderLoraTheReferenceIsTheBaseWithTheAdaptersOff()
     {
         using var policy = TestModels.Tiny(seed: 1);
