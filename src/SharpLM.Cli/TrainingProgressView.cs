@@ -1,3 +1,4 @@
+using System.Globalization;
 using SharpLM.Training;
 using Spectre.Console;
 
@@ -39,7 +40,7 @@ sealed class TrainingProgressView : ITrainingObserver
     {
         smoothedTokensPerSecond = smoothedTokensPerSecond == 0 ? m.TokensPerSecond : 0.9 * smoothedTokensPerSecond + 0.1 * m.TokensPerSecond;
         var eta = TimeSpan.FromSeconds((m.TotalSteps - m.Step) * m.Tokens / Math.Max(smoothedTokensPerSecond, 1e-9));
-        var line = $"step {m.Step}/{m.TotalSteps}  loss {m.Loss:F4}  lr {m.LearningRate:0.00e+0}  |g| {m.GradNorm:F2}  " +
+        var line = $"step {m.Step}/{m.TotalSteps}  loss {m.Loss:F4}{Metrics(m.Metrics)}  lr {m.LearningRate:0.00e+0}  |g| {m.GradNorm:F2}  " +
                    $"{smoothedTokensPerSecond:N0} tok/s  ETA {Format(eta)}";
         if (task is not null)
         {
@@ -52,9 +53,26 @@ sealed class TrainingProgressView : ITrainingObserver
         }
     }
 
-    public void OnEvaluation(EvalMetrics e) =>
+    public void OnEvaluation(EvalMetrics e)
+    {
+        string perplexity = e.Perplexity is { } p ? $", perplexity {p:F2}" : "";
         AnsiConsole.MarkupLineInterpolated(
-            $"[blue]validation[/] at step {e.Step}: loss {e.Loss:F4}, perplexity {e.Perplexity:F2} ({e.TargetTokens:N0} tokens)");
+            $"[blue]validation[/] at step {e.Step}: loss {e.Loss:F4}{perplexity}{Metrics(e.Metrics)} ({e.Units:N0} {e.Unit})");
+    }
+
+    /// <summary>Preference metrics, shortened: the reward accuracy and margin, and each side's reward.</summary>
+    static string Metrics(IReadOnlyDictionary<string, double>? metrics)
+    {
+        if (metrics is null || metrics.Count == 0) return "";
+        var shown = new List<string>();
+        foreach (var (name, label, format) in new[]
+                 {
+                     ("rewards/accuracies", "acc", "F2"), ("rewards/margins", "margin", "F3"), ("rewards/chosen", "chosen", "F3"),
+                     ("rewards/rejected", "rejected", "F3"),
+                 })
+            if (metrics.TryGetValue(name, out var value)) shown.Add($"{label} {value.ToString(format, CultureInfo.InvariantCulture)}");
+        return shown.Count == 0 ? "" : "  " + string.Join("  ", shown);
+    }
 
     public void OnSample(SampleMetrics s) => AnsiConsole.MarkupLineInterpolated($"[blue]sample[/] at step {s.Step}: [bold]{s.Prompt}[/] -> {s.Text}");
 

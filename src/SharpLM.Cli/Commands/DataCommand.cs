@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.ComponentModel;
 using System.Diagnostics;
+using SharpLM.Chat;
 using SharpLM.Data;
 using SharpLM.Tokenization;
 using Spectre.Console;
@@ -34,10 +35,11 @@ static class DataCommand
             Required = true,
         };
         var count = new Option<int>("--examples", "-n") { Description = "How many examples to show.", DefaultValueFactory = _ => 3 };
+        var objective = PreferenceArguments.CreateObjective();
         var input = new InstructionInput();
         var cmd = new Command("preview", "Show examples as the model will be trained on them (trained tokens in green) and count tokens.")
         {
-            data, tokenizerPath, count,
+            data, tokenizerPath, count, objective,
         };
         input.AddTo(cmd);
         cmd.SetAction(parse =>
@@ -46,6 +48,12 @@ static class DataCommand
             var tokenizer = TokenizerLoader.Load(tokenizerOrModel);
             var template = input.ChatTemplate(parse, tokenizerOrModel, tokenizer);
             var options = input.DatasetOptions(parse, tokenizer);
+            if (parse.GetValue(objective) == TrainingObjectiveKind.Dpo)
+            {
+                var pairs = PreferenceArguments.ReadPairs(parse, input, HubInputs.Data(parse.GetValue(data)), "preference data");
+                PreviewPairs(pairs, tokenizer, template, options, parse.GetValue(count));
+                return 0;
+            }
             var reader = input.Reader(parse, HubInputs.Data(parse.GetValue(data)));
             var examples = input.Render(parse, reader, tokenizer, template, "instruction data");
 
@@ -60,12 +68,35 @@ static class DataCommand
         return cmd;
     }
 
-    static void Show(TemplatedExample example, ITokenizer tokenizer, InstructionDatasetOptions options)
+    /// <summary>Preference pairs: each side with its compared (completion) tokens in green, and the counts.</summary>
+    static void PreviewPairs(List<PreferenceRecord> records, ITokenizer tokenizer, ChatTemplate template, InstructionDatasetOptions options,
+        int count)
+    {
+        Terminal.Results.MarkupLineInterpolated(
+            $"Template [bold]{template.Name}[/]; [green]compared (completion) tokens in green[/], [dim]the prompt dimmed[/].");
+        var pairs = records.Select(r => PreferencePair.FromRecord(r, template, tokenizer)).ToList();
+        foreach (var pair in pairs.Take(count))
+        {
+            Show(pair.Chosen, tokenizer, options, "chosen");
+            Show(pair.Rejected, tokenizer, options, "rejected");
+        }
+        var dataset = PreferenceDataset.Build(pairs, options with { Packing = false });
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("", "count");
+        table.AddRow("pairs read", $"{records.Count:N0}");
+        table.AddRow("pairs kept", $"{dataset.Count:N0}");
+        table.AddRow("tokens (both sides)", $"{dataset.Tokens:N0}");
+        table.AddRow("completion tokens", $"{dataset.TrainedTokens:N0} ({100.0 * dataset.TrainedTokens / Math.Max(1, dataset.Tokens):F1}%)");
+        table.AddRow("truncated", $"{dataset.Truncated:N0}");
+        table.AddRow("dropped", $"{dataset.Dropped:N0}");
+        Terminal.Results.Write(table);
+    }
+
+    static void Show(TemplatedExample example, ITokenizer tokenizer, InstructionDatasetOptions options, string? side = null)
     {
         var kept = InstructionDataset.Fit(example, options, out bool truncated);
         string fate = kept is null ? "[red]dropped[/]" : truncated ? $"[yellow]cut to {kept.Ids.Length} tokens[/]" : "kept";
-        Terminal.Results.Write(
-            new Rule($"{Markup.Escape(example.Source)}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
+        string name = Markup.Escape(example.Source) + (side is null ? "" : $" {side}");
+        Terminal.Results.Write(new Rule($"{name}: {example.Ids.Length} tokens, {example.TrainedTokens} trained, {fate}").LeftJustified());
         var shown = kept ?? example;
         var text = new System.Text.StringBuilder();
         for (int start = 0, end; start < shown.Ids.Length; start = end)

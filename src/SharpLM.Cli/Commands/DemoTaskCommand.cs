@@ -12,6 +12,52 @@ static class DemoTaskCommand
     {
         var cmd = new Command("demo-task", "Build the demo instruction-tuning task from public reference data.");
         cmd.Subcommands.Add(CreateBuild());
+        cmd.Subcommands.Add(CreatePairs());
+        return cmd;
+    }
+
+    static Command CreatePairs()
+    {
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = "The fine-tuned model (or LoRA adapter) whose wrong answers become the rejected ones.",
+            Required = true,
+        };
+        var data = new Option<string[]>("--data", "-d")
+        {
+            Description = "Demo-task conversations (train.jsonl or valid.jsonl of `demo-task build`).",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--output", "-o") { Description = "The preference pairs, JSONL (prompt/chosen/rejected).", Required = true };
+        var examples = new Option<int>("--examples", "-n") { Description = "Use the first N questions (0 = all).", DefaultValueFactory = _ => 1000 };
+        var force = new Option<bool>("--force") { Description = "Overwrite --output." };
+        var cmd = new Command("pairs", "Write DPO preference pairs: chosen = the dictionary's answer, rejected = the model's own wrong greedy " +
+                                       "answer (or, where it is right, another question's answer).")
+        {
+            model, data, output, examples, force,
+        };
+        cmd.SetAction(parse =>
+        {
+            string path = parse.GetValue(output)!;
+            if (File.Exists(path) && !parse.GetValue(force)) throw new SharpLMException($"{path} already exists; pass --force to overwrite it");
+            using var loaded = Hub.PretrainedModel.Load(parse.GetValue(model)!);
+            var template = Chat.ChatTemplates.Resolve(null, parse.GetValue(model)!, loaded.Tokenizer);
+            var records = new Data.InstructionReader(parse.GetValue(data)!).Read().Select(r => r.Conversation).OfType<Chat.Conversation>();
+            int count = parse.GetValue(examples);
+            var conversations = (count > 0 ? records.Take(count) : records).ToList();
+            List<DemoTaskPairs.Pair> pairs = [];
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
+            {
+                var task = ctx.AddTask("greedy answers", maxValue: conversations.Count);
+                pairs = new DemoTaskPairs(loaded, template).Build(conversations, (done, _) => task.Value = done);
+            });
+            DemoTaskPairs.Write(path, pairs);
+            int fromModel = pairs.Count(p => p.FromModel);
+            AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]: {pairs.Count:N0} pairs; rejected = the model's wrong answer in " +
+                                   $"{fromModel:N0}, another question's answer in {pairs.Count - fromModel:N0} (the model was right or silent)");
+            return 0;
+        });
         return cmd;
     }
 

@@ -24,13 +24,14 @@ static class FinetuneCommand
         var data = new Option<string[]>("--data", "-d")
         {
             Description = "Training data: .jsonl/.csv/.parquet (text, alpaca, prompt/completion or chat messages) or .txt, or a Hub " +
-                          "dataset (org/name[@revision][:split], its Parquet/JSONL files). Required " +
-                          "(with --resume, the run's saved value is used).",
+                          "dataset (org/name[@revision][:split], its Parquet/JSONL files); with --objective dpo, preference pairs " +
+                          "(prompt/chosen/rejected). Required (with --resume, the run's saved value is used).",
             AllowMultipleArgumentsPerToken = true,
         };
         var valid = new Option<string[]>("--valid")
         {
-            Description = "Held-out data for validation loss (and exact match when no --test).",
+            Description = "Held-out data (of --data's kind) for validation loss and, with --objective dpo, reward accuracy " +
+                          "(and exact match when no --test: with pairs, on the chosen answers).",
             AllowMultipleArgumentsPerToken = true,
         };
         var test = new Option<string[]>("--test")
@@ -70,6 +71,7 @@ static class FinetuneCommand
             Description = "Ask this (as a user turn) before and after training (and every --sample-every steps) and print the answers.",
         };
         var input = new InstructionInput();
+        var preference = new PreferenceArguments();
         var methodArgs = new FineTuneMethod();
         var save = new SaveArguments();
         var reports = new ReportArguments();
@@ -79,12 +81,15 @@ static class FinetuneCommand
         {
             LearningRate = 1e-4, WarmupSteps = 10, Epochs = 2, BatchSize = 16, MicroBatchSize = 8, WeightDecay = 0,
             MinLrRatio = 0.1, KeepCheckpoints = 1,
-        }, learningRateDefault: "1e-3 with --method lora or dora, whose adapters start at zero and need a larger step; 1e-4 with full and freeze");
-        var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data: full, freeze (chosen layers) or LoRA.")
+        }, learningRateDefault: "1e-3 with --method lora or dora, whose adapters start at zero and need a larger step; 1e-4 with full and " +
+                                "freeze; ten times less with --objective dpo");
+        var cmd = new Command("finetune", "Fine-tune a model on domain text or instruction data (or preference pairs, --objective dpo): " +
+                                          "full, freeze (chosen layers), LoRA or DoRA.")
         {
             new RunConfig(), model, data, valid, test, validText, exactMatch, output, resume, overwrite, samplePrompts, neftune,
         };
         input.AddTo(cmd);
+        preference.AddTo(cmd);
         methodArgs.AddTo(cmd);
         training.AddTo(cmd);
         save.AddTo(cmd);
@@ -102,6 +107,10 @@ static class FinetuneCommand
             var options = training.Read(parse);
             if (kind.TrainsAdapter() && !training.LearningRateGiven(parse))
                 options = options with { LearningRate = 1e-3 }; // adapters start at zero and need a larger step
+            var preferenceOptions = preference.Read(parse, input);
+            bool dpo = preference.IsDpo(parse), precompute = preference.PrecomputeReference(parse);
+            if (dpo && !training.LearningRateGiven(parse))
+                options = options with { LearningRate = options.LearningRate / 10 }; // DPO moves a model that already answers
             options = options with { NeftuneAlpha = parse.GetValue(neftune) };
             var outputFolder = parse.GetValue(output)!;
             var resumePoint = parse.GetValue(resume) ? RunFolder.FindCheckpoint(outputFolder) : null;
@@ -132,14 +141,33 @@ static class FinetuneCommand
                 throw new SharpLMException($"--max-length {datasetOptions.MaxLength} is longer than the model's max_position_embeddings " +
                                            $"({loaded.Model.Config.MaxPositionEmbeddings})");
 
-            var trainData = InstructionDataset.Build(
-                input.Render(parse, input.Reader(parse, dataPaths), tokenizer, template, "training data", outputFolder),
-                datasetOptions);
-            var validRecords = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
-            var validData = validRecords is null ? null
-                : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)),
-                    datasetOptions with { Packing = false });
-            PrintData(trainData, validData);
+            ITrainingData trainData;
+            ITrainingData? validData;
+            List<InstructionRecord>? validRecords;
+            if (dpo)
+            {
+                var trainPairs = PreferenceArguments.ReadPairs(parse, input, dataPaths, "training data", outputFolder);
+                var validPairs = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } vp
+                    ? PreferenceArguments.ReadPairs(parse, input, vp, "validation data")
+                    : null;
+                trainData = PreferenceArguments.Dataset(trainPairs, tokenizer, template, datasetOptions);
+                validData = validPairs is null ? null : PreferenceArguments.Dataset(validPairs, tokenizer, template, datasetOptions);
+                // Exact match asks the validation prompts and expects the chosen answers.
+                validRecords = validPairs?.Select(p => InstructionRecord.FromConversation(p.ChosenConversation)).ToList();
+                PrintPairs((PreferenceDataset)trainData, (PreferenceDataset?)validData);
+            }
+            else
+            {
+                var instructions = InstructionDataset.Build(
+                    input.Render(parse, input.Reader(parse, dataPaths), tokenizer, template, "training data", outputFolder),
+                    datasetOptions);
+                validRecords = HubInputs.Data(parse.GetValue(valid)) is { Length: > 0 } v ? input.Reader(parse, v).Read().ToList() : null;
+                var validInstructions = validRecords is null ? null
+                    : InstructionDataset.Build(validRecords.SelectMany(r => input.Examples(parse, r, tokenizer, template)),
+                        datasetOptions with { Packing = false });
+                PrintData(instructions, validInstructions);
+                (trainData, validData) = (instructions, validInstructions);
+            }
             var forgettingText = HubInputs.Data(parse.GetValue(validText)) is { Length: > 0 } texts
                 ? TextForForgetting(texts, loaded, datasetOptions.MaxLength)
                 : null;
@@ -150,7 +178,16 @@ static class FinetuneCommand
             long total = loaded.Model.ParameterCount(); // the base's, before any adapter is added
             var trainable = methodArgs.Prepare(parse, loaded.Model, options, loaded.AddedTokens);
             long trainableCount = trainable.Sum(e => e.Parameter.numel());
-            using var trainer = new Trainer(loaded.Model, trainData, validData, options, Distributed.Group);
+            // The reference of preference training is the model as it is now, before training and before a resumed run's weights load.
+            using var reference = !dpo ? null
+                : kind.TrainsAdapter() ? ReferenceModel.AdaptersOff(loaded.Model)
+                : precompute ? ReferenceModel.AsItIsNow(loaded.Model)
+                : ReferenceModel.FrozenCopy(loaded.Model);
+            var objective = dpo ? new DpoObjective(preferenceOptions, precompute ? null : reference) : null;
+            using var trainer = new Trainer(loaded.Model, trainData, validData, options, Distributed.Group, objective);
+            if (dpo && precompute) // after the trainer set the matmul precision, so the reference computes as the policy will
+                foreach (var (set, label) in new[] { (trainData, "training"), (validData, "validation") })
+                    if (set is PreferenceDataset pairs) PrecomputeReference(reference!, pairs, options.EffectiveMicroBatch, label);
             var content = methodArgs.Content(parse, tokenizer, template, loaded.Generation, baseFolder, baseName,
                 SaveArguments.ForCheckpoints(saveOptions), loaded.AddedTokens);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints, content);
@@ -174,28 +211,34 @@ static class FinetuneCommand
                         (methodArgs.BaseType(parse) == BaseDtype.BFloat16 ? ", frozen base in bf16" : ""),
                     _ => kind.ToString(),
                 } + $": {trainableCount:N0} trainable parameters ({100.0 * trainableCount / total:F2}%)"),
+                ("objective", dpo ? PreferenceArguments.Describe(preferenceOptions, kind.TrainsAdapter(), precompute)
+                    : "SFT: next-token loss on the answers"),
                 ("NEFTune", options.NeftuneAlpha > 0 ? $"alpha {options.NeftuneAlpha}: noise on the input embeddings while training" : "off"),
-                ("template", template.Name +
-                             (parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")),
+                ("template", template.Name + (dpo ? ", comparing the completions only"
+                    : parse.GetValue(input.TrainOnPrompt) ? ", training on prompts too" : ", training on answers and end tokens only")),
                 ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, " +
                          $"over-long: {datasetOptions.Overflow}"),
             ];
             TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
                 [("base model", $"{baseName} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
-                datasetOptions.Packing ? "packed rows" : "examples");
+                dpo ? "pairs" : datasetOptions.Packing ? "packed rows" : "examples");
 
             using var logs = reports.Open(parse, outputFolder, trainer);
             var view = new TrainingProgressView(training.LogEvery(parse));
             trainer.AddObserver(view);
+            var lastEvaluation = new LastEvaluation();
+            trainer.AddObserver(lastEvaluation);
+            EvalMetrics? evaluationBefore = null;
+            LossReport? textBefore = null;
+            ExactMatchReport? emBefore = null;
             var prompts = parse.GetValue(samplePrompts) ?? [];
             if (Distributed.IsMain && reports.SampleEvery(parse) > 0)
                 trainer.AddObserver(new TrainingSamples(trainer, reports.SampleEvery(parse),
-                    prompts.Length > 0 ? prompts : [FirstQuestion(validRecords ?? input.Reader(parse, parse.GetValue(data)!).Read())],
+                    prompts.Length > 0 ? prompts : [FirstQuestion(validRecords ?? (dpo
+                        ? throw new SharpLMException("--sample-every with --objective dpo needs --sample-prompt or --valid pairs")
+                        : input.Reader(parse, dataPaths).Read()))],
                     prompt => Answer(loaded, template, prompt)));
-            double? lossBefore = null;
-            LossReport? textBefore = null;
-            ExactMatchReport? emBefore = null;
-            if (validData is not null && checkpoint is null) lossBefore = trainer.Evaluate().Loss; // every rank evaluates its share
+            if (validData is not null && checkpoint is null) evaluationBefore = trainer.Evaluate(); // every rank evaluates its share
             if (checkpoint is null && Distributed.IsMain) // the other ranks wait for the main one at the first step
             {
                 if (forgettingText is not null) textBefore = TextLoss(loaded, forgettingText, "before");
@@ -224,9 +267,8 @@ static class FinetuneCommand
 
             var tokens = trainer.State.TokensSeen - startTokens;
             var evaluation = new List<(string Metric, string Before, string After)>();
-            if (trainer.State.LastValidLoss is { } after)
-                evaluation.Add(($"validation loss (answers, {(trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32")} matmuls)",
-                    lossBefore is { } b ? $"{b:F4} (ppl {Math.Exp(b):F2})" : "", $"{after:F4} (ppl {Math.Exp(after):F2})"));
+            if (lastEvaluation.Metrics is { } after)
+                evaluation.AddRange(ValidationRows(after, evaluationBefore, trainer.Options.Precision == Precision.Bf16 ? "bf16" : "fp32"));
             if (emAfter is not null)
                 evaluation.Add(($"exact match ({emAfter.Total} held out, greedy, fp32)", emBefore is null ? "" : $"{emBefore.Rate:P1}",
                     $"{emAfter.Rate:P1}"));
@@ -245,11 +287,15 @@ static class FinetuneCommand
                 BaseModel = baseName,
                 IsAdapter = kind.TrainsAdapter(),
                 Datasets = [.. parse.GetValue(data)!.Select(HubInputs.DatasetName)],
-                Tags = [kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name],
+                Tags =
+                [
+                    kind == FineTuneMethodKind.Full ? "full-fine-tune" : kind.ToString().ToLowerInvariant(), template.Name,
+                    .. dpo ? new[] { "dpo" } : [],
+                ],
                 Training =
                 [
                     .. described, ("learning rate", $"{options.LearningRate:G3}, {trainer.State.Step:N0} steps"),
-                    ("batch", $"{options.BatchSize} {(datasetOptions.Packing ? "packed rows" : "examples")}"),
+                    ("batch", $"{options.BatchSize} {(dpo ? "pairs" : datasetOptions.Packing ? "packed rows" : "examples")}"),
                 ],
                 Evaluation = evaluation,
                 Usage = $"./sharplm chat --model {final}",
@@ -306,6 +352,46 @@ static class FinetuneCommand
         var report = EvalCommand.Evaluate(loaded, text, 8, $"text perplexity {when}");
         AnsiConsole.MarkupLineInterpolated($"[blue]text perplexity {when}[/]: {report.Perplexity:F2} ({report.TargetTokens:N0} tokens)");
         return report;
+    }
+
+    /// <summary>The validation rows of the before/after table: the loss (with perplexity for next-token loss), and for
+    /// preference training the reward accuracy and margin.</summary>
+    static IEnumerable<(string, string, string)> ValidationRows(EvalMetrics after, EvalMetrics? before, string precision)
+    {
+        if (after.Perplexity is not null)
+        {
+            yield return ($"validation loss (answers, {precision} matmuls)", before is { } b ? $"{b.Loss:F4} (ppl {b.Perplexity:F2})" : "",
+                $"{after.Loss:F4} (ppl {after.Perplexity:F2})");
+            yield break;
+        }
+        yield return ($"validation DPO loss ({after.Units:N0} pairs, {precision} matmuls)", before is null ? "" : $"{before.Loss:F4}",
+            $"{after.Loss:F4}");
+        foreach (var (name, label, format) in new[] { ("rewards/accuracies", "reward accuracy", "P1"), ("rewards/margins", "reward margin", "F4") })
+            yield return ($"validation {label} ({name})", before?.Metrics?[name].ToString(format) ?? "", after.Metrics![name].ToString(format));
+    }
+
+    /// <summary>Keeps the latest validation's figures for the summary.</summary>
+    sealed class LastEvaluation : ITrainingObserver
+    {
+        public EvalMetrics? Metrics { get; private set; }
+        public void OnEvaluation(EvalMetrics eval) => Metrics = eval;
+    }
+
+    static void PrecomputeReference(ReferenceModel reference, PreferenceDataset pairs, int batchSize, string label)
+    {
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()).Start(ctx =>
+        {
+            var task = ctx.AddTask($"reference log-probabilities of the {label} pairs", maxValue: pairs.Count);
+            reference.Precompute(pairs, batchSize, Distributed.Group, (done, total) => (task.MaxValue, task.Value) = (total, done));
+        });
+    }
+
+    static void PrintPairs(PreferenceDataset train, PreferenceDataset? valid)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("data", "pairs", "tokens", "completion tokens", "truncated", "dropped");
+        foreach (var (name, d) in new[] { ("train", train), ("valid", valid) })
+            if (d is not null) table.AddRow(name, $"{d.Count:N0}", $"{d.Tokens:N0}", $"{d.TrainedTokens:N0}", $"{d.Truncated:N0}", $"{d.Dropped:N0}");
+        AnsiConsole.Write(table);
     }
 
     static void PrintData(InstructionDataset train, InstructionDataset? valid)

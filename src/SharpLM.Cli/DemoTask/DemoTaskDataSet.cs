@@ -9,7 +9,7 @@ sealed record DemoTaskDataSet(
     IReadOnlyList<DemoTaskExample> Train, IReadOnlyList<DemoTaskExample> Valid, IReadOnlyList<DemoTaskExample> Test, DemoTaskStats Stats)
 {
     // Quotes come out as \" rather than \u0022, so the files read like the usual chat data sets.
-    static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public IReadOnlyList<DemoTaskExample> Examples(DemoTaskSplit split) => split switch
     {

@@ -27,6 +27,10 @@ public sealed class TrainingBatch : IDisposable
     /// <summary>[batch, seq] example ids, for packed rows whose examples must not attend to each other.</summary>
     public Tensor? SegmentIds { get; init; }
 
+    /// <summary>[batch] float64: each row's summed target log-probability under a reference model, computed once before
+    /// training (preference pairs, see <see cref="PreferenceDataset"/>); null when it is computed as training goes.</summary>
+    public Tensor? ReferenceLogps { get; init; }
+
     /// <summary>Number of targets that count (labels != ignore).</summary>
     public long TargetTokens => Labels.ne(IgnoreIndex).sum().item<long>();
 
@@ -41,5 +45,6 @@ public sealed class TrainingBatch : IDisposable
         AttentionMask?.Dispose();
         PositionIds?.Dispose();
         SegmentIds?.Dispose();
+        ReferenceLogps?.Dispose();
     }
 }

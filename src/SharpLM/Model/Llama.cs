@@ -310,4 +310,22 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
         }
         return count;
     }
+
+    /// <summary>Switches every projection's adapter off until the result is disposed: the model then computes what its
+    /// base computes (the reference model of preference training under LoRA).</summary>
+    public IDisposable AdaptersOff()
+    {
+        var switched = Projections().Where(p => p.Module.Adapter is not null && p.Module.AdapterEnabled).Select(p => p.Module).ToList();
+        foreach (var p in switched) p.AdapterEnabled = false;
+        return new AdaptersBackOn(switched);
+    }
+
+    sealed class AdaptersBackOn(List<Projection> projections) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in projections) p.AdapterEnabled = true;
+            projections.Clear();
+        }
+    }
 }

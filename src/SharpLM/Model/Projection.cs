@@ -32,6 +32,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>An adapter whose output is added to this layer's (e.g. LoRA); null when none.</summary>
     public IProjectionAdapter? Adapter { get; private set; }
 
+    /// <summary>False leaves the adapter out of the output (the base layer alone) without detaching it: preference
+    /// training's reference model is the base under a LoRA being trained, with no second copy of the weights.</summary>
+    public bool AdapterEnabled { get; set; } = true;
+
     public Projection(long inFeatures, long outFeatures, bool hasBias = false) : base("Projection")
     {
         weight = new Parameter(empty(outFeatures, inFeatures));
@@ -43,7 +47,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var y = Q8 is null ? Linear(x, bias) : Q8Linear(x);
-        if (Adapter is not null) y = Adapter.Adapt(x, y);
+        if (Adapter is not null && AdapterEnabled) y = Adapter.Adapt(x, y);
         return y.MoveToOuterDisposeScope();
     }
 

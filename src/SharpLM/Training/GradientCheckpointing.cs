@@ -17,8 +17,11 @@ public static class GradientCheckpointing
 {
     /// <summary>Adds the gradients of the batch's summed loss divided by <paramref name="divisor"/> to the model's
     /// parameters, as <c>(LanguageModelLoss.Sum(model, batch) / divisor).backward()</c> does, and returns the summed loss.</summary>
-    public static float Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor)
+    /// <param name="lossOfLogits">the summed loss as a function of the logits (<see cref="ITrainingObjective.Loss"/>);
+    /// null for next-token cross-entropy</param>
+    public static float Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor, Func<Tensor, Tensor>? lossOfLogits = null)
     {
+        lossOfLogits ??= logits => LanguageModelLoss.OfLogits(logits, batch);
         using var scope = NewDisposeScope();
         var options = batch.ForwardOptions;
         var (embeddings, cos, sin, mask) = model.model.LayerInputs(batch.InputIds, options);
@@ -35,7 +38,7 @@ public static class GradientCheckpointing
         using var randomAfter = get_rng_state();
 
         var last = inputs[^1].detach().requires_grad_(true);
-        var loss = LanguageModelLoss.OfLogits(model.Head(model.model.norm.forward(last)), batch);
+        var loss = lossOfLogits(model.Head(model.model.norm.forward(last)));
         (loss / divisor).backward();
         var gradient = last.grad!.detach();
         for (int i = layers.Count - 1; i >= 0; i--)

@@ -17,6 +17,7 @@ public sealed class Trainer : IDisposable
     readonly LlamaForCausalLM model;
     readonly ITrainingData train;
     readonly ITrainingData? valid;
+    readonly ITrainingObjective objective;
     readonly List<ITrainingObserver> observers = [];
     readonly List<AdamW.Entry> trainable;
     readonly OptimizerShards? shards;
@@ -28,7 +29,9 @@ public sealed class Trainer : IDisposable
     /// freeze left only some).</summary>
     /// <param name="group">the processes training together: each takes its slice of every batch and the gradients are
     /// summed across them, so N ranks compute the steps one process would; null for one process</param>
-    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options, ProcessGroup? group = null)
+    /// <param name="objective">what is minimised; null for next-token cross-entropy (<see cref="LanguageModelObjective"/>)</param>
+    public Trainer(LlamaForCausalLM model, ITrainingData train, ITrainingData? valid, TrainingOptions options, ProcessGroup? group = null,
+        ITrainingObjective? objective = null)
     {
         options.Validate();
         options = options with { Precision = PrecisionProbe.Resolve(options.Precision) };
@@ -36,6 +39,7 @@ public sealed class Trainer : IDisposable
         this.model = model;
         this.train = train;
         this.valid = valid;
+        this.objective = objective ?? LanguageModelObjective.Instance;
         Options = options;
         Group = group ?? ProcessGroup.Single;
         trainable = TrainableEntries(model, options).ToList();
@@ -172,14 +176,14 @@ public sealed class Trainer : IDisposable
             var indices = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray();
 
             var stepClock = Stopwatch.StartNew();
-            var (loss, gradNorm, lr, tokens, targets) = TrainStep(indices);
+            var (loss, gradNorm, lr, tokens, targets, stepMetrics) = TrainStep(indices);
             State.Step++;
             State.StepInEpoch++;
             State.TokensSeen += tokens;
             State.LastLoss = loss;
             var seconds = stepClock.Elapsed.TotalSeconds;
             var metrics = new StepMetrics(State.Step, State.TotalSteps, State.Epoch, loss, lr, gradNorm, tokens, targets,
-                seconds, tokens / Math.Max(seconds, 1e-9), clock.Elapsed.TotalSeconds);
+                seconds, tokens / Math.Max(seconds, 1e-9), clock.Elapsed.TotalSeconds, stepMetrics);
             foreach (var o in observers) o.OnStep(metrics);
 
             bool last = State.Step == State.TotalSteps;
@@ -223,8 +227,11 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>One optimiser update over the examples at <paramref name="indices"/> (the whole batch: in a group,
-    /// this rank trains on its slice and the gradients of all slices are summed).</summary>
-    public (double Loss, double GradNorm, double Lr, long Tokens, long Targets) TrainStep(IReadOnlyList<int> indices)
+    /// this rank trains on its slice and the gradients of all slices are summed). Returns the step's mean loss and
+    /// metrics (per unit of the objective), the gradient norm before clipping, the learning rate, and the step's tokens
+    /// (padding included) and target tokens.</summary>
+    public (double Loss, double GradNorm, double Lr, long Tokens, long Targets, IReadOnlyDictionary<string, double> Metrics) TrainStep(
+        IReadOnlyList<int> indices)
     {
         var micro = Options.EffectiveMicroBatch;
         var batches = new List<TrainingBatch>();
@@ -234,28 +241,31 @@ public sealed class Trainer : IDisposable
             var local = indices.Skip(from).Take(to - from).ToArray();
             for (int i = 0; i < local.Length; i += micro)
                 batches.Add(train.Collate(local.Skip(i).Take(micro).ToArray()));
-            Span<double> counts = [batches.Sum(b => b.TargetTokens), batches.Sum(b => b.Tokens)];
-            Group.AllReduceSum(counts); // every slice's loss is divided by the whole batch's target count
-            long targets = (long)counts[0], tokens = (long)counts[1];
+            Span<double> counts = [batches.Sum(objective.Units), batches.Sum(b => b.Tokens), batches.Sum(b => b.TargetTokens)];
+            Group.AllReduceSum(counts); // every slice's loss is divided by the whole batch's units
+            long units = (long)counts[0], tokens = (long)counts[1], targets = (long)counts[2];
             if (targets == 0)
                 throw new SharpLMException($"step {State.Step + 1}: the batch has no target tokens to train on (is everything masked?)");
 
-            double lossSum = 0;
+            var sums = new double[1 + objective.MetricNames.Count]; // the loss, then the metrics
+            var metricSums = new double[objective.MetricNames.Count];
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
+                var lossOfLogits = objective.Loss(model, batch, metricSums);
                 if (Options.GradientCheckpointing)
                 {
-                    lossSum += GradientCheckpointing.Backward(model, batch, targets);
+                    sums[0] += GradientCheckpointing.Backward(model, batch, units, lossOfLogits);
                     continue;
                 }
-                var sum = LanguageModelLoss.Sum(model, batch);
-                (sum / targets).backward();
-                lossSum += sum.item<float>();
+                var sum = lossOfLogits(model.forward(batch.InputIds, batch.ForwardOptions));
+                (sum / units).backward();
+                sums[0] += sum.item<float>();
             }
-            Span<double> summed = [lossSum];
-            Group.AllReduceSum(summed);
-            double loss = summed[0] / targets;
+            metricSums.CopyTo(sums, 1);
+            Group.AllReduceSum(sums);
+            double loss = sums[0] / units;
+            var metrics = objective.MetricNames.Select((name, i) => (name, sums[1 + i] / units)).ToDictionary();
             if (!double.IsFinite(loss))
             {
                 ZeroGrad();
@@ -280,7 +290,7 @@ public sealed class Trainer : IDisposable
             Optimizer.Update(lr);
             shards?.ShareUpdatedWeights();
             ZeroGrad();
-            return (loss, gradNorm, lr, tokens, targets);
+            return (loss, gradNorm, lr, tokens, targets, metrics);
         }
         finally
         {
@@ -293,16 +303,18 @@ public sealed class Trainer : IDisposable
         foreach (var e in trainable) e.Parameter.grad?.zero_();
     }
 
+    /// <summary>The objective's loss and metrics on the validation data; tracks the best loss for early stopping.</summary>
     public EvalMetrics Evaluate()
     {
         if (valid is null) throw new InvalidOperationException("no validation data");
-        var report = LossEvaluator.Evaluate(model, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples, group: Group);
+        var report = ObjectiveEvaluator.Evaluate(model, objective, valid, Options.EffectiveMicroBatch, Options.EvalMaxExamples, Group);
         State.LastValidLoss = report.MeanLoss;
         if (State.BestValidLoss is not { } best || report.MeanLoss < best)
             (State.BestValidLoss, State.BestValidStep, State.EvaluationsWithoutImprovement) = (report.MeanLoss, State.Step, 0);
         else
             State.EvaluationsWithoutImprovement++;
-        var metrics = new EvalMetrics(State.Step, report.MeanLoss, report.Perplexity, report.TargetTokens);
+        var metrics = new EvalMetrics(State.Step, report.MeanLoss, objective.HasPerplexity ? Math.Exp(report.MeanLoss) : null, report.Units,
+            objective.Unit, report.Metrics);
         foreach (var o in observers) o.OnEvaluation(metrics);
         return metrics;
     }

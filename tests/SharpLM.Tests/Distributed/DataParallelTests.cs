@@ -191,6 +191,27 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Fact]
+    public void TwoRanksTrainDpoWithPrecomputedReferencesAsOneProcessDoes()
+    {
+        var model = TestModels.TinyFolder(dir.File("base"), seed: 2);
+        string Pairs(string name, int from, int count) => dir.Write(name, string.Join("\n", Enumerable.Range(from, count).Select(i =>
+            JsonSerializer.Serialize(new { prompt = $"Say {i}", chosen = $"{i} {i}", rejected = $"no {i}" }))));
+        string[] common = ["finetune", "--objective", "dpo", "--precompute-ref", "--model", model, "--data", Pairs("train.jsonl", 0, 8),
+            "--valid", Pairs("valid.jsonl", 50, 5), "--method", "full", "--max-steps", "3", "--batch-size", "4", "--lr", "1e-3",
+            "--max-length", "64", "--exact-match", "0", "--precision", "Fp32", "--template", "default"];
+        var (exit, err) = Run(1, [.. common, "--output", dir.File("one")]);
+        Assert.True(exit == 0, err);
+        (exit, err) = Run(2, [.. common, "--output", dir.File("two")]);
+        Assert.True(exit == 0, err);
+        AssertSameSteps(dir.File("one"), dir.File("two"), 3);
+        foreach (var type in new[] { "train", "valid" })
+            foreach (var (a, b) in RunMetrics.Of(dir.File("one"), type).Zip(RunMetrics.Of(dir.File("two"), type)))
+                foreach (var metric in new[] { "rewards/margins", "rewards/chosen", "logps/rejected" })
+                    Assert.Equal(a.GetProperty(metric).GetDouble(), b.GetProperty(metric).GetDouble(), 1e-4);
+        Assert.Equal([0.0, 3.0], RunMetrics.Of(dir.File("two"), "valid").Select(v => v.GetProperty("step").GetDouble()));
+    }
+
+    [Fact]
     public void ABatchThatDoesNotDivideAmongTheRanksIsRefusedBeforeTraining()
     {
         var (exit, err) = Run(2, "pretrain", "--tokenizer", Tokenizer(), "--data", Corpus(), "--text-split", "Paragraph", "--preset", "tiny",

@@ -114,7 +114,8 @@ public sealed class InstructionReader
         _ => format.ToString(),
     };
 
-    static IEnumerable<RawRecord> RawRecords(string file) =>
+    /// <summary>The records of a .jsonl, .csv or .parquet file, as JSON objects.</summary>
+    internal static IEnumerable<RawRecord> RawRecords(string file) =>
         Path.GetExtension(file).ToLowerInvariant() switch
         {
             ".jsonl" => JsonlRecordReader.Read(file),

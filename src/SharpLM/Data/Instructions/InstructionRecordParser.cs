@@ -87,25 +87,27 @@ internal static class InstructionRecordParser
         return null;
     }
 
-    static string? ReadMessages(JsonElement json, List<ChatMessage> messages)
+    /// <summary>An array of <c>{"role", "content"}</c> objects in <paramref name="field"/> (<c>messages</c>, or a preference
+    /// record's <c>prompt</c>, <c>chosen</c> and <c>rejected</c>); problems name the item as <c>field[i]</c>.</summary>
+    internal static string? ReadMessages(JsonElement json, List<ChatMessage> messages, string field = "messages")
     {
-        if (!json.TryGetProperty("messages", out var array)) return Missing(json, "messages");
+        if (!json.TryGetProperty(field, out var array)) return Missing(json, field);
         if (array.ValueKind != JsonValueKind.Array)
-            return $"field \"messages\" is {JsonFile.Describe(array.ValueKind)}, expected an array of {{\"role\", \"content\"}} objects";
+            return $"field \"{field}\" is {JsonFile.Describe(array.ValueKind)}, expected an array of {{\"role\", \"content\"}} objects";
         int i = 0;
         foreach (var item in array.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.Object)
-                return $"messages[{i}] is {JsonFile.Describe(item.ValueKind)}, expected an object with \"role\" and \"content\"";
-            if (RequiredString(item, "role", out string role) is { } p1) return $"messages[{i}]: {p1}";
-            if (RequiredString(item, "content", out string content) is { } p2) return $"messages[{i}]: {p2}";
+                return $"{field}[{i}] is {JsonFile.Describe(item.ValueKind)}, expected an object with \"role\" and \"content\"";
+            if (RequiredString(item, "role", out string role) is { } p1) return $"{field}[{i}]: {p1}";
+            if (RequiredString(item, "content", out string content) is { } p2) return $"{field}[{i}]: {p2}";
             messages.Add(new ChatMessage(role, content));
             i++;
         }
-        return messages.Count == 0 ? "field \"messages\" is an empty array" : null;
+        return messages.Count == 0 ? $"field \"{field}\" is an empty array" : null;
     }
 
-    static string? RequiredString(JsonElement json, string field, out string value)
+    internal static string? RequiredString(JsonElement json, string field, out string value)
     {
         value = "";
         if (!json.TryGetProperty(field, out var element)) return Missing(json, field);
@@ -125,7 +127,7 @@ internal static class InstructionRecordParser
 
     static bool Has(JsonElement json, string field) => json.TryGetProperty(field, out _);
 
-    static string Missing(JsonElement json, string field) => $"field \"{field}\" is missing ({FieldList(json)})";
+    internal static string Missing(JsonElement json, string field) => $"field \"{field}\" is missing ({FieldList(json)})";
 
     static string FieldList(JsonElement json)
     {
@@ -133,5 +135,5 @@ internal static class InstructionRecordParser
         return names.Count == 0 ? "the object has no fields" : "the object has fields " + string.Join(", ", names);
     }
 
-    static string NotAnObject(JsonElement json) => $"expected a JSON object, got {JsonFile.Describe(json.ValueKind)}";
+    internal static string NotAnObject(JsonElement json) => $"expected a JSON object, got {JsonFile.Describe(json.ValueKind)}";
 }

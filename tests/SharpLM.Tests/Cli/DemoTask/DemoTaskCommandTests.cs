@@ -34,6 +34,33 @@ public class DemoTaskCommandTests : IDisposable
     }
 
     [Fact]
+    public void PairsRejectTheModelsWrongAnswersAndReadAsPreferenceData()
+    {
+        var sources = DemoTaskSample.Write(dir.Path);
+        string instruct = dir.File("instruct");
+        Assert.Equal(0, Run("demo-task", "build", "--cmudict", sources.CmudictFile, "--wordnet", sources.WordNetFolder, "--output", instruct,
+            "--valid-percent", "0", "--test-percent", "0"));
+        string model = TestModels.TinyFolder(dir.File("model"));
+        string pairs = dir.File("pairs.jsonl"), train = Path.Combine(instruct, "train.jsonl");
+        string[] command = ["demo-task", "pairs", "--model", model, "--data", train, "--output", pairs, "--examples", "6"];
+        Assert.Equal(0, Run(command));
+        Assert.Equal(1, Run(command)); // never overwrites without --force
+
+        var expected = new SharpLM.Data.InstructionReader(train).Read().Take(6).Select(r => r.Conversation!.Messages).ToList();
+        var read = new SharpLM.Data.PreferenceReader([pairs]).Read().ToList();
+        Assert.Equal(6, read.Count);
+        foreach (var (pair, conversation) in read.Zip(expected))
+        {
+            Assert.Equal(conversation[0].Content, pair.Prompt[0].Content);
+            Assert.Equal(conversation[1].Content, pair.Chosen[0].Content);
+            Assert.NotEqual(SharpLM.Evaluation.ExactMatch.Normalize(pair.Chosen[0].Content),
+                SharpLM.Evaluation.ExactMatch.Normalize(pair.Rejected[0].Content));
+        }
+        // A random model answers wrongly (its answer is rejected) or says nothing (another question's answer is).
+        Assert.All(File.ReadAllLines(pairs), line => Assert.Matches("\"rejected_source\":\"(model|other answer)\"", line));
+    }
+
+    [Fact]
     public void BadInputIsAnErrorNotACrash()
     {
         var sources = DemoTaskSample.Write(dir.Path, cmudict: ["CAT K AE1 T"]);
