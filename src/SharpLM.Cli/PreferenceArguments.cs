@@ -56,7 +56,13 @@ sealed class PreferenceArguments
     /// <summary>The preference settings; refuses them without --objective dpo, and the SFT-only data options with it.</summary>
     public PreferenceOptions Read(ParseResult parse, InstructionInput input)
     {
-        var dpoOnly = new Option[] { beta, loss, labelSmoothing, precomputeReference }.Where(o => parse.GetResult(o) is { Implicit: false });
+        // Values other than the defaults, not options merely given: a run's run.yaml (resume, --config) lists every default.
+        var defaults = new PreferenceOptions();
+        var dpoOnly = new (Option Option, bool Set)[]
+        {
+            (beta, parse.GetValue(beta) != defaults.Beta), (loss, parse.GetValue(loss) != defaults.Loss),
+            (labelSmoothing, parse.GetValue(labelSmoothing) != defaults.LabelSmoothing), (precomputeReference, parse.GetValue(precomputeReference)),
+        }.Where(o => o.Set).Select(o => o.Option);
         if (!IsDpo(parse))
         {
             if (dpoOnly.FirstOrDefault() is { } given) throw new SharpLMException($"{given.Name} applies to --objective dpo");
@@ -65,7 +71,7 @@ sealed class PreferenceArguments
         if (parse.GetValue(input.Packing)) throw new SharpLMException("--packing does not apply to --objective dpo: each side of a pair is a row");
         if (parse.GetValue(input.TrainOnPrompt))
             throw new SharpLMException("--train-on-prompt does not apply to --objective dpo: the pairs are compared on their completions");
-        if (parse.GetResult(input.Format) is { Implicit: false })
+        if (parse.GetValue(input.Format) != InstructionFormat.Auto)
             throw new SharpLMException("--format does not apply to --objective dpo: preference records are prompt/chosen/rejected");
         var options = new PreferenceOptions
         {
