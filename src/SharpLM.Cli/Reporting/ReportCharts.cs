@@ -8,6 +8,13 @@ static class ReportCharts
 {
     const int Width = 900, Height = 480;
 
+    /// <summary>A sans-serif font this machine has (ScottPlot's own guess can land on a serif one), else ScottPlot's.</summary>
+    static readonly Lazy<string> Font = new(() =>
+    {
+        var installed = SkiaSharp.SKFontManager.Default.GetFontFamilies().ToHashSet();
+        return new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica" }.FirstOrDefault(installed.Contains) ?? Fonts.Sans;
+    });
+
     public static List<ReportChart> Draw(IReadOnlyList<ReportedRun> runs, double smoothing)
     {
         var charts = new List<ReportChart>();
@@ -44,7 +51,7 @@ static class ReportCharts
         Func<Plot, ReportedRun, Color, bool> drawRun)
     {
         var plot = new Plot();
-        plot.Font.Set(Fonts.Sans);
+        plot.Font.Set(Font.Value);
         var palette = new ScottPlot.Palettes.Category10();
         bool any = false;
         for (int i = 0; i < runs.Count; i++) any |= drawRun(plot, runs[i], palette.GetColor(i));

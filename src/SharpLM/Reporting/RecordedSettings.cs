@@ -11,6 +11,10 @@ public static class RecordedSettings
 {
     public static readonly string[] FileNames = ["run.yaml", "run-settings.json", "run.json"];
 
+    /// <summary>Options of a command line that say where a run goes and how it starts, not how it trains (the
+    /// settings files leave them out too).</summary>
+    static readonly HashSet<string> NotSettings = ["output", "o", "overwrite", "resume", "allow-changes"];
+
     /// <summary>The command (pretrain, finetune...) and its settings; null when the folder records none.</summary>
     public static (string? Command, List<(string Name, string Value)> Settings)? Load(string folder)
     {
@@ -106,6 +110,7 @@ public static class RecordedSettings
             if (!args[i].StartsWith('-')) continue; // the command's name
             var name = args[i].TrimStart('-');
             var value = i + 1 < args.Count && !args[i + 1].StartsWith("--") ? args[++i] : "true";
+            if (NotSettings.Contains(name)) continue;
             int earlier = settings.FindIndex(s => s.Name == name);
             if (earlier >= 0) settings[earlier] = (name, $"{settings[earlier].Value}, {value}"); // a repeated option
             else settings.Add((name, value));

@@ -41,11 +41,12 @@ public sealed class RunReportReadingTests : IDisposable
     public void AnOlderRunsCommandLineStandsInForItsSettings()
     {
         dir.Write("run/run.json", """
-            {"command":"pretrain","args":["pretrain","--data","d","--sample-prompt","a","--sample-prompt","b","--overwrite","--lr","2e-3"]}
+            {"command":"pretrain","args":["pretrain","--data","d","--sample-prompt","a","--sample-prompt","b","--overwrite","--lr","2e-3",
+                "--output","x","--no-kv-cache"]}
             """);
         var (command, settings) = RecordedSettings.Load(dir.File("run"))!.Value;
         Assert.Equal("pretrain", command);
-        Assert.Equal([("data", "d"), ("sample-prompt", "a, b"), ("overwrite", "true"), ("lr", "2e-3")], settings);
+        Assert.Equal([("data", "d"), ("sample-prompt", "a, b"), ("lr", "2e-3"), ("no-kv-cache", "true")], settings);
         Assert.Null(RecordedSettings.Load(dir.Path));
     }
 
