@@ -50,7 +50,7 @@ static class ReportCharts
     static void Add(List<ReportChart> charts, string title, string fileName, string yLabel, IReadOnlyList<ReportedRun> runs,
         Func<Plot, ReportedRun, Color, bool> drawRun)
     {
-        var plot = new Plot();
+        using var plot = new Plot();
         plot.Font.Set(Font.Value);
         var palette = new ScottPlot.Palettes.Category10();
         bool any = false;

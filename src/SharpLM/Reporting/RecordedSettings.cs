@@ -4,8 +4,8 @@ namespace SharpLM.Reporting;
 
 /// <summary>
 /// The settings a run folder records, as option name (without dashes) to text, in the order they were written:
-/// <c>run.yaml</c> (a flat map of option names, lists as "- item" lines), else <c>run-settings.json</c> ("settings"
-/// object), else the command line in <c>run.json</c> (runs older than both).
+/// <c>run.yaml</c> (a map of option names; lists as "- item" lines and nested maps are joined into one text), else
+/// <c>run-settings.json</c> ("settings" object), else the command line in <c>run.json</c> (runs older than both).
 /// </summary>
 public static class RecordedSettings
 {
@@ -41,15 +41,18 @@ public static class RecordedSettings
         {
             var line = WithoutComment(lines[i]);
             if (line.Trim().Length == 0) continue;
-            if (line.TrimStart().StartsWith("- ") && settings.Count > 0)
+            int colon = line.IndexOf(':');
+            if (char.IsWhiteSpace(line[0]) && settings.Count > 0)
             {
+                // A list item or a nested "key: value" belongs to the setting above it.
+                var inner = line.Trim();
+                var item = inner.StartsWith("- ") ? Unquote(inner[2..].Trim())
+                    : inner.IndexOf(':') is > 0 and var c ? $"{inner[..c].Trim()}: {Unquote(inner[(c + 1)..].Trim())}" : Unquote(inner);
                 var (key, value) = settings[^1];
-                var item = Unquote(line.TrimStart()[2..].Trim());
                 settings[^1] = (key, value.Length == 0 ? item : $"{value}, {item}");
                 continue;
             }
-            int colon = line.IndexOf(':');
-            if (colon <= 0 || char.IsWhiteSpace(line[0]))
+            if (colon <= 0)
                 throw new SharpLMException($"{path}:{i + 1}: expected \"name: value\", found \"{lines[i].Trim()}\"");
             var (name, text) = (line[..colon].Trim(), Unquote(line[(colon + 1)..].Trim()));
             if (name == "command") command = text;

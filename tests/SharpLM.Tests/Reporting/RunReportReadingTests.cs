@@ -25,14 +25,16 @@ public sealed class RunReportReadingTests : IDisposable
               - data/a.txt
               - 'data/b#1.txt'
             tags: [x, "y"]
+            fingerprints:
+              data: abc
             """);
         dir.Write("run/run-settings.json", """{"command":"finetune","settings":{"--lr":1}}""");
         var (command, settings) = RecordedSettings.Load(dir.File("run"))!.Value;
         Assert.Equal("pretrain", command);
         Assert.Equal([("seq-len", "256"), ("lr", "2e-3"), ("sample-prompt", "Call me: \"Ishmael\""), ("data", "data/a.txt, data/b#1.txt"),
-            ("tags", "x, y")], settings);
+            ("tags", "x, y"), ("fingerprints", "data: abc")], settings);
 
-        dir.Write("bad/run.yaml", "lr: 1\n  oops\n");
+        dir.Write("bad/run.yaml", "lr: 1\noops\n");
         var error = Assert.Throws<SharpLMException>(() => RecordedSettings.Load(dir.File("bad")));
         Assert.Contains("run.yaml:2: expected \"name: value\"", error.Message);
     }
