@@ -58,6 +58,7 @@ static class ReportCharts
         if (!any) return;
         plot.Title(title);
         plot.XLabel("step");
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true }; // no step 1.5
         plot.YLabel(yLabel);
         plot.ShowLegend(Alignment.UpperRight);
         charts.Add(new ReportChart(title, fileName, plot.GetImageBytes(Width, Height, ImageFormat.Png)));

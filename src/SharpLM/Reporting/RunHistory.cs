@@ -29,7 +29,7 @@ public sealed class RunHistory
     {
         var history = new RunHistory();
         var lines = File.ReadAllLines(path);
-        bool complete = lines.Length == 0 || EndsWithNewline(path);
+        bool complete = lines.Length == 0 || MetricsLog.EndsWithNewline(path);
         for (int i = 0; i < lines.Length; i++)
         {
             if (string.IsNullOrWhiteSpace(lines[i])) continue;
@@ -86,12 +86,4 @@ public sealed class RunHistory
 
     static double? Optional(JsonElement record, string field) =>
         record.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
-
-    static bool EndsWithNewline(string path)
-    {
-        using var f = File.OpenRead(path);
-        if (f.Length == 0) return true;
-        f.Seek(-1, SeekOrigin.End);
-        return f.ReadByte() == '\n';
-    }
 }

@@ -38,8 +38,9 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
 
     public string Path { get; }
 
-    /// <summary>False when a killed run left half a line, which the next line must not be glued to.</summary>
-    static bool EndsWithNewline(string path)
+    /// <summary>False when a killed run left half a line, which the next line must not be glued to (or a reader must
+    /// not take for a whole one).</summary>
+    internal static bool EndsWithNewline(string path)
     {
         using var f = File.OpenRead(path);
         if (f.Length == 0) return true;
