@@ -24,6 +24,7 @@ static class CliRoot
         ImportCommand.Create(),
         ExportCommand.Create(),
         DownloadCommand.Create(),
+        ReportCommand.Create(),
         DataCommand.Create(),
         DemoTaskCommand.Create(),
     };

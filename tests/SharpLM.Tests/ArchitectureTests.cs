@@ -19,7 +19,7 @@ public sealed class ArchitectureTests
         ["SharpLM.Data"],
         ["SharpLM.Training", "SharpLM.Adapters", "SharpLM.Generation", "SharpLM.Evaluation"],
         ["SharpLM.Hub"],
-        ["SharpLM.Serving"],
+        ["SharpLM.Serving", "SharpLM.Reporting"],
     ];
 
     static readonly Lazy<Dictionary<string, HashSet<string>>> graph = new(() => NamespaceGraph(typeof(SharpLMException).Assembly.Location));

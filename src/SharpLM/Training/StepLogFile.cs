@@ -34,7 +34,7 @@ static class StepLogFile
     }
 
     /// <summary>False when a killed run left half a line, which the next line must not be glued to.</summary>
-    static bool EndsWithNewline(string path)
+    internal static bool EndsWithNewline(string path)
     {
         using var f = File.OpenRead(path);
         if (f.Length == 0) return true;
