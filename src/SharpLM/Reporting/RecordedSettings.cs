@@ -42,9 +42,9 @@ public static class RecordedSettings
             var line = WithoutComment(lines[i]);
             if (line.Trim().Length == 0) continue;
             int colon = line.IndexOf(':');
-            if (char.IsWhiteSpace(line[0]) && settings.Count > 0)
+            if ((char.IsWhiteSpace(line[0]) || line.StartsWith("- ")) && settings.Count > 0)
             {
-                // A list item or a nested "key: value" belongs to the setting above it.
+                // A list item (indented or not, as YamlDotNet writes them) or a nested "key: value" belongs to the setting above it.
                 var inner = line.Trim();
                 var item = inner.StartsWith("- ") ? Unquote(inner[2..].Trim())
                     : inner.IndexOf(':') is > 0 and var c ? $"{inner[..c].Trim()}: {Unquote(inner[(c + 1)..].Trim())}" : Unquote(inner);
