@@ -53,6 +53,12 @@ static class ConcurrencyBench
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        return await ReadEvents(reader, clock);
+    }
+
+    /// <summary>A streamed completion's server-sent events: when the first text arrived, and the tokens its usage counts.</summary>
+    public static async Task<(double FirstMs, int Tokens)> ReadEvents(StreamReader reader, Stopwatch clock)
+    {
         double first = double.NaN;
         int tokens = 0;
         while (await reader.ReadLineAsync() is { } line)
@@ -113,24 +119,17 @@ static class ConcurrencyBench
         for (int s = 0; s < streams; s++)
             for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, (LLamaSeqId)s, i == prompt.Length - 1);
         var clock = Stopwatch.StartNew();
-        Decode(context, batch);
-        var next = Enumerable.Range(0, streams).Select(s => ArgMax(context.NativeHandle.GetLogitsIth((s + 1) * prompt.Length - 1))).ToArray();
+        GgufBench.Decode(context, batch);
+        var next = Enumerable.Range(0, streams)
+            .Select(s => TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth((s + 1) * prompt.Length - 1))).ToArray();
         double first = clock.Elapsed.TotalMilliseconds;
         for (int produced = 1; produced < newTokens; produced++)
         {
             batch.Clear();
             for (int s = 0; s < streams; s++) batch.Add(next[s], prompt.Length + produced - 1, (LLamaSeqId)s, true);
-            Decode(context, batch);
-            for (int s = 0; s < streams; s++) next[s] = ArgMax(context.NativeHandle.GetLogitsIth(s));
+            GgufBench.Decode(context, batch);
+            for (int s = 0; s < streams; s++) next[s] = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(s));
         }
         return Summary(clock.Elapsed.TotalSeconds, streams * newTokens, Enumerable.Repeat(first, streams));
     }
-
-    static void Decode(LLamaContext context, LLamaBatch batch)
-    {
-        var result = context.Decode(batch);
-        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
-    }
-
-    static int ArgMax(ReadOnlySpan<float> values) => TokenSampler.ArgMax(values);
 }

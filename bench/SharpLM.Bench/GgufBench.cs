@@ -122,30 +122,24 @@ static class GgufBench
         for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
         var clock = Stopwatch.StartNew();
         Decode(context, batch);
-        int next = ArgMax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
+        int next = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
         double firstToken = clock.Elapsed.TotalSeconds;
         for (int produced = 1; produced < newTokens; produced++)
         {
             batch.Clear();
             batch.Add(next, prompt.Length + produced - 1, LLamaSeqId.Zero, true);
             Decode(context, batch);
-            next = ArgMax(context.NativeHandle.GetLogitsIth(0));
+            next = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(0));
         }
         double total = clock.Elapsed.TotalSeconds;
         return (prompt.Length / firstToken, (newTokens - 1) / (total - firstToken));
     }
 
-    static void Decode(LLamaContext context, LLamaBatch batch)
+    /// <summary>One llama_decode; a failure throws.</summary>
+    public static void Decode(LLamaContext context, LLamaBatch batch)
     {
         var result = context.Decode(batch);
         if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
-    }
-
-    static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
     }
 
     static string? Option(string[] args, string name)

@@ -139,22 +139,13 @@ static class ServeBench
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        double first = double.NaN;
-        int tokens = 0;
-        if (!stream)
+        if (stream)
         {
-            using var whole = JsonDocument.Parse(await reader.ReadToEndAsync());
-            tokens = whole.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+            var (first, streamed) = await ConcurrencyBench.ReadEvents(reader, clock);
+            return new Timing(first, clock.Elapsed.TotalMilliseconds, streamed);
         }
-        while (stream && await reader.ReadLineAsync() is { } line)
-        {
-            if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
-            using var chunk = JsonDocument.Parse(line["data: ".Length..]);
-            var root = chunk.RootElement;
-            if (root.TryGetProperty("usage", out var usage)) tokens = usage.GetProperty("completion_tokens").GetInt32();
-            else if (double.IsNaN(first) && root.GetProperty("choices")[0].GetProperty("text").GetString() is { Length: > 0 })
-                first = clock.Elapsed.TotalMilliseconds;
-        }
-        return new Timing(first, clock.Elapsed.TotalMilliseconds, tokens);
+        using var whole = JsonDocument.Parse(await reader.ReadToEndAsync());
+        int tokens = whole.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+        return new Timing(double.NaN, clock.Elapsed.TotalMilliseconds, tokens);
     }
 }

@@ -35,7 +35,9 @@ sealed class ModelArguments
     public ScalarType DType(ParseResult p) => ParseDType(p.GetValue(dtype)!);
 
     /// <summary>--dtype q8: fp32 weights loaded, then the projections kept in 8 bits for generation.</summary>
-    public bool Quantized(ParseResult p) => p.GetValue(dtype)!.Equals("q8", StringComparison.OrdinalIgnoreCase);
+    public bool Quantized(ParseResult p) => IsQ8(p.GetValue(dtype)!);
+
+    public static bool IsQ8(string text) => text.Equals("q8", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The --dtype option for commands that load models on their own (eval).</summary>
     public static Option<string> DTypeOption() => new("--dtype")

@@ -57,7 +57,7 @@ static class EvalCommand
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
                 throw new SharpLMException("give --data (text) and/or --instructions (instruction data) to evaluate on");
             var weights = ModelArguments.ParseDType(parse.GetValue(dtype)!);
-            bool q8 = parse.GetValue(dtype)!.Equals("q8", StringComparison.OrdinalIgnoreCase);
+            bool q8 = ModelArguments.IsQ8(parse.GetValue(dtype)!);
             var records = instructionPaths.Length > 0 ? input.Reader(parse, instructionPaths).Read().ToList() : [];
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("parameters");

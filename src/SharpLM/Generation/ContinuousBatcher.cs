@@ -199,25 +199,15 @@ public sealed class ContinuousBatcher : IDisposable
         }
     }
 
-    float[] Forward(int rows)
+    float[] Forward(int rows) => IntraOpThreads.Run(options.DecodeThreads, () =>
     {
-        int threads = options.DecodeThreads > 0 ? get_num_threads() : 0;
-        bool fewerThreads = options.DecodeThreads < threads;
-        if (fewerThreads) set_num_threads(options.DecodeThreads);
-        try
-        {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var ids = tensor(decoding.Select(s => (long)s.Pending).ToArray(), dtype: int64).view(rows, 1);
-            var (positions, mask) = slots.DecodeInputs();
-            var hidden = model.model.forward(ids, new ForwardOptions { PositionIds = positions, Mask = mask, Cache = slots });
-            return model.Head(hidden[.., -1]).to(float32).contiguous().data<float>().ToArray();
-        }
-        finally
-        {
-            if (fewerThreads) set_num_threads(threads);
-        }
-    }
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(decoding.Select(s => (long)s.Pending).ToArray(), dtype: int64).view(rows, 1);
+        var (positions, mask) = slots.DecodeInputs();
+        var hidden = model.model.forward(ids, new ForwardOptions { PositionIds = positions, Mask = mask, Cache = slots });
+        return model.Head(hidden[.., -1]).to(float32).contiguous().data<float>().ToArray();
+    });
 
     /// <summary>Stops the worker; generations still waiting or running fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()

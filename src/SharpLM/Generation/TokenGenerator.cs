@@ -87,21 +87,12 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
 
     /// <summary>Runs the model over the last <paramref name="newTokens"/> of the context (all of it without a
     /// cache) and copies the final position's logits as fp32 into <paramref name="logits"/>.</summary>
-    void ForwardLastLogits(List<int> context, int newTokens, KvCache? cache, float[] logits)
-    {
-        int threads = newTokens == 1 && cache is not null && DecodeThreads > 0 ? get_num_threads() : 0;
-        bool fewerThreads = DecodeThreads < threads;
-        // OpenMP's count is the calling thread's; it is restored before the caller runs again.
-        if (fewerThreads) set_num_threads(DecodeThreads);
-        try
+    void ForwardLastLogits(List<int> context, int newTokens, KvCache? cache, float[] logits) =>
+        IntraOpThreads.Run(newTokens == 1 && cache is not null ? DecodeThreads : 0, () =>
         {
             Forward(context, newTokens, cache, logits);
-        }
-        finally
-        {
-            if (fewerThreads) set_num_threads(threads);
-        }
-    }
+            return 0;
+        });
 
     void Forward(List<int> context, int newTokens, KvCache? cache, float[] logits)
     {

@@ -66,25 +66,24 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// the dequantised weight, which is faster for them.</summary>
     Tensor Q8Linear(Tensor x)
     {
-        long rows = x.numel() / InFeatures;
-        if (rows > Q8Matrix.MaxRows || x.requires_grad) return F.linear(x, Q8!.Dequantize(x.dtype), bias?.to(x.dtype));
-        var input = x.to(ScalarType.Float32).contiguous();
-        var y = empty([rows, OutFeatures], ScalarType.Float32);
-        Q8!.Multiply(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), get_num_threads());
-        y = y.view([.. x.shape[..^1], OutFeatures]);
-        if (bias is not null) y = y + bias;
-        return y.to(x.dtype);
+        if (x.numel() / InFeatures > Q8Matrix.MaxRows || x.requires_grad) return F.linear(x, Q8!.Dequantize(x.dtype), bias?.to(x.dtype));
+        return RowsLinear(x, bias, Q8!.Multiply);
     }
 
-    /// <summary>A decoding step's few rows over bf16 weights (<see cref="Bf16Product"/>), in the input's type.</summary>
-    Tensor Bf16Linear(Tensor x, Tensor? b)
+    /// <summary>A decoding step's few rows over bf16 weights (<see cref="Bf16Product"/>).</summary>
+    Tensor Bf16Linear(Tensor x, Tensor? b) =>
+        RowsLinear(x, b, (input, rows, output, threads) => Bf16Product.Multiply(weight, input, rows, output, threads));
+
+    delegate void RowsProduct(ReadOnlySpan<float> x, int rows, Span<float> y, int threads);
+
+    /// <summary>x W^T + b through a hand-written kernel for a few rows: fp32 in and out, then the input's type.</summary>
+    Tensor RowsLinear(Tensor x, Tensor? b, RowsProduct product)
     {
         using var scope = NewDisposeScope();
         long rows = x.numel() / InFeatures;
         var input = x.to(ScalarType.Float32).contiguous();
         var y = empty([rows, OutFeatures], ScalarType.Float32);
-        Bf16Product.Multiply(weight, MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes),
-            get_num_threads());
+        product(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), get_num_threads());
         y = y.view([.. x.shape[..^1], OutFeatures]);
         if (b is not null) y = y + b.to(ScalarType.Float32);
         return y.to(x.dtype).MoveToOuterDisposeScope();

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -120,7 +119,7 @@ public sealed class Q8Matrix : IDisposable
                         accumulators[r] = Fma.MultiplyAdd(dot, d, accumulators[r]);
                     }
                 }
-                for (int r = 0; r < rows; r++) y[r * Rows + o] = Sum(accumulators[r]);
+                for (int r = 0; r < rows; r++) y[r * Rows + o] = Vector256.Sum(accumulators[r]);
             }
         }
     }
@@ -143,7 +142,4 @@ public sealed class Q8Matrix : IDisposable
                 y[r * Rows + o] = sum;
             }
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Sum(Vector256<float> v) => Vector256.Sum(v);
 }

@@ -113,7 +113,7 @@ public sealed class SlotKvCache : IKvCache, IDisposable
         writeIndex?.Dispose();
         writeIndex = null;
         if (rowLengths.All(l => l == longest)) return (positions, null);
-        var (_, kvHeads, _, headDim) = (keys[0].shape[0], keys[0].shape[1], keys[0].shape[2], keys[0].shape[3]);
+        long kvHeads = keys[0].shape[1], headDim = keys[0].shape[3];
         writeIndex = positions.view(Rows, 1, 1, 1).expand(Rows, kvHeads, 1, headDim).contiguous().DetachFromDisposeScope();
         var mask = arange(longest + 1, dtype: int64).view(1, -1).le(positions).view(Rows, 1, 1, longest + 1);
         return (positions, mask);

@@ -1,3 +1,7 @@
+using System.CommandLine;
+using SharpLM.Cli;
+using Xunit;
+
 namespace SharpLM.Tests.Cli;
 
 /// <summary>Runs command-line code in-process with stdout and stderr captured. The CLI points its diagnostics console
@@ -21,4 +25,14 @@ static class ConsoleCapture
             Console.SetError(stderr);
         }
     }
+
+    /// <summary>Runs a command line in-process: its exit code and everything it printed (stdout, then stderr).</summary>
+    public static (int Code, string Output) Invoke(Command root, params string[] args)
+    {
+        var (code, stdout, stderr) = Run(() => CommandRunner.Invoke(root, args));
+        return (code, stdout + stderr);
+    }
+
+    /// <summary>Fails with the command's output unless it exited with 0.</summary>
+    public static void AssertOk((int Code, string Output) result) => Assert.True(result.Code == 0, result.Output);
 }

@@ -32,13 +32,7 @@ public sealed class DpoCommandTests : IDisposable
     public void Dispose() => dir.Dispose();
 
     static (int Code, string Output) Run(params string[] args)
-    {
-        var (code, stdout, stderr) = ConsoleCapture.Run(() =>
-            CommandRunner.Invoke(new RootCommand { FinetuneCommand.Create(), DataCommand.Create() }, args));
-        return (code, stdout + stderr);
-    }
-
-    static void AssertOk((int Code, string Output) result) => Assert.True(result.Code == 0, result.Output);
+        => ConsoleCapture.Invoke(new RootCommand { FinetuneCommand.Create(), DataCommand.Create() }, args);
 
     string[] Dpo(string output, string method, params string[] more) =>
     [
@@ -89,8 +83,8 @@ public sealed class DpoCommandTests : IDisposable
     {
         var copy = dir.File("full");
         var precomputed = dir.File("full-precomputed");
-        AssertOk(Run(Dpo(copy, "full")));
-        AssertOk(Run(Dpo(precomputed, "full", "--precompute-ref", "--checkpoint-every", "2", "--keep-checkpoints", "2")));
+        ConsoleCapture.AssertOk(Run(Dpo(copy, "full")));
+        ConsoleCapture.AssertOk(Run(Dpo(precomputed, "full", "--precompute-ref", "--checkpoint-every", "2", "--keep-checkpoints", "2")));
         AssertRewardMetrics(copy, trainLines: 4, validLines: 3);
         AssertRewardMetrics(precomputed, trainLines: 4, validLines: 3);
         foreach (var (a, b) in RunMetrics.Of(copy, "train").Zip(RunMetrics.Of(precomputed, "train")))
@@ -100,7 +94,7 @@ public sealed class DpoCommandTests : IDisposable
         var uninterrupted = File.ReadAllBytes(Path.Combine(precomputed, "final", "model.safetensors"));
         Directory.Delete(Path.Combine(precomputed, "checkpoint-4"), recursive: true);
         Directory.Delete(Path.Combine(precomputed, "final"), recursive: true);
-        AssertOk(Run("finetune", "--output", precomputed, "--resume"));
+        ConsoleCapture.AssertOk(Run("finetune", "--output", precomputed, "--resume"));
         Assert.Equal(uninterrupted, File.ReadAllBytes(Path.Combine(precomputed, "final", "model.safetensors")));
     }
 

@@ -31,11 +31,11 @@ public sealed class TinyRuns : IDisposable
         Base = dir.File("runs/base");
         Other = dir.File("runs/other");
         Lora = dir.File("runs/lora");
-        ReportCommandTests.AssertOk(ReportCommandTests.Run(Pretrain(Base, "1e-3", "3")));
-        ReportCommandTests.AssertOk(ReportCommandTests.Run(Pretrain(Other, "3e-3", "2")));
+        ConsoleCapture.AssertOk(ReportCommandTests.Run(Pretrain(Base, "1e-3", "3")));
+        ConsoleCapture.AssertOk(ReportCommandTests.Run(Pretrain(Other, "3e-3", "2")));
         var data = dir.Write("instruct/train.jsonl", string.Join("\n", Enumerable.Range(0, 16).Select(i =>
             JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i} {i}" }))));
-        ReportCommandTests.AssertOk(ReportCommandTests.Run("finetune", "--model", Path.Combine(Base, "final"), "--data", data, "--valid", data,
+        ConsoleCapture.AssertOk(ReportCommandTests.Run("finetune", "--model", Path.Combine(Base, "final"), "--data", data, "--valid", data,
             "--method", "lora", "--lora-rank", "4", "--max-steps", "3", "--batch-size", "8", "--max-length", "96", "--precision", "Fp32",
             "--output", Lora));
     }
@@ -57,13 +57,8 @@ public sealed class ReportCommandTests(TinyRuns runs) : IClassFixture<TinyRuns>,
     public void Dispose() => dir.Dispose();
 
     internal static (int Code, string Output) Run(params string[] args)
-    {
-        var (code, stdout, stderr) = ConsoleCapture.Run(() => CommandRunner.Invoke(
-            new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create(), ReportCommand.Create() }, args));
-        return (code, stdout + stderr);
-    }
+        => ConsoleCapture.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create(), ReportCommand.Create() }, args);
 
-    internal static void AssertOk((int Code, string Output) result) => Assert.True(result.Code == 0, result.Output);
 
     static readonly string[] ChartFiles = ["training-loss.png", "validation-loss.png", "learning-rate.png", "gradient-norm.png"];
     static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -125,7 +120,7 @@ public sealed class ReportCommandTests(TinyRuns runs) : IClassFixture<TinyRuns>,
         File.AppendAllLines(Path.Combine(runs.Lora, "metrics.jsonl"),
             ["""{"type":"sample","step":3,"prompt":"Say 4","text":"4 <&> 4"}""", """{"type":"future","step":3,"x":1}"""]);
         var output = dir.File("report");
-        AssertOk(Run("report", runs.Lora, "--output", output));
+        ConsoleCapture.AssertOk(Run("report", runs.Lora, "--output", output));
         var html = File.ReadAllText(Path.Combine(output, "index.html"));
         var card = File.ReadAllText(Path.Combine(runs.Lora, "final", "README.md"));
         var lossRow = Regex.Match(card, @"\| (validation loss[^|]*) \| ([^|]*) \| ([^|]*) \|");
@@ -140,14 +135,14 @@ public sealed class ReportCommandTests(TinyRuns runs) : IClassFixture<TinyRuns>,
     public void AnEarlierReportIsOverwrittenOnlyWithForce()
     {
         var output = dir.File("report");
-        AssertOk(Run("report", runs.Base, "--output", output));
+        ConsoleCapture.AssertOk(Run("report", runs.Base, "--output", output));
         var page = Path.Combine(output, "index.html");
         File.WriteAllText(page, "mine");
         var (code, text) = Run("report", runs.Base, "--output", output);
         Assert.Equal(1, code);
         Assert.Contains($"{page} already exists; pass --force", text);
         Assert.Equal("mine", File.ReadAllText(page));
-        AssertOk(Run("report", runs.Base, "--output", output, "--force"));
+        ConsoleCapture.AssertOk(Run("report", runs.Base, "--output", output, "--force"));
         Assert.StartsWith("<!DOCTYPE html>", File.ReadAllText(page));
     }
 

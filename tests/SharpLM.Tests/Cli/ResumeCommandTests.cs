@@ -29,11 +29,7 @@ public sealed class ResumeCommandTests : IDisposable
 
     /// <summary>Runs a command in-process and returns its exit code and everything it printed (stdout and stderr).</summary>
     static (int Code, string Output) Run(params string[] args)
-    {
-        var (code, stdout, stderr) = ConsoleCapture.Run(() =>
-            CommandRunner.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args));
-        return (code, stdout + stderr);
-    }
+        => ConsoleCapture.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args);
 
     string[] Pretrain(string output, int steps = 6, int seqLen = 32, int batchSize = 4, int checkpointEvery = 3) =>
     [
@@ -51,13 +47,11 @@ public sealed class ResumeCommandTests : IDisposable
         File.WriteAllText(path, json.ToJsonString());
     }
 
-    static void AssertOk((int Code, string Output) result) => Assert.True(result.Code == 0, result.Output);
-
     [Fact]
     public void ResumeAloneTakesTheSavedSettingsAndContinuesExactly()
     {
         var run = dir.File("run");
-        AssertOk(Run(Pretrain(run)));
+        ConsoleCapture.AssertOk(Run(Pretrain(run)));
         var settings = RunSettings.Load(run, new RootCommand { PretrainCommand.Create() }.Subcommands[0])!;
         Assert.Equal([Path.GetFullPath(tokenizer)], settings.Values("--tokenizer"));
         Assert.Equal(64, settings.Fingerprints["data"].Length);
@@ -91,7 +85,7 @@ public sealed class ResumeCommandTests : IDisposable
     public void ChangesThatBreakExactnessAreNamedAndNeedAllowChanges()
     {
         var run = dir.File("run");
-        AssertOk(Run(Pretrain(run)));
+        ConsoleCapture.AssertOk(Run(Pretrain(run)));
         Directory.Delete(Path.Combine(run, "checkpoint-6"), recursive: true);
 
         var (code, output) = Run("pretrain", "--output", run, "--resume", "--lr", "0.01", "--batch-size", "2");
@@ -128,7 +122,7 @@ public sealed class ResumeCommandTests : IDisposable
     public void AFinishedRunIsExtendedByALongerMaxSteps()
     {
         var run = dir.File("run");
-        AssertOk(Run(Pretrain(run, steps: 120, seqLen: 16, batchSize: 2, checkpointEvery: 0)));
+        ConsoleCapture.AssertOk(Run(Pretrain(run, steps: 120, seqLen: 16, batchSize: 2, checkpointEvery: 0)));
         Assert.Equal(120, TrainSteps(run).Count);
         File.Delete(Path.Combine(run, "final", "model.safetensors"));
 
@@ -150,7 +144,7 @@ public sealed class ResumeCommandTests : IDisposable
     public void ADamagedNewestCheckpointIsSkippedByNameAndADamagedOnlyOneIsRefusedWithoutTouchingTheLog()
     {
         var run = dir.File("run");
-        AssertOk(Run(Pretrain(run)));
+        ConsoleCapture.AssertOk(Run(Pretrain(run)));
         var uninterrupted = File.ReadAllBytes(Path.Combine(run, "final", "model.safetensors"));
         SetGlobalStep(Path.Combine(run, "checkpoint-6"), -5);
 
@@ -178,7 +172,7 @@ public sealed class ResumeCommandTests : IDisposable
     public void KeepCheckpointsZeroLeavesOnlyTheFinalModel()
     {
         var run = dir.File("run");
-        AssertOk(Run([.. Pretrain(run), "--keep-checkpoints", "0"]));
+        ConsoleCapture.AssertOk(Run([.. Pretrain(run), "--keep-checkpoints", "0"]));
         Assert.True(File.Exists(Path.Combine(run, "final", "model.safetensors")));
         Assert.Empty(Directory.GetDirectories(run, "checkpoint-*"));
         var (code, output) = Run("pretrain", "--output", run, "--resume");
@@ -190,11 +184,11 @@ public sealed class ResumeCommandTests : IDisposable
     public void ALoraFinetuneResumesExactlyFromItsSavedSettings()
     {
         var pretrain = dir.File("pretrain");
-        AssertOk(Run(Pretrain(pretrain, steps: 2)));
+        ConsoleCapture.AssertOk(Run(Pretrain(pretrain, steps: 2)));
         var data = dir.Write("instruct/train.jsonl", string.Join("\n", Enumerable.Range(0, 24).Select(i =>
             JsonSerializer.Serialize(new { instruction = $"Say {i}", output = $"{i} {i}" }))));
         var lora = dir.File("lora");
-        AssertOk(Run("finetune", "--model", Path.Combine(pretrain, "final"), "--data", data, "--method", "lora", "--lora-rank", "4",
+        ConsoleCapture.AssertOk(Run("finetune", "--model", Path.Combine(pretrain, "final"), "--data", data, "--method", "lora", "--lora-rank", "4",
             "--max-steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "2", "--batch-size", "8", "--max-length", "64",
             "--precision", "Fp32", "--output", lora));
         var uninterrupted = File.ReadAllBytes(Path.Combine(lora, "final", "adapter_model.safetensors"));

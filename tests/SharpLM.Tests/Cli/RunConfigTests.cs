@@ -27,11 +27,7 @@ public sealed class RunConfigTests : IDisposable
 
     static Command Root() => new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create(), TokenizerCommand.Create() };
 
-    static (int Code, string Output) Run(params string[] args)
-    {
-        var (code, stdout, stderr) = ConsoleCapture.Run(() => CommandRunner.Invoke(Root(), args));
-        return (code, stdout + stderr);
-    }
+    static (int Code, string Output) Run(params string[] args) => ConsoleCapture.Invoke(Root(), args);
 
     static RunSettings Saved(string run) => RunSettings.Load(run, Root().Subcommands.Single(c => c.Name == "pretrain"))!;
 

@@ -31,13 +31,7 @@ public sealed class RunReportTests : IDisposable
     public void Dispose() => dir.Dispose();
 
     static (int Code, string Output) Run(params string[] args)
-    {
-        var (code, stdout, stderr) = ConsoleCapture.Run(() =>
-            CommandRunner.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args));
-        return (code, stdout + stderr);
-    }
-
-    static void AssertOk((int Code, string Output) result) => Assert.True(result.Code == 0, result.Output);
+        => ConsoleCapture.Invoke(new RootCommand { PretrainCommand.Create(), FinetuneCommand.Create() }, args);
 
     string[] Pretrain(string output) =>
     [
@@ -99,7 +93,7 @@ public sealed class RunReportTests : IDisposable
         // (step 2), and starts a second event file.
         Directory.Delete(Path.Combine(run, "checkpoint-4"), recursive: true);
         Directory.Delete(Path.Combine(run, "final"), recursive: true);
-        AssertOk(Run("pretrain", "--output", run, "--resume"));
+        ConsoleCapture.AssertOk(Run("pretrain", "--output", run, "--resume"));
         var csvSteps = File.ReadAllLines(Path.Combine(run, CsvMetricsLog.FileName)).Skip(1).Where(l => l.StartsWith("train,"))
             .Select(l => long.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
         Assert.Equal([1L, 2, 3, 4], csvSteps);
@@ -127,7 +121,7 @@ public sealed class RunReportTests : IDisposable
         // LoRA dropout draws from libtorch's global generator, which a process starts at one fixed state: so do both runs here.
         // Sampling in training mode would draw from it too and change the later steps.
         TorchSharp.torch.manual_seed(11);
-        AssertOk(Run(Finetune(dir.File("plain"))));
+        ConsoleCapture.AssertOk(Run(Finetune(dir.File("plain"))));
         TorchSharp.torch.manual_seed(11);
         var (code, output) = Run([.. Finetune(dir.File("sampled")), "--sample-every", "1"]);
         Assert.True(code == 0, output);
