@@ -9,8 +9,8 @@ namespace SharpLM.Bench;
 
 /// <summary>
 /// Data-parallel training on this machine: one process using every core against N MPI ranks (mpiexec) sharing them,
-/// with the same global batch; and what scale-out depends on: the share of a step spent summing gradients, the bytes
-/// summed per step, and the optimiser's memory per rank.
+/// with the same global batch; and what scale-out depends on: the share of a step spent communicating, the bytes
+/// each rank sends per step, and the optimiser's memory per rank.
 /// Each configuration runs once (the base preset takes minutes). Usage: bench dist [--ranks 2] [--steps 4] [--base-steps 2];
 /// needs MPICH's mpiexec.
 /// </summary>
@@ -22,8 +22,8 @@ static class DistBench
         if (a.Has("worker")) return Worker(a);
         int ranks = a.Int("ranks", 2);
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load averages {BenchSetup.LoadAverage()}");
-        Console.WriteLine("| preset | batch x seq | processes x threads | train tok/s | vs one process | all-reduce share of a step | " +
-                          "summed per step | AdamW state per rank |");
+        Console.WriteLine("| preset | batch x seq | processes x threads | train tok/s | vs one process | communication share of a step | " +
+                          "sent per rank and step | AdamW state per rank |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var (preset, batch, seq, steps) in new[] { ("small", 8, 256, a.Get("steps", "4")), ("base", 4, 512, a.Get("base-steps", "2")) })
         {

@@ -29,6 +29,13 @@ internal static unsafe partial class Mpi
     [LibraryImport(Library, EntryPoint = "MPI_Allreduce")]
     public static partial int Allreduce(void* send, void* receive, int count, int datatype, int op, int comm);
 
+    [LibraryImport(Library, EntryPoint = "MPI_Reduce_scatter")]
+    public static partial int ReduceScatter(void* send, void* receive, int* receiveCounts, int datatype, int op, int comm);
+
+    [LibraryImport(Library, EntryPoint = "MPI_Allgatherv")]
+    public static partial int Allgatherv(void* send, int sendCount, int sendType, void* receive, int* receiveCounts, int* displacements,
+        int receiveType, int comm);
+
     [LibraryImport(Library, EntryPoint = "MPI_Bcast")]
     public static partial int Bcast(void* buffer, int count, int datatype, int root, int comm);
 

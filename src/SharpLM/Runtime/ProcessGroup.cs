@@ -62,6 +62,36 @@ public sealed class ProcessGroup : IDisposable
                 Check(Mpi.Bcast(p + start, Math.Min(MaxCount, bytes.Length - start), Mpi.Byte, root, Mpi.CommWorld), "MPI_Bcast");
     }
 
+    /// <summary>Sums <paramref name="send"/> over all ranks and gives each rank only its own part of the sum: rank r gets
+    /// <paramref name="counts"/>[r] values, the ones after those of ranks 0..r-1 (MPI_Reduce_scatter).</summary>
+    public unsafe void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, int[] counts)
+    {
+        if (counts.Length != Size || counts.Sum() != send.Length || receive.Length != counts[Rank])
+            throw new ArgumentException("ReduceScatterSum: one count per rank, summing to the values sent; this rank's count received");
+        if (!mpi)
+        {
+            send.CopyTo(receive);
+            return;
+        }
+        fixed (float* s = send, r = receive)
+        fixed (int* c = counts)
+            Check(Mpi.ReduceScatter(s, r, c, Mpi.Float, Mpi.Sum, Mpi.CommWorld), "MPI_Reduce_scatter");
+    }
+
+    /// <summary>Each rank r contributes its <paramref name="counts"/>[r] values, in place at their offset in
+    /// <paramref name="values"/>, and every rank gets all of them (MPI_Allgatherv).</summary>
+    public unsafe void AllGather(Span<float> values, int[] counts)
+    {
+        if (counts.Length != Size || counts.Sum() != values.Length)
+            throw new ArgumentException("AllGather: one count per rank, summing to the values");
+        if (!mpi) return;
+        var offsets = new int[Size];
+        for (int r = 1; r < Size; r++) offsets[r] = offsets[r - 1] + counts[r - 1];
+        fixed (float* v = values)
+        fixed (int* c = counts, o = offsets)
+            Check(Mpi.Allgatherv(Mpi.InPlace, 0, Mpi.Float, v, c, o, Mpi.Float, Mpi.CommWorld), "MPI_Allgatherv");
+    }
+
     unsafe void Reduce<T>(Span<T> values, int datatype, int op) where T : unmanaged
     {
         if (!mpi) return;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SharpLM.Runtime;
 using static TorchSharp.torch;
 
@@ -5,14 +6,22 @@ namespace SharpLM.Training;
 
 /// <summary>
 /// ZeRO stage 1, the optimiser-state part of fully sharded training: each rank owns whole parameters making up about
-/// 1/N of the trainable values, keeps AdamW's two moments for those only and updates them; then each owner shares
-/// its updated weights with the others. Gradients are still summed in full on every rank, so the steps are the ones
-/// one process takes. A checkpoint gathers every moment, so it resumes with any number of ranks.
+/// 1/N of the trainable values and keeps AdamW's two moments for those only. A step reduce-scatters the gradients (each
+/// rank receives the sum of its own parameters' gradients only, half the traffic of an all-reduce), clips them by the
+/// norm the ranks compute together, updates its parameters, and all-gathers the updated weights. The steps are the
+/// ones one process takes. A checkpoint gathers every moment, so it resumes with any number of ranks.
 /// </summary>
 sealed class OptimizerShards
 {
+    const long BucketElements = 1 << 24;
+
+    /// <summary>Parameters communicated in one MPI call, ordered by owner, so that each rank's part is one run of
+    /// <see cref="Counts"/>[rank] values.</summary>
+    sealed record Bucket(IReadOnlyList<AdamW.Entry> Entries, int[] Owners, int[] Counts);
+
     readonly ProcessGroup group;
     readonly List<AdamW.Entry>[] ownedBy;
+    readonly List<Bucket> buckets = [];
 
     public OptimizerShards(IReadOnlyList<AdamW.Entry> entries, ProcessGroup group)
     {
@@ -26,32 +35,123 @@ sealed class OptimizerShards
             load[owners[i]] += entries[i].Parameter.numel();
         }
         ownedBy = [.. Enumerable.Range(0, group.Size).Select(rank => entries.Where((_, i) => owners[i] == rank).ToList())];
+
+        var byOwner = ownedBy.SelectMany((owned, rank) => owned.Select(e => (Entry: e, Owner: rank))).ToList();
+        for (int i = 0; i < byOwner.Count;)
+        {
+            var bucket = new List<(AdamW.Entry Entry, int Owner)>();
+            long elements = 0;
+            while (i < byOwner.Count && (bucket.Count == 0 || elements + byOwner[i].Entry.Parameter.numel() <= BucketElements))
+            {
+                elements += byOwner[i].Entry.Parameter.numel();
+                bucket.Add(byOwner[i++]);
+            }
+            if (elements > int.MaxValue) throw new SharpLMException($"a parameter of {elements} values is too large for one MPI call");
+            var counts = new int[group.Size];
+            foreach (var (entry, owner) in bucket) counts[owner] += (int)entry.Parameter.numel();
+            buckets.Add(new Bucket([.. bucket.Select(b => b.Entry)], [.. bucket.Select(b => b.Owner)], counts));
+        }
     }
 
     /// <summary>The parameters whose optimiser state this rank keeps.</summary>
     public IReadOnlyList<AdamW.Entry> Owned => ownedBy[group.Rank];
 
-    /// <summary>After each rank updated its own parameters: every rank gets every updated weight.</summary>
-    public void ShareUpdatedWeights()
+    /// <summary>Each rank's gradients summed over all ranks, kept by their owner only (the others' gradients are left
+    /// as they are and not used). Returns the bytes each rank sent.</summary>
+    public long ReduceScatterGradients()
     {
-        for (int rank = 0; rank < group.Size; rank++)
-            TensorAllReduce.Broadcast(group, ownedBy[rank].Select(e => (Tensor)e.Parameter).ToList(), rank);
+        using var noGrad = no_grad();
+        long bytes = 0;
+        foreach (var bucket in buckets)
+        {
+            using var scope = NewDisposeScope();
+            var flat = Flatten(bucket.Entries.Select(Gradient));
+            var own = empty(bucket.Counts[group.Rank], dtype: float32);
+            group.ReduceScatterSum(Floats(flat), Floats(own), bucket.Counts);
+            long offset = 0;
+            foreach (var (entry, owner) in bucket.Entries.Zip(bucket.Owners))
+                if (owner == group.Rank)
+                {
+                    var grad = Gradient(entry);
+                    grad.copy_(own.narrow(0, offset, grad.numel()).view_as(grad));
+                    offset += grad.numel();
+                }
+            bytes += flat.numel() * sizeof(float);
+        }
+        return bytes;
+    }
+
+    /// <summary>The norm of the whole gradient, from each rank's own part, and the owned gradients scaled down to
+    /// <paramref name="maxNorm"/> when it is larger (as torch.nn.utils.clip_grad_norm_ does).</summary>
+    public double ClipGradientNorm(double maxNorm)
+    {
+        using var noGrad = no_grad();
+        Span<double> squares = [0];
+        foreach (var entry in Owned)
+        {
+            using var scope = NewDisposeScope();
+            squares[0] += Gradient(entry).to(float64).square().sum().item<double>();
+        }
+        group.AllReduceSum(squares);
+        double norm = Math.Sqrt(squares[0]), scale = maxNorm / (norm + 1e-6);
+        if (scale < 1)
+            foreach (var entry in Owned) Gradient(entry).mul_(scale);
+        return norm;
+    }
+
+    /// <summary>After each rank updated its own parameters: every rank gets every updated weight. Returns the bytes of
+    /// the weights gathered.</summary>
+    public long ShareUpdatedWeights()
+    {
+        using var noGrad = no_grad();
+        long bytes = 0;
+        foreach (var bucket in buckets)
+        {
+            using var scope = NewDisposeScope();
+            var parameters = bucket.Entries.Select(e => (Tensor)e.Parameter).ToList();
+            var flat = Flatten(parameters);
+            group.AllGather(Floats(flat), bucket.Counts);
+            CopyBack(flat, parameters);
+            bytes += flat.numel() * sizeof(float);
+        }
+        return bytes;
     }
 
     /// <summary>Every rank's moments, gathered on every rank (named as <see cref="AdamW.StateTensors"/> names them),
     /// for a complete checkpoint. The caller disposes them.</summary>
     public Dictionary<string, Tensor> GatherState(AdamW optimizer)
     {
+        using var noGrad = no_grad();
         var own = optimizer.StateTensors();
         var gathered = new Dictionary<string, Tensor>();
-        for (int rank = 0; rank < group.Size; rank++)
-        {
-            var names = ownedBy[rank].SelectMany(e => new[] { $"exp_avg.{e.Name}", $"exp_avg_sq.{e.Name}" }).ToList();
-            var tensors = ownedBy[rank].SelectMany(e => new[] { e.Parameter, e.Parameter })
-                .Select((p, i) => rank == group.Rank ? own[names[i]].clone() : zeros_like(p)).ToList();
-            TensorAllReduce.Broadcast(group, tensors, rank);
-            foreach (var (name, tensor) in names.Zip(tensors)) gathered[name] = tensor.DetachFromDisposeScope();
-        }
+        foreach (var bucket in buckets)
+            foreach (var moment in new[] { "exp_avg", "exp_avg_sq" })
+            {
+                using var scope = NewDisposeScope();
+                var names = bucket.Entries.Select(e => $"{moment}.{e.Name}").ToList();
+                var flat = Flatten(bucket.Entries.Select((e, i) => bucket.Owners[i] == group.Rank ? own[names[i]] : zeros_like(e.Parameter)));
+                group.AllGather(Floats(flat), bucket.Counts);
+                var tensors = bucket.Entries.Select(e => empty_like(e.Parameter)).ToList();
+                CopyBack(flat, tensors);
+                foreach (var (name, tensor) in names.Zip(tensors)) gathered[name] = tensor.DetachFromDisposeScope();
+            }
         return gathered;
+    }
+
+    static Tensor Gradient(AdamW.Entry entry) =>
+        entry.Parameter.grad ?? throw new SharpLMException($"the trainable parameter \"{entry.Name}\" got no gradient");
+
+    static Tensor Flatten(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1).to(float32)).ToList()).contiguous();
+
+    static Span<float> Floats(Tensor flat) => MemoryMarshal.Cast<byte, float>(flat.bytes);
+
+    static void CopyBack(Tensor flat, IReadOnlyList<Tensor> tensors)
+    {
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+            offset += t.numel();
+        }
     }
 }

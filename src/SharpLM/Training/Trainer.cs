@@ -59,7 +59,8 @@ public sealed class Trainer : IDisposable
     public TrainingOptions Options { get; }
     public ProcessGroup Group { get; }
 
-    /// <summary>Time spent summing gradients across the group, and their bytes, since the trainer was made.</summary>
+    /// <summary>Time spent exchanging gradients and (with sharded optimiser state) updated weights across the group, and
+    /// the bytes each rank sent, since the trainer was made.</summary>
     public (TimeSpan Time, long Bytes) Communication { get; private set; }
 
     public TrainerState State { get; private set; }
@@ -271,16 +272,7 @@ public sealed class Trainer : IDisposable
                 ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
             }
-            var parameters = trainable.Select(e => e.Parameter).ToList();
-            if (Group.Size > 1)
-            {
-                var communication = Stopwatch.StartNew();
-                var gradients = parameters
-                    .Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
-                TensorAllReduce.Sum(Group, gradients);
-                Communication = (Communication.Time + communication.Elapsed, Communication.Bytes + gradients.Sum(g => g.numel()) * sizeof(float));
-            }
-            double gradNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue, 2.0);
+            double gradNorm = SumAndClipGradients();
             if (!double.IsFinite(gradNorm))
             {
                 ZeroGrad();
@@ -288,7 +280,7 @@ public sealed class Trainer : IDisposable
             }
             double lr = Schedule.At(State.Step);
             Optimizer.Update(lr);
-            shards?.ShareUpdatedWeights();
+            if (shards is not null) Communicated(shards.ShareUpdatedWeights);
             ZeroGrad();
             return (loss, gradNorm, lr, tokens, targets, metrics);
         }
@@ -296,6 +288,36 @@ public sealed class Trainer : IDisposable
         {
             foreach (var b in batches) b.Dispose();
         }
+    }
+
+    /// <summary>Sums the gradients over the ranks (with sharded optimiser state, each rank gets its own parameters'
+    /// sums only), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and returns their norm before clipping.</summary>
+    double SumAndClipGradients()
+    {
+        double maxNorm = Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue;
+        if (shards is not null)
+        {
+            Communicated(shards.ReduceScatterGradients);
+            return shards.ClipGradientNorm(maxNorm);
+        }
+        var parameters = trainable.Select(e => e.Parameter).ToList();
+        if (Group.Size > 1)
+            Communicated(() =>
+            {
+                var gradients = parameters
+                    .Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
+                TensorAllReduce.Sum(Group, gradients);
+                return gradients.Sum(g => g.numel()) * sizeof(float);
+            });
+        return nn.utils.clip_grad_norm_(parameters, maxNorm, 2.0);
+    }
+
+    /// <summary>Runs one exchange between the ranks, adding its time and the bytes it reports to <see cref="Communication"/>.</summary>
+    void Communicated(Func<long> exchange)
+    {
+        var clock = Stopwatch.StartNew();
+        long bytes = exchange();
+        Communication = (Communication.Time + clock.Elapsed, Communication.Bytes + bytes);
     }
 
     void ZeroGrad()
