@@ -11,7 +11,8 @@ namespace SharpLM.Bench;
 
 /// <summary>
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
-/// measured in the same run. Each configuration runs in its own process so its peak memory is its own.
+/// measured in the same run, and against the tutorial's model code in PyTorch (Debian's python3-torch) on the same shape,
+/// batch and threads. Each configuration runs in its own process so its peak memory is its own.
 /// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
 /// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison,
 /// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
@@ -46,19 +47,23 @@ static class TrainBench
                                             $"--peak {peak32}{checkpointing}", column: 4));
             return 0;
         }
+        var sharpLM = new List<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)>();
         foreach (var precision in new[] { "Fp32", "Bf16" })
             foreach (var lora in new[] { "", " --lora" })
-                Console.WriteLine(Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} " +
-                                            $"--steps {steps} --peak {peak32}{lora}", column: 4));
+            {
+                var row = Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} --peak {peak32}{lora}", column: 4);
+                Console.WriteLine(row);
+                if (lora == "") sharpLM.Add(("small", 8, 256, precision, steps, Rate(row, 4)));
+            }
         if (a.Has("lora-only")) return 0;
-        foreach (var (preset, batch, seq, precision, n) in new[]
-                 {
-                     ("base", 4, 512, "Fp32", a.Get("base-steps", "2")), ("base", 4, 512, "Bf16", a.Get("base-steps", "2")),
-                 })
+        foreach (var precision in new[] { "Fp32", "Bf16" })
         {
-            Console.WriteLine(Median(a, $"train --one --preset {preset} --batch {batch} --seq {seq} --precision {precision} " +
-                                        $"--steps {n} --peak {peak32}", column: 4));
+            var baseSteps = a.Get("base-steps", "2");
+            var row = Median(a, $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} --peak {peak32}", column: 4);
+            Console.WriteLine(row);
+            sharpLM.Add(("base", 4, 512, precision, baseSteps, Rate(row, 4)));
         }
+        ComparePyTorch(a, sharpLM);
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -122,13 +127,34 @@ static class TrainBench
         return 0;
     }
 
+    /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), and SharpLM's ratio.</summary>
+    static void ComparePyTorch(BenchArgs a, IEnumerable<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)> rows)
+    {
+        Console.WriteLine();
+        if (PyTorchReference.FindPython() is not { } python)
+        {
+            Console.WriteLine("PyTorch comparison skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
+            return;
+        }
+        Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | SharpLM / PyTorch |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var (preset, batch, seq, precision, steps, rate) in rows)
+        {
+            double reference = PyTorchReference.TrainTokensPerSecond(python, preset, batch, seq, precision, int.Parse(steps), get_num_threads(),
+                a.Int("repeat", 3));
+            Console.WriteLine($"| {preset} | {precision} | {batch} x {seq} | {rate:N0} | {reference:N0} | {rate / reference:F2}x |");
+        }
+    }
+
+    static double Rate(string row, int column) =>
+        double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[column].Replace(",", ""), out var v) ? v : double.NaN;
+
     /// <summary>Runs a configuration several times and returns the table row whose tokens/s (in
     /// <paramref name="column"/>) is the median.</summary>
     static string Median(BenchArgs a, string args, int column)
     {
         var rows = Enumerable.Range(0, a.Int("repeat", 3)).Select(_ => BenchSetup.LastLineOfChild(args)).ToList();
-        double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[column].Replace(",", ""), out var v) ? v : 0;
-        return rows.OrderBy(Rate).ElementAt(rows.Count / 2);
+        return rows.OrderBy(row => Rate(row, column)).ElementAt(rows.Count / 2);
     }
 
     static string PeakRss() => $"{Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB";

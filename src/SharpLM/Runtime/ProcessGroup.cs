@@ -44,6 +44,10 @@ public sealed class ProcessGroup : IDisposable
         return new ProcessGroup(rank, worldSize, mpi: true);
     }
 
+    /// <summary>The bytes each rank sends to reduce-scatter or to all-gather <paramref name="bytes"/> with a ring
+    /// algorithm: (N - 1) / N of them. An all-reduce is both, so twice that.</summary>
+    public long RingShare(long bytes) => bytes * (Size - 1) / Size;
+
     /// <summary>Replaces each value with its sum over all ranks.</summary>
     public unsafe void AllReduceSum(Span<float> values) => Reduce(values, Mpi.Float, Mpi.Sum);
 

@@ -57,7 +57,8 @@ sealed class OptimizerShards
     public IReadOnlyList<AdamW.Entry> Owned => ownedBy[group.Rank];
 
     /// <summary>Each rank's gradients summed over all ranks, kept by their owner only (the others' gradients are left
-    /// as they are and not used). Returns the bytes each rank sent.</summary>
+    /// as they are and not used). Returns the bytes each rank sent (see
+    /// <see cref="ProcessGroup.RingShare"/>).</summary>
     public long ReduceScatterGradients()
     {
         using var noGrad = no_grad();
@@ -76,7 +77,7 @@ sealed class OptimizerShards
                     grad.copy_(own.narrow(0, offset, grad.numel()).view_as(grad));
                     offset += grad.numel();
                 }
-            bytes += flat.numel() * sizeof(float);
+            bytes += group.RingShare(flat.numel() * sizeof(float));
         }
         return bytes;
     }
@@ -99,8 +100,8 @@ sealed class OptimizerShards
         return norm;
     }
 
-    /// <summary>After each rank updated its own parameters: every rank gets every updated weight. Returns the bytes of
-    /// the weights gathered.</summary>
+    /// <summary>After each rank updated its own parameters: every rank gets every updated weight. Returns the bytes each
+    /// rank sent.</summary>
     public long ShareUpdatedWeights()
     {
         using var noGrad = no_grad();
@@ -112,7 +113,7 @@ sealed class OptimizerShards
             var flat = Flatten(parameters);
             group.AllGather(Floats(flat), bucket.Counts);
             CopyBack(flat, parameters);
-            bytes += flat.numel() * sizeof(float);
+            bytes += group.RingShare(flat.numel() * sizeof(float));
         }
         return bytes;
     }

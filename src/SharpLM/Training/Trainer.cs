@@ -60,7 +60,7 @@ public sealed class Trainer : IDisposable
     public ProcessGroup Group { get; }
 
     /// <summary>Time spent exchanging gradients and (with sharded optimiser state) updated weights across the group, and
-    /// the bytes each rank sent, since the trainer was made.</summary>
+    /// the bytes each rank sent (as a ring algorithm sends them), since the trainer was made.</summary>
     public (TimeSpan Time, long Bytes) Communication { get; private set; }
 
     public TrainerState State { get; private set; }
@@ -307,7 +307,7 @@ public sealed class Trainer : IDisposable
                 var gradients = parameters
                     .Select(p => p.grad ?? throw new SharpLMException($"rank {Group.Rank}: a trainable parameter got no gradient")).ToList();
                 TensorAllReduce.Sum(Group, gradients);
-                return gradients.Sum(g => g.numel()) * sizeof(float);
+                return 2 * Group.RingShare(gradients.Sum(g => g.numel()) * sizeof(float));
             });
         return nn.utils.clip_grad_norm_(parameters, maxNorm, 2.0);
     }
