@@ -31,7 +31,7 @@ static class DistBench
             var one = BenchSetup.LastLineOfChild(args);
             double Rate(string row) => double.TryParse(row.Split('|', StringSplitOptions.TrimEntries)[4].Replace(",", ""), out var v) ? v : 0;
             Console.WriteLine(one);
-            foreach (var shard in new[] { "", " --shard" })
+            foreach (var shard in new[] { "", " --overlap", " --shard" })
             {
                 var many = BenchSetup.LastLineOfChild(args + shard, ranks);
                 Console.WriteLine(many.Replace("| ratio |", $"| {Rate(many) / Rate(one):F2}x |"));
@@ -57,6 +57,7 @@ static class DistBench
         var options = new TrainingOptions
         {
             BatchSize = batch, MaxSteps = steps + 1, Precision = Precision.Fp32, WarmupSteps = 1, ShardOptimizer = a.Has("shard"),
+            OverlapCommunication = a.Has("overlap"),
         };
         using var trainer = new Trainer(model, data, null, options, group);
         var indices = Enumerable.Range(0, batch).ToArray();
@@ -68,7 +69,7 @@ static class DistBench
         var (time, bytes) = (trainer.Communication.Time - before.Time, trainer.Communication.Bytes - before.Bytes);
         long optimizerBytes = trainer.Optimizer.StateTensors().Values.Sum(t => t.numel() * t.element_size());
         if (group.IsMain)
-            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads}{(options.ShardOptimizer ? ", ZeRO-1" : "")} | " +
+            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads}{(options.ShardOptimizer ? ", ZeRO-1" : "")}{(options.OverlapCommunication ? ", overlapped" : "")} | " +
                               $"{(double)batch * seq * steps / seconds:N0} | " +
                               $"{(group.Size == 1 ? "1.00x" : "ratio")} | {(group.Size == 1 ? "-" : $"{100 * time.TotalSeconds / seconds:F1}%")} | " +
                               $"{(group.Size == 1 ? "-" : $"{bytes / steps / 1e6:F0} MB")} | {optimizerBytes / 1e6:F0} MB |");

@@ -25,6 +25,11 @@ sealed class TrainingArguments
     {
         Description = "Under mpiexec: each process keeps AdamW's moments for its share of the parameters only (ZeRO-1): less memory, the same steps.",
     };
+    readonly Option<bool> overlapCommunication = new("--overlap-communication")
+    {
+        Description = "Under mpiexec: start summing each layer's gradients while earlier layers still backpropagate (not with " +
+                      "--gradient-checkpointing or --shard-optimizer).",
+    };
     readonly Option<long> warmup, maxSteps, evalEvery, checkpointEvery, seed;
     readonly Option<int> epochs, batchSize, microBatchSize, evalExamples, keep, logEvery;
     readonly Option<Precision> precision;
@@ -106,8 +111,8 @@ sealed class TrainingArguments
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, gradientCheckpointing,
-                     earlyStoppingPatience, beta1, beta2, eps, clip, epochs, maxSteps,
+        foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, overlapCommunication,
+                     gradientCheckpointing, earlyStoppingPatience, beta1, beta2, eps, clip, epochs, maxSteps,
                      batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
             command.Options.Add(o);
     }
@@ -124,6 +129,7 @@ sealed class TrainingArguments
             LearningRate = p.GetValue(lr) ?? defaults.LearningRate, MinLrRatio = p.GetValue(minLrRatio), WarmupSteps = p.GetValue(warmup),
             WeightDecay = p.GetValue(weightDecay), DecayNormsAndEmbeddings = !p.GetValue(noDecayNormsAndEmbeddings),
             ShardOptimizer = p.GetValue(shardOptimizer),
+            OverlapCommunication = p.GetValue(overlapCommunication),
             GradientCheckpointing = p.GetValue(gradientCheckpointing),
             EarlyStoppingPatience = p.GetValue(earlyStoppingPatience),
             Beta1 = p.GetValue(beta1), Beta2 = p.GetValue(beta2), Eps = p.GetValue(eps), ClipGradNorm = p.GetValue(clip),
@@ -166,7 +172,9 @@ sealed class TrainingArguments
         table.AddRow("batch", $"{o.BatchSize} {rows} per optimiser step" + (group.Size > 1 ? $", {perRank} on each of {group.Size} processes" : "") +
                               (passes == 1 ? " (one pass)" : $" = {passes} passes of {o.EffectiveMicroBatch} (gradients accumulated)"));
         if (group.Size > 1)
-            table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed{(o.ShardOptimizer ? ", optimiser state sharded (ZeRO-1)" : "")}: " +
+            table.AddRow("processes", $"{group.Size} MPI ranks, gradients summed" +
+                                      (o.OverlapCommunication ? " while the backward pass runs" : "") +
+                                      (o.ShardOptimizer ? ", optimiser state sharded (ZeRO-1)" : "") + ": " +
                                       string.Join(", ", Distributed.ProcessIds.Select((pid, rank) => $"rank {rank} = pid {pid}")));
         table.AddRow("optimiser", $"AdamW lr {o.LearningRate:G3}, betas ({o.Beta1}, {o.Beta2}), eps {o.Eps:G2}, " +
                                   $"weight decay {o.WeightDecay}{(o.DecayNormsAndEmbeddings ? "" : " (not on norms/embeddings)")}");

@@ -13,6 +13,7 @@ internal static unsafe partial class Mpi
     public const int Double = 0x4c00080b, Float = 0x4c00040a, Byte = 0x4c00010d;
     public const int Sum = 0x58000003, Max = 0x58000001;
     public static readonly void* InPlace = (void*)-1;
+    public static readonly void* StatusIgnore = (void*)1;
 
     [LibraryImport(Library, EntryPoint = "MPI_Init")]
     public static partial int Init(IntPtr argc, IntPtr argv);
@@ -28,6 +29,15 @@ internal static unsafe partial class Mpi
 
     [LibraryImport(Library, EntryPoint = "MPI_Allreduce")]
     public static partial int Allreduce(void* send, void* receive, int count, int datatype, int op, int comm);
+
+    [LibraryImport(Library, EntryPoint = "MPI_Iallreduce")]
+    public static partial int Iallreduce(void* send, void* receive, int count, int datatype, int op, int comm, out int request);
+
+    [LibraryImport(Library, EntryPoint = "MPI_Test")]
+    public static partial int Test(ref int request, out int flag, void* status);
+
+    [LibraryImport(Library, EntryPoint = "MPI_Wait")]
+    public static partial int Wait(ref int request, void* status);
 
     [LibraryImport(Library, EntryPoint = "MPI_Reduce_scatter")]
     public static partial int ReduceScatter(void* send, void* receive, int* receiveCounts, int datatype, int op, int comm);

@@ -66,6 +66,29 @@ public sealed class ProcessGroup : IDisposable
                 Check(Mpi.Bcast(p + start, Math.Min(MaxCount, bytes.Length - start), Mpi.Byte, root, Mpi.CommWorld), "MPI_Bcast");
     }
 
+    /// <summary>Starts replacing <paramref name="count"/> floats at <paramref name="values"/> with their sum over all ranks
+    /// and returns at once (MPI_Iallreduce). The memory must stay where it is until <see cref="Wait"/> returns.</summary>
+    public unsafe int StartAllReduceSum(float* values, int count)
+    {
+        if (!mpi) return 0;
+        Check(Mpi.Iallreduce(Mpi.InPlace, values, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, out int request), "MPI_Iallreduce");
+        return request;
+    }
+
+    /// <summary>Lets MPI move a started reduction forward (MPICH progresses only inside its calls); true when it is done.</summary>
+    public unsafe bool Test(ref int request)
+    {
+        if (!mpi) return true;
+        Check(Mpi.Test(ref request, out int done, Mpi.StatusIgnore), "MPI_Test");
+        return done != 0;
+    }
+
+    /// <summary>Waits for a started reduction to finish.</summary>
+    public unsafe void Wait(ref int request)
+    {
+        if (mpi) Check(Mpi.Wait(ref request, Mpi.StatusIgnore), "MPI_Wait");
+    }
+
     /// <summary>Sums <paramref name="send"/> over all ranks and gives each rank only its own part of the sum: rank r gets
     /// <paramref name="counts"/>[r] values, the ones after those of ranks 0..r-1 (MPI_Reduce_scatter).</summary>
     public unsafe void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, int[] counts)

@@ -21,6 +21,7 @@ public sealed class Trainer : IDisposable
     readonly List<ITrainingObserver> observers = [];
     readonly List<AdamW.Entry> trainable;
     readonly OptimizerShards? shards;
+    readonly OverlappedGradientSum? overlapped;
     Dictionary<string, Tensor>? gatheredState;
     int[]? epochOrder;
     int epochOrderFor = -1;
@@ -45,6 +46,8 @@ public sealed class Trainer : IDisposable
         trainable = TrainableEntries(model, options).ToList();
         if (trainable.Count == 0) throw new SharpLMException("there is nothing to train: no parameter is trainable");
         shards = options.ShardOptimizer && Group.Size > 1 ? new OptimizerShards(trainable, Group) : null;
+        overlapped = options.OverlapCommunication && Group.Size > 1
+            ? new OverlappedGradientSum(Group, trainable, model.model.layers.Count) : null;
         Optimizer = new AdamW(shards?.Owned ?? trainable, new AdamW.Options(options.Beta1, options.Beta2, options.Eps, options.WeightDecay));
         State = new TrainerState { Options = options, TotalSteps = ComputeTotalSteps(), StepsPerEpoch = StepsPerEpoch };
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, State.TotalSteps),
@@ -250,10 +253,19 @@ public sealed class Trainer : IDisposable
 
             var sums = new double[1 + objective.MetricNames.Count]; // the loss, then the metrics
             var metricSums = new double[objective.MetricNames.Count];
+            bool summed = false;
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
                 var lossOfLogits = objective.Loss(model, batch, metricSums);
+                if (overlapped is not null && batch == batches[^1])
+                {
+                    var (batchLoss, bytes, waited) = overlapped.Backward(model, batch, units, lossOfLogits);
+                    Communication = (Communication.Time + waited, Communication.Bytes + bytes);
+                    sums[0] += batchLoss;
+                    summed = true;
+                    continue;
+                }
                 if (Options.GradientCheckpointing)
                 {
                     sums[0] += GradientCheckpointing.Backward(model, batch, units, lossOfLogits);
@@ -272,7 +284,7 @@ public sealed class Trainer : IDisposable
                 ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
             }
-            double gradNorm = SumAndClipGradients();
+            double gradNorm = SumAndClipGradients(summed);
             if (!double.IsFinite(gradNorm))
             {
                 ZeroGrad();
@@ -291,8 +303,8 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Sums the gradients over the ranks (with sharded optimiser state, each rank gets its own parameters'
-    /// sums only), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and returns their norm before clipping.</summary>
-    double SumAndClipGradients()
+    /// sums only; unless <paramref name="summed"/> already), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and returns their norm before clipping.</summary>
+    double SumAndClipGradients(bool summed)
     {
         double maxNorm = Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue;
         if (shards is not null)
@@ -301,7 +313,7 @@ public sealed class Trainer : IDisposable
             return shards.ClipGradientNorm(maxNorm);
         }
         var parameters = trainable.Select(e => e.Parameter).ToList();
-        if (Group.Size > 1)
+        if (Group.Size > 1 && !summed)
             Communicated(() =>
             {
                 var gradients = parameters

@@ -76,6 +76,11 @@ public sealed record TrainingOptions
     /// pass (<see cref="GradientCheckpointing"/>): less activation memory for about a third more compute, same gradients.</summary>
     public bool GradientCheckpointing { get; init; }
 
+    /// <summary>In a group of processes, start summing each layer's gradients while the earlier layers still
+    /// backpropagate (<see cref="OverlappedGradientSum"/>) instead of after the backward pass. Not with
+    /// <see cref="GradientCheckpointing"/> or <see cref="ShardOptimizer"/>.</summary>
+    public bool OverlapCommunication { get; init; }
+
     /// <summary>In a group of processes, each keeps AdamW's moments for its share of the parameters only (ZeRO-1, see
     /// <see cref="OptimizerShards"/>): less memory per process, the same steps.</summary>
     public bool ShardOptimizer { get; init; }
@@ -129,5 +134,7 @@ public sealed record TrainingOptions
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"betas must be in [0, 1), got ({Beta1}, {Beta2})");
         Require(ClipGradNorm >= 0, $"gradient clipping must be >= 0, got {ClipGradNorm}");
         Require(KeepCheckpoints >= 0, $"checkpoints to keep must be >= 0, got {KeepCheckpoints}");
+        Require(!OverlapCommunication || !(GradientCheckpointing || ShardOptimizer),
+            "OverlapCommunication works with the plain backward pass and all-reduce only: not with GradientCheckpointing or ShardOptimizer");
     }
 }

@@ -94,6 +94,13 @@ public sealed class DataParallelTests : IDisposable
         Assert.All(validOne.Zip(validTwo), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5 * p.First, $"validation {p.First} vs {p.Second}"));
         AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("two"), "final"));
 
+        // Summing each layer's gradients while the backward pass goes on (the last micro-batch's): the same steps.
+        (exit, err) = Run(2, [.. common, "--max-steps", "6", "--overlap-communication", "--output", dir.File("overlapped")]);
+        Assert.True(exit == 0, err);
+        Assert.Contains("while the backward pass runs", err);
+        AssertSameSteps(dir.File("one"), dir.File("overlapped"), 6);
+        AssertSameWeights(Path.Combine(dir.File("one"), "final"), Path.Combine(dir.File("overlapped"), "final"));
+
         // With the optimiser state sharded (ZeRO-1): the same steps.
         (exit, err) = Run(2, [.. common, "--max-steps", "6", "--shard-optimizer", "--output", dir.File("sharded")]);
         Assert.True(exit == 0, err);
@@ -179,15 +186,18 @@ public sealed class DataParallelTests : IDisposable
             "--max-length", "64", "--exact-match", "0", "--precision", "Fp32", "--template", "default"];
         var (exit, err) = Run(1, [.. common, "--output", dir.File("one")]);
         Assert.True(exit == 0, err);
-        (exit, err) = Run(2, [.. common, "--output", dir.File("two")]);
-        Assert.True(exit == 0, err);
-        AssertSameSteps(dir.File("one"), dir.File("two"), 4);
         using var scope = NewDisposeScope();
         using var a = PretrainedModel.Load(Path.Combine(dir.File("one"), "final"));
-        using var b = PretrainedModel.Load(Path.Combine(dir.File("two"), "final"));
-        var theirs = b.Model.state_dict();
-        foreach (var (name, tensor) in a.Model.state_dict().Where(kv => kv.Key.Contains("lora_")))
-            Assert.True((tensor - theirs[name]).abs().max().item<float>() < 1e-5f, name);
+        foreach (var variant in new[] { "two", "overlapped" })
+        {
+            (exit, err) = Run(2, [.. common, "--output", dir.File(variant), .. variant == "overlapped" ? ["--overlap-communication"] : (string[])[]]);
+            Assert.True(exit == 0, err);
+            AssertSameSteps(dir.File("one"), dir.File(variant), 4);
+            using var b = PretrainedModel.Load(Path.Combine(dir.File(variant), "final"));
+            var theirs = b.Model.state_dict();
+            foreach (var (name, tensor) in a.Model.state_dict().Where(kv => kv.Key.Contains("lora_")))
+                Assert.True((tensor - theirs[name]).abs().max().item<float>() < 1e-5f, $"{variant}: {name}");
+        }
     }
 
     [Fact]

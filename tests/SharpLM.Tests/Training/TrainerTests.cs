@@ -115,4 +115,16 @@ public class TrainerTests
     {
         public void OnStep(StepMetrics step) => losses.Add(step.Loss);
     }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void OverlappedCommunicationIsRefusedWithCheckpointingOrShardedState(bool checkpointing, bool sharded)
+    {
+        var options = new TrainingOptions { OverlapCommunication = true, GradientCheckpointing = checkpointing, ShardOptimizer = sharded };
+        var e = Assert.Throws<SharpLMException>(options.Validate);
+        Assert.Contains("OverlapCommunication", e.Message);
+        Assert.Contains(checkpointing ? "GradientCheckpointing" : "ShardOptimizer", e.Message);
+        new TrainingOptions { OverlapCommunication = true }.Validate();
+    }
 }
