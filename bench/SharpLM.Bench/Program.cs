@@ -12,6 +12,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["encode"] = EncodeBench.Run,
     ["serve"] = ServeBench.Run,
     ["dist"] = DistBench.Run,
+    ["profile"] = DecodeProfile.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

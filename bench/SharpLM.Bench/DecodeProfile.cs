@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using SharpLM.Generation;
+using SharpLM.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SharpLM.Bench;
+
+/// <summary>
+/// Where a decoding step's time goes: one step timed whole (as <see cref="TokenGenerator"/> runs it, KV cache filled to
+/// --context tokens, one intra-op thread), then each of its operations run alone on the model's own modules at the same
+/// shapes, times how often a step runs it. Projections show the GB/s at which they read their weights; the remainder
+/// (step minus the sum of the parts) is what the parts cost only together: module calls, dispose scopes, dispatch.
+/// Usage: bench profile [--preset small] [--dtype fp32|bf16|q8] [--context 128] [--steps 200].
+/// </summary>
+static class DecodeProfile
+{
+    public static int Run(string[] argv)
+    {
+        var a = new BenchArgs(argv);
+        var preset = a.Get("preset", "small");
+        var dtype = a.Get("dtype", "fp32");
+        int context = a.Int("context", 128), steps = a.Int("steps", 200);
+        var config = ModelPresets.Get(preset);
+        using var model = new LlamaForCausalLM(config);
+        model.InitializeWeights(1);
+        if (dtype == "bf16") model.to(ScalarType.BFloat16);
+        if (dtype == "q8") model.QuantizeForInference();
+        model.eval();
+        using var noGrad = no_grad();
+        int threads = get_num_threads();
+        set_num_threads(1); // as TokenGenerator decodes (DecodeThreads = 1)
+        try
+        {
+            Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load averages {BenchSetup.LoadAverage()}");
+            Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), {dtype} weights, {context} cached tokens, one thread");
+            var rows = Profile(model, context, steps, out double stepMicros);
+            Console.WriteLine();
+            Console.WriteLine("| operation | per step | µs each | µs per step | share of the step | weights read |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            double parts = 0;
+            foreach (var (name, count, micros, bytes) in rows)
+            {
+                parts += count * micros;
+                var rate = bytes > 0 ? $"{bytes / 1e6:F1} MB at {bytes / (micros * 1e-6) / 1e9:F1} GB/s" : "-";
+                Console.WriteLine($"| {name} | {count} | {micros:F1} | {count * micros:F0} | {100 * count * micros / stepMicros:F1}% | {rate} |");
+            }
+            Console.WriteLine($"| overhead (step - parts) | | | {stepMicros - parts:F0} | {100 * (stepMicros - parts) / stepMicros:F1}% | |");
+            Console.WriteLine($"| **decoding step** | 1 | | **{stepMicros:F0}** | 100% | {1e6 / stepMicros:F0} tokens/s |");
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+        return 0;
+    }
+
+    static List<(string Name, int Count, double Micros, long Bytes)> Profile(LlamaForCausalLM model, int context, int steps, out double stepMicros)
+    {
+        var config = model.Config;
+        var type = model.model.norm.weight.dtype;
+        using var cache = new KvCache(config, 1, context + steps + 8, type);
+        model.model.forward(randint(4, config.VocabSize, new long[] { 1, context }), new ForwardOptions { Cache = cache });
+        var logits = new float[config.VocabSize];
+        long length = cache.Length;
+
+        // The whole step, as TokenGenerator's Forward runs it (cache rewound each time so its length stays --context).
+        stepMicros = Time(steps, () =>
+        {
+            using var scope = NewDisposeScope();
+            cache.Truncate(length);
+            var hidden = model.model.forward(tensor(new long[] { 7 }).view(1, 1), new ForwardOptions { Cache = cache });
+            model.Head(hidden[0, -1]).to(float32).contiguous().data<float>().CopyTo(logits);
+            TokenSampler.ArgMax(logits);
+        });
+
+        var layer = model.model.layers[0];
+        var attention = layer.self_attn;
+        int layers = config.NumHiddenLayers;
+        var x = randn(1, 1, config.HiddenSize).to(type);
+        var q = attention.q_proj.forward(x).view(1, 1, config.NumAttentionHeads, config.HeadDim).transpose(1, 2);
+        var k = attention.k_proj.forward(x).view(1, 1, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2);
+        var (cos, sin) = model.model.rotary_emb.ForRange(length, 1);
+        var (keys, values) = cache.Append(0, k, k);
+        var grouped = q.reshape(1, config.NumKeyValueHeads, config.NumAttentionHeads / config.NumKeyValueHeads, config.HeadDim);
+        var up = layer.mlp.up_proj.forward(x);
+        var rows = new List<(string, int, double, long)>
+        {
+            ("embedding lookup", 1, Time(steps, () => model.model.embed_tokens.forward(tensor(new long[] { 7 }).view(1, 1)).Dispose()), 0),
+            ("RMSNorm", 2 * layers + 1, Time(steps, () => layer.input_layernorm.forward(x).Dispose()), 0),
+        };
+        foreach (var (name, projection) in new (string, Projection)[]
+                 {
+                     ("q_proj", attention.q_proj), ("k_proj", attention.k_proj), ("v_proj", attention.v_proj), ("o_proj", attention.o_proj),
+                     ("gate_proj", layer.mlp.gate_proj), ("up_proj", layer.mlp.up_proj), ("down_proj", layer.mlp.down_proj),
+                 })
+        {
+            var input = randn(1, 1, projection.InFeatures).to(type);
+            rows.Add(($"{name} [{projection.OutFeatures} x {projection.InFeatures}]", layers,
+                Time(steps, () => projection.forward(input).Dispose()), WeightBytes(projection)));
+        }
+        if (model.lm_head is { } head)
+            rows.Add(($"lm_head [{head.OutFeatures} x {head.InFeatures}]", 1, Time(steps, () => head.forward(x).Dispose()), WeightBytes(head)));
+        rows.Add(("RoPE (q and k)", 2 * layers, Time(steps, () => RotaryEmbedding.Apply(q, cos, sin).Dispose()), 0));
+        rows.Add(("KV cache write", layers, Time(steps, () =>
+        {
+            using var scope = NewDisposeScope();
+            cache.Truncate(length);
+            cache.Append(0, k, k);
+        }), 0));
+        rows.Add(($"attention over {length + 1} keys", layers,
+            Time(steps, () => F.scaled_dot_product_attention(grouped, keys, values, null, 0.0, false).Dispose()), 0));
+        rows.Add(("SiLU(gate) * up", layers, Time(steps, () =>
+        {
+            using var scope = NewDisposeScope();
+            _ = F.silu(up) * up;
+        }), 0));
+        rows.Add(("residual add", 2 * layers, Time(steps, () => (x + x).Dispose()), 0));
+        var lastLogits = randn(config.VocabSize).to(type);
+        rows.Add(("logits to an fp32 array, argmax", 1, Time(steps, () =>
+        {
+            using var scope = NewDisposeScope();
+            lastLogits.to(float32).contiguous().data<float>().CopyTo(logits);
+            TokenSampler.ArgMax(logits);
+        }), 0));
+        return rows;
+    }
+
+    static long WeightBytes(Projection p) => p.Q8 is { } q ? (long)q.Rows * q.Columns * 36 / 32 : p.weight.numel() * p.weight.element_size();
+
+    /// <summary>Microseconds per call: the best of five rounds of <paramref name="calls"/> calls, after a warm-up round.</summary>
+    static double Time(int calls, Action action)
+    {
+        double best = double.MaxValue;
+        for (int round = 0; round < 6; round++)
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < calls; i++) action();
+            if (round > 0) best = Math.Min(best, clock.Elapsed.TotalMicroseconds / calls);
+        }
+        return best;
+    }
+}
