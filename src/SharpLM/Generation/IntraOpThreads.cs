@@ -8,7 +8,8 @@ namespace SharpLM.Generation;
 static class IntraOpThreads
 {
     /// <summary>Runs <paramref name="step"/> with at most <paramref name="threads"/> intra-op threads (0 = as they are).
-    /// OpenMP's count is the calling thread's; it is restored before the caller runs again.</summary>
+    /// OpenMP's count is the calling thread's; it is restored before the caller runs again. SharpLM's own decode kernels
+    /// keep the count it had (their threads spin between products).</summary>
     public static T Run<T>(int threads, Func<T> step)
     {
         int current = threads > 0 ? get_num_threads() : 0;
@@ -16,7 +17,7 @@ static class IntraOpThreads
         if (fewer) set_num_threads(threads);
         try
         {
-            return step();
+            return fewer ? Model.OutputRowSplit.WithThreads(current, step) : step();
         }
         finally
         {

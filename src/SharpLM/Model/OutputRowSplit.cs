@@ -1,16 +1,41 @@
+using static TorchSharp.torch;
+
 namespace SharpLM.Model;
 
 /// <summary>Runs a matrix product's output rows on up to <c>threads</c> threads, a contiguous range each (the decode
-/// kernels of <see cref="Q8Matrix"/> and <see cref="Bf16Product"/>).</summary>
+/// kernels <see cref="Fp32Product"/>, <see cref="Bf16Product"/> and <see cref="Q8Matrix"/>), on
+/// <see cref="SpinningWorkers"/> when they are free.</summary>
 static class OutputRowSplit
 {
+    [ThreadStatic] static int stepThreads;
+
+    /// <summary>Threads the kernels may use: libtorch's intra-op count, or, inside a decoding step that lowered it
+    /// (<see cref="Generation.IntraOpThreads"/>), the count it had before: the kernels split their products on threads
+    /// that spin between them, which libtorch's OpenMP threads do not (they sleep).</summary>
+    public static int Threads => Math.Max(stepThreads, get_num_threads());
+
+    /// <summary>Runs <paramref name="step"/> with <see cref="Threads"/> at least <paramref name="threads"/> on this thread.</summary>
+    public static T WithThreads<T>(int threads, Func<T> step)
+    {
+        int before = stepThreads;
+        stepThreads = threads;
+        try
+        {
+            return step();
+        }
+        finally
+        {
+            stepThreads = before;
+        }
+    }
+
     /// <summary>Calls <paramref name="range"/>(first, end) for ranges covering 0..<paramref name="outputRows"/>; a range is
     /// at least 64 rows, so small matrices stay on the calling thread.</summary>
     public static void Run(int outputRows, int threads, Action<int, int> range)
     {
         int parts = Math.Clamp(threads, 1, outputRows / 64 + 1);
         if (parts == 1) range(0, outputRows);
-        else
+        else if (!SpinningWorkers.TryRun(parts, part => range(outputRows * part / parts, outputRows * (part + 1) / parts)))
             Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },
                 part => range(outputRows * part / parts, outputRows * (part + 1) / parts));
     }

@@ -74,6 +74,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     Tensor Bf16Linear(Tensor x, Tensor? b) =>
         RowsLinear(x, b, (input, rows, output, threads) => Bf16Product.Multiply(weight, input, rows, output, threads));
 
+    /// <summary>A decoding step's few rows over fp32 weights (<see cref="Fp32Product"/>).</summary>
+    Tensor Fp32Linear(Tensor x, Tensor? b) =>
+        RowsLinear(x, b, (input, rows, output, threads) => Fp32Product.Multiply(weight, input, rows, output, threads));
+
     delegate void RowsProduct(ReadOnlySpan<float> x, int rows, Span<float> y, int threads);
 
     /// <summary>x W^T + b through a hand-written kernel for a few rows: fp32 in and out, then the input's type.</summary>
@@ -83,7 +87,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         long rows = x.numel() / InFeatures;
         var input = x.to(ScalarType.Float32).contiguous();
         var y = empty([rows, OutFeatures], ScalarType.Float32);
-        product(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), get_num_threads());
+        product(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), OutputRowSplit.Threads);
         y = y.view([.. x.shape[..^1], OutFeatures]);
         if (b is not null) y = y + b.to(ScalarType.Float32);
         return y.to(x.dtype).MoveToOuterDisposeScope();
@@ -96,7 +100,13 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
-        if (ct == weight.dtype && !x.requires_grad && Bf16Product.Applies(weight, x.numel() / InFeatures)) return Bf16Linear(x, b);
+        // The kernels compute no gradient: only where none is wanted, of the input or of the weight.
+        if (ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
+        {
+            long rows = x.numel() / InFeatures;
+            if (Bf16Product.Applies(weight, rows)) return Bf16Linear(x, b);
+            if (x.dtype == ScalarType.Float32 && Fp32Product.Applies(weight, rows)) return Fp32Linear(x, b);
+        }
         if (ct != weight.dtype || ct != x.dtype)
         {
             using var scope = NewDisposeScope();

@@ -1,0 +1,66 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static TorchSharp.torch;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// <c>y = x W^T</c> for a few rows of x over fp32 weights: a decoding step's matrix-vector products, which read every
+/// weight once and so run at memory speed when the output rows are split across the cores (<see cref="OutputRowSplit"/>).
+/// libtorch runs them on one thread in a decoding step, as waking its OpenMP threads for each small product costs more
+/// than it saves.
+/// </summary>
+public static class Fp32Product
+{
+    /// <summary>Most input rows it takes at once (one decoding step of a full batch).</summary>
+    public const int MaxRows = Q8Matrix.MaxRows;
+
+    /// <summary>Whether this CPU and these shapes can use it: AVX2 with FMA, fp32 [out, in] weights on the CPU with in a
+    /// multiple of 8, and at most <see cref="MaxRows"/> rows.</summary>
+    public static bool Applies(Tensor weight, long rows) =>
+        Avx2.IsSupported && Fma.IsSupported && weight.dtype == ScalarType.Float32 && weight.dim() == 2 && weight.shape[1] % 8 == 0
+        && weight.device_type == TorchSharp.DeviceType.CPU && weight.is_contiguous() && rows is >= 1 and <= MaxRows;
+
+    /// <summary>x [rows, in] times the weight [out, in], into y [rows, out].</summary>
+    public static unsafe void Multiply(Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
+    {
+        int outputs = (int)weight.shape[0], columns = (int)weight.shape[1];
+        if (x.Length < rows * columns || y.Length < rows * outputs) throw new ArgumentException("x or y is smaller than the shapes say");
+        fixed (byte* w = weight.bytes)
+        fixed (float* xp = x, yp = y)
+        {
+            var (weights, input, output) = ((nint)w, (nint)xp, (nint)yp);
+            OutputRowSplit.Run(outputs, threads,
+                (first, end) => MultiplyRows(first, end, (float*)weights, columns, (float*)input, rows, (float*)output, outputs));
+        }
+    }
+
+    static unsafe void MultiplyRows(int first, int end, float* weights, int columns, float* x, int rows, float* y, int outputs)
+    {
+        // Two accumulators per input row: a fused multiply-add waits for the previous one on the same register.
+        var even = stackalloc Vector256<float>[MaxRows];
+        var odd = stackalloc Vector256<float>[MaxRows];
+        for (int o = first; o < end; o++)
+        {
+            for (int r = 0; r < rows; r++) even[r] = odd[r] = Vector256<float>.Zero;
+            var row = weights + (long)o * columns;
+            int c = 0;
+            for (; c + 16 <= columns; c += 16)
+            {
+                var w0 = Avx.LoadVector256(row + c);
+                var w1 = Avx.LoadVector256(row + c + 8);
+                for (int r = 0; r < rows; r++)
+                {
+                    even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
+                    odd[r] = Fma.MultiplyAdd(w1, Avx.LoadVector256(x + r * columns + c + 8), odd[r]);
+                }
+            }
+            if (c < columns)
+            {
+                var w0 = Avx.LoadVector256(row + c);
+                for (int r = 0; r < rows; r++) even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
+            }
+            for (int r = 0; r < rows; r++) y[r * outputs + o] = Vector256.Sum(even[r] + odd[r]);
+        }
+    }
+}
