@@ -67,7 +67,7 @@ sealed class OptimizerShards
         {
             using var scope = NewDisposeScope();
             var flat = Flatten(bucket.Entries.Select(Gradient));
-            var own = empty(bucket.Counts[group.Rank], dtype: float32);
+            var own = empty(bucket.Counts[group.Rank], dtype: float32, device: CPU);
             group.ReduceScatterSum(Floats(flat), Floats(own), bucket.Counts);
             long offset = 0;
             foreach (var (entry, owner) in bucket.Entries.Zip(bucket.Owners))
@@ -142,7 +142,8 @@ sealed class OptimizerShards
     static Tensor Gradient(AdamW.Entry entry) =>
         entry.Parameter.grad ?? throw new SharpLMException($"the trainable parameter \"{entry.Name}\" got no gradient");
 
-    static Tensor Flatten(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1).to(float32)).ToList()).contiguous();
+    // MPI reads and writes the buffer's bytes: it is built on the CPU; copy_ takes values back to each tensor's device.
+    static Tensor Flatten(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1).to(float32, CPU)).ToList()).contiguous();
 
     static Span<float> Floats(Tensor flat) => MemoryMarshal.Cast<byte, float>(flat.bytes);
 

@@ -83,7 +83,7 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
             .ToList();
         Tensor flat;
         using (no_grad())
-            flat = cat(gradients.Select(g => g.reshape(-1).to(float32)).ToList()).contiguous();
+            flat = cat(gradients.Select(g => g.reshape(-1).to(float32, CPU)).ToList()).contiguous(); // MPI reads CPU memory
         var reduction = new Reduction(flat, gradients);
         // libtorch's memory does not move, so the address stays valid until the reduction is waited for.
         fixed (byte* p = flat.bytes)
