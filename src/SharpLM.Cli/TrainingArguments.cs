@@ -185,7 +185,7 @@ sealed class TrainingArguments
         bool onCpu = device.type == TorchSharp.DeviceType.CPU;
         table.AddRow("precision", o.Precision != Precision.Auto ? o.Precision.ToString()
             : onCpu ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
-            : $"{PrecisionProbe.Resolve(o.Precision, device)} (auto: measured on the CPU only)");
+            : $"{PrecisionProbe.Resolve(o.Precision, device)} (auto: only the CPU is measured, fp32 elsewhere)");
         table.AddRow("seed", o.Seed.ToString());
         AnsiConsole.Write(table);
     }
