@@ -69,7 +69,8 @@ static class DistBench
         var (time, bytes) = (trainer.Communication.Time - before.Time, trainer.Communication.Bytes - before.Bytes);
         long optimizerBytes = trainer.Optimizer.StateTensors().Values.Sum(t => t.numel() * t.element_size());
         if (group.IsMain)
-            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads}{(options.ShardOptimizer ? ", ZeRO-1" : "")}{(options.OverlapCommunication ? ", overlapped" : "")} | " +
+            Console.WriteLine($"| {preset} | {batch} x {seq} | {group.Size} x {threads}" +
+                              $"{(options.ShardOptimizer ? ", ZeRO-1" : "")}{(options.OverlapCommunication ? ", overlapped" : "")} | " +
                               $"{(double)batch * seq * steps / seconds:N0} | " +
                               $"{(group.Size == 1 ? "1.00x" : "ratio")} | {(group.Size == 1 ? "-" : $"{100 * time.TotalSeconds / seconds:F1}%")} | " +
                               $"{(group.Size == 1 ? "-" : $"{bytes / steps / 1e6:F0} MB")} | {optimizerBytes / 1e6:F0} MB |");

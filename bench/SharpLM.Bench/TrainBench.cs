@@ -51,7 +51,8 @@ static class TrainBench
         foreach (var precision in new[] { "Fp32", "Bf16" })
             foreach (var lora in new[] { "", " --lora" })
             {
-                var row = Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} --peak {peak32}{lora}", column: 4);
+                var row = Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} " +
+                                    $"--peak {peak32}{lora}", column: 4);
                 Console.WriteLine(row);
                 if (lora == "") sharpLM.Add(("small", 8, 256, precision, steps, Rate(row, 4)));
             }
@@ -59,7 +60,8 @@ static class TrainBench
         foreach (var precision in new[] { "Fp32", "Bf16" })
         {
             var baseSteps = a.Get("base-steps", "2");
-            var row = Median(a, $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} --peak {peak32}", column: 4);
+            var row = Median(a, $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} " +
+                                $"--peak {peak32}", column: 4);
             Console.WriteLine(row);
             sharpLM.Add(("base", 4, 512, precision, baseSteps, Rate(row, 4)));
         }
@@ -136,7 +138,8 @@ static class TrainBench
             Console.WriteLine("PyTorch comparison skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
             return;
         }
-        Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | SharpLM / PyTorch |");
+        Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
+                          "SharpLM / PyTorch |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var (preset, batch, seq, precision, steps, rate) in rows)
         {

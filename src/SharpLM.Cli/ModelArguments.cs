@@ -23,6 +23,7 @@ sealed class ModelArguments
         Description = "Load the adapter even if it was trained on a different base model.",
     };
     readonly Option<string> dtype = DTypeOption();
+    readonly Option<string> device = DeviceOption.Create();
 
     public void AddTo(Command command)
     {
@@ -30,7 +31,18 @@ sealed class ModelArguments
         command.Options.Add(adapter);
         command.Options.Add(ignoreBaseMismatch);
         command.Options.Add(dtype);
+        command.Options.Add(device);
     }
+
+    /// <summary>The --device, checked to be there and to fit --dtype: call it before any work.</summary>
+    public Device Device(ParseResult p) => CheckQ8OnCpu(p.GetValue(dtype)!, DeviceOption.Read(p, device));
+
+    /// <summary>q8's kernel reads CPU memory: refused with another device before the model loads.</summary>
+    public static Device CheckQ8OnCpu(string dtypeText, Device on) =>
+        IsQ8(dtypeText) && on.type != TorchSharp.DeviceType.CPU
+            ? throw new SharpLMException($"--dtype q8 runs on the CPU only: with {DeviceOption.Name} {Runtime.ComputeDevice.Name(on)} " +
+                                         "use --dtype fp32 or bf16")
+            : on;
 
     public ScalarType DType(ParseResult p) => ParseDType(p.GetValue(dtype)!);
 
@@ -60,10 +72,11 @@ sealed class ModelArguments
 
     public PretrainedModel Load(ParseResult p)
     {
+        var on = Device(p);
         var (folder, adapterFolder) = HubInputs.ModelAndAdapter(p.GetValue(Model)!, p.GetValue(adapter));
         PretrainedModel? loaded = null;
         AnsiConsole.Status().Start($"Loading {Markup.Escape(adapterFolder ?? folder)}...", _ =>
-            loaded = PretrainedModel.Load(folder, DType(p), adapterFolder, p.GetValue(ignoreBaseMismatch)));
+            loaded = PretrainedModel.Load(folder, DType(p), adapterFolder, p.GetValue(ignoreBaseMismatch), on));
         if (Quantized(p))
         {
             var count = loaded!.QuantizeForInference();

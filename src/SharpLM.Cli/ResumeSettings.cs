@@ -19,7 +19,7 @@ sealed class ResumeSettings(Option<string> output, Option<bool> resume, params O
     [
         "--max-steps", "--epochs", "--valid", "--test", "--valid-text", "--exact-match", "--eval-every", "--eval-examples", "--checkpoint-every",
         "--keep-checkpoints", "--log-every", "--sample-prompt", "--sample-tokens", "--sample-every", "--report-to", "--save-dtype",
-        "--max-shard-size",
+        "--max-shard-size", "--device", // the same steps elsewhere, up to floating-point rounding
     ];
 
     readonly Option<bool> allowChanges = new(AllowChangesName)

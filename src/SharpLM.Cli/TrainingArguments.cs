@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpLM.Training;
 using Spectre.Console;
+using static TorchSharp.torch;
 
 namespace SharpLM.Cli;
 
@@ -33,6 +34,7 @@ sealed class TrainingArguments
     readonly Option<long> warmup, maxSteps, evalEvery, checkpointEvery, seed;
     readonly Option<int> epochs, batchSize, microBatchSize, evalExamples, keep, logEvery;
     readonly Option<Precision> precision;
+    readonly Option<string> device = DeviceOption.Create();
     readonly TrainingOptions defaults;
 
     /// <param name="d">the command's defaults</param>
@@ -113,11 +115,15 @@ sealed class TrainingArguments
     {
         foreach (var o in new Option[] { lr, minLrRatio, warmup, weightDecay, noDecayNormsAndEmbeddings, shardOptimizer, overlapCommunication,
                      gradientCheckpointing, earlyStoppingPatience, beta1, beta2, eps, clip, epochs, maxSteps,
-                     batchSize, microBatchSize, gradientAccumulation, precision, evalEvery, evalExamples, checkpointEvery, keep, seed, logEvery })
+                     batchSize, microBatchSize, gradientAccumulation, precision, device, evalEvery, evalExamples, checkpointEvery, keep, seed,
+                     logEvery })
             command.Options.Add(o);
     }
 
     public int LogEvery(ParseResult p) => p.GetValue(logEvery);
+
+    /// <summary>The --device, checked to be there: read it before any work.</summary>
+    public Device Device(ParseResult p) => DeviceOption.Read(p, device);
 
     /// <summary>True when the user gave --lr (rather than taking the default).</summary>
     public bool LearningRateGiven(ParseResult p) => p.GetResult(lr) is { Implicit: false };
@@ -162,7 +168,8 @@ sealed class TrainingArguments
 
     /// <summary>Prints the settings a run actually uses, so a log says how a model was made.</summary>
     /// <param name="rows">what one element of a batch is: "examples", or "packed rows" when examples are packed</param>
-    public static void Print(TrainingOptions o, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra, string rows = "examples")
+    public static void Print(TrainingOptions o, Device device, long totalSteps, int stepsPerEpoch, IEnumerable<(string, string)> extra,
+        string rows = "examples")
     {
         var table = new Table().Border(TableBorder.Simple).AddColumns("setting", "value");
         foreach (var (k, v) in extra) table.AddRow(k, Markup.Escape(v));
@@ -182,9 +189,11 @@ sealed class TrainingArguments
                                  $"cosine to {o.MinLrRatio} x lr");
         if (o.GradientCheckpointing) table.AddRow("memory", "gradient checkpointing: each layer recomputed in the backward pass");
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
-        table.AddRow("precision", o.Precision == Precision.Auto
-            ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
-            : o.Precision.ToString());
+        table.AddRow("device", Runtime.ComputeDevice.Name(device));
+        bool onCpu = device.type == TorchSharp.DeviceType.CPU;
+        table.AddRow("precision", o.Precision != Precision.Auto ? o.Precision.ToString()
+            : onCpu ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
+            : $"{PrecisionProbe.Resolve(o.Precision, device)} (auto: only the CPU is measured, fp32 elsewhere)");
         table.AddRow("seed", o.Seed.ToString());
         AnsiConsole.Write(table);
     }

@@ -41,17 +41,19 @@ static class EvalCommand
         };
         var batch = new Option<int>("--batch-size") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 8 };
         var dtype = ModelArguments.DTypeOption();
+        var device = DeviceOption.Create();
         var corpus = new CorpusInput();
         var input = new InstructionInput();
         var cmd = new Command("eval", "Compare models: perplexity on text, answer loss and exact match on instruction data (greedy; "
                                       + "answers compared after lower-casing, collapsing whitespace and dropping a final period).")
         {
-            models, data, instructions, exactMatch, seqLen, rows, batch, dtype,
+            models, data, instructions, exactMatch, seqLen, rows, batch, dtype, device,
         };
         corpus.AddTo(cmd);
         cmd.Options.Add(input.Template);
         cmd.SetAction(parse =>
         {
+            var on = ModelArguments.CheckQ8OnCpu(parse.GetValue(dtype)!, DeviceOption.Read(parse, device));
             var textPaths = HubInputs.Data(parse.GetValue(data));
             var instructionPaths = HubInputs.Data(parse.GetValue(instructions));
             if (textPaths.Length == 0 && instructionPaths.Length == 0)
@@ -69,7 +71,7 @@ static class EvalCommand
             foreach (var folder in parse.GetValue(models)!)
             {
                 var (modelFolder, adapterFolder) = HubInputs.ModelAndAdapter(folder, null);
-                using var loaded = PretrainedModel.Load(modelFolder, weights, adapterFolder);
+                using var loaded = PretrainedModel.Load(modelFolder, weights, adapterFolder, device: on);
                 if (q8) loaded.QuantizeForInference(); // losses and answers of the 8-bit projections, as generate --dtype q8 runs them
                 var row = new List<string> { Markup.Escape(folder), $"{loaded.Model.ParameterCount():N0}" };
                 if (textPaths.Length > 0)
@@ -98,7 +100,8 @@ static class EvalCommand
                 }
                 table.AddRow(row.ToArray());
             }
-            table.Caption($"{(q8 ? "q8" : ModelArguments.Label(weights))} weights; exact match is greedy, as `generate --greedy` and `chat` answer");
+            table.Caption($"{(q8 ? "q8" : ModelArguments.Label(weights))} weights on {Runtime.ComputeDevice.Name(on)}; " +
+                          "exact match is greedy, as `generate --greedy` and `chat` answer");
             Terminal.Results.Write(table);
             return 0;
         });

@@ -98,6 +98,7 @@ static class FinetuneCommand
         cmd.SetAction(parse =>
         {
             parse = resumeSettings.Complete(parse);
+            var device = training.Device(parse);
             var kind = methodArgs.Kind(parse);
             methodArgs.BaseType(parse); // refused with full or freeze before anything loads
             var saveOptions = save.Read(parse);
@@ -126,7 +127,7 @@ static class FinetuneCommand
             settings.Fingerprints["data"] = Fingerprint.Files(dataPaths);
             resumeSettings.Check(parse, settings);
 
-            using var loaded = PretrainedModel.Load(baseFolder);
+            using var loaded = PretrainedModel.Load(baseFolder, device: device);
             if (loaded.Adapter is not null)
                 throw new SharpLMException($"{baseName} is a LoRA adapter: merge it first (`sharplm merge`) or fine-tune its base");
             var template = input.ChatTemplate(parse, baseFolder, loaded.Tokenizer);
@@ -219,7 +220,7 @@ static class FinetuneCommand
                 ("rows", $"max {datasetOptions.MaxLength} tokens, {(datasetOptions.Packing ? "packed" : "padded per batch")}, " +
                          $"over-long: {datasetOptions.Overflow}"),
             ];
-            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+            TrainingArguments.Print(options, device, trainer.State.TotalSteps, trainer.StepsPerEpoch,
                 [("base model", $"{baseName} ({total:N0} parameters)"), .. described, ("output", outputFolder)],
                 dpo ? "pairs" : datasetOptions.Packing ? "packed rows" : "examples");
 

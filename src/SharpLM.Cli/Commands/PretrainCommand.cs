@@ -8,6 +8,7 @@ using SharpLM.Model;
 using SharpLM.Tokenization;
 using SharpLM.Training;
 using Spectre.Console;
+using TorchSharp;
 
 namespace SharpLM.Cli.Commands;
 
@@ -77,6 +78,7 @@ static class PretrainCommand
         cmd.SetAction(parse =>
         {
             parse = resumeSettings.Complete(parse);
+            var device = training.Device(parse);
             var options = training.Read(parse);
             var saveOptions = save.Read(parse);
             var outputFolder = parse.GetValue(output)!;
@@ -114,7 +116,8 @@ static class PretrainCommand
             var validData = validDocuments is null ? null : PretrainingDataset.Build(validDocuments, seq, mode, bos, eos, pad);
 
             using var model = new LlamaForCausalLM(config);
-            model.InitializeWeights(options.Seed);
+            model.InitializeWeights(options.Seed); // on the CPU, so a seed gives the same start on every device
+            model.to(device);
             using var trainer = new Trainer(model, trainData, validData, options, Distributed.Group);
             var checkpoints = new CheckpointManager(outputFolder, options.KeepCheckpoints,
                 ModelFolder.CheckpointContent(tokenizer, options: SaveArguments.ForCheckpoints(saveOptions)));
@@ -129,7 +132,7 @@ static class PretrainCommand
                 settings.Save(outputFolder);
             }
 
-            TrainingArguments.Print(options, trainer.State.TotalSteps, trainer.StepsPerEpoch,
+            TrainingArguments.Print(options, device, trainer.State.TotalSteps, trainer.StepsPerEpoch,
             [
                 ("model", $"{config.NumHiddenLayers} layers x {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads, " +
                           $"vocab {config.VocabSize}: {model.ParameterCount():N0} parameters"),

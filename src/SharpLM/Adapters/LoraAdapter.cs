@@ -34,6 +34,9 @@ public sealed class LoraAdapter : IProjectionAdapter
             A.to(dtype);
             B.to(dtype);
         }
+        // Drawn on the CPU (the same start on every device), then put beside the weight they adapt.
+        A.to(target.weight.device);
+        B.to(target.weight.device);
         A.ComputeType = B.ComputeType = target.ComputeType;
         if (options.UseDora) Magnitude = new DoraMagnitude(DirectionNorms(), dtype);
     }

@@ -38,6 +38,20 @@ public sealed class TrainingBatch : IDisposable
 
     public ForwardOptions ForwardOptions => new() { AttentionMask = AttentionMask, PositionIds = PositionIds, SegmentIds = SegmentIds };
 
+    /// <summary>The batch on <paramref name="device"/> (the model's): this one when it is there already, else a copy,
+    /// and this one is disposed. Collation builds batches on the CPU; the trainer and evaluators move them.</summary>
+    public TrainingBatch To(Device device)
+    {
+        if (Runtime.ComputeDevice.Same(InputIds.device, device)) return this;
+        var moved = new TrainingBatch
+        {
+            InputIds = InputIds.to(device), Labels = Labels.to(device), AttentionMask = AttentionMask?.to(device),
+            PositionIds = PositionIds?.to(device), SegmentIds = SegmentIds?.to(device), ReferenceLogps = ReferenceLogps?.to(device),
+        };
+        Dispose();
+        return moved;
+    }
+
     public void Dispose()
     {
         InputIds.Dispose();

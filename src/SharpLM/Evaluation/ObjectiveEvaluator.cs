@@ -33,7 +33,7 @@ public static class ObjectiveEvaluator
             {
                 using var scope = NewDisposeScope();
                 int n = Math.Min(batchSize, end - start);
-                using var batch = data.Collate(Enumerable.Range(start, n).ToArray());
+                using var batch = data.Collate(Enumerable.Range(start, n).ToArray()).To(model.Device);
                 var loss = objective.Loss(model, batch, metricSums);
                 sums[0] += loss(model.forward(batch.InputIds, batch.ForwardOptions)).item<float>();
                 sums[1] += objective.Units(batch);

@@ -39,8 +39,8 @@ public sealed class ContinuousBatcher : IDisposable
         if (SlotCapacity < 1)
             throw new SharpLMException($"KvCacheBytes {this.options.KvCacheBytes} cannot hold one position for each of MaxBatch " +
                                        $"{this.options.MaxBatch} sequences ({perPosition} bytes each)");
-        slots = new SlotKvCache(model.Config, this.options.MaxBatch, SlotCapacity, dtype);
-        prefillCache = new KvCache(model.Config, 1, SlotCapacity, dtype);
+        slots = new SlotKvCache(model.Config, this.options.MaxBatch, SlotCapacity, dtype, model.Device);
+        prefillCache = new KvCache(model.Config, 1, SlotCapacity, dtype, model.Device);
         KvCacheBytes = perPosition * SlotCapacity * (this.options.MaxBatch + 1);
         worker = new Thread(Run) { IsBackground = true, Name = "SharpLM continuous batching" };
         worker.Start();
@@ -138,12 +138,13 @@ public sealed class ContinuousBatcher : IDisposable
             int count = Math.Min(options.PrefillChunk, prompt.Length - sequence.Prefilled);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var ids = tensor(prompt.AsSpan(sequence.Prefilled, count).ToArray().Select(i => (long)i).ToArray(), dtype: int64).view(1, -1);
+            var chunk = prompt.AsSpan(sequence.Prefilled, count).ToArray().Select(i => (long)i).ToArray();
+            var ids = tensor(chunk, dtype: int64, device: model.Device).view(1, -1);
             var hidden = model.model.forward(ids, new ForwardOptions { Cache = prefillCache });
             sequence.Prefilled += count;
             if (sequence.Prefilled < prompt.Length) return;
             prefilling = null;
-            var logits = model.Head(hidden[.., -1]).to(float32).contiguous().data<float>().ToArray();
+            var logits = model.Head(hidden[.., -1]).to(float32, CPU).contiguous().data<float>().ToArray();
             if (!sequence.Accept(logits, SlotCapacity)) return;
             lock (gate)
             {
@@ -203,10 +204,10 @@ public sealed class ContinuousBatcher : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var ids = tensor(decoding.Select(s => (long)s.Pending).ToArray(), dtype: int64).view(rows, 1);
+        var ids = tensor(decoding.Select(s => (long)s.Pending).ToArray(), dtype: int64, device: model.Device).view(rows, 1);
         var (positions, mask) = slots.DecodeInputs();
         var hidden = model.model.forward(ids, new ForwardOptions { PositionIds = positions, Mask = mask, Cache = slots });
-        return model.Head(hidden[.., -1]).to(float32).contiguous().data<float>().ToArray();
+        return model.Head(hidden[.., -1]).to(float32, CPU).contiguous().data<float>().ToArray(); // sampled on the CPU
     });
 
     /// <summary>Stops the worker; generations still waiting or running fail with <see cref="ObjectDisposedException"/>.</summary>

@@ -40,7 +40,7 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
         var sampler = new TokenSampler(options);
         var context = new List<int>(prompt);
         long capacity = Math.Min(maxPositions, prompt.Count + (long)options.MaxNewTokens);
-        using var cache = useKvCache ? new KvCache(model.Config, 1, capacity, model.model.norm.weight.dtype) : null;
+        using var cache = useKvCache ? new KvCache(model.Config, 1, capacity, model.model.norm.weight.dtype, model.Device) : null;
         LastStopReason = null;
 
         var logits = new float[model.Config.VocabSize];
@@ -99,9 +99,9 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
         using var scope = NewDisposeScope();
         using var noGrad = no_grad(); // only here: the caller runs between yields
         var ids = cache is null ? context : context.GetRange(context.Count - newTokens, newTokens);
-        var input = tensor(ids.Select(i => (long)i).ToArray(), dtype: int64).view(1, -1);
+        var input = tensor(ids.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).view(1, -1);
         var hidden = model.model.forward(input, new ForwardOptions { Cache = cache });
-        var last = model.Head(hidden[0, -1]).to(float32).contiguous();
+        var last = model.Head(hidden[0, -1]).to(float32, CPU).contiguous(); // sampled on the CPU
         last.data<float>().CopyTo(logits);
     }
 }

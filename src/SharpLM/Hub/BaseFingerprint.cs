@@ -45,7 +45,7 @@ public static class BaseFingerprint
         {
             using var scope = NewDisposeScope();
             sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
-            sha.AppendData(firstValues(name).to(bfloat16).contiguous().bytes);
+            sha.AppendData(firstValues(name).to(bfloat16, CPU).contiguous().bytes); // a GPU model's values are read on the CPU
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }

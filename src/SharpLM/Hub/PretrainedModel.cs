@@ -3,6 +3,7 @@ using SharpLM.Generation;
 using SharpLM.IO;
 using SharpLM.Model;
 using SharpLM.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpLM.Hub;
@@ -30,8 +31,12 @@ public sealed class PretrainedModel : IDisposable
     /// <param name="folder">a model folder, or a LoRA adapter folder (its adapter_config.json names the base)</param>
     /// <param name="adapter">a LoRA adapter folder to put on top of the model in <paramref name="folder"/></param>
     /// <param name="ignoreBaseMismatch">load an adapter even when its base fingerprint differs</param>
-    public static PretrainedModel Load(string folder, ScalarType dtype = ScalarType.Float32, string? adapter = null, bool ignoreBaseMismatch = false)
+    /// <param name="device">where the model runs (<see cref="Runtime.ComputeDevice.Open"/>); null = the CPU. The weights are read on
+    /// the CPU and then moved there.</param>
+    public static PretrainedModel Load(string folder, ScalarType dtype = ScalarType.Float32, string? adapter = null, bool ignoreBaseMismatch = false,
+        Device? device = null)
     {
+        if (device is not null) Runtime.ComputeDevice.RequireAvailable(device); // before anything is read
         if (adapter is null && AdapterFolder.IsAdapterFolder(folder) && !File.Exists(Path.Combine(folder, ModelFolder.ConfigFile)))
         {
             adapter = folder;
@@ -48,6 +53,7 @@ public sealed class PretrainedModel : IDisposable
         {
             if (adapter is not null) AdapterFolder.Load(adapter, model, ignoreBaseMismatch); // may add token rows first
             CheckVocabulary(tokenizer, model.Config, adapter ?? folder);
+            if (device is not null) model.to(device);
             model.eval();
         }
         catch

@@ -31,7 +31,7 @@ public sealed record AddedTokenRows(int FirstId, int Count, int BaseVocabSize)
     {
         // set_ swaps the parameter's storage in place, so modules and optimisers holding it see the new rows.
         using var grown = cat([weight.narrow(0, 0, Math.Min(weight.shape[0], VocabSize)),
-                               zeros(Math.Max(0, VocabSize - weight.shape[0]), weight.shape[1], weight.dtype)]);
+                               zeros(Math.Max(0, VocabSize - weight.shape[0]), weight.shape[1], weight.dtype, device: weight.device)]);
         grown.narrow(0, FirstId, Count).copy_(weight.narrow(0, 0, FirstId).mean([0], keepdim: true).expand(Count, -1));
         weight.set_(grown);
     }

@@ -14,7 +14,8 @@ public static class AttentionMasks
     /// whole sequence from position 0, and one query attends to every cached key.</summary>
     /// <param name="keyPadding">[batch, past + queries], 1 = real token, 0 = padding; null = none</param>
     /// <param name="segmentIds">[batch, queries] example id of each position of packed rows; null = not packed</param>
-    public static Tensor? For(long batch, long queries, long past, Tensor? keyPadding = null, Tensor? segmentIds = null)
+    /// <param name="device">where the mask is made: the inputs' device (null = the CPU)</param>
+    public static Tensor? For(long batch, long queries, long past, Tensor? keyPadding = null, Tensor? segmentIds = null, Device? device = null)
     {
         if (segmentIds is not null)
         {
@@ -23,19 +24,21 @@ public static class AttentionMasks
         }
         if (keyPadding is not null) return Causal(queries, past, keyPadding);
         // Chunked prefill: SDPA's own causal flag is top-left aligned, and these queries come after the cached keys.
-        if (past > 0 && queries > 1) return Causal(queries, past, batch: batch);
+        if (past > 0 && queries > 1) return Causal(queries, past, batch: batch, device: device);
         return null;
     }
 
     /// <summary>Causal mask for <paramref name="queries"/> new positions after <paramref name="past"/> cached ones,
     /// bottom-right aligned (query i sees keys 0..past+i), optionally hiding padded keys.</summary>
     /// <param name="keyPadding">[batch, past + queries], 1/true = real token, 0/false = padding; null = none</param>
-    public static Tensor Causal(long queries, long past, Tensor? keyPadding = null, long batch = 1)
+    /// <param name="device">where the mask is made when there is no <paramref name="keyPadding"/> (else on its device)</param>
+    public static Tensor Causal(long queries, long past, Tensor? keyPadding = null, long batch = 1, Device? device = null)
     {
         using var scope = NewDisposeScope();
         long keys = past + queries;
-        var queryPos = arange(past, keys, dtype: int64).view(-1, 1);
-        var keyPos = arange(keys, dtype: int64).view(1, -1);
+        device = keyPadding?.device ?? device;
+        var queryPos = arange(past, keys, dtype: int64, device: device).view(-1, 1);
+        var keyPos = arange(keys, dtype: int64, device: device).view(1, -1);
         var mask = keyPos.le(queryPos).view(1, 1, queries, keys);
         if (keyPadding is not null)
         {
@@ -56,7 +59,7 @@ public static class AttentionMasks
     {
         using var scope = NewDisposeScope();
         long t = segmentIds.shape[1];
-        var pos = arange(t, dtype: int64);
+        var pos = arange(t, dtype: int64, device: segmentIds.device);
         var causal = pos.view(1, -1).le(pos.view(-1, 1)).view(1, 1, t, t);
         var sameSegment = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1)).unsqueeze(1);
         return causal.logical_and(sameSegment).MoveToOuterDisposeScope();

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpLM.Model;
@@ -16,10 +17,11 @@ public static class Bf16Product
     /// <summary>Most input rows it takes at once (one decoding step of a full batch).</summary>
     public const int MaxRows = Q8Matrix.MaxRows;
 
-    /// <summary>Whether this CPU and these shapes can use it: AVX2 with FMA, bf16 [out, in] weights with in a multiple
-    /// of 8, and at most <see cref="MaxRows"/> rows.</summary>
+    /// <summary>Whether this CPU and these shapes can use it: AVX2 with FMA, bf16 [out, in] weights in CPU memory with in a
+    /// multiple of 8, and at most <see cref="MaxRows"/> rows. Weights on a GPU go through libtorch.</summary>
     public static bool Applies(Tensor weight, long rows) =>
-        Avx2.IsSupported && Fma.IsSupported && weight.dtype == ScalarType.BFloat16 && weight.dim() == 2 && weight.shape[1] % 8 == 0
+        Avx2.IsSupported && Fma.IsSupported && weight.device_type == DeviceType.CPU
+        && weight.dtype == ScalarType.BFloat16 && weight.dim() == 2 && weight.shape[1] % 8 == 0
         && weight.is_contiguous() && rows is >= 1 and <= MaxRows;
 
     /// <summary>x [rows, in] fp32 times the bf16 weight [out, in], into y [rows, out] fp32.</summary>

@@ -10,7 +10,8 @@ public sealed class KvCache : IKvCache, IDisposable
 {
     readonly Tensor[] keys, values; // [batch, kvHeads, capacity, headDim] per layer
 
-    public KvCache(LlamaConfig config, long batch, long capacity, ScalarType dtype = ScalarType.Float32)
+    /// <param name="device">where the buffers are: the model's device (<see cref="LlamaForCausalLM.Device"/>; null = the CPU)</param>
+    public KvCache(LlamaConfig config, long batch, long capacity, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (capacity > config.MaxPositionEmbeddings)
             throw new SharpLMException($"KV cache of {capacity} positions exceeds max_position_embeddings ({config.MaxPositionEmbeddings})");
@@ -19,8 +20,8 @@ public sealed class KvCache : IKvCache, IDisposable
         values = new Tensor[config.NumHiddenLayers];
         for (int i = 0; i < keys.Length; i++)
         {
-            keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype).DetachFromDisposeScope();
-            values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype).DetachFromDisposeScope();
+            keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device: device).DetachFromDisposeScope();
+            values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device: device).DetachFromDisposeScope();
         }
     }
 

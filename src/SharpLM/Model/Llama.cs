@@ -211,7 +211,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
         var (cos, sin) = options?.PositionIds is { } positions
             ? rotary_emb.ForPositions(positions)
             : rotary_emb.ForRange(past, t);
-        var mask = options?.Mask ?? AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds);
+        var mask = options?.Mask ?? AttentionMasks.For(b, t, past, options?.AttentionMask, options?.SegmentIds, inputIds.device);
         var x = embed_tokens.forward(inputIds);
         if (training && NeftuneAlpha > 0) x = EmbeddingNoise.Add(x, NeftuneAlpha);
         return (x, cos, sin, mask);
@@ -245,6 +245,10 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
     public readonly Projection? lm_head; // null when tied to the embedding
 
     public LlamaConfig Config { get; }
+
+    /// <summary>Where the weights are (moved there with <c>model.to(device)</c>): every tensor made for a forward pass
+    /// is made there.</summary>
+    public Device Device => model.embed_tokens.weight!.device;
 
     public LlamaForCausalLM(LlamaConfig config) : base("LlamaForCausalLM")
     {
@@ -298,7 +302,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
     public long ParameterCount() => parameters().Sum(p => p.numel()) + Projections().Sum(p => p.Module.Q8 is { } q ? (long)q.Rows * q.Columns : 0);
 
     /// <summary>Keeps every projection whose rows split into 32-value blocks in 8 bits (<see cref="Q8Matrix"/>) for
-    /// faster decoding with a quarter of the weight memory; the embedding and norms stay as they are. Inference only.
+    /// faster decoding with a quarter of the weight memory; the embedding and norms stay as they are. Inference only, on the CPU.
     /// Returns how many projections were quantised.</summary>
     public int QuantizeForInference()
     {

@@ -59,7 +59,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         if (Q8 is not null) return;
         Q8 = Q8Matrix.Quantize(weight);
         using var noGrad = no_grad();
-        weight.set_(empty(0, dtype: weight.dtype));
+        weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
     /// <summary>A few rows (decoding) go through the 8-bit kernel; a prompt's many rows through libtorch's matmul over
@@ -80,13 +80,14 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     delegate void RowsProduct(ReadOnlySpan<float> x, int rows, Span<float> y, int threads);
 
-    /// <summary>x W^T + b through a hand-written kernel for a few rows: fp32 in and out, then the input's type.</summary>
+    /// <summary>x W^T + b through a hand-written kernel for a few rows: fp32 in and out, then the input's type. The kernels
+    /// read and write CPU memory: only CPU models come here (QuantizeForInference and the kernels' Applies see to it).</summary>
     Tensor RowsLinear(Tensor x, Tensor? b, RowsProduct product)
     {
         using var scope = NewDisposeScope();
         long rows = x.numel() / InFeatures;
         var input = x.to(ScalarType.Float32).contiguous();
-        var y = empty([rows, OutFeatures], ScalarType.Float32);
+        var y = empty([rows, OutFeatures], ScalarType.Float32, device: CPU);
         product(MemoryMarshal.Cast<byte, float>(input.bytes), (int)rows, MemoryMarshal.Cast<byte, float>(y.bytes), OutputRowSplit.Threads);
         y = y.view([.. x.shape[..^1], OutFeatures]);
         if (b is not null) y = y + b.to(ScalarType.Float32);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpLM.Model;
@@ -36,9 +37,13 @@ public sealed class Q8Matrix : IDisposable
     /// <summary>Whether a weight of this shape can be stored (its rows split into whole blocks).</summary>
     public static bool Fits(Tensor weight) => weight.dim() == 2 && weight.shape[1] % BlockSize == 0;
 
-    /// <summary>Quantises a weight [out, in] (any float type): scale = max|w| / 127 per block, values rounded.</summary>
+    /// <summary>Quantises a weight [out, in] (any float type): scale = max|w| / 127 per block, values rounded. CPU only:
+    /// the kernel reads the values from CPU memory.</summary>
     public static Q8Matrix Quantize(Tensor weight)
     {
+        if (weight.device_type != DeviceType.CPU)
+            throw new SharpLMException($"8-bit weights (QuantizeForInference) run on the CPU only, and this model is on " +
+                                       $"{Runtime.ComputeDevice.Name(weight.device)}: keep it in fp32 or bf16 there");
         if (!Fits(weight))
             throw new SharpLMException($"an 8-bit weight needs [out, in] with in a multiple of {BlockSize}, got [{string.Join(", ", weight.shape)}]");
         using var scope = NewDisposeScope();

@@ -10,7 +10,7 @@ namespace SharpLM.Model;
 /// </summary>
 public sealed class RotaryEmbedding : nn.Module
 {
-    readonly Tensor cosTable, sinTable; // [maxPositions, headDim]
+    Tensor cosTable, sinTable; // [maxPositions, headDim], fp32 whatever the weights' type
 
     public RotaryEmbedding(int headDim, int maxPositions, double theta) : this(headDim, maxPositions, new RopeFrequencies { Theta = theta })
     {
@@ -31,6 +31,21 @@ public sealed class RotaryEmbedding : nn.Module
     }
 
     public long MaxPositions => cosTable.shape[0];
+
+    /// <summary>Moves the tables with the module (<c>model.to(device)</c>): TorchSharp 0.107's Module.to passes over
+    /// non-persistent buffers (its named_buffers skips them), so they would stay on the CPU beside a GPU model. They keep
+    /// their fp32 under a dtype move, as transformers keeps inv_freq; <see cref="Apply"/> casts them to the input's type.</summary>
+    protected override void _toEpilog(ScalarType? dtype, Device? device, bool non_blocking)
+    {
+        base._toEpilog(dtype, device, non_blocking);
+        if (device is null || Runtime.ComputeDevice.Same(cosTable.device, device)) return;
+        var (cos, sin) = (cosTable.to(device).DetachFromDisposeScope(), sinTable.to(device).DetachFromDisposeScope());
+        cosTable.Dispose();
+        sinTable.Dispose();
+        (cosTable, sinTable) = (cos, sin);
+        ConditionallyRegisterBuffer(nameof(cosTable), cosTable, persistent: false);
+        ConditionallyRegisterBuffer(nameof(sinTable), sinTable, persistent: false);
+    }
 
     /// <summary>cos and sin for the given positions [batch, seq], shaped [batch, 1, seq, headDim] to broadcast over heads.</summary>
     public (Tensor Cos, Tensor Sin) ForPositions(Tensor positionIds) =>

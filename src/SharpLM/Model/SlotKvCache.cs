@@ -15,7 +15,8 @@ public sealed class SlotKvCache : IKvCache, IDisposable
     readonly long[] lengths;
     Tensor? writeIndex; // [rows, kvHeads, 1, headDim]: where each row's key/value goes in this step
 
-    public SlotKvCache(LlamaConfig config, int slots, long capacity, ScalarType dtype = ScalarType.Float32)
+    /// <param name="device">where the buffers are: the model's device (<see cref="LlamaForCausalLM.Device"/>; null = the CPU)</param>
+    public SlotKvCache(LlamaConfig config, int slots, long capacity, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (slots < 1) throw new SharpLMException($"a KV cache needs at least one slot, got {slots}");
         if (capacity > config.MaxPositionEmbeddings)
@@ -27,8 +28,8 @@ public sealed class SlotKvCache : IKvCache, IDisposable
         values = new Tensor[config.NumHiddenLayers];
         for (int i = 0; i < keys.Length; i++)
         {
-            keys[i] = zeros([slots, config.NumKeyValueHeads, capacity, config.HeadDim], dtype).DetachFromDisposeScope();
-            values[i] = zeros([slots, config.NumKeyValueHeads, capacity, config.HeadDim], dtype).DetachFromDisposeScope();
+            keys[i] = zeros([slots, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device: device).DetachFromDisposeScope();
+            values[i] = zeros([slots, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device: device).DetachFromDisposeScope();
         }
     }
 
@@ -109,13 +110,14 @@ public sealed class SlotKvCache : IKvCache, IDisposable
         var rowLengths = lengths.AsSpan(0, Rows).ToArray();
         long longest = rowLengths.Max();
         if (longest >= Capacity) throw new SharpLMException($"a KV cache row is full ({Capacity} positions)");
-        var positions = tensor(rowLengths, dtype: int64).view(Rows, 1);
+        var device = keys[0].device;
+        var positions = tensor(rowLengths, dtype: int64, device: device).view(Rows, 1);
         writeIndex?.Dispose();
         writeIndex = null;
         if (rowLengths.All(l => l == longest)) return (positions, null);
         long kvHeads = keys[0].shape[1], headDim = keys[0].shape[3];
         writeIndex = positions.view(Rows, 1, 1, 1).expand(Rows, kvHeads, 1, headDim).contiguous().DetachFromDisposeScope();
-        var mask = arange(longest + 1, dtype: int64).view(1, -1).le(positions).view(Rows, 1, 1, longest + 1);
+        var mask = arange(longest + 1, dtype: int64, device: device).view(1, -1).le(positions).view(Rows, 1, 1, longest + 1);
         return (positions, mask);
     }
 

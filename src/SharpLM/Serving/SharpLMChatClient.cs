@@ -50,8 +50,9 @@ public sealed class SharpLMChatClient : IChatClient
     /// <summary>Loads a model folder (or a LoRA adapter folder, or <paramref name="adapter"/> on top of it) into a client
     /// that owns it. It changes nothing process-wide: a host that wants libtorch's threads and glibc's malloc tuned calls
     /// <see cref="Runtime.NativeEnvironment.Configure"/> first.</summary>
-    public static SharpLMChatClient Load(string folder, string? adapter = null, ScalarType dtype = ScalarType.Float32) =>
-        new(PretrainedModel.Load(folder, dtype, adapter), ownsModel: true);
+    /// <param name="device">where the model runs (<see cref="Runtime.ComputeDevice.Open"/>); null = the CPU</param>
+    public static SharpLMChatClient Load(string folder, string? adapter = null, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
+        new(PretrainedModel.Load(folder, dtype, adapter, device: device), ownsModel: true);
 
     public ChatTemplate Template { get; }
 

@@ -111,7 +111,7 @@ public sealed class AdamW : IDisposable
         using var noGrad = no_grad();
         foreach (var (name, p, _) in entries)
             if (tensors.TryGetValue($"exp_avg.{name}", out var m) && tensors.TryGetValue($"exp_avg_sq.{name}", out var v))
-                state[name] = (m.to(p.dtype).clone().DetachFromDisposeScope(), v.to(p.dtype).clone().DetachFromDisposeScope());
+                state[name] = (m.to(p.dtype, p.device).clone().DetachFromDisposeScope(), v.to(p.dtype, p.device).clone().DetachFromDisposeScope());
         Step = step;
     }
 

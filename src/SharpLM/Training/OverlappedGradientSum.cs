@@ -22,7 +22,8 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
     /// <summary>Adds the batch's gradients (summed loss divided by <paramref name="divisor"/>) to the parameters and
     /// sums every trainable gradient across the ranks; returns the summed loss, the bytes each rank sent and the time spent
     /// waiting for the sums after the backward pass.</summary>
-    public (float Loss, long Bytes, TimeSpan Waited) Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor, Func<Tensor, Tensor> lossOfLogits)
+    public (float Loss, long Bytes, TimeSpan Waited) Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor,
+        Func<Tensor, Tensor> lossOfLogits)
     {
         using var scope = NewDisposeScope();
         var (embeddings, cos, sin, mask) = model.model.LayerInputs(batch.InputIds, batch.ForwardOptions);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpLM.Training;
@@ -6,14 +7,18 @@ namespace SharpLM.Training;
 /// <summary>
 /// Decides what <see cref="Precision.Auto"/> means on this machine: bf16 when libtorch's bf16 matmul is clearly faster
 /// than fp32 here (CPUs with AVX-512 bf16 or AMX run it natively and much faster; others emulate it and are far slower).
+/// Only the CPU is measured: on another device Auto is fp32.
 /// </summary>
 public static class PrecisionProbe
 {
     static (Precision Choice, double Speedup)? cached;
 
-    public static Precision Resolve(Precision requested) => requested == Precision.Auto ? Measure().Choice : requested;
+    /// <param name="device">where the model is (null = the CPU)</param>
+    public static Precision Resolve(Precision requested, Device? device = null) =>
+        requested != Precision.Auto ? requested : device is null || device.type == DeviceType.CPU ? Measure().Choice : Precision.Fp32;
 
-    /// <summary>The choice and the measured bf16/fp32 matmul speed ratio (measured once per process, with a few small matmuls).</summary>
+    /// <summary>The choice and the measured bf16/fp32 matmul speed ratio on the CPU (measured once per process, with a few small
+    /// matmuls).</summary>
     public static (Precision Choice, double Speedup) Measure()
     {
         if (cached is { } c) return c;
@@ -26,7 +31,7 @@ public static class PrecisionProbe
     static double Seconds(ScalarType type)
     {
         using var scope = NewDisposeScope();
-        var a = randn(512, 512).to(type);
+        var a = randn(512, 512, device: CPU).to(type);
         a.matmul(a); // first call pays for kernel selection
         double best = double.MaxValue;
         for (int i = 0; i < 5; i++)

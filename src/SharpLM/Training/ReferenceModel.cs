@@ -44,6 +44,7 @@ public sealed class ReferenceModel : IDisposable
                 p.set_(source.requires_grad ? source.detach().clone() : source.detach());
                 p.requires_grad = false;
             }
+        copy.to(policy.Device); // the rotary tables; the weights are on it already
         copy.eval();
         return new ReferenceModel(policy, copy, adaptersOff: false);
     }
@@ -83,8 +84,8 @@ public sealed class ReferenceModel : IDisposable
         {
             using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, end - start);
-            using var batch = data.Collate(Enumerable.Range(start, n).ToArray());
-            var rows = Logps(batch).to(float64).data<double>().ToArray();
+            using var batch = data.Collate(Enumerable.Range(start, n).ToArray()).To(policy.Device);
+            var rows = Logps(batch).to(float64, CPU).data<double>().ToArray();
             for (int i = 0; i < n; i++) (logps[start + i], logps[data.Count + start + i]) = (rows[i], rows[n + i]);
             progress?.Invoke(start + n - first, end - first);
         }

@@ -33,7 +33,8 @@ public static class TensorAllReduce
                 elements += tensors[i].numel();
                 bucket.Add(tensors[i++]);
             }
-            var flat = cat(bucket.Select(t => t.reshape(-1).to(float32)).ToList()).contiguous();
+            // MPI reads and writes the bucket's bytes: it is built on the CPU, and copy_ brings the result back to each tensor's device.
+            var flat = cat(bucket.Select(t => t.reshape(-1).to(float32, CPU)).ToList()).contiguous();
             communicate(flat);
             long offset = 0;
             foreach (var t in bucket)

@@ -3,6 +3,7 @@ using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Model;
 using SharpLM.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SharpLM.Training;
@@ -35,7 +36,7 @@ public sealed class Trainer : IDisposable
         ITrainingObjective? objective = null)
     {
         options.Validate();
-        options = options with { Precision = PrecisionProbe.Resolve(options.Precision) };
+        options = options with { Precision = PrecisionProbe.Resolve(options.Precision, model.Device) };
         if (train.Count == 0) throw new SharpLMException("the training data is empty");
         this.model = model;
         this.train = train;
@@ -55,6 +56,10 @@ public sealed class Trainer : IDisposable
         CheckDivisible(train.Count);
         if (options.EarlyStoppingPatience > 0 && (valid is null || options.EvalEvery <= 0))
             throw new SharpLMException("EarlyStoppingPatience needs validation data and periodic evaluation (EvalEvery above 0)");
+        // Recomputing a layer replays its dropout from libtorch's CPU random state; a GPU's is out of TorchSharp's reach.
+        if (options.GradientCheckpointing && model.Device.type != DeviceType.CPU && Adapters.Lora.Adapters(model).Any(a => a.Adapter.DropoutRate > 0))
+            throw new SharpLMException("TrainingOptions.GradientCheckpointing with LoRA dropout (LoraOptions.Dropout) runs on the CPU only: " +
+                                       "off the CPU, set the dropout to 0 or train without gradient checkpointing");
         model.SetComputeType(options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
         model.model.NeftuneAlpha = options.NeftuneAlpha;
     }
@@ -244,7 +249,7 @@ public sealed class Trainer : IDisposable
             int from = indices.Count * Group.Rank / Group.Size, to = indices.Count * (Group.Rank + 1) / Group.Size;
             var local = indices.Skip(from).Take(to - from).ToArray();
             for (int i = 0; i < local.Length; i += micro)
-                batches.Add(train.Collate(local.Skip(i).Take(micro).ToArray()));
+                batches.Add(train.Collate(local.Skip(i).Take(micro).ToArray()).To(model.Device));
             Span<double> counts = [batches.Sum(objective.Units), batches.Sum(b => b.Tokens), batches.Sum(b => b.TargetTokens)];
             Group.AllReduceSum(counts); // every slice's loss is divided by the whole batch's units
             long units = (long)counts[0], tokens = (long)counts[1], targets = (long)counts[2];
@@ -303,7 +308,8 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Sums the gradients over the ranks (with sharded optimiser state, each rank gets its own parameters'
-    /// sums only; unless <paramref name="summed"/> already), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and returns their norm before clipping.</summary>
+    /// sums only; unless <paramref name="summed"/> already), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and
+    /// returns their norm before clipping.</summary>
     double SumAndClipGradients(bool summed)
     {
         double maxNorm = Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue;
