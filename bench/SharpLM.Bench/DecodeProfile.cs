@@ -9,10 +9,10 @@ namespace SharpLM.Bench;
 
 /// <summary>
 /// Where a decoding step's time goes: one step timed whole (as <see cref="TokenGenerator"/> runs it, KV cache filled to
-/// --context tokens, one intra-op thread), then each of its operations run alone on the model's own modules at the same
+/// --context tokens, libtorch on one intra-op thread), then each of its operations run alone on the model's own modules at the same
 /// shapes, times how often a step runs it. Projections show the GB/s at which they read their weights; the remainder
 /// (step minus the sum of the parts) is what the parts cost only together: module calls, dispose scopes, dispatch.
-/// Usage: bench profile [--preset small] [--dtype fp32|bf16|q8] [--context 128] [--steps 200].
+/// Usage: bench profile [--preset small | --model folder] [--dtype fp32|bf16|q8] [--context 128] [--steps 200].
 /// </summary>
 static class DecodeProfile
 {
@@ -22,58 +22,82 @@ static class DecodeProfile
         var preset = a.Get("preset", "small");
         var dtype = a.Get("dtype", "fp32");
         int context = a.Int("context", 128), steps = a.Int("steps", 200);
-        var config = ModelPresets.Get(preset);
-        using var model = new LlamaForCausalLM(config);
-        model.InitializeWeights(1);
+        using var model = a.Has("model") ? SharpLM.Hub.ModelFolder.Load(a.Get("model", "")) : new LlamaForCausalLM(ModelPresets.Get(preset));
+        if (!a.Has("model")) model.InitializeWeights(1);
+        var config = model.Config;
         if (dtype == "bf16") model.to(ScalarType.BFloat16);
         if (dtype == "q8") model.QuantizeForInference();
         model.eval();
         using var noGrad = no_grad();
         int threads = get_num_threads();
-        set_num_threads(1); // as TokenGenerator decodes (DecodeThreads = 1)
-        try
         {
             Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load averages {BenchSetup.LoadAverage()}");
-            Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), {dtype} weights, {context} cached tokens, one thread");
-            var rows = Profile(model, context, steps, out double stepMicros);
+            Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), {dtype} weights, {context} cached tokens; libtorch on " +
+                              $"one thread, SharpLM's product kernels on {threads}");
+            double stepMicros = 0;
+            Action? step = null;
+            // As TokenGenerator runs a decoding step (DecodeThreads = 1).
+            using var cache = new KvCache(config, 1, context + 8, model.model.norm.weight.dtype);
+            var rows = IntraOpThreads.Run(1, () => Profile(model, cache, context, steps, out stepMicros, out step));
             Console.WriteLine();
-            Console.WriteLine("| operation | per step | µs each | µs per step | share of the step | weights read |");
-            Console.WriteLine("|---|---|---|---|---|---|");
+            Console.WriteLine("| operation | per step | µs each | µs per step | share of the step | weights read | libtorch alone, µs each |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
             double parts = 0;
-            foreach (var (name, count, micros, bytes) in rows)
+            foreach (var (name, count, micros, bytes, libtorch) in rows)
             {
                 parts += count * micros;
                 var rate = bytes > 0 ? $"{bytes / 1e6:F1} MB at {bytes / (micros * 1e-6) / 1e9:F1} GB/s" : "-";
-                Console.WriteLine($"| {name} | {count} | {micros:F1} | {count * micros:F0} | {100 * count * micros / stepMicros:F1}% | {rate} |");
+                Console.WriteLine($"| {name} | {count} | {micros:F1} | {count * micros:F0} | {100 * count * micros / stepMicros:F1}% | {rate} | " +
+                                  $"{(libtorch > 0 ? $"{libtorch:F1}" : "-")} |");
             }
-            Console.WriteLine($"| overhead (step - parts) | | | {stepMicros - parts:F0} | {100 * (stepMicros - parts) / stepMicros:F1}% | |");
-            Console.WriteLine($"| **decoding step** | 1 | | **{stepMicros:F0}** | 100% | {1e6 / stepMicros:F0} tokens/s |");
-        }
-        finally
-        {
-            set_num_threads(threads);
+            Console.WriteLine($"| overhead (step - parts) | | | {stepMicros - parts:F0} | {100 * (stepMicros - parts) / stepMicros:F1}% | | |");
+            Console.WriteLine($"| **decoding step** | 1 | | **{stepMicros:F0}** | 100% | {1e6 / stepMicros:F0} tokens/s | |");
+            // TokenGenerator lowers libtorch's thread count around each step and restores it after: what that costs.
+            double switched = Time(steps, () => IntraOpThreads.Run(1, () =>
+            {
+                step!();
+                return 0;
+            }));
+            Console.WriteLine($"| decoding step with the thread count lowered and restored around it | 1 | | {switched:F0} | " +
+                              $"{100 * switched / stepMicros:F0}% | {1e6 / switched:F0} tokens/s | |");
+            if (dtype != "q8")
+            {
+                Projection.DecodeKernels = false;
+                double withLibtorch = Time(steps, () => IntraOpThreads.Run(1, () =>
+                {
+                    step!();
+                    return 0;
+                }));
+                Projection.DecodeKernels = true;
+                Console.WriteLine($"| the same with every product in libtorch (one thread) | 1 | | {withLibtorch:F0} | " +
+                                  $"{100 * withLibtorch / stepMicros:F0}% | {1e6 / withLibtorch:F0} tokens/s | |");
+            }
+            double generated = Generated(model, context);
+            Console.WriteLine($"| TokenGenerator: {context} new tokens after {context}, per token | 1 | | {generated:F0} | " +
+                              $"{100 * generated / stepMicros:F0}% | {1e6 / generated:F0} tokens/s | |");
         }
         return 0;
     }
 
-    static List<(string Name, int Count, double Micros, long Bytes)> Profile(LlamaForCausalLM model, int context, int steps, out double stepMicros)
+    static List<(string Name, int Count, double Micros, long Bytes, double Libtorch)> Profile(LlamaForCausalLM model, KvCache cache, int context, int steps,
+        out double stepMicros, out Action step)
     {
         var config = model.Config;
         var type = model.model.norm.weight.dtype;
-        using var cache = new KvCache(config, 1, context + steps + 8, type);
         model.model.forward(randint(4, config.VocabSize, new long[] { 1, context }), new ForwardOptions { Cache = cache });
         var logits = new float[config.VocabSize];
         long length = cache.Length;
 
         // The whole step, as TokenGenerator's Forward runs it (cache rewound each time so its length stays --context).
-        stepMicros = Time(steps, () =>
+        step = () =>
         {
             using var scope = NewDisposeScope();
             cache.Truncate(length);
             var hidden = model.model.forward(tensor(new long[] { 7 }).view(1, 1), new ForwardOptions { Cache = cache });
             model.Head(hidden[0, -1]).to(float32).contiguous().data<float>().CopyTo(logits);
             TokenSampler.ArgMax(logits);
-        });
+        };
+        stepMicros = Time(steps, step);
 
         var layer = model.model.layers[0];
         var attention = layer.self_attn;
@@ -85,10 +109,10 @@ static class DecodeProfile
         var (keys, values) = cache.Append(0, k, k);
         var grouped = q.reshape(1, config.NumKeyValueHeads, config.NumAttentionHeads / config.NumKeyValueHeads, config.HeadDim);
         var up = layer.mlp.up_proj.forward(x);
-        var rows = new List<(string, int, double, long)>
+        var rows = new List<(string, int, double, long, double)>
         {
-            ("embedding lookup", 1, Time(steps, () => model.model.embed_tokens.forward(tensor(new long[] { 7 }).view(1, 1)).Dispose()), 0),
-            ("RMSNorm", 2 * layers + 1, Time(steps, () => layer.input_layernorm.forward(x).Dispose()), 0),
+            ("embedding lookup", 1, Time(steps, () => model.model.embed_tokens.forward(tensor(new long[] { 7 }).view(1, 1)).Dispose()), 0, 0),
+            ("RMSNorm", 2 * layers + 1, Time(steps, () => layer.input_layernorm.forward(x).Dispose()), 0, 0),
         };
         foreach (var (name, projection) in new (string, Projection)[]
                  {
@@ -97,34 +121,55 @@ static class DecodeProfile
                  })
         {
             var input = randn(1, 1, projection.InFeatures).to(type);
+            // The same product through libtorch's linear, as decoding ran it before SharpLM's kernels (not for q8 weights).
+            double libtorch = projection.Q8 is null ? Time(steps, () => F.linear(input, projection.weight).Dispose()) : 0;
             rows.Add(($"{name} [{projection.OutFeatures} x {projection.InFeatures}]", layers,
-                Time(steps, () => projection.forward(input).Dispose()), WeightBytes(projection)));
+                Time(steps, () => projection.forward(input).Dispose()), WeightBytes(projection), libtorch));
         }
         if (model.lm_head is { } head)
-            rows.Add(($"lm_head [{head.OutFeatures} x {head.InFeatures}]", 1, Time(steps, () => head.forward(x).Dispose()), WeightBytes(head)));
-        rows.Add(("RoPE (q and k)", 2 * layers, Time(steps, () => RotaryEmbedding.Apply(q, cos, sin).Dispose()), 0));
+            rows.Add(($"lm_head [{head.OutFeatures} x {head.InFeatures}]", 1, Time(steps, () => head.forward(x).Dispose()), WeightBytes(head),
+                head.Q8 is null ? Time(steps, () => F.linear(x, head.weight).Dispose()) : 0));
+        rows.Add(("RoPE (q and k)", 2 * layers, Time(steps, () => RotaryEmbedding.Apply(q, cos, sin).Dispose()), 0, 0));
         rows.Add(("KV cache write", layers, Time(steps, () =>
         {
             using var scope = NewDisposeScope();
             cache.Truncate(length);
             cache.Append(0, k, k);
-        }), 0));
+        }), 0, 0));
         rows.Add(($"attention over {length + 1} keys", layers,
-            Time(steps, () => F.scaled_dot_product_attention(grouped, keys, values, null, 0.0, false).Dispose()), 0));
+            Time(steps, () => F.scaled_dot_product_attention(grouped, keys, values, null, 0.0, false).Dispose()), 0, 0));
         rows.Add(("SiLU(gate) * up", layers, Time(steps, () =>
         {
             using var scope = NewDisposeScope();
             _ = F.silu(up) * up;
-        }), 0));
-        rows.Add(("residual add", 2 * layers, Time(steps, () => (x + x).Dispose()), 0));
+        }), 0, 0));
+        rows.Add(("residual add", 2 * layers, Time(steps, () => (x + x).Dispose()), 0, 0));
         var lastLogits = randn(config.VocabSize).to(type);
         rows.Add(("logits to an fp32 array, argmax", 1, Time(steps, () =>
         {
             using var scope = NewDisposeScope();
             lastLogits.to(float32).contiguous().data<float>().CopyTo(logits);
             TokenSampler.ArgMax(logits);
-        }), 0));
+        }), 0, 0));
         return rows;
+    }
+
+    /// <summary>Microseconds per decoded token of a greedy generation through <see cref="TokenGenerator"/>, the best of three.</summary>
+    static double Generated(LlamaForCausalLM model, int tokens)
+    {
+        var generator = new TokenGenerator(model);
+        var prompt = Enumerable.Range(10, tokens).ToArray();
+        var options = SamplingOptions.Greedy with { MaxNewTokens = tokens, StopAtEos = false };
+        double best = double.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            var clock = new Stopwatch();
+            int produced = 0;
+            foreach (var _ in generator.Generate(prompt, options, new HashSet<int>()))
+                if (produced++ == 0) clock.Start(); // from the first token on: decoding steps only
+            best = Math.Min(best, clock.Elapsed.TotalMicroseconds / (produced - 1));
+        }
+        return best;
     }
 
     static long WeightBytes(Projection p) => p.Q8 is { } q ? (long)q.Rows * q.Columns * 36 / 32 : p.weight.numel() * p.weight.element_size();

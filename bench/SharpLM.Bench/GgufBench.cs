@@ -14,7 +14,7 @@ namespace SharpLM.Bench;
 /// <summary>
 /// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
 /// run, batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the default, and
-/// on all; q8) and in llama.cpp (LLamaSharp, F32 and Q8_0 weights, its default f16 KV cache), both on 2 threads, from the
+/// on all; q8) and in llama.cpp (LLamaSharp, F32, F16 and Q8_0 weights, its default f16 KV cache), both on 2 threads, from the
 /// same prompt ids.
 /// Prefill = the prompt's forward pass up to the first token's logits; decode = each further token. Without --model a
 /// random-initialised preset (8k vocabulary) is used.
@@ -48,33 +48,42 @@ static class GgufBench
 
             var random = new Random(1);
             var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
-            NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp logs every load at length
             var fp32 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens));
             var fp32AllThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0));
             var bf16 = Best(repeats, () => SharpLm(folder, ScalarType.BFloat16, prompt, newTokens));
             var q8 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, quantize: true));
             var q8BothThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0, quantize: true));
+            // Only now: loading llama.cpp's native library slows libtorch's decoding in the same process (measured: fp32 235
+            // against 350 tokens/s when it was loaded first).
+            NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp logs every load at length
             string ggufQ8 = Path.Combine(scratch, "model-q8_0.gguf");
             GgufExporter.Export(folder, ggufQ8, GgufTensorType.Q8_0);
             var cppQ8 = Best(repeats, () => LlamaCpp(ggufQ8, prompt, newTokens));
+            string ggufF16 = Path.Combine(scratch, "model-f16.gguf");
+            GgufExporter.Export(folder, ggufF16, GgufTensorType.F16);
+            var cppF16 = Best(repeats, () => LlamaCpp(ggufF16, prompt, newTokens));
             var cpp = Best(repeats, () => LlamaCpp(gguf, prompt, newTokens));
-            (string Engine, double Prefill, double Decode)[] rows =
+            // Each SharpLM row beside llama.cpp with weights of the same size: F32, F16 (for bf16) and Q8_0.
+            (string Engine, double Prefill, double Decode, (double Prefill, double Decode) Same)[] rows =
             [
-                ("SharpLM fp32", fp32.Prefill, fp32.Decode),
-                ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode),
-                ("SharpLM bf16", bf16.Prefill, bf16.Decode),
-                ("SharpLM q8 (8-bit projections)", q8.Prefill, q8.Decode),
-                ($"SharpLM q8, decode on {Threads} threads", q8BothThreads.Prefill, q8BothThreads.Decode),
-                ("llama.cpp Q8_0", cppQ8.Prefill, cppQ8.Decode),
-                ("llama.cpp F32", cpp.Prefill, cpp.Decode),
+                ("SharpLM fp32", fp32.Prefill, fp32.Decode, cpp),
+                ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode, cpp),
+                ("SharpLM bf16", bf16.Prefill, bf16.Decode, cppF16),
+                ("SharpLM q8 (8-bit projections)", q8.Prefill, q8.Decode, cppQ8),
+                ($"SharpLM q8, decode on {Threads} threads", q8BothThreads.Prefill, q8BothThreads.Decode, cppQ8),
+                ("llama.cpp Q8_0", cppQ8.Prefill, cppQ8.Decode, cppQ8),
+                ("llama.cpp F16", cppF16.Prefill, cppF16.Decode, cppF16),
+                ("llama.cpp F32", cpp.Prefill, cpp.Decode, cpp),
             ];
 
             var reference = rows[^1];
             Console.WriteLine();
-            Console.WriteLine($"{"engine",-36} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp",21} {"decode vs llama.cpp",20}");
-            foreach (var (engine, prefill, decode) in rows)
+            Console.WriteLine($"{"engine",-36} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp F32",25} " +
+                              $"{"decode vs llama.cpp F32",24} {"prefill vs same size",21} {"decode vs same size",20}");
+            foreach (var (engine, prefill, decode, same) in rows)
                 Console.WriteLine($"{engine,-36} {prefill,14:N0} {decode,13:N1} " +
-                                  $"{prefill / reference.Prefill,21:F2} {decode / reference.Decode,20:F2}");
+                                  $"{prefill / reference.Prefill,25:F2} {decode / reference.Decode,24:F2} " +
+                                  $"{prefill / same.Prefill,21:F2} {decode / same.Decode,20:F2}");
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
         }

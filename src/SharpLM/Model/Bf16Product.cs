@@ -34,23 +34,63 @@ public static class Bf16Product
         {
             var (weights, input, output) = ((nint)w, (nint)xp, (nint)yp);
             OutputRowSplit.Run(outputs, threads,
-                (first, end) => MultiplyRows(first, end, (ushort*)weights, columns, (float*)input, rows, (float*)output, outputs));
+                (first, end) =>
+                {
+                    if (rows == 1) MultiplyOneRow(first, end, (ushort*)weights, columns, (float*)input, (float*)output);
+                    else MultiplyRows(first, end, (ushort*)weights, columns, (float*)input, rows, (float*)output, outputs);
+                });
+        }
+    }
+
+    /// <summary>One input row (a single sequence's decoding step) with four accumulators in registers.</summary>
+    static unsafe void MultiplyOneRow(int first, int end, ushort* weights, int columns, float* x, float* y)
+    {
+        for (int o = first; o < end; o++)
+        {
+            var row = weights + (long)o * columns;
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            int c = 0;
+            for (; c + 32 <= columns; c += 32)
+            {
+                a0 = Fma.MultiplyAdd(Widen(row + c), Avx.LoadVector256(x + c), a0);
+                a1 = Fma.MultiplyAdd(Widen(row + c + 8), Avx.LoadVector256(x + c + 8), a1);
+                a2 = Fma.MultiplyAdd(Widen(row + c + 16), Avx.LoadVector256(x + c + 16), a2);
+                a3 = Fma.MultiplyAdd(Widen(row + c + 24), Avx.LoadVector256(x + c + 24), a3);
+            }
+            for (; c < columns; c += 8) a0 = Fma.MultiplyAdd(Widen(row + c), Avx.LoadVector256(x + c), a0);
+            y[o] = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
     }
 
     static unsafe void MultiplyRows(int first, int end, ushort* weights, int columns, float* x, int rows, float* y, int outputs)
     {
-        var accumulators = stackalloc Vector256<float>[MaxRows];
+        // Two accumulators per input row: a fused multiply-add waits for the previous one on the same register.
+        var even = stackalloc Vector256<float>[MaxRows];
+        var odd = stackalloc Vector256<float>[MaxRows];
         for (int o = first; o < end; o++)
         {
-            for (int r = 0; r < rows; r++) accumulators[r] = Vector256<float>.Zero;
+            for (int r = 0; r < rows; r++) even[r] = odd[r] = Vector256<float>.Zero;
             var row = weights + (long)o * columns;
-            for (int c = 0; c < columns; c += 8)
+            int c = 0;
+            for (; c + 16 <= columns; c += 16)
             {
-                var widened = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(row + c), 16).AsSingle();
-                for (int r = 0; r < rows; r++) accumulators[r] = Fma.MultiplyAdd(widened, Avx.LoadVector256(x + r * columns + c), accumulators[r]);
+                var w0 = Widen(row + c);
+                var w1 = Widen(row + c + 8);
+                for (int r = 0; r < rows; r++)
+                {
+                    even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
+                    odd[r] = Fma.MultiplyAdd(w1, Avx.LoadVector256(x + r * columns + c + 8), odd[r]);
+                }
             }
-            for (int r = 0; r < rows; r++) y[r * outputs + o] = Vector256.Sum(accumulators[r]);
+            if (c < columns)
+            {
+                var w0 = Widen(row + c);
+                for (int r = 0; r < rows; r++) even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
+            }
+            for (int r = 0; r < rows; r++) y[r * outputs + o] = Vector256.Sum(even[r] + odd[r]);
         }
     }
+
+    /// <summary>Eight bf16 values as fp32: each is the top half of its fp32 value.</summary>
+    static unsafe Vector256<float> Widen(ushort* values) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(values), 16).AsSingle();
 }

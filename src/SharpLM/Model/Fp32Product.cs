@@ -31,7 +31,31 @@ public static class Fp32Product
         {
             var (weights, input, output) = ((nint)w, (nint)xp, (nint)yp);
             OutputRowSplit.Run(outputs, threads,
-                (first, end) => MultiplyRows(first, end, (float*)weights, columns, (float*)input, rows, (float*)output, outputs));
+                (first, end) =>
+                {
+                    if (rows == 1) MultiplyOneRow(first, end, (float*)weights, columns, (float*)input, (float*)output);
+                    else MultiplyRows(first, end, (float*)weights, columns, (float*)input, rows, (float*)output, outputs);
+                });
+        }
+    }
+
+    /// <summary>One input row (a single sequence's decoding step) with four accumulators in registers.</summary>
+    static unsafe void MultiplyOneRow(int first, int end, float* weights, int columns, float* x, float* y)
+    {
+        for (int o = first; o < end; o++)
+        {
+            var row = weights + (long)o * columns;
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            int c = 0;
+            for (; c + 32 <= columns; c += 32)
+            {
+                a0 = Fma.MultiplyAdd(Avx.LoadVector256(row + c), Avx.LoadVector256(x + c), a0);
+                a1 = Fma.MultiplyAdd(Avx.LoadVector256(row + c + 8), Avx.LoadVector256(x + c + 8), a1);
+                a2 = Fma.MultiplyAdd(Avx.LoadVector256(row + c + 16), Avx.LoadVector256(x + c + 16), a2);
+                a3 = Fma.MultiplyAdd(Avx.LoadVector256(row + c + 24), Avx.LoadVector256(x + c + 24), a3);
+            }
+            for (; c < columns; c += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(row + c), Avx.LoadVector256(x + c), a0);
+            y[o] = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
     }
 

@@ -22,6 +22,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>The weight in 8 bits, for inference (<see cref="QuantizeForInference"/>); null = the weight as stored.</summary>
     public Q8Matrix? Q8 { get; private set; }
 
+    /// <summary>False sends decoding's few rows over fp32 and bf16 weights to libtorch instead of SharpLM's kernels: for
+    /// benchmarks that compare the two (q8 weights have no libtorch path).</summary>
+    internal static bool DecodeKernels { get; set; } = true;
+
     /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
     public ScalarType? ComputeType { get; set; }
 
@@ -102,7 +106,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
         // The kernels compute no gradient: only where none is wanted, of the input or of the weight.
-        if (ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
+        if (DecodeKernels && ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
         {
             long rows = x.numel() / InFeatures;
             if (Bf16Product.Applies(weight, rows)) return Bf16Linear(x, b);
