@@ -118,6 +118,7 @@ static class TrainBench
     {
         var dtype = Enum.Parse<ScalarType>(a.Get("dtype", "Float32"));
         if (dtype != ScalarType.Float32) model.to(dtype);
+        model.eval();
         bool cache = !a.Has("no-cache");
         var generator = new TokenGenerator(model, cache);
         var prompt = Enumerable.Range(10, 16).ToArray();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
@@ -40,6 +41,8 @@ public static class Fp32Product
     }
 
     /// <summary>One input row (a single sequence's decoding step) with four accumulators in registers.</summary>
+    // Optimised at once: tiered compilation would first run these loops unoptimised, for a short generation throughout.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void MultiplyOneRow(int first, int end, float* weights, int columns, float* x, float* y)
     {
         for (int o = first; o < end; o++)
@@ -59,6 +62,7 @@ public static class Fp32Product
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void MultiplyRows(int first, int end, float* weights, int columns, float* x, int rows, float* y, int outputs)
     {
         // Two accumulators per input row: a fused multiply-add waits for the previous one on the same register.

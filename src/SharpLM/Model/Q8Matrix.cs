@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -94,6 +95,8 @@ public sealed class Q8Matrix : IDisposable
 
     /// <summary>One input row (a single sequence's decoding step): two blocks at a time, so that their chains of
     /// multiply-adds overlap.</summary>
+    // Optimised at once: tiered compilation would first run these loops unoptimised, for a short generation throughout.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void MultiplyOneRow(int first, int end, float* x, float* y)
     {
         int blocks = Columns / BlockSize;
@@ -127,6 +130,7 @@ public sealed class Q8Matrix : IDisposable
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), Avx.LoadVector256(x + 24), dot);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void MultiplyRows(int first, int end, float* x, int rows, float* y)
     {
         int blocks = Columns / BlockSize;
