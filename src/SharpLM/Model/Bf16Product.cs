@@ -68,30 +68,25 @@ public static class Bf16Product
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void MultiplyRows(int first, int end, ushort* weights, int columns, float* x, int rows, float* y, int outputs)
     {
-        // Two accumulators per input row: a fused multiply-add waits for the previous one on the same register.
-        var even = stackalloc Vector256<float>[MaxRows];
-        var odd = stackalloc Vector256<float>[MaxRows];
         for (int o = first; o < end; o++)
         {
-            for (int r = 0; r < rows; r++) even[r] = odd[r] = Vector256<float>.Zero;
             var row = weights + (long)o * columns;
-            int c = 0;
-            for (; c + 16 <= columns; c += 16)
+            // Four input rows at a time, one accumulator in a register each; a short last group repeats its last row.
+            for (int r = 0; r < rows; r += 4)
             {
-                var w0 = Widen(row + c);
-                var w1 = Widen(row + c + 8);
-                for (int r = 0; r < rows; r++)
+                float* x0 = x + r * columns, x1 = x + Math.Min(r + 1, rows - 1) * columns;
+                float* x2 = x + Math.Min(r + 2, rows - 1) * columns, x3 = x + Math.Min(r + 3, rows - 1) * columns;
+                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                for (int c = 0; c < columns; c += 8)
                 {
-                    even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
-                    odd[r] = Fma.MultiplyAdd(w1, Avx.LoadVector256(x + r * columns + c + 8), odd[r]);
+                    var w = Widen(row + c);
+                    a0 = Fma.MultiplyAdd(w, Avx.LoadVector256(x0 + c), a0);
+                    a1 = Fma.MultiplyAdd(w, Avx.LoadVector256(x1 + c), a1);
+                    a2 = Fma.MultiplyAdd(w, Avx.LoadVector256(x2 + c), a2);
+                    a3 = Fma.MultiplyAdd(w, Avx.LoadVector256(x3 + c), a3);
                 }
+                OutputRowSplit.StoreFour(y, outputs, o, r, rows, a0, a1, a2, a3);
             }
-            if (c < columns)
-            {
-                var w0 = Widen(row + c);
-                for (int r = 0; r < rows; r++) even[r] = Fma.MultiplyAdd(w0, Avx.LoadVector256(x + r * columns + c), even[r]);
-            }
-            for (int r = 0; r < rows; r++) y[r * outputs + o] = Vector256.Sum(even[r] + odd[r]);
         }
     }
 

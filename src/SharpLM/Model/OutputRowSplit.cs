@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
 namespace SharpLM.Model;
@@ -27,6 +28,17 @@ static class OutputRowSplit
         {
             stepThreads = before;
         }
+    }
+
+    /// <summary>Writes the sums of four accumulators, for input rows r..r+3 (those below <paramref name="rows"/>), to output
+    /// column <paramref name="o"/> of y [rows, outputs].</summary>
+    public static unsafe void StoreFour(float* y, int outputs, int o, int r, int rows, Vector256<float> a0, Vector256<float> a1,
+        Vector256<float> a2, Vector256<float> a3)
+    {
+        y[r * outputs + o] = Vector256.Sum(a0);
+        if (r + 1 < rows) y[(r + 1) * outputs + o] = Vector256.Sum(a1);
+        if (r + 2 < rows) y[(r + 2) * outputs + o] = Vector256.Sum(a2);
+        if (r + 3 < rows) y[(r + 3) * outputs + o] = Vector256.Sum(a3);
     }
 
     /// <summary>Calls <paramref name="range"/>(first, end) for ranges covering 0..<paramref name="outputRows"/>; a range is

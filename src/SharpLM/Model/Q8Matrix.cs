@@ -122,13 +122,11 @@ public sealed class Q8Matrix : IDisposable
     }
 
     /// <summary>The 32 products of a block's weights with x, summed into 8 lanes (before the block's scale).</summary>
-    static unsafe Vector256<float> BlockDot(sbyte* q, float* x)
-    {
-        var dot = Avx.Multiply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), Avx.LoadVector256(x));
-        dot = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), Avx.LoadVector256(x + 8), dot);
-        dot = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), Avx.LoadVector256(x + 16), dot);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), Avx.LoadVector256(x + 24), dot);
-    }
+    static unsafe Vector256<float> BlockDot(sbyte* q, float* x) =>
+        Dot(Widen(q), Widen(q + 8), Widen(q + 16), Widen(q + 24), x);
+
+    /// <summary>Eight int8 weights as floats.</summary>
+    static unsafe Vector256<float> Widen(sbyte* q) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void MultiplyRows(int first, int end, float* x, int rows, float* y)
@@ -139,37 +137,44 @@ public sealed class Q8Matrix : IDisposable
             MultiplyRowsPortably(first, end, x, rows, y);
             return;
         }
-        var accumulators = stackalloc Vector256<float>[MaxRows];
         fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes)
         {
             var weights = (sbyte*)weightBytes;
             var scale = (float*)scaleBytes;
             for (int o = first; o < end; o++)
             {
-                for (int r = 0; r < rows; r++) accumulators[r] = Vector256<float>.Zero;
                 var row = weights + (long)o * Columns;
-                for (int b = 0; b < blocks; b++)
+                // Four input rows at a time, one accumulator in a register each; a short last group repeats its last row.
+                for (int r = 0; r < rows; r += 4)
                 {
-                    // 32 weights as four vectors of 8 floats, reused for every input row.
-                    var q = row + b * BlockSize;
-                    var w0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q));
-                    var w1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8));
-                    var w2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16));
-                    var w3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24));
-                    var d = Vector256.Create(scale[(long)o * blocks + b]);
-                    for (int r = 0; r < rows; r++)
+                    float* x0 = x + r * Columns, x1 = x + Math.Min(r + 1, rows - 1) * Columns;
+                    float* x2 = x + Math.Min(r + 2, rows - 1) * Columns, x3 = x + Math.Min(r + 3, rows - 1) * Columns;
+                    Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                    for (int b = 0; b < blocks; b++)
                     {
-                        var xb = x + r * Columns + b * BlockSize;
-                        var dot = Avx.Multiply(w0, Avx.LoadVector256(xb));
-                        dot = Fma.MultiplyAdd(w1, Avx.LoadVector256(xb + 8), dot);
-                        dot = Fma.MultiplyAdd(w2, Avx.LoadVector256(xb + 16), dot);
-                        dot = Fma.MultiplyAdd(w3, Avx.LoadVector256(xb + 24), dot);
-                        accumulators[r] = Fma.MultiplyAdd(dot, d, accumulators[r]);
+                        // 32 weights as four vectors of 8 floats, reused for the four input rows.
+                        var q = row + b * BlockSize;
+                        var (w0, w1, w2, w3) = (Widen(q), Widen(q + 8), Widen(q + 16), Widen(q + 24));
+                        var d = Vector256.Create(scale[(long)o * blocks + b]);
+                        int at = b * BlockSize;
+                        a0 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x0 + at), d, a0);
+                        a1 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x1 + at), d, a1);
+                        a2 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x2 + at), d, a2);
+                        a3 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x3 + at), d, a3);
                     }
+                    OutputRowSplit.StoreFour(y, Rows, o, r, rows, a0, a1, a2, a3);
                 }
-                for (int r = 0; r < rows; r++) y[r * Rows + o] = Vector256.Sum(accumulators[r]);
             }
         }
+    }
+
+    /// <summary>The 32 products of a block's widened weights with x, summed into 8 lanes (before the block's scale).</summary>
+    static unsafe Vector256<float> Dot(Vector256<float> w0, Vector256<float> w1, Vector256<float> w2, Vector256<float> w3, float* x)
+    {
+        var dot = Avx.Multiply(w0, Avx.LoadVector256(x));
+        dot = Fma.MultiplyAdd(w1, Avx.LoadVector256(x + 8), dot);
+        dot = Fma.MultiplyAdd(w2, Avx.LoadVector256(x + 16), dot);
+        return Fma.MultiplyAdd(w3, Avx.LoadVector256(x + 24), dot);
     }
 
     unsafe void MultiplyRowsPortably(int first, int end, float* x, int rows, float* y)
