@@ -79,8 +79,8 @@ static class DecodeProfile
         return 0;
     }
 
-    static List<(string Name, int Count, double Micros, long Bytes, double Libtorch)> Profile(LlamaForCausalLM model, KvCache cache, int context, int steps,
-        out double stepMicros, out Action step)
+    static List<(string Name, int Count, double Micros, long Bytes, double Libtorch)> Profile(LlamaForCausalLM model, KvCache cache,
+        int context, int steps, out double stepMicros, out Action step)
     {
         var config = model.Config;
         var type = model.model.norm.weight.dtype;
