@@ -23,7 +23,7 @@ common=(--model "$base" --data data/instruct/train.jsonl --valid data/instruct/v
 ./sharplm demo-task pairs --model runs/demo/ft-full/final --data data/instruct/valid.jsonl --examples 200 --force \
   --output runs/demo/dpo-valid.jsonl
 ./sharplm finetune --objective dpo --model runs/demo/ft-full/final --data runs/demo/dpo-train.jsonl \
-  --valid runs/demo/dpo-valid.jsonl --test data/instruct/test.jsonl --exact-match 300 --method full --lr 1e-4 \
+  --valid runs/demo/dpo-valid.jsonl --test data/instruct/test.jsonl --exact-match 300 --method full --lr 1e-5 \
   --max-length 128 --batch-size 16 --epochs 2 --overwrite --output runs/demo/dpo-full
 ./sharplm eval --model "$base" runs/demo/ft-full/final runs/demo/ft-lora/final runs/demo/dpo-full/final \
   --instructions data/instruct/test.jsonl --exact-match 300
