@@ -26,8 +26,9 @@ public static partial class NativeEnvironment
     /// <item>with glibc, makes malloc keep freed memory for reuse instead of returning it to the system, so a training
     /// step reuses the pages of the step before; the process keeps its peak memory until it exits. Set
     /// <c>SHARPLM_MALLOC_DEFAULT=1</c> to leave malloc as it is;</item>
-    /// <item>lets generation decode on one thread by default (<see cref="Generation.TokenGenerator.DecodeThreads"/>),
-    /// which sets libtorch's thread count around each decoding step.</item>
+    /// <item>lets generation run libtorch's part of a decoding step on one thread by default
+    /// (<see cref="Generation.TokenGenerator.DecodeThreads"/>), which sets libtorch's thread count around each step; SharpLM's
+    /// own product kernels keep using every core.</item>
     /// </list>
     /// Calling it again does nothing. Without it SharpLM works the same, only slower (in training, in generation,
     /// and on a busy machine).
