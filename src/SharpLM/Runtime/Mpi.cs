@@ -10,7 +10,7 @@ internal static unsafe partial class Mpi
     const string Library = "libmpich.so.12";
 
     public const int CommWorld = 0x44000000;
-    public const int Double = 0x4c00080b, Float = 0x4c00040a, Byte = 0x4c00010d;
+    public const int Double = 0x4c00080b, Float = 0x4c00040a;
     public const int Sum = 0x58000003, Max = 0x58000001;
     public static readonly void* InPlace = (void*)-1;
     public static readonly void* StatusIgnore = (void*)1;
@@ -45,9 +45,6 @@ internal static unsafe partial class Mpi
     [LibraryImport(Library, EntryPoint = "MPI_Allgatherv")]
     public static partial int Allgatherv(void* send, int sendCount, int sendType, void* receive, int* receiveCounts, int* displacements,
         int receiveType, int comm);
-
-    [LibraryImport(Library, EntryPoint = "MPI_Bcast")]
-    public static partial int Bcast(void* buffer, int count, int datatype, int root, int comm);
 
     [LibraryImport(Library, EntryPoint = "MPI_Abort")]
     public static partial int Abort(int comm, int errorCode);

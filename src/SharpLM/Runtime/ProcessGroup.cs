@@ -57,15 +57,6 @@ public sealed class ProcessGroup : IDisposable
     /// <summary>Replaces each value with its largest over all ranks.</summary>
     public unsafe void AllReduceMax(Span<double> values) => Reduce(values, Mpi.Double, Mpi.Max);
 
-    /// <summary>Copies rank <paramref name="root"/>'s bytes to every rank.</summary>
-    public unsafe void Broadcast(Span<byte> bytes, int root = 0)
-    {
-        if (!mpi) return;
-        fixed (byte* p = bytes)
-            for (int start = 0; start < bytes.Length; start += MaxCount)
-                Check(Mpi.Bcast(p + start, Math.Min(MaxCount, bytes.Length - start), Mpi.Byte, root, Mpi.CommWorld), "MPI_Bcast");
-    }
-
     /// <summary>Starts replacing <paramref name="count"/> floats at <paramref name="values"/> with their sum over all ranks
     /// and returns at once (MPI_Iallreduce). The memory must stay where it is until <see cref="Wait"/> returns.</summary>
     public unsafe int StartAllReduceSum(float* values, int count)

@@ -13,8 +13,6 @@ namespace SharpLM.Training;
 /// </summary>
 sealed class OptimizerShards
 {
-    const long BucketElements = 1 << 24;
-
     /// <summary>Parameters communicated in one MPI call, ordered by owner, so that each rank's part is one run of
     /// <see cref="Counts"/>[rank] values.</summary>
     sealed record Bucket(IReadOnlyList<AdamW.Entry> Entries, int[] Owners, int[] Counts);
@@ -37,15 +35,9 @@ sealed class OptimizerShards
         ownedBy = [.. Enumerable.Range(0, group.Size).Select(rank => entries.Where((_, i) => owners[i] == rank).ToList())];
 
         var byOwner = ownedBy.SelectMany((owned, rank) => owned.Select(e => (Entry: e, Owner: rank))).ToList();
-        for (int i = 0; i < byOwner.Count;)
+        foreach (var bucket in TensorAllReduce.Buckets(byOwner, b => b.Entry.Parameter.numel()))
         {
-            var bucket = new List<(AdamW.Entry Entry, int Owner)>();
-            long elements = 0;
-            while (i < byOwner.Count && (bucket.Count == 0 || elements + byOwner[i].Entry.Parameter.numel() <= BucketElements))
-            {
-                elements += byOwner[i].Entry.Parameter.numel();
-                bucket.Add(byOwner[i++]);
-            }
+            long elements = bucket.Sum(b => b.Entry.Parameter.numel());
             if (elements > int.MaxValue) throw new SharpLMException($"a parameter of {elements} values is too large for one MPI call");
             var counts = new int[group.Size];
             foreach (var (entry, owner) in bucket) counts[owner] += (int)entry.Parameter.numel();
@@ -66,7 +58,7 @@ sealed class OptimizerShards
         foreach (var bucket in buckets)
         {
             using var scope = NewDisposeScope();
-            var flat = Flatten(bucket.Entries.Select(Gradient));
+            var flat = TensorAllReduce.Flatten(bucket.Entries.Select(Gradient));
             var own = empty(bucket.Counts[group.Rank], dtype: float32, device: CPU);
             group.ReduceScatterSum(Floats(flat), Floats(own), bucket.Counts);
             long offset = 0;
@@ -110,9 +102,9 @@ sealed class OptimizerShards
         {
             using var scope = NewDisposeScope();
             var parameters = bucket.Entries.Select(e => (Tensor)e.Parameter).ToList();
-            var flat = Flatten(parameters);
+            var flat = TensorAllReduce.Flatten(parameters);
             group.AllGather(Floats(flat), bucket.Counts);
-            CopyBack(flat, parameters);
+            TensorAllReduce.CopyBack(flat, parameters);
             bytes += group.RingShare(flat.numel() * sizeof(float));
         }
         return bytes;
@@ -130,10 +122,11 @@ sealed class OptimizerShards
             {
                 using var scope = NewDisposeScope();
                 var names = bucket.Entries.Select(e => $"{moment}.{e.Name}").ToList();
-                var flat = Flatten(bucket.Entries.Select((e, i) => bucket.Owners[i] == group.Rank ? own[names[i]] : zeros_like(e.Parameter)));
+                var flat = TensorAllReduce.Flatten(
+                    bucket.Entries.Select((e, i) => bucket.Owners[i] == group.Rank ? own[names[i]] : zeros_like(e.Parameter)));
                 group.AllGather(Floats(flat), bucket.Counts);
                 var tensors = bucket.Entries.Select(e => empty_like(e.Parameter)).ToList();
-                CopyBack(flat, tensors);
+                TensorAllReduce.CopyBack(flat, tensors);
                 foreach (var (name, tensor) in names.Zip(tensors)) gathered[name] = tensor.DetachFromDisposeScope();
             }
         return gathered;
@@ -142,18 +135,5 @@ sealed class OptimizerShards
     static Tensor Gradient(AdamW.Entry entry) =>
         entry.Parameter.grad ?? throw new SharpLMException($"the trainable parameter \"{entry.Name}\" got no gradient");
 
-    // MPI reads and writes the buffer's bytes: it is built on the CPU; copy_ takes values back to each tensor's device.
-    static Tensor Flatten(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1).to(float32, CPU)).ToList()).contiguous();
-
     static Span<float> Floats(Tensor flat) => MemoryMarshal.Cast<byte, float>(flat.bytes);
-
-    static void CopyBack(Tensor flat, IReadOnlyList<Tensor> tensors)
-    {
-        long offset = 0;
-        foreach (var t in tensors)
-        {
-            t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
-            offset += t.numel();
-        }
-    }
 }

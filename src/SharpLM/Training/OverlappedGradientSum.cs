@@ -57,12 +57,7 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
         foreach (var reduction in pending)
         {
             group.Wait(ref reduction.Request);
-            long offset = 0;
-            foreach (var g in reduction.Gradients)
-            {
-                g.copy_(reduction.Flat.narrow(0, offset, g.numel()).view_as(g));
-                offset += g.numel();
-            }
+            TensorAllReduce.CopyBack(reduction.Flat, reduction.Gradients);
             bytes += 2 * group.RingShare(reduction.Flat.numel() * sizeof(float));
         }
         return (loss.item<float>(), bytes, waiting.Elapsed);
@@ -84,7 +79,7 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
             .ToList();
         Tensor flat;
         using (no_grad())
-            flat = cat(gradients.Select(g => g.reshape(-1).to(float32, CPU)).ToList()).contiguous(); // MPI reads CPU memory
+            flat = TensorAllReduce.Flatten(gradients);
         var reduction = new Reduction(flat, gradients);
         // libtorch's memory does not move, so the address stays valid until the reduction is waited for.
         fixed (byte* p = flat.bytes)

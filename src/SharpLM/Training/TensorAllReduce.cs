@@ -11,37 +11,47 @@ public static class TensorAllReduce
     const long BucketElements = 1 << 24;
 
     /// <summary>Replaces each tensor with its sum over all ranks.</summary>
-    public static void Sum(ProcessGroup group, IReadOnlyList<Tensor> tensors) =>
-        InBuckets(group, tensors, flat => group.AllReduceSum(MemoryMarshal.Cast<byte, float>(flat.bytes)));
-
-    /// <summary>Gives every rank rank <paramref name="root"/>'s values of the tensors.</summary>
-    public static void Broadcast(ProcessGroup group, IReadOnlyList<Tensor> tensors, int root) =>
-        InBuckets(group, tensors, flat => group.Broadcast(flat.bytes, root));
-
-    /// <summary>Runs <paramref name="communicate"/> on the tensors flattened into fp32 buckets and copies the result back.</summary>
-    static void InBuckets(ProcessGroup group, IReadOnlyList<Tensor> tensors, Action<Tensor> communicate)
+    public static void Sum(ProcessGroup group, IReadOnlyList<Tensor> tensors)
     {
         if (group.Size == 1) return;
         using var noGrad = no_grad();
-        for (int i = 0; i < tensors.Count;)
+        foreach (var bucket in Buckets(tensors, t => t.numel()))
         {
             using var scope = NewDisposeScope();
-            var bucket = new List<Tensor>();
+            var flat = Flatten(bucket);
+            group.AllReduceSum(MemoryMarshal.Cast<byte, float>(flat.bytes));
+            CopyBack(flat, bucket);
+        }
+    }
+
+    /// <summary>Consecutive runs of the items holding at most 16 M values each (a larger item alone): what one MPI call
+    /// communicates.</summary>
+    internal static IEnumerable<List<T>> Buckets<T>(IReadOnlyList<T> items, Func<T, long> values)
+    {
+        for (int i = 0; i < items.Count;)
+        {
+            var bucket = new List<T>();
             long elements = 0;
-            while (i < tensors.Count && (bucket.Count == 0 || elements + tensors[i].numel() <= BucketElements))
+            while (i < items.Count && (bucket.Count == 0 || elements + values(items[i]) <= BucketElements))
             {
-                elements += tensors[i].numel();
-                bucket.Add(tensors[i++]);
+                elements += values(items[i]);
+                bucket.Add(items[i++]);
             }
-            // MPI reads and writes the bucket's bytes: it is built on the CPU, and copy_ brings the result back to each tensor's device.
-            var flat = cat(bucket.Select(t => t.reshape(-1).to(float32, CPU)).ToList()).contiguous();
-            communicate(flat);
-            long offset = 0;
-            foreach (var t in bucket)
-            {
-                t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
-                offset += t.numel();
-            }
+            yield return bucket;
+        }
+    }
+
+    /// <summary>The tensors' values, one after another, in a flat fp32 buffer on the CPU: MPI reads and writes its bytes.</summary>
+    internal static Tensor Flatten(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1).to(float32, CPU)).ToList()).contiguous();
+
+    /// <summary>Copies a <see cref="Flatten"/>ed buffer's values back into the tensors, each on its own device and in its type.</summary>
+    internal static void CopyBack(Tensor flat, IEnumerable<Tensor> tensors)
+    {
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+            offset += t.numel();
         }
     }
 
