@@ -62,13 +62,13 @@ static class DecodeProfile
                               $"{100 * switched / stepMicros:F0}% | {1e6 / switched:F0} tokens/s | |");
             if (dtype != "q8")
             {
-                Projection.DecodeKernels = false;
+                Projection.Kernels = false;
                 double withLibtorch = Time(steps, () => IntraOpThreads.Run(1, () =>
                 {
                     step!();
                     return 0;
                 }));
-                Projection.DecodeKernels = true;
+                Projection.Kernels = true;
                 Console.WriteLine($"| the same with every product in libtorch (one thread) | 1 | | {withLibtorch:F0} | " +
                                   $"{100 * withLibtorch / stepMicros:F0}% | {1e6 / withLibtorch:F0} tokens/s | |");
             }

@@ -22,9 +22,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>The weight in 8 bits, for inference (<see cref="QuantizeForInference"/>); null = the weight as stored.</summary>
     public Q8Matrix? Q8 { get; private set; }
 
-    /// <summary>False sends decoding's few rows over fp32 and bf16 weights to libtorch instead of SharpLM's kernels: for
-    /// benchmarks that compare the two (q8 weights have no libtorch path).</summary>
-    internal static bool DecodeKernels { get; set; } = true;
+    /// <summary>False sends rows over fp32 and bf16 weights to libtorch instead of SharpLM's kernels: for benchmarks that
+    /// compare the two (q8 weights have no libtorch path).</summary>
+    internal static bool Kernels { get; set; } = true;
 
     /// <summary>dtype of the matmul; null means the weight's own dtype.</summary>
     public ScalarType? ComputeType { get; set; }
@@ -66,12 +66,12 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
-    /// <summary>A few rows (decoding) go through the 8-bit kernel; a prompt's many rows through libtorch's matmul over
-    /// the dequantised weight, which is faster for them.</summary>
+    /// <summary>Rows go through SharpLM's 8-bit kernels (<see cref="Q8Matrix.Multiply"/>); through libtorch's matmul over
+    /// the dequantised weight only where those do not apply (a prompt's many rows without AVX-512, a gradient).</summary>
     Tensor Q8Linear(Tensor x)
     {
-        if (x.numel() / InFeatures > Q8Matrix.MaxRows || x.requires_grad) return F.linear(x, Q8!.Dequantize(x.dtype), bias?.to(x.dtype));
-        return RowsLinear(x, bias, Q8!.Multiply);
+        if (!Q8!.TakesRows(x.numel() / InFeatures) || x.requires_grad) return F.linear(x, Q8.Dequantize(x.dtype), bias?.to(x.dtype));
+        return RowsLinear(x, bias, Q8.Multiply);
     }
 
     /// <summary>A decoding step's few rows over bf16 weights (<see cref="Bf16Product"/>).</summary>
@@ -81,6 +81,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>A decoding step's few rows over fp32 weights (<see cref="Fp32Product"/>).</summary>
     Tensor Fp32Linear(Tensor x, Tensor? b) =>
         RowsLinear(x, b, (input, rows, output, threads) => Fp32Product.Multiply(weight, input, rows, output, threads));
+
+    /// <summary>A prompt's many rows over fp32 weights (<see cref="PromptProduct"/>).</summary>
+    Tensor PromptLinear(Tensor x, Tensor? b) =>
+        RowsLinear(x, b, (input, rows, output, threads) => PromptProduct.Multiply(weight, input, rows, output, threads));
 
     delegate void RowsProduct(ReadOnlySpan<float> x, int rows, Span<float> y, int threads);
 
@@ -106,11 +110,14 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
         // The kernels compute no gradient: only where none is wanted, of the input or of the weight.
-        if (DecodeKernels && ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
+        if (Kernels && ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
         {
             long rows = x.numel() / InFeatures;
             if (Bf16Product.Applies(weight, rows)) return Bf16Linear(x, b);
             if (x.dtype == ScalarType.Float32 && Fp32Product.Applies(weight, rows)) return Fp32Linear(x, b);
+            if (x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && rows > Fp32Product.MaxRows
+                && weight.device_type == DeviceType.CPU && weight.is_contiguous() && PromptProduct.Applies(InFeatures))
+                return PromptLinear(x, b);
         }
         if (ct != weight.dtype || ct != x.dtype)
         {

@@ -77,10 +77,17 @@ public sealed class Q8Matrix : IDisposable
     /// split across <paramref name="threads"/> threads.</summary>
     public void Multiply(ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
     {
-        if (rows < 1 || rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(rows), $"1 to {MaxRows} input rows, got {rows}");
+        if (rows < 1 || (rows > MaxRows && !PromptProduct.Applies(Columns)))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"1 to {MaxRows} input rows, or more with AVX-512, got {rows}");
         if (x.Length < rows * Columns || y.Length < rows * Rows) throw new ArgumentException("x or y is smaller than the shapes say");
         unsafe
         {
+            if (rows > MaxRows)
+            {
+                fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes)
+                    PromptProduct.Multiply(new Blocks((sbyte*)weightBytes, (float*)scaleBytes, Columns), x, rows, Columns, Rows, y, threads);
+                return;
+            }
             fixed (float* xp = x, yp = y)
             {
                 var (input, output) = ((nint)xp, (nint)yp);
@@ -90,6 +97,31 @@ public sealed class Q8Matrix : IDisposable
                     else MultiplyRows(first, end, (float*)input, rows, (float*)output);
                 });
             }
+        }
+    }
+
+    /// <summary>Whether <see cref="Multiply"/> takes this many input rows: a few on any CPU, a prompt's many with AVX-512.</summary>
+    public bool TakesRows(long rows) => rows is >= 1 and <= MaxRows || (rows > MaxRows && PromptProduct.Applies(Columns));
+
+    /// <summary>Blocks of the weights decoded to fp32 for <see cref="PromptProduct"/>: each is then multiplied by a whole
+    /// block of a prompt's rows, so decoding it costs little next to its products.</summary>
+    readonly unsafe struct Blocks(sbyte* values, float* scales, int columns) : IWeightBlocks
+    {
+        public float* Block(int o, int count, int k0, int depth, float* scratch, out int stride)
+        {
+            stride = depth;
+            int blocks = columns / BlockSize;
+            for (int i = 0; i < count; i++)
+            {
+                var row = values + (long)(o + i) * columns;
+                var rowScales = scales + (long)(o + i) * blocks;
+                for (int c = 0; c < depth; c += 16)
+                {
+                    var wide = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(row + k0 + c)));
+                    (wide * Vector512.Create(rowScales[(k0 + c) / BlockSize])).Store(scratch + i * depth + c);
+                }
+            }
+            return scratch;
         }
     }
 

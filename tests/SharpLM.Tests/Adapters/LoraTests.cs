@@ -35,7 +35,9 @@ public class LoraTests
         Lora.Apply(model, new LoraOptions(), seed: 1);
         model.eval();
         using var after = model.forward(ids);
-        Assert.True(before.Equals(after));
+        // Not bit for bit: with the base frozen, layers whose input needs no gradient multiply on SharpLM's prompt kernel,
+        // the others (and, before, all) on libtorch's; the two sum in different orders.
+        Assert.True(before.allclose(after, rtol: 1e-5, atol: 1e-6));
     }
 
     [Fact]
