@@ -140,7 +140,8 @@ public sealed class ContinuousBatcher : IDisposable
             using var noGrad = no_grad();
             var chunk = prompt.AsSpan(sequence.Prefilled, count).ToArray().Select(i => (long)i).ToArray();
             var ids = tensor(chunk, dtype: int64, device: model.Device).view(1, -1);
-            var hidden = model.model.forward(ids, new ForwardOptions { Cache = prefillCache });
+            var threads = IntraOpThreads.ForPass(model, count, sequence.Prefilled + count, options.DecodeThreads);
+            var hidden = IntraOpThreads.Run(threads, () => model.model.forward(ids, new ForwardOptions { Cache = prefillCache }));
             sequence.Prefilled += count;
             if (sequence.Prefilled < prompt.Length) return;
             prefilling = null;

@@ -88,7 +88,7 @@ public sealed class TokenGenerator(LlamaForCausalLM model, bool useKvCache = tru
     /// <summary>Runs the model over the last <paramref name="newTokens"/> of the context (all of it without a
     /// cache) and copies the final position's logits as fp32 into <paramref name="logits"/>.</summary>
     void ForwardLastLogits(List<int> context, int newTokens, KvCache? cache, float[] logits) =>
-        IntraOpThreads.Run(newTokens == 1 && cache is not null ? DecodeThreads : 0, () =>
+        IntraOpThreads.Run(IntraOpThreads.ForPass(model, cache is null ? context.Count : newTokens, context.Count, DecodeThreads), () =>
         {
             Forward(context, newTokens, cache, logits);
             return 0;

@@ -100,7 +100,9 @@ static class SpinningWorkers
             {
                 if (Stopwatch.GetTimestamp() < until)
                 {
-                    Thread.SpinWait(20);
+                    // Yielding, not pausing: a thread that wants this core meanwhile (libtorch's, between a prompt's products)
+                    // gets it at once instead of sharing it with a spinner.
+                    Thread.Yield();
                     continue;
                 }
                 wake.Reset();
