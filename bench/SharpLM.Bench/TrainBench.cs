@@ -80,6 +80,7 @@ static class TrainBench
         using var model = new LlamaForCausalLM(config);
         model.InitializeWeights(1);
         if (a.Has("generate")) return Generate(a, model);
+        if (a.Has("libtorch-products")) Projection.Kernels = false; // what SharpLM's product kernels gain
 
         int batch = a.Int("batch", 8), seq = a.Int("seq", 256), steps = a.Int("steps", 8);
         var precision = Enum.Parse<Precision>(a.Get("precision", "Fp32"));
@@ -107,7 +108,7 @@ static class TrainBench
         double peak = double.Parse(a.Get("peak", "0"));
         string name = $"{a.Get("preset", "small")} ({config.ParameterCount() / 1e6:F1} M){(lora ? ", LoRA r8" : "")}" +
                       (bf16Base ? ", bf16 base" : "") +
-                      (checkpointing ? ", gradient checkpointing" : "");
+                      (checkpointing ? ", gradient checkpointing" : "") + (Projection.Kernels ? "" : ", libtorch's products");
         // LoRA skips the frozen weights' gradients, so the full model's FLOP count does not apply to it.
         string rate = lora ? "- | -" : $"{gflops:F0} | {100 * gflops / peak:F0}%";
         Console.WriteLine($"| {name} | {precision} | {batch} x {seq} | {tokPerSec:N0} | {rate} | {PeakRss()} |");

@@ -109,15 +109,20 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         // A weight stored in another type than the input (a bf16 frozen base under fp32 activations) computes in its own.
         var ct = ComputeType ?? weight.dtype;
-        // The kernels compute no gradient: only where none is wanted, of the input or of the weight.
-        if (Kernels && ct == weight.dtype && !x.requires_grad && !(weight.requires_grad && is_grad_enabled()))
+        if (Kernels && ct == weight.dtype)
         {
             long rows = x.numel() / InFeatures;
-            if (Bf16Product.Applies(weight, rows)) return Bf16Linear(x, b);
-            if (x.dtype == ScalarType.Float32 && Fp32Product.Applies(weight, rows)) return Fp32Linear(x, b);
-            if (x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && rows > Fp32Product.MaxRows
-                && weight.device_type == DeviceType.CPU && weight.is_contiguous() && PromptProduct.Applies(InFeatures))
-                return PromptLinear(x, b);
+            if (is_grad_enabled() && (x.requires_grad || weight.requires_grad))
+            {
+                // Training: many fp32 rows through an autograd operation on SharpLM's kernels; the rest through libtorch.
+                if (KernelLinear.Applies(x, weight, rows)) return b is null ? KernelLinear.Apply(x, weight) : KernelLinear.Apply(x, weight) + b;
+            }
+            else
+            {
+                if (Bf16Product.Applies(weight, rows)) return Bf16Linear(x, b);
+                if (x.dtype == ScalarType.Float32 && Fp32Product.Applies(weight, rows)) return Fp32Linear(x, b);
+                if (KernelLinear.Applies(x, weight, rows)) return PromptLinear(x, b);
+            }
         }
         if (ct != weight.dtype || ct != x.dtype)
         {

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// <c>C = A B</c> in fp32 on AVX-512 where B's rows are contiguous along C's columns: a projection's backward products,
+/// <c>dX = dY W</c> (A = dY) and <c>dW = dY^T X</c> (A = dY read transposed), whose outputs both run along the input
+/// features. A reads through two strides, so the transpose costs no copy. The kernel keeps 6 rows x 64 columns of C in
+/// registers (24 of the 32), broadcasting one value of A against four vectors of B's row per step, and splits C's rows
+/// across the cores (<see cref="OutputRowSplit"/>); the depth is blocked so a block of B stays in L2.
+/// </summary>
+static unsafe class BackwardProduct
+{
+    const int TileRows = 6, TileVectors = 4, DepthBlock = 256;
+
+    /// <summary>Whether this CPU can run it for C's <paramref name="columns"/> (a multiple of 16).</summary>
+    public static bool Applies(long columns) => PromptProduct.Applies(columns);
+
+    /// <summary>C [rows, columns] = A [rows, depth] B [depth, columns], A's element (i, p) at
+    /// <c>a[i * rowStride + p * depthStride]</c>, B and C contiguous.</summary>
+    public static void Multiply(float* a, long rowStride, long depthStride, float* b, float* c, int rows, int depth, int columns,
+        int threads)
+    {
+        if (!Applies(columns)) throw new InvalidOperationException($"BackwardProduct needs AVX-512 and columns a multiple of 16, got {columns}");
+        var (ap, bp, cp) = ((nint)a, (nint)b, (nint)c);
+        OutputRowSplit.Run(rows, threads, (first, end) =>
+            Range((float*)ap, rowStride, depthStride, (float*)bp, (float*)cp, first, end, depth, columns));
+    }
+
+    static void Range(float* a, long rowStride, long depthStride, float* b, float* c, int first, int end, int depth, int columns)
+    {
+        for (int j = 0; j < columns; j += TileVectors * 16)
+        {
+            int vectors = Math.Min(TileVectors, (columns - j) / 16);
+            for (int p0 = 0; p0 < depth; p0 += DepthBlock)
+            {
+                int count = Math.Min(DepthBlock, depth - p0);
+                for (int i = first; i < end; i += TileRows)
+                    Tile(a + i * rowStride + p0 * depthStride, rowStride, depthStride, Math.Min(TileRows, end - i),
+                        b + (long)p0 * columns + j, columns, vectors, c + (long)i * columns + j, columns, count, accumulate: p0 > 0);
+            }
+        }
+    }
+
+    /// <summary>Up to 6 rows x 4 vectors of C over one block of the depth, written (or added, after the first block). A
+    /// short tile repeats its last row or vector and stores only the real ones.</summary>
+    // Optimised at once, and with nothing called after the loop: a call there makes the JIT spill the sums every iteration.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile(float* a, long rowStride, long depthStride, int rowCount, float* b, int ldb, int vectors, float* c, int ldc,
+        int depth, bool accumulate)
+    {
+        float* a0 = a, a1 = a + Math.Min(1, rowCount - 1) * rowStride, a2 = a + Math.Min(2, rowCount - 1) * rowStride;
+        float* a3 = a + Math.Min(3, rowCount - 1) * rowStride, a4 = a + Math.Min(4, rowCount - 1) * rowStride;
+        float* a5 = a + Math.Min(5, rowCount - 1) * rowStride;
+        int o1 = Math.Min(1, vectors - 1) * 16, o2 = Math.Min(2, vectors - 1) * 16, o3 = Math.Min(3, vectors - 1) * 16;
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default;
+        Vector512<float> c13 = default, c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default;
+        Vector512<float> c32 = default, c33 = default, c40 = default, c41 = default, c42 = default, c43 = default, c50 = default;
+        Vector512<float> c51 = default, c52 = default, c53 = default;
+        long at = 0;
+        for (int p = 0; p < depth; p++, at += depthStride)
+        {
+            var row = b + (long)p * ldb;
+            var (b0, b1, b2, b3) = (Vector512.Load(row), Vector512.Load(row + o1), Vector512.Load(row + o2), Vector512.Load(row + o3));
+            var s = Vector512.Create(a0[at]);
+            (c00, c01, c02, c03) = (Fma(s, b0, c00), Fma(s, b1, c01), Fma(s, b2, c02), Fma(s, b3, c03));
+            s = Vector512.Create(a1[at]);
+            (c10, c11, c12, c13) = (Fma(s, b0, c10), Fma(s, b1, c11), Fma(s, b2, c12), Fma(s, b3, c13));
+            s = Vector512.Create(a2[at]);
+            (c20, c21, c22, c23) = (Fma(s, b0, c20), Fma(s, b1, c21), Fma(s, b2, c22), Fma(s, b3, c23));
+            s = Vector512.Create(a3[at]);
+            (c30, c31, c32, c33) = (Fma(s, b0, c30), Fma(s, b1, c31), Fma(s, b2, c32), Fma(s, b3, c33));
+            s = Vector512.Create(a4[at]);
+            (c40, c41, c42, c43) = (Fma(s, b0, c40), Fma(s, b1, c41), Fma(s, b2, c42), Fma(s, b3, c43));
+            s = Vector512.Create(a5[at]);
+            (c50, c51, c52, c53) = (Fma(s, b0, c50), Fma(s, b1, c51), Fma(s, b2, c52), Fma(s, b3, c53));
+        }
+        StoreRow(c, vectors, accumulate, c00, c01, c02, c03);
+        if (rowCount > 1) StoreRow(c + ldc, vectors, accumulate, c10, c11, c12, c13);
+        if (rowCount > 2) StoreRow(c + 2L * ldc, vectors, accumulate, c20, c21, c22, c23);
+        if (rowCount > 3) StoreRow(c + 3L * ldc, vectors, accumulate, c30, c31, c32, c33);
+        if (rowCount > 4) StoreRow(c + 4L * ldc, vectors, accumulate, c40, c41, c42, c43);
+        if (rowCount > 5) StoreRow(c + 5L * ldc, vectors, accumulate, c50, c51, c52, c53);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow(float* c, int vectors, bool accumulate, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2,
+        Vector512<float> v3)
+    {
+        if (accumulate)
+        {
+            v0 += Vector512.Load(c);
+            if (vectors > 1) v1 += Vector512.Load(c + 16);
+            if (vectors > 2) v2 += Vector512.Load(c + 32);
+            if (vectors > 3) v3 += Vector512.Load(c + 48);
+        }
+        v0.Store(c);
+        if (vectors > 1) v1.Store(c + 16);
+        if (vectors > 2) v2.Store(c + 32);
+        if (vectors > 3) v3.Store(c + 48);
+    }
+}

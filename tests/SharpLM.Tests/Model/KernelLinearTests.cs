@@ -1,0 +1,63 @@
+using SharpLM.Model;
+using Xunit;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SharpLM.Tests.Model;
+
+/// <summary>Training's products on SharpLM's kernels against libtorch's: the output and both gradients, with either side
+/// frozen, for shapes with short tiles and several blocks of depth.</summary>
+public sealed class KernelLinearTests
+{
+    [Theory]
+    [InlineData(2, 37, 48, 13, true, true)]
+    [InlineData(1, 300, 1040, 70, true, true)] // five blocks of depth in dW, three in the forward product
+    [InlineData(3, 20, 64, 200, true, false)] // a frozen weight (LoRA's base): dX only
+    [InlineData(4, 50, 32, 9, false, true)] // an input that needs no gradient (the first layer): dW only
+    public void OutputAndGradientsMatchLibtorch(int batch, int seq, int columns, int outputs, bool inputGrad, bool weightGrad)
+    {
+        var generator = new Generator(7);
+        using var x0 = randn(batch, seq, columns, generator: generator);
+        using var w0 = randn(outputs, columns, generator: generator);
+        using var r = randn(batch, seq, outputs, generator: generator);
+        if (!KernelLinear.Applies(x0, w0, batch * seq)) return; // no AVX-512: Projection leaves training to libtorch
+        var (y, dx, dw) = Run(KernelLinear.Apply, x0, w0, r, inputGrad, weightGrad);
+        var (yRef, dxRef, dwRef) = Run((x, w) => F.linear(x, w), x0, w0, r, inputGrad, weightGrad);
+        Assert.True(y.allclose(yRef, rtol: 1e-5, atol: 1e-4));
+        Assert.Equal(inputGrad, dx is not null);
+        Assert.Equal(weightGrad, dw is not null);
+        if (inputGrad) Assert.True(dx!.allclose(dxRef!, rtol: 1e-5, atol: 1e-4));
+        if (weightGrad) Assert.True(dw!.allclose(dwRef!, rtol: 1e-5, atol: 1e-3));
+    }
+
+    // y = product(x), then the gradients of sum(y * r).
+    static (Tensor Y, Tensor? Dx, Tensor? Dw) Run(Func<Tensor, Tensor, Tensor> product, Tensor x0, Tensor w0, Tensor r, bool inputGrad,
+        bool weightGrad)
+    {
+        var x = x0.clone().requires_grad_(inputGrad);
+        var w = w0.clone().requires_grad_(weightGrad);
+        var y = product(x, w);
+        (y * r).sum().backward();
+        return (y.detach(), x.grad, w.grad);
+    }
+
+    [Fact]
+    public void AProjectionTrainsOnTheKernelAndItsBiasThroughLibtorch()
+    {
+        using var projection = new Projection(64, 40, hasBias: true);
+        using var twin = new Projection(64, 40, hasBias: true);
+        var generator = new Generator(3);
+        using (no_grad())
+        {
+            projection.weight.normal_(0, 0.1, generator);
+            projection.bias!.normal_(0, 0.1, generator);
+            twin.weight.copy_(projection.weight);
+            twin.bias!.copy_(projection.bias);
+        }
+        using var x = randn(2, 9, 64, generator: generator);
+        projection.forward(x).square().sum().backward();
+        F.linear(x, twin.weight, twin.bias).square().sum().backward();
+        Assert.True(projection.weight.grad!.allclose(twin.weight.grad!, rtol: 1e-5, atol: 1e-4));
+        Assert.True(projection.bias.grad!.allclose(twin.bias.grad!, rtol: 1e-5, atol: 1e-4));
+    }
+}
