@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,8 +15,32 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
 {
     public override string Name => "SharpLMLinear";
 
+    [ThreadStatic] static autograd.AutogradContext? lastContext;
+
     /// <summary>x [..., in] fp32 times a contiguous fp32 weight [out, in] in CPU memory (<see cref="Applies"/>).</summary>
-    public static Tensor Apply(Tensor x, Tensor weight) => apply(x, weight);
+    public static Tensor Apply(Tensor x, Tensor weight)
+    {
+        var y = apply(x, weight);
+        ReleaseOutputCache(lastContext);
+        lastContext = null;
+        return y;
+    }
+
+    /// <summary>TorchSharp 0.107 keeps an uninitialised tensor the size of each output for as long as the graph lives, to
+    /// stand in for a missing output gradient when gradients are materialised: one more copy of every projection's output,
+    /// +0.29 GB at the peak of a `small` step. <see cref="forward"/> turns materialising off (a missing gradient arrives as
+    /// an undefined tensor, which <see cref="backward"/> handles), so those tensors are never read: this frees them. They
+    /// sit in private fields; if a TorchSharp version renames them, nothing is freed and nothing else changes
+    /// (KernelLinearTests checks that they are freed).</summary>
+    internal static bool ReleaseOutputCache(autograd.AutogradContext? context)
+    {
+        const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
+        var node = context is null ? null : typeof(autograd.AutogradContext).GetField("_node", Private)?.GetValue(context);
+        if (node?.GetType().GetField("_outputCache", Private)?.GetValue(node) is not List<Tensor> cache) return false;
+        foreach (var tensor in cache) tensor?.Dispose();
+        cache.Clear();
+        return true;
+    }
 
     /// <summary>Whether this CPU can multiply <paramref name="rows"/> rows of fp32 <paramref name="x"/> by this weight.</summary>
     public static bool Applies(Tensor x, Tensor weight, long rows) =>
@@ -26,6 +51,8 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, weight) = ((Tensor)vars[0], (Tensor)vars[1]);
+        ctx.set_materialize_grads(false);
+        lastContext = ctx;
         int columns = (int)weight.shape[1], outputs = (int)weight.shape[0], rows = (int)(x.numel() / columns);
         var input = x.contiguous();
         ctx.save_for_backward([input, weight]);
@@ -36,9 +63,21 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         return y.view([.. x.shape[..^1], outputs]);
     }
 
+    /// <summary>The gradients the last <see cref="backward"/> handed to libtorch, whose wrappers are freed at the next: libtorch
+    /// holds its own reference once backward returns, and in the caller's dispose scope they would keep every layer's
+    /// gradient alive until the whole backward pass ends.</summary>
+    [ThreadStatic] static List<Tensor>? handedOver;
+
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        foreach (var t in handedOver ?? []) t.Dispose();
+        handedOver = [];
+        if (gradOutput.IsInvalid) return [null!, null!]; // the output was not used: no gradient flows back
+        // The saved tensors and the output gradient come as new wrappers, ours to free (else the caller's scope keeps
+        // every layer's activations until the end of the backward pass).
         var saved = ctx.get_saved_variables();
+        using var owned = new DisposeAll([.. saved, gradOutput]);
+        using var scope = NewDisposeScope();
         var (input, weight) = (saved[0], saved[1]);
         int columns = (int)weight.shape[1], outputs = (int)weight.shape[0], rows = (int)(input.numel() / columns);
         var dy = gradOutput.to(ScalarType.Float32).contiguous();
@@ -49,14 +88,16 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
             {
                 if ((bool)ctx.get_data("input needs a gradient"))
                 {
-                    dx = empty(input.shape, ScalarType.Float32, device: CPU);
+                    dx = empty(input.shape, ScalarType.Float32, device: CPU).DetachFromDisposeScope();
+                    handedOver.Add(dx);
                     fixed (byte* dxBytes = dx.bytes)
                         BackwardProduct.Multiply((float*)dyBytes, outputs, 1, (float*)wBytes, (float*)dxBytes, rows, outputs, columns,
                             OutputRowSplit.Threads);
                 }
                 if ((bool)ctx.get_data("weight needs a gradient"))
                 {
-                    dw = empty(weight.shape, ScalarType.Float32, device: CPU);
+                    dw = empty(weight.shape, ScalarType.Float32, device: CPU).DetachFromDisposeScope();
+                    handedOver.Add(dw);
                     fixed (byte* dwBytes = dw.bytes)
                         BackwardProduct.Multiply((float*)dyBytes, 1, outputs, (float*)xBytes, (float*)dwBytes, outputs, rows, columns,
                             OutputRowSplit.Threads);
@@ -64,6 +105,14 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
             }
         }
         return [dx!, dw!];
+    }
+
+    sealed class DisposeAll(IReadOnlyList<Tensor> tensors) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var t in tensors) t.Dispose();
+        }
     }
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using SharpLM.Model;
 using Xunit;
 using static TorchSharp.torch;
@@ -59,5 +60,17 @@ public sealed class KernelLinearTests
         F.linear(x, twin.weight, twin.bias).square().sum().backward();
         Assert.True(projection.weight.grad!.allclose(twin.weight.grad!, rtol: 1e-5, atol: 1e-4));
         Assert.True(projection.bias.grad!.allclose(twin.bias.grad!, rtol: 1e-5, atol: 1e-4));
+    }
+
+    [Fact]
+    public void TorchSharpStillHasTheOutputCacheThatTheOperationFrees()
+    {
+        // KernelLinear.ReleaseOutputCache reaches two private fields; a TorchSharp that renames them would keep an extra copy
+        // of every projection's output for the whole backward pass without any other sign.
+        const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
+        Assert.NotNull(typeof(TorchSharp.torch.autograd.AutogradContext).GetField("_node", Private));
+        var node = typeof(TorchSharp.torch).Assembly.GetTypes().Single(t => t.Name == "Node`1");
+        Assert.NotNull(node.GetField("_outputCache", Private));
+        Assert.False(KernelLinear.ReleaseOutputCache(null));
     }
 }
