@@ -42,7 +42,7 @@ public static class AttentionMasks
         var mask = keyPos.le(queryPos).view(1, 1, queries, keys);
         if (keyPadding is not null)
         {
-            var visible = keyPadding.to(@bool).view(keyPadding.shape[0], 1, 1, keys);
+            var visible = keyPadding.to(@bool).view(keyPadding.size(0), 1, 1, keys);
             var self = keyPos.eq(queryPos).view(1, 1, queries, keys);
             mask = mask.logical_and(visible).logical_or(self);
         }
@@ -58,7 +58,7 @@ public static class AttentionMasks
     public static Tensor BlockCausal(Tensor segmentIds)
     {
         using var scope = NewDisposeScope();
-        long t = segmentIds.shape[1];
+        long t = segmentIds.size(1);
         var pos = arange(t, dtype: int64, device: segmentIds.device);
         var causal = pos.view(1, -1).le(pos.view(-1, 1)).view(1, 1, t, t);
         var sameSegment = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1)).unsqueeze(1);

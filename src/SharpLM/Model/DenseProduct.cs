@@ -28,14 +28,14 @@ static class DenseProduct
     /// CPU memory with in a multiple of 8, and at most <see cref="MaxRows"/> rows. Weights on a GPU go through libtorch.</summary>
     public static bool Applies(Tensor weight, long rows, ScalarType dtype) =>
         Avx2.IsSupported && Fma.IsSupported && weight.device_type == DeviceType.CPU
-        && weight.dtype == dtype && weight.dim() == 2 && weight.shape[1] % 8 == 0
+        && weight.dtype == dtype && weight.dim() == 2 && weight.size(1) % 8 == 0
         && weight.is_contiguous() && rows is >= 1 and <= MaxRows;
 
     /// <summary>x [rows, in] fp32 times the weight [out, in], into y [rows, out] fp32.</summary>
     public static unsafe void Multiply<TWeight, TLoad>(Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
         where TWeight : unmanaged where TLoad : struct, IEightWeights<TWeight>
     {
-        int outputs = (int)weight.shape[0], columns = (int)weight.shape[1];
+        int outputs = (int)weight.size(0), columns = (int)weight.size(1);
         if (x.Length < rows * columns || y.Length < rows * outputs) throw new ArgumentException("x or y is smaller than the shapes say");
         fixed (byte* w = weight.bytes)
         fixed (float* xp = x, yp = y)

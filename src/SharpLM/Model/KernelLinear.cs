@@ -46,21 +46,21 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     public static bool Applies(Tensor x, Tensor weight, long rows) =>
         x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU
         && x.device_type == DeviceType.CPU && weight.is_contiguous() && rows > DenseProduct.MaxRows
-        && PromptProduct.Applies(weight.shape[1]);
+        && PromptProduct.Applies(weight.size(1));
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, weight) = ((Tensor)vars[0], (Tensor)vars[1]);
         ctx.set_materialize_grads(false);
         lastContext = ctx;
-        int columns = (int)weight.shape[1], outputs = (int)weight.shape[0], rows = (int)(x.numel() / columns);
+        int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(x.numel() / columns);
         var input = x.contiguous();
         ctx.save_for_backward([input, weight]);
         ctx.save_data("input needs a gradient", x.requires_grad);
         ctx.save_data("weight needs a gradient", weight.requires_grad);
         var y = empty([rows, outputs], ScalarType.Float32, device: CPU);
         PromptProduct.Multiply(weight, Floats(input), rows, Floats(y), OutputRowSplit.Threads);
-        return y.view([.. x.shape[..^1], outputs]);
+        return y.view(Projection.ShapeWithLast(x, outputs));
     }
 
     /// <summary>The gradients the last <see cref="backward"/> handed to libtorch, whose wrappers are freed at the next: libtorch
@@ -79,7 +79,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         using var owned = new DisposeAll([.. saved, gradOutput]);
         using var scope = NewDisposeScope();
         var (input, weight) = (saved[0], saved[1]);
-        int columns = (int)weight.shape[1], outputs = (int)weight.shape[0], rows = (int)(input.numel() / columns);
+        int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(input.numel() / columns);
         var dy = gradOutput.to(ScalarType.Float32).contiguous();
         Tensor? dx = null, dw = null;
         unsafe

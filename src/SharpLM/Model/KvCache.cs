@@ -38,7 +38,7 @@ public sealed class KvCache : IKvCache, IDisposable
     /// and returns all keys/values so far. Call <see cref="Advance"/> once every layer has appended.</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
     {
-        var t = k.shape[2];
+        var t = k.size(2);
         if (Length + t > Capacity)
             throw new SharpLMException($"KV cache full: {Length} + {t} positions exceed its capacity of {Capacity}");
         keys[layer].narrow(2, Length, t).copy_(k);

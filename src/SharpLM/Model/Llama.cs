@@ -71,7 +71,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCa
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
+        long b = x.size(0), t = x.size(1);
         var q = q_proj.forward(x).view(b, t, heads, headDim);
         var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
         if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
@@ -196,7 +196,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
         var (x, cos, sin, mask) = LayerInputs(inputIds, options);
         foreach (var layer in layers)
             x = layer.forward(x, cos, sin, mask, options?.Cache);
-        options?.Cache?.Advance(inputIds.shape[1]);
+        options?.Cache?.Advance(inputIds.size(1));
         return norm.forward(x).MoveToOuterDisposeScope();
     }
 
@@ -205,7 +205,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
     public (Tensor Embeddings, Tensor Cos, Tensor Sin, Tensor? Mask) LayerInputs(Tensor inputIds, ForwardOptions? options)
     {
         if (inputIds.dim() != 2) throw new SharpLMException($"input ids must be [batch, seq], got shape [{string.Join(", ", inputIds.shape)}]");
-        long b = inputIds.shape[0], t = inputIds.shape[1];
+        long b = inputIds.size(0), t = inputIds.size(1);
         long past = options?.Cache?.Length ?? 0;
         CheckInputs(inputIds, past, options?.PositionIds);
         var (cos, sin) = options?.PositionIds is { } positions
@@ -219,7 +219,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
 
     void CheckInputs(Tensor inputIds, long past, Tensor? positionIds)
     {
-        long t = inputIds.shape[1];
+        long t = inputIds.size(1);
         if (positionIds is null && past + t > maxPositions)
             throw new SharpLMException($"sequence of {past + t} tokens is longer than the model's max_position_embeddings ({maxPositions})");
         if (positionIds is not null && positionIds.numel() > 0 && positionIds.max().item<long>() >= maxPositions)
@@ -227,7 +227,7 @@ public sealed class LlamaModel : nn.Module<Tensor, ForwardOptions?, Tensor>
                                        $"({maxPositions})");
         if (inputIds.dtype != int64) throw new SharpLMException($"input ids must be int64, got {inputIds.dtype}");
         if (inputIds.numel() == 0) return;
-        long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>(), vocabSize = embed_tokens.weight!.shape[0];
+        long maxId = inputIds.max().item<long>(), minId = inputIds.min().item<long>(), vocabSize = embed_tokens.weight!.size(0);
         if (maxId >= vocabSize || minId < 0)
             throw new SharpLMException($"token id {(minId < 0 ? minId : maxId)} is outside the model's vocabulary (vocab_size {vocabSize}); " +
                                        "is the tokenizer the one this model was trained with?");

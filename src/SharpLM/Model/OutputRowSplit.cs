@@ -42,13 +42,13 @@ static class OutputRowSplit
     }
 
     /// <summary>Calls <paramref name="range"/>(first, end) for ranges covering 0..<paramref name="outputRows"/>; a range is
-    /// at least 64 rows, so small matrices stay on the calling thread.</summary>
+    /// at least 64 rows, so small matrices stay on the calling thread. When another thread's product holds the workers,
+    /// this one runs whole on the calling thread: the cores are busy anyway, and handing parts to the .NET thread pool
+    /// instead would starve the host's own tasks of pool threads.</summary>
     public static void Run(int outputRows, int threads, Action<int, int> range)
     {
         int parts = Math.Clamp(threads, 1, outputRows / 64 + 1);
-        if (parts == 1) range(0, outputRows);
-        else if (!SpinningWorkers.TryRun(parts, part => range(outputRows * part / parts, outputRows * (part + 1) / parts)))
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },
-                part => range(outputRows * part / parts, outputRows * (part + 1) / parts));
+        if (parts == 1 || !SpinningWorkers.TryRun(parts, part => range(outputRows * part / parts, outputRows * (part + 1) / parts)))
+            range(0, outputRows);
     }
 }

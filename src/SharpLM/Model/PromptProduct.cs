@@ -32,7 +32,7 @@ static unsafe class PromptProduct
     /// <summary>x [rows, in] times a contiguous fp32 weight [out, in] in CPU memory, into y [rows, out].</summary>
     public static void Multiply(TorchSharp.torch.Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
     {
-        int outputs = (int)weight.shape[0], columns = (int)weight.shape[1];
+        int outputs = (int)weight.size(0), columns = (int)weight.size(1);
         fixed (byte* w = weight.bytes) Multiply(new Fp32Blocks((float*)w, columns), x, rows, columns, outputs, y, threads);
     }
 

@@ -30,7 +30,7 @@ public sealed class RotaryEmbedding : nn.Module
         RegisterComponents();
     }
 
-    public long MaxPositions => cosTable.shape[0];
+    public long MaxPositions => cosTable.size(0);
 
     /// <summary>Moves the tables with the module (<c>model.to(device)</c>): TorchSharp 0.107's Module.to passes over
     /// non-persistent buffers (its named_buffers skips them), so they would stay on the CPU beside a GPU model. They keep
@@ -49,8 +49,8 @@ public sealed class RotaryEmbedding : nn.Module
 
     /// <summary>cos and sin for the given positions [batch, seq], shaped [batch, 1, seq, headDim] to broadcast over heads.</summary>
     public (Tensor Cos, Tensor Sin) ForPositions(Tensor positionIds) =>
-        (cosTable.index_select(0, positionIds.flatten()).view(positionIds.shape[0], 1, positionIds.shape[1], -1),
-         sinTable.index_select(0, positionIds.flatten()).view(positionIds.shape[0], 1, positionIds.shape[1], -1));
+        (cosTable.index_select(0, positionIds.flatten()).view(positionIds.size(0), 1, positionIds.size(1), -1),
+         sinTable.index_select(0, positionIds.flatten()).view(positionIds.size(0), 1, positionIds.size(1), -1));
 
     /// <summary>cos and sin for the contiguous positions start..start+length-1, shaped [1, 1, length, headDim].</summary>
     public (Tensor Cos, Tensor Sin) ForRange(long start, long length) =>
@@ -60,7 +60,7 @@ public sealed class RotaryEmbedding : nn.Module
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        var half = x.shape[^1] / 2;
+        var half = x.size(-1) / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
         if (cos.dtype != x.dtype) (cos, sin) = (cos.to(x.dtype), sin.to(x.dtype));
         return x.mul(cos).addcmul_(rotated, sin, 1).MoveToOuterDisposeScope();

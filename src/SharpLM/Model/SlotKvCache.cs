@@ -115,7 +115,7 @@ public sealed class SlotKvCache : IKvCache, IDisposable
         writeIndex?.Dispose();
         writeIndex = null;
         if (rowLengths.All(l => l == longest)) return (positions, null);
-        long kvHeads = keys[0].shape[1], headDim = keys[0].shape[3];
+        long kvHeads = keys[0].size(1), headDim = keys[0].size(3);
         writeIndex = positions.view(Rows, 1, 1, 1).expand(Rows, kvHeads, 1, headDim).contiguous().DetachFromDisposeScope();
         var mask = arange(longest + 1, dtype: int64, device: device).view(1, -1).le(positions).view(Rows, 1, 1, longest + 1);
         return (positions, mask);
@@ -126,7 +126,7 @@ public sealed class SlotKvCache : IKvCache, IDisposable
     /// <see cref="DecodeInputs"/>.</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
     {
-        if (k.shape[0] != Rows || k.shape[2] != 1)
+        if (k.size(0) != Rows || k.size(2) != 1)
             throw new SharpLMException($"a slot cache step takes one position for each of its {Rows} rows, got [{string.Join(", ", k.shape)}]");
         long longest = Length;
         var rowKeys = keys[layer].narrow(0, 0, Rows);

@@ -1,0 +1,39 @@
+using System.Runtime.Intrinsics;
+
+namespace SharpLM.Model;
+
+/// <summary>bf16 values to and from fp32 as libtorch converts them: a bf16 value is the top half of an fp32 one, and fp32
+/// rounds to the nearest bf16, ties to even; a NaN stays a NaN (0x7FC0).</summary>
+static class Bf16Values
+{
+    public static void Widen(ReadOnlySpan<ushort> bf16, Span<float> fp32)
+    {
+        if (fp32.Length < bf16.Length) throw new ArgumentException("the fp32 span is shorter than the bf16 one");
+        for (int i = 0; i < bf16.Length; i++) fp32[i] = BitConverter.UInt32BitsToSingle((uint)bf16[i] << 16);
+    }
+
+    public static void Round(ReadOnlySpan<float> fp32, Span<ushort> bf16)
+    {
+        if (bf16.Length < fp32.Length) throw new ArgumentException("the bf16 span is shorter than the fp32 one");
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 16 <= fp32.Length; i += 16)
+                Vector256.Narrow(Round(Vector256.Create(fp32.Slice(i, 8))), Round(Vector256.Create(fp32.Slice(i + 8, 8)))).CopyTo(bf16[i..]);
+        for (; i < fp32.Length; i++) bf16[i] = Round(fp32[i]);
+    }
+
+    /// <summary>Eight values rounded, each in the low half of its lane.</summary>
+    static Vector256<uint> Round(Vector256<float> values)
+    {
+        var bits = values.AsUInt32();
+        var rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) >> 16;
+        return Vector256.ConditionalSelect(Vector256.Equals(values, values).AsUInt32(), rounded, Vector256.Create(0x7FC0u));
+    }
+
+    static ushort Round(float value)
+    {
+        if (float.IsNaN(value)) return 0x7FC0;
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+}
