@@ -31,7 +31,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     /// +0.29 GB at the peak of a `small` step. <see cref="forward"/> turns materialising off (a missing gradient arrives as
     /// an undefined tensor, which <see cref="backward"/> handles), so those tensors are never read: this frees them. They
     /// sit in private fields; if a TorchSharp version renames them, nothing is freed and nothing else changes
-    /// (KernelLinearTests checks that they are freed).</summary>
+    /// (KernelLinearTests checks that the fields are there).</summary>
     internal static bool ReleaseOutputCache(autograd.AutogradContext? context)
     {
         const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
