@@ -17,7 +17,7 @@ namespace SharpLM.Model;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
-    readonly double eps;
+    readonly Scalar eps; // held for the module's life (see HeldScalars)
 
     public RmsNorm(long size, double eps) : base("RmsNorm")
     {
@@ -136,17 +136,12 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, IK
         RegisterComponents();
     }
 
-    /// <summary>The residual sums' scale factor, held for good: TorchSharp 0.107's <c>a + b</c> passes a temporary
-    /// <c>Scalar</c> 1 to libtorch that the garbage collector may finalise during the native call (seen once in the
-    /// suite: libtorch's add failing "Expected false to be true" in <c>Scalar::toFloat</c>).</summary>
-    static readonly Scalar One = 1;
-
     /// <summary>Arguments as <see cref="Attention.forward"/>'s.</summary>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache)
     {
         using var scope = NewDisposeScope();
-        var h = x.add(self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache), One);
-        return h.add(mlp.forward(post_attention_layernorm.forward(h)), One).MoveToOuterDisposeScope();
+        var h = x.add(self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache), HeldScalars.One);
+        return h.add(mlp.forward(post_attention_layernorm.forward(h)), HeldScalars.One).MoveToOuterDisposeScope();
     }
 }
 

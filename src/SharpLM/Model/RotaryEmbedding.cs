@@ -63,6 +63,6 @@ public sealed class RotaryEmbedding : nn.Module
         var half = x.size(-1) / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
         if (cos.dtype != x.dtype) (cos, sin) = (cos.to(x.dtype), sin.to(x.dtype));
-        return x.mul(cos).addcmul_(rotated, sin, 1).MoveToOuterDisposeScope();
+        return x.mul(cos).addcmul_(rotated, sin, HeldScalars.One).MoveToOuterDisposeScope();
     }
 }
