@@ -20,9 +20,10 @@ static class IntraOpThreads
     public static int ForPass(Model.LlamaForCausalLM model, long newTokens, long context, int fewThreads)
     {
         if (newTokens == 1) return fewThreads;
+        if (newTokens * context * model.Config.HiddenSize > SmallAttention) return 0; // before ComputeType, which walks the modules
         bool kernelsTakeProducts = model.Device.type == TorchSharp.DeviceType.CPU && Model.PromptProduct.Applies(model.Config.HiddenSize)
             && model.model.norm.weight.dtype == ScalarType.Float32 && model.ComputeType is null;
-        return kernelsTakeProducts && newTokens * context * model.Config.HiddenSize <= SmallAttention ? fewThreads : 0;
+        return kernelsTakeProducts ? fewThreads : 0;
     }
 
     /// <summary>Runs <paramref name="step"/> with at most <paramref name="threads"/> intra-op threads (0 = as they are).

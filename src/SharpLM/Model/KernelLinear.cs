@@ -58,9 +58,9 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         ctx.save_for_backward([input, weight]);
         ctx.save_data("input needs a gradient", x.requires_grad);
         ctx.save_data("weight needs a gradient", weight.requires_grad);
-        var y = empty([rows, outputs], ScalarType.Float32, device: CPU);
+        var y = empty(Projection.ShapeWithLast(x, outputs), ScalarType.Float32, device: CPU);
         PromptProduct.Multiply(weight, Floats(input), rows, Floats(y), OutputRowSplit.Threads);
-        return y.view(Projection.ShapeWithLast(x, outputs));
+        return y;
     }
 
     /// <summary>The gradients the last <see cref="backward"/> handed to libtorch, whose wrappers are freed at the next: libtorch

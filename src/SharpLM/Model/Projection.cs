@@ -152,7 +152,11 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
             if (is_grad_enabled() && (x.requires_grad || weight.requires_grad))
             {
                 // Training: many fp32 rows through an autograd operation on SharpLM's kernels; the rest through libtorch.
-                if (KernelLinear.Applies(x, weight, rows)) return b is null ? KernelLinear.Apply(x, weight) : KernelLinear.Apply(x, weight) + b;
+                if (KernelLinear.Applies(x, weight, rows))
+                {
+                    var y = KernelLinear.Apply(x, weight);
+                    return b is null ? y : y.add(b, HeldScalars.One);
+                }
             }
             else
             {
