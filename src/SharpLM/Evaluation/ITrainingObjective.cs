@@ -24,8 +24,9 @@ public interface ITrainingObjective
     /// <summary>The units of <paramref name="batch"/> (what its loss is a sum over).</summary>
     long Units(TrainingBatch batch);
 
-    /// <summary>The batch's loss, summed over its units, as a function of the model's logits [rows, seq, vocab] for the
-    /// batch (a function, so that gradient checkpointing can apply it to the last layer's output). What needs no gradient,
+    /// <summary>The batch's loss, summed over its units, as a function of the model's final hidden states [rows, seq, hidden]
+    /// for the batch (after the last norm, before the head: a loss can fuse the head with itself; a function, so that
+    /// gradient checkpointing can apply it to the last layer's output). What needs no gradient,
     /// such as a reference model's log-probabilities, is computed here first. The function adds the batch's metric sums to
     /// <paramref name="metricSums"/>, in <see cref="MetricNames"/> order.</summary>
     Func<Tensor, Tensor> Loss(LlamaForCausalLM model, TrainingBatch batch, double[] metricSums);

@@ -12,8 +12,16 @@ public static class LanguageModelLoss
     public static Tensor Sum(LlamaForCausalLM model, TrainingBatch batch)
     {
         using var scope = NewDisposeScope();
-        return OfLogits(model.forward(batch.InputIds, batch.ForwardOptions), batch).MoveToOuterDisposeScope();
+        return OfHidden(model, model.model.forward(batch.InputIds, batch.ForwardOptions), batch).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The summed loss of the model's final hidden states [batch, seq, hidden] against the batch's labels. An fp32
+    /// head on the CPU is fused with the loss (<see cref="HeadCrossEntropy"/>), which never holds the whole batch's logits;
+    /// any other head goes through its logits.</summary>
+    public static Tensor OfHidden(LlamaForCausalLM model, Tensor hidden, TrainingBatch batch) =>
+        model.PlainHeadWeight is { } weight && HeadCrossEntropy.Applies(hidden, weight)
+            ? HeadCrossEntropy.Sum(hidden, weight, batch.Labels, TrainingBatch.IgnoreIndex)
+            : OfLogits(model.Head(hidden), batch);
 
     /// <summary>The summed loss of logits [batch, seq, vocab] against the batch's labels.</summary>
     public static Tensor OfLogits(Tensor logits, TrainingBatch batch) =>

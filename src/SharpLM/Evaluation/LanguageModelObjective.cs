@@ -19,5 +19,5 @@ public sealed class LanguageModelObjective : ITrainingObjective
     public long Units(TrainingBatch batch) => batch.TargetTokens;
 
     public Func<Tensor, Tensor> Loss(LlamaForCausalLM model, TrainingBatch batch, double[] metricSums) =>
-        logits => LanguageModelLoss.OfLogits(logits, batch);
+        hidden => LanguageModelLoss.OfHidden(model, hidden, batch);
 }

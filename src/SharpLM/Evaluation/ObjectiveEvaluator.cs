@@ -35,7 +35,7 @@ public static class ObjectiveEvaluator
                 int n = Math.Min(batchSize, end - start);
                 using var batch = data.Collate(Enumerable.Range(start, n).ToArray()).To(model.Device);
                 var loss = objective.Loss(model, batch, metricSums);
-                sums[0] += loss(model.forward(batch.InputIds, batch.ForwardOptions)).item<float>();
+                sums[0] += loss(model.model.forward(batch.InputIds, batch.ForwardOptions)).item<float>();
                 sums[1] += objective.Units(batch);
                 progress?.Invoke(start + n - first, end - first);
             }

@@ -18,18 +18,19 @@ static unsafe class BackwardProduct
     /// <summary>Whether this CPU can run it for C's <paramref name="columns"/> (a multiple of 16).</summary>
     public static bool Applies(long columns) => PromptProduct.Applies(columns);
 
-    /// <summary>C [rows, columns] = A [rows, depth] B [depth, columns], A's element (i, p) at
-    /// <c>a[i * rowStride + p * depthStride]</c>, B and C contiguous.</summary>
+    /// <summary>C [rows, columns] = A [rows, depth] B [depth, columns] (or C += A B when <paramref name="accumulate"/>), A's
+    /// element (i, p) at <c>a[i * rowStride + p * depthStride]</c>, B and C contiguous.</summary>
     public static void Multiply(float* a, long rowStride, long depthStride, float* b, float* c, int rows, int depth, int columns,
-        int threads)
+        int threads, bool accumulate = false)
     {
         if (!Applies(columns)) throw new InvalidOperationException($"BackwardProduct needs AVX-512 and columns a multiple of 16, got {columns}");
         var (ap, bp, cp) = ((nint)a, (nint)b, (nint)c);
         OutputRowSplit.Run(rows, threads, (first, end) =>
-            Range((float*)ap, rowStride, depthStride, (float*)bp, (float*)cp, first, end, depth, columns));
+            Range((float*)ap, rowStride, depthStride, (float*)bp, (float*)cp, first, end, depth, columns, accumulate));
     }
 
-    static void Range(float* a, long rowStride, long depthStride, float* b, float* c, int first, int end, int depth, int columns)
+    static void Range(float* a, long rowStride, long depthStride, float* b, float* c, int first, int end, int depth, int columns,
+        bool accumulate)
     {
         for (int j = 0; j < columns; j += TileVectors * 16)
         {
@@ -39,7 +40,7 @@ static unsafe class BackwardProduct
                 int count = Math.Min(DepthBlock, depth - p0);
                 for (int i = first; i < end; i += TileRows)
                     Tile(a + i * rowStride + p0 * depthStride, rowStride, depthStride, Math.Min(TileRows, end - i),
-                        b + (long)p0 * columns + j, columns, vectors, c + (long)i * columns + j, columns, count, accumulate: p0 > 0);
+                        b + (long)p0 * columns + j, columns, vectors, c + (long)i * columns + j, columns, count, accumulate: accumulate || p0 > 0);
             }
         }
     }

@@ -63,15 +63,9 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         return y;
     }
 
-    /// <summary>The gradients the last <see cref="backward"/> handed to libtorch, whose wrappers are freed at the next: libtorch
-    /// holds its own reference once backward returns, and in the caller's dispose scope they would keep every layer's
-    /// gradient alive until the whole backward pass ends.</summary>
-    [ThreadStatic] static List<Tensor>? handedOver;
-
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        foreach (var t in handedOver ?? []) t.Dispose();
-        handedOver = [];
+        HandedOverGradients.ReleaseEarlier();
         if (gradOutput.IsInvalid) return [null!, null!]; // the output was not used: no gradient flows back
         // The saved tensors and the output gradient come as new wrappers, ours to free (else the caller's scope keeps
         // every layer's activations until the end of the backward pass).
@@ -88,16 +82,14 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
             {
                 if ((bool)ctx.get_data("input needs a gradient"))
                 {
-                    dx = empty(input.shape, ScalarType.Float32, device: CPU).DetachFromDisposeScope();
-                    handedOver.Add(dx);
+                    dx = HandedOverGradients.HandOver(empty(input.shape, ScalarType.Float32, device: CPU));
                     fixed (byte* dxBytes = dx.bytes)
                         BackwardProduct.Multiply((float*)dyBytes, outputs, 1, (float*)wBytes, (float*)dxBytes, rows, outputs, columns,
                             OutputRowSplit.Threads);
                 }
                 if ((bool)ctx.get_data("weight needs a gradient"))
                 {
-                    dw = empty(weight.shape, ScalarType.Float32, device: CPU).DetachFromDisposeScope();
-                    handedOver.Add(dw);
+                    dw = HandedOverGradients.HandOver(empty(weight.shape, ScalarType.Float32, device: CPU));
                     fixed (byte* dwBytes = dw.bytes)
                         BackwardProduct.Multiply((float*)dyBytes, 1, outputs, (float*)xBytes, (float*)dwBytes, outputs, rows, columns,
                             OutputRowSplit.Threads);

@@ -39,6 +39,13 @@ public sealed class DpoObjective : ITrainingObjective
 
     public Func<Tensor, Tensor> Loss(LlamaForCausalLM model, TrainingBatch batch, double[] metricSums)
     {
+        var ofLogits = LossOfLogits(batch, metricSums);
+        return hidden => ofLogits(model.Head(hidden));
+    }
+
+    /// <summary>As <see cref="Loss"/>, as a function of the policy's logits [rows, seq, vocab].</summary>
+    public Func<Tensor, Tensor> LossOfLogits(TrainingBatch batch, double[] metricSums)
+    {
         if (batch.InputIds.shape[0] % 2 != 0)
             throw new ArgumentException($"a preference batch has an even number of rows (chosen, then rejected), got {batch.InputIds.shape[0]}");
         var referenceLogps = batch.ReferenceLogps?.to(float32)

@@ -17,11 +17,11 @@ public static class GradientCheckpointing
 {
     /// <summary>Adds the gradients of the batch's summed loss divided by <paramref name="divisor"/> to the model's
     /// parameters, as <c>(LanguageModelLoss.Sum(model, batch) / divisor).backward()</c> does, and returns the summed loss.</summary>
-    /// <param name="lossOfLogits">the summed loss as a function of the logits (<see cref="ITrainingObjective.Loss"/>);
+    /// <param name="lossOfHidden">the summed loss as a function of the final hidden states (<see cref="ITrainingObjective.Loss"/>);
     /// null for next-token cross-entropy</param>
-    public static float Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor, Func<Tensor, Tensor>? lossOfLogits = null)
+    public static float Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor, Func<Tensor, Tensor>? lossOfHidden = null)
     {
-        lossOfLogits ??= logits => LanguageModelLoss.OfLogits(logits, batch);
+        lossOfHidden ??= hidden => LanguageModelLoss.OfHidden(model, hidden, batch);
         using var scope = NewDisposeScope();
         var options = batch.ForwardOptions;
         var (embeddings, cos, sin, mask) = model.model.LayerInputs(batch.InputIds, options);
@@ -38,7 +38,7 @@ public static class GradientCheckpointing
         using var randomAfter = get_rng_state();
 
         var last = inputs[^1].detach().requires_grad_(true);
-        var loss = lossOfLogits(model.Head(model.model.norm.forward(last)));
+        var loss = lossOfHidden(model.model.norm.forward(last));
         (loss / divisor).backward();
         var gradient = last.grad!.detach();
         for (int i = layers.Count - 1; i >= 0; i--)

@@ -23,7 +23,7 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
     /// sums every trainable gradient across the ranks; returns the summed loss, the bytes each rank sent and the time spent
     /// waiting for the sums after the backward pass.</summary>
     public (float Loss, long Bytes, TimeSpan Waited) Backward(LlamaForCausalLM model, TrainingBatch batch, double divisor,
-        Func<Tensor, Tensor> lossOfLogits)
+        Func<Tensor, Tensor> lossOfHidden)
     {
         using var scope = NewDisposeScope();
         var (embeddings, cos, sin, mask) = model.model.LayerInputs(batch.InputIds, batch.ForwardOptions);
@@ -36,7 +36,7 @@ sealed class OverlappedGradientSum(ProcessGroup group, IReadOnlyList<AdamW.Entry
             outputs[i] = layers[i].forward(inputs[i], cos, sin, mask, null);
         }
         var last = outputs[^1].detach().requires_grad_(true);
-        var loss = lossOfLogits(model.Head(model.model.norm.forward(last)));
+        var loss = lossOfHidden(model.model.norm.forward(last));
         (loss / divisor).backward();
 
         var pending = new List<Reduction>();

@@ -262,10 +262,10 @@ public sealed class Trainer : IDisposable
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
-                var lossOfLogits = objective.Loss(model, batch, metricSums);
+                var lossOfHidden = objective.Loss(model, batch, metricSums);
                 if (overlapped is not null && batch == batches[^1])
                 {
-                    var (batchLoss, bytes, waited) = overlapped.Backward(model, batch, units, lossOfLogits);
+                    var (batchLoss, bytes, waited) = overlapped.Backward(model, batch, units, lossOfHidden);
                     Communication = (Communication.Time + waited, Communication.Bytes + bytes);
                     sums[0] += batchLoss;
                     summed = true;
@@ -273,10 +273,10 @@ public sealed class Trainer : IDisposable
                 }
                 if (Options.GradientCheckpointing)
                 {
-                    sums[0] += GradientCheckpointing.Backward(model, batch, units, lossOfLogits);
+                    sums[0] += GradientCheckpointing.Backward(model, batch, units, lossOfHidden);
                     continue;
                 }
-                var sum = lossOfLogits(model.forward(batch.InputIds, batch.ForwardOptions));
+                var sum = lossOfHidden(model.model.forward(batch.InputIds, batch.ForwardOptions));
                 (sum / units).backward();
                 sums[0] += sum.item<float>();
             }

@@ -84,7 +84,7 @@ public sealed class DpoObjectiveTests
         var objective = new DpoObjective(new PreferenceOptions { Beta = beta, Loss = kind, LabelSmoothing = smoothing }, reference);
         using var batch = Pairs().Collate([0, 1, 2]);
         var sums = new double[DpoObjective.Metrics.Count];
-        var lossOfLogits = objective.Loss(policy, batch, sums);
+        var lossOfLogits = objective.LossOfLogits(batch, sums);
         using var logits = policy.forward(batch.InputIds, batch.ForwardOptions).detach().requires_grad_(true);
         using var loss = lossOfLogits(logits) / 3;
         loss.backward();
@@ -149,7 +149,7 @@ public sealed class DpoObjectiveTests
                 $"{DpoObjective.Metrics[i]}: {sums[i] / n} instead of {expectedMetrics[i]}");
 
         // The chain rule back to the weights: the objective through the model gives what the hand gradient gives.
-        using (var through = objective.Loss(policy, batch, new double[6])(policy.forward(batch.InputIds, batch.ForwardOptions)) / 3)
+        using (var through = objective.Loss(policy, batch, new double[6])(policy.model.forward(batch.InputIds, batch.ForwardOptions)) / 3)
             through.backward();
         var viaObjective = Gradients(policy);
         foreach (var p in policy.parameters()) p.grad?.zero_();
@@ -169,7 +169,7 @@ public sealed class DpoObjectiveTests
         using var batch = data.Collate([0, 1, 2]);
         metrics = new double[DpoObjective.Metrics.Count];
         var objective = new DpoObjective(new PreferenceOptions { Beta = beta }, reference);
-        using (var loss = objective.Loss(policy, batch, metrics)(policy.forward(batch.InputIds, batch.ForwardOptions)) / 3)
+        using (var loss = objective.Loss(policy, batch, metrics)(policy.model.forward(batch.InputIds, batch.ForwardOptions)) / 3)
             loss.backward();
         return Gradients(policy);
     }

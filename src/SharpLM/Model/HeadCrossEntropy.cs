@@ -1,0 +1,127 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Model;
+
+/// <summary>
+/// The summed next-token cross-entropy of final hidden states under an fp32 LM head, without the logits of the whole
+/// batch: the rows go through in chunks, and each chunk's logits (<see cref="PromptProduct"/>) become its loss and, when
+/// training, at once the gradients of the hidden states and of the head's weight (<see cref="BackwardProduct"/>), before
+/// the next chunk reuses their memory. At `small`'s shapes (2,048 rows, 8,192 tokens) the unfused path holds the logits,
+/// the log-softmax and its gradient, 64 MB each; this holds one 16 MB chunk. Rows whose label is ignored (padding, a
+/// prompt's tokens) are dropped before any product. The loss is a scalar, so the gradients are computed in the forward
+/// pass for an output gradient of 1 and scaled by the real one in backward, as Liger-Kernel's fused linear cross-entropy does.
+/// </summary>
+sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
+{
+    public override string Name => "SharpLMHeadCrossEntropy";
+
+    /// <summary>Whether this CPU can take fp32 hidden states of this size under this weight.</summary>
+    public static bool Applies(Tensor hidden, Tensor weight) =>
+        hidden.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && hidden.device_type == DeviceType.CPU
+        && weight.device_type == DeviceType.CPU && weight.dim() == 2 && weight.is_contiguous() && PromptProduct.Applies(weight.size(1));
+
+    /// <summary>The labels go in wrapped: libtorch would track a tensor argument as an input.</summary>
+    sealed record Labels(Tensor Ids, long IgnoreIndex);
+
+    /// <summary>The fp32 sum over the rows whose label is not <paramref name="ignoreIndex"/> of <c>-log softmax(h W^T)[label]</c>,
+    /// for hidden states h [..., in] and labels of the same leading shape (<see cref="Applies"/> must hold).</summary>
+    public static Tensor Sum(Tensor hidden, Tensor weight, Tensor labels, long ignoreIndex)
+    {
+        if (is_grad_enabled() && (hidden.requires_grad || weight.requires_grad))
+        {
+            var tracked = apply(hidden, weight, new Labels(labels, ignoreIndex));
+            foreach (var t in savedWrappers ?? []) t.Dispose(); // libtorch holds the saved gradients now
+            savedWrappers = null;
+            return tracked;
+        }
+        using var scope = NewDisposeScope();
+        var (loss, _, _) = Run(hidden, weight, labels, ignoreIndex, hiddenGradient: false, weightGradient: false);
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The gradients <see cref="forward"/> saves: TorchSharp saves them only once forward has returned, so their
+    /// wrappers live until <see cref="Sum"/> frees them.</summary>
+    [ThreadStatic] static List<Tensor>? savedWrappers;
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var (hidden, weight, labels) = ((Tensor)vars[0], (Tensor)vars[1], (Labels)vars[2]);
+        using var scope = NewDisposeScope();
+        var (loss, dHidden, dWeight) = Run(hidden, weight, labels.Ids, labels.IgnoreIndex, hidden.requires_grad, weight.requires_grad);
+        savedWrappers = [.. new[] { dHidden, dWeight }.OfType<Tensor>().Select(t => t.DetachFromDisposeScope())];
+        ctx.save_for_backward(savedWrappers);
+        ctx.save_data("hidden gradient", dHidden is not null);
+        ctx.save_data("weight gradient", dWeight is not null);
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        HandedOverGradients.ReleaseEarlier();
+        var saved = ctx.get_saved_variables();
+        int next = 0;
+        var dHidden = (bool)ctx.get_data("hidden gradient") ? saved[next++] : null;
+        var dWeight = (bool)ctx.get_data("weight gradient") ? saved[next] : null;
+        using (gradOutput)
+        {
+            // In place: these are this operation's own tensors, read by nothing else.
+            foreach (var gradient in new[] { dHidden, dWeight }.OfType<Tensor>())
+                HandedOverGradients.HandOver(gradient).mul_(gradOutput);
+        }
+        return [dHidden!, dWeight!, null!]; // TorchSharp expects one per argument, the labels included
+    }
+
+    /// <summary>Rows per chunk: about 4 M logits (16 MB, within this class of CPU's L3 cache), and at least the 128 rows
+    /// over which <see cref="PromptProduct"/> reuses a block of weights.</summary>
+    static int ChunkRows(long vocabulary) => (int)Math.Clamp((4L << 20) / vocabulary, PromptProduct.RowBlock, 1024);
+
+    static unsafe (Tensor Loss, Tensor? DHidden, Tensor? DWeight) Run(Tensor hidden, Tensor weight, Tensor labels, long ignoreIndex,
+        bool hiddenGradient, bool weightGradient)
+    {
+        using var noGrad = no_grad();
+        int columns = (int)weight.size(1), vocabulary = (int)weight.size(0);
+        var x = hidden.reshape(-1, columns);
+        var ids = labels.reshape(-1).to(ScalarType.Int64);
+        var kept = ids.ne(ignoreIndex).nonzero().squeeze(1);
+        int rows = (int)kept.size(0);
+        bool all = rows == x.size(0);
+        var xs = (all ? x : x.index_select(0, kept)).contiguous();
+        var targets = (all ? ids : ids.index_select(0, kept)).unsqueeze(1);
+        var dxs = hiddenGradient ? empty([rows, columns], ScalarType.Float32) : null;
+        // The first chunk writes the weight's gradient, later ones add to it; with no rows it stays zero.
+        var dWeight = !weightGradient ? null : rows > 0 ? empty([vocabulary, columns], ScalarType.Float32) : zeros([vocabulary, columns]);
+        int chunk = Math.Min(ChunkRows(vocabulary), Math.Max(rows, 1)), threads = OutputRowSplit.Threads;
+        var logits = empty([chunk, vocabulary], ScalarType.Float32);
+        double loss = 0;
+        fixed (byte* xBytes = xs.bytes, wBytes = weight.bytes, logitBytes = logits.bytes)
+        fixed (byte* dxBytes = dxs is null ? default : dxs.bytes, dwBytes = dWeight is null ? default : dWeight.bytes)
+        {
+            float* xp = (float*)xBytes, wp = (float*)wBytes, lp = (float*)logitBytes;
+            for (int first = 0; first < rows; first += chunk)
+            {
+                using var chunkScope = NewDisposeScope();
+                int count = Math.Min(chunk, rows - first);
+                var part = logits.narrow(0, 0, count);
+                PromptProduct.Multiply(weight, new ReadOnlySpan<float>(xp + (long)first * columns, count * columns), count,
+                    new Span<float>(lp, count * vocabulary), threads);
+                var label = targets.narrow(0, first, count);
+                var logSumExp = part.logsumexp(1, keepdim: true);
+                loss += (logSumExp - part.gather(1, label)).sum().item<float>();
+                if (dxs is null && dWeight is null) continue;
+                // d loss / d logits = softmax - one-hot of the label, in place of the logits.
+                part.sub_(logSumExp).exp_();
+                part.scatter_(1, label, part.gather(1, label).sub_(HeldScalars.One));
+                if (dxs is not null)
+                    BackwardProduct.Multiply(lp, vocabulary, 1, wp, (float*)dxBytes + (long)first * columns, count, vocabulary, columns, threads);
+                if (dWeight is not null)
+                    BackwardProduct.Multiply(lp, 1, vocabulary, xp + (long)first * columns, (float*)dwBytes, vocabulary, count, columns, threads,
+                        accumulate: first > 0);
+            }
+        }
+        Tensor? dHidden = null;
+        if (dxs is not null)
+            dHidden = (all ? dxs : zeros([x.size(0), columns], ScalarType.Float32).index_copy_(0, kept, dxs)).view(hidden.shape);
+        return (tensor((float)loss), dHidden, dWeight);
+    }
+}
