@@ -119,7 +119,7 @@ static class ConcurrencyBench
         for (int s = 0; s < streams; s++)
             for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, (LLamaSeqId)s, i == prompt.Length - 1);
         var clock = Stopwatch.StartNew();
-        GgufBench.Decode(context, batch);
+        GgufRun.Decode(context, batch);
         var next = Enumerable.Range(0, streams)
             .Select(s => TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth((s + 1) * prompt.Length - 1))).ToArray();
         double first = clock.Elapsed.TotalMilliseconds;
@@ -127,7 +127,7 @@ static class ConcurrencyBench
         {
             batch.Clear();
             for (int s = 0; s < streams; s++) batch.Add(next[s], prompt.Length + produced - 1, (LLamaSeqId)s, true);
-            GgufBench.Decode(context, batch);
+            GgufRun.Decode(context, batch);
             for (int s = 0; s < streams; s++) next[s] = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(s));
         }
         return Summary(clock.Elapsed.TotalSeconds, streams * newTokens, Enumerable.Repeat(first, streams));

@@ -1,91 +1,96 @@
 using System.Diagnostics;
-using LLama;
-using LLama.Common;
-using LLama.Native;
+using System.Globalization;
 using SharpLM.Formats;
-using SharpLM.Generation;
 using SharpLM.Hub;
 using SharpLM.Model;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace SharpLM.Bench;
 
 /// <summary>
-/// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--repeats N]`: exports the model as F32 GGUF and times, in one
-/// run, batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the default, and
-/// on all; q8) and in llama.cpp (LLamaSharp, F32, F16 and Q8_0 weights, its default f16 KV cache), both on 2 threads, from the
-/// same prompt ids.
+/// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--rounds N]`: exports the model as F32, F16 and
+/// Q8_0 GGUF and times batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the
+/// default, and on all; q8) and in llama.cpp (LLamaSharp, F32, F16 and Q8_0 weights, its default f16 KV cache), both on
+/// 2 threads, from the same prompt ids.
+/// Each measurement is its own process (`bench gguf-one`: a warm-up generation, then a timed one), as loading llama.cpp's
+/// native library slows libtorch in the same process. A round runs every configuration once, in reverse order every other
+/// round; the table gives medians over --rounds (default 5) and each ratio as the median of per-round ratios, so the two
+/// figures of a ratio are taken close in time (this VM's memory speed drifts by tens of percent between minutes).
 /// Prefill = the prompt's forward pass up to the first token's logits; decode = each further token. Without --model a
 /// random-initialised preset (8k vocabulary) is used.
 /// </summary>
 static class GgufBench
 {
-    const int Threads = 2;
+    public const int Threads = 2;
 
-    public static int Run(string[] args)
+    /// <summary>One engine setting: its table name, its `gguf-one` options, and the llama.cpp row with weights of its size.</summary>
+    sealed record Configuration(string Name, string Options, string SameSize);
+
+    sealed class ChildFailed(string message) : Exception(message);
+
+    public static int Run(string[] argv)
     {
-        string? folder = Option(args, "--model");
-        int promptLength = int.Parse(Option(args, "--prompt") ?? "128");
-        int newTokens = int.Parse(Option(args, "--new") ?? "128");
-        int repeats = int.Parse(Option(args, "--repeats") ?? "3");
-        torch.set_num_threads(Threads);
-
+        var a = new BenchArgs(argv);
+        if (a.Has("repeats"))
+        {
+            Console.Error.WriteLine("bench gguf: --repeats is gone; --rounds N runs every configuration N times, each in its own process");
+            return 2;
+        }
+        int promptLength = a.Int("prompt", 128), newTokens = a.Int("new", 128), rounds = a.Int("rounds", 5);
         var scratch = Directory.CreateTempSubdirectory("sharplm-bench-gguf-").FullName;
         try
         {
-            var preset = Option(args, "--preset") ?? "small";
-            folder ??= BenchSetup.RandomSmallModel(Path.Combine(scratch, preset), preset: preset);
-            string gguf = Path.Combine(scratch, "model-f32.gguf");
+            var preset = a.Get("preset", "small");
+            var folder = a.Has("model") ? a.Get("model", "") : BenchSetup.RandomSmallModel(Path.Combine(scratch, preset), preset: preset);
             var clock = Stopwatch.StartNew();
-            GgufExporter.Export(folder, gguf, GgufTensorType.F32);
+            var gguf = new[] { GgufTensorType.F32, GgufTensorType.F16, GgufTensorType.Q8_0 }.ToDictionary(type => type, type =>
+            {
+                string path = Path.Combine(scratch, $"model-{type.ToString().ToLowerInvariant()}.gguf");
+                GgufExporter.Export(folder, path, type);
+                return path;
+            });
             var config = LlamaConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
             Console.WriteLine($"model: {folder} ({config.ParameterCount() / 1e6:F1} M parameters, {config.NumHiddenLayers} x {config.HiddenSize}, " +
                               $"vocab {config.VocabSize})");
-            Console.WriteLine($"GGUF F32 export: {new FileInfo(gguf).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s");
-            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads, best of {repeats}; " +
+            Console.WriteLine($"GGUF exports: {string.Join(", ", gguf.Select(g => $"{g.Key} {new FileInfo(g.Value).Length / 1e6:F1} MB"))} " +
+                              $"in {clock.Elapsed.TotalSeconds:F1} s");
+
+            string model = $"--model \"{folder}\" --dtype";
+            Configuration[] configurations =
+            [
+                new("SharpLM fp32", $"{model} fp32 --decode-threads 1", "llama.cpp F32"),
+                new($"SharpLM fp32, decode on {Threads} threads", $"{model} fp32 --decode-threads 0", "llama.cpp F32"),
+                new("SharpLM bf16", $"{model} bf16 --decode-threads 1", "llama.cpp F16"),
+                new("SharpLM q8 (8-bit projections)", $"{model} q8 --decode-threads 1", "llama.cpp Q8_0"),
+                new($"SharpLM q8, decode on {Threads} threads", $"{model} q8 --decode-threads 0", "llama.cpp Q8_0"),
+                new("llama.cpp Q8_0", $"--gguf \"{gguf[GgufTensorType.Q8_0]}\"", "llama.cpp Q8_0"),
+                new("llama.cpp F16", $"--gguf \"{gguf[GgufTensorType.F16]}\"", "llama.cpp F16"),
+                new("llama.cpp F32", $"--gguf \"{gguf[GgufTensorType.F32]}\"", "llama.cpp F32"),
+            ];
+            Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads; {rounds} rounds of " +
+                              $"{configurations.Length} processes, one per configuration, in reverse order every other round; " +
                               $"load before: {BenchSetup.LoadAverage()}");
 
-            var random = new Random(1);
-            var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
-            var fp32 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens));
-            var fp32AllThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0));
-            var bf16 = Best(repeats, () => SharpLm(folder, ScalarType.BFloat16, prompt, newTokens));
-            var q8 = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, quantize: true));
-            var q8BothThreads = Best(repeats, () => SharpLm(folder, ScalarType.Float32, prompt, newTokens, decodeThreads: 0, quantize: true));
-            // Only now: loading llama.cpp's native library slows libtorch's decoding in the same process (measured: fp32 235
-            // against 350 tokens/s when it was loaded first).
-            NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp logs every load at length
-            string ggufQ8 = Path.Combine(scratch, "model-q8_0.gguf");
-            GgufExporter.Export(folder, ggufQ8, GgufTensorType.Q8_0);
-            var cppQ8 = Best(repeats, () => LlamaCpp(ggufQ8, prompt, newTokens));
-            string ggufF16 = Path.Combine(scratch, "model-f16.gguf");
-            GgufExporter.Export(folder, ggufF16, GgufTensorType.F16);
-            var cppF16 = Best(repeats, () => LlamaCpp(ggufF16, prompt, newTokens));
-            var cpp = Best(repeats, () => LlamaCpp(gguf, prompt, newTokens));
-            // Each SharpLM row beside llama.cpp with weights of the same size: F32, F16 (for bf16) and Q8_0.
-            (string Engine, double Prefill, double Decode, (double Prefill, double Decode) Same)[] rows =
-            [
-                ("SharpLM fp32", fp32.Prefill, fp32.Decode, cpp),
-                ($"SharpLM fp32, decode on {Threads} threads", fp32AllThreads.Prefill, fp32AllThreads.Decode, cpp),
-                ("SharpLM bf16", bf16.Prefill, bf16.Decode, cppF16),
-                ("SharpLM q8 (8-bit projections)", q8.Prefill, q8.Decode, cppQ8),
-                ($"SharpLM q8, decode on {Threads} threads", q8BothThreads.Prefill, q8BothThreads.Decode, cppQ8),
-                ("llama.cpp Q8_0", cppQ8.Prefill, cppQ8.Decode, cppQ8),
-                ("llama.cpp F16", cppF16.Prefill, cppF16.Decode, cppF16),
-                ("llama.cpp F32", cpp.Prefill, cpp.Decode, cpp),
-            ];
-
-            var reference = rows[^1];
-            Console.WriteLine();
-            Console.WriteLine($"{"engine",-36} {"prefill tok/s",14} {"decode tok/s",13} {"prefill vs llama.cpp F32",25} " +
-                              $"{"decode vs llama.cpp F32",24} {"prefill vs same size",21} {"decode vs same size",20}");
-            foreach (var (engine, prefill, decode, same) in rows)
-                Console.WriteLine($"{engine,-36} {prefill,14:N0} {decode,13:N1} " +
-                                  $"{prefill / reference.Prefill,25:F2} {decode / reference.Decode,24:F2} " +
-                                  $"{prefill / same.Prefill,21:F2} {decode / same.Decode,20:F2}");
+            string shared = $"--vocab {config.VocabSize} --prompt {promptLength} --new {newTokens}";
+            var prefill = configurations.Select(_ => new double[rounds]).ToArray();
+            var decode = configurations.Select(_ => new double[rounds]).ToArray();
+            for (int round = 0; round < rounds; round++)
+            {
+                var order = Enumerable.Range(0, configurations.Length);
+                // Neither side always first: a drift within a round favours each in turn.
+                if (round % 2 == 1) order = order.Reverse();
+                foreach (int i in order)
+                    (prefill[i][round], decode[i][round]) = Measure(configurations[i], $"{configurations[i].Options} {shared}", round);
+                Console.WriteLine($"round {round + 1}/{rounds} ({(round % 2 == 0 ? "SharpLM" : "llama.cpp")} first) done at " +
+                                  $"{clock.Elapsed.TotalSeconds:F0} s");
+            }
+            Report(configurations, prefill, decode);
             Console.WriteLine($"load after: {BenchSetup.LoadAverage()}");
             return 0;
+        }
+        catch (ChildFailed failure)
+        {
+            Console.Error.WriteLine(failure.Message);
+            return 1;
         }
         finally
         {
@@ -93,67 +98,50 @@ static class GgufBench
         }
     }
 
-    /// <summary>Best (highest) prefill and decode rates over <paramref name="repeats"/> runs after one warm-up run.</summary>
-    static (double Prefill, double Decode) Best(int repeats, Func<(double Prefill, double Decode)> run)
+    /// <summary>Prefill and decode tokens/s of one `gguf-one` child; its stderr passes through.</summary>
+    static (double Prefill, double Decode) Measure(Configuration configuration, string options, int round)
     {
-        run();
-        var results = Enumerable.Range(0, repeats).Select(_ => run()).ToList();
-        return (results.Max(r => r.Prefill), results.Max(r => r.Decode));
+        string line = BenchSetup.LastLineOfChild($"gguf-one {options}");
+        var fields = line.Split(' ');
+        if (fields is ["result", var p, var d] && p.StartsWith("prefill=") && d.StartsWith("decode=")
+            && double.TryParse(p["prefill=".Length..], CultureInfo.InvariantCulture, out var prefill)
+            && double.TryParse(d["decode=".Length..], CultureInfo.InvariantCulture, out var decode))
+            return (prefill, decode);
+        // LastLineOfChild's own text for a nonzero exit, or a run that printed no result.
+        string why = line.StartsWith("| failed") ? line.Trim('|', ' ') : $"no result line (last line: {line})";
+        throw new ChildFailed($"bench gguf: configuration \"{configuration.Name}\", round {round + 1}: {why}");
     }
 
-    static (double Prefill, double Decode) SharpLm(string folder, ScalarType dtype, int[] prompt, int newTokens, int decodeThreads = 1,
-        bool quantize = false)
+    static void Report(Configuration[] configurations, double[][] prefill, double[][] decode)
     {
-        using var model = ModelFolder.Load(folder, dtype);
-        if (quantize) model.QuantizeForInference();
-        var generator = new TokenGenerator(model) { DecodeThreads = decodeThreads };
-        var options = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
-        var clock = Stopwatch.StartNew();
-        double firstToken = 0;
-        int produced = 0;
-        // The first token arrives after the prompt's forward pass; every later one costs one decode step.
-        foreach (var _ in generator.Generate(prompt, options, new HashSet<int>()))
-            if (produced++ == 0) firstToken = clock.Elapsed.TotalSeconds;
-        double total = clock.Elapsed.TotalSeconds;
-        return (prompt.Length / firstToken, (produced - 1) / (total - firstToken));
-    }
-
-    static (double Prefill, double Decode) LlamaCpp(string gguf, int[] prompt, int newTokens)
-    {
-        var parameters = new ModelParams(gguf)
+        int f32 = Array.FindIndex(configurations, c => c.Name == "llama.cpp F32");
+        Console.WriteLine();
+        Console.WriteLine($"{"engine",-36} {"prefill tok/s [min-max]",25} {"decode tok/s [min-max]",23} {"prefill vs F32",14} " +
+                          $"{"decode vs F32",13} {"prefill vs same size",20} {"decode vs same size",19} {"decode >= same",14}");
+        for (int i = 0; i < configurations.Length; i++)
         {
-            ContextSize = (uint)(prompt.Length + newTokens), BatchSize = (uint)prompt.Length, UBatchSize = (uint)prompt.Length,
-            GpuLayerCount = 0, Threads = Threads, BatchThreads = Threads,
-        };
-        using var weights = LLamaWeights.LoadFromFile(parameters);
-        using var context = weights.CreateContext(parameters);
-        var batch = new LLamaBatch();
-        for (int i = 0; i < prompt.Length; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
-        var clock = Stopwatch.StartNew();
-        Decode(context, batch);
-        int next = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
-        double firstToken = clock.Elapsed.TotalSeconds;
-        for (int produced = 1; produced < newTokens; produced++)
-        {
-            batch.Clear();
-            batch.Add(next, prompt.Length + produced - 1, LLamaSeqId.Zero, true);
-            Decode(context, batch);
-            next = TokenSampler.ArgMax(context.NativeHandle.GetLogitsIth(0));
+            int same = Array.FindIndex(configurations, c => c.Name == configurations[i].SameSize);
+            string faster = same == i ? "-" : $"{decode[i].Zip(decode[same]).Count(pair => pair.First >= pair.Second)}/{decode[i].Length}";
+            Console.WriteLine($"{configurations[i].Name,-36} {Spread(prefill[i], "N0"),25} {Spread(decode[i], "N1"),23} " +
+                              $"{Ratio(prefill[i], prefill[f32]),14:F2} {Ratio(decode[i], decode[f32]),13:F2} " +
+                              $"{Ratio(prefill[i], prefill[same]),20:F2} {Ratio(decode[i], decode[same]),19:F2} {faster,14}");
         }
-        double total = clock.Elapsed.TotalSeconds;
-        return (prompt.Length / firstToken, (newTokens - 1) / (total - firstToken));
+        Console.WriteLine("tok/s: median [min-max] over the rounds. Ratios: median of the per-round ratios, each of two processes of " +
+                          "the same round;");
+        Console.WriteLine("same size = llama.cpp F32 for fp32, F16 for bf16, Q8_0 for q8; decode >= same = rounds in which the row decoded " +
+                          "at least as fast.");
     }
 
-    /// <summary>One llama_decode; a failure throws.</summary>
-    public static void Decode(LLamaContext context, LLamaBatch batch)
-    {
-        var result = context.Decode(batch);
-        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
-    }
+    static string Spread(double[] rates, string format) =>
+        $"{Median(rates).ToString(format)} [{rates.Min().ToString(format)}-{rates.Max().ToString(format)}]";
 
-    static string? Option(string[] args, string name)
+    /// <summary>Median of the per-round ratios: each divides two figures taken in the same round.</summary>
+    static double Ratio(double[] rates, double[] reference) => Median(rates.Zip(reference, (rate, other) => rate / other));
+
+    static double Median(IEnumerable<double> values)
     {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        var sorted = values.Order().ToArray();
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 }

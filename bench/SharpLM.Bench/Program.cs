@@ -9,6 +9,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["train"] = TrainBench.Run,
     ["tokenizer"] = TokenizerBench.Run,
     ["gguf"] = GgufBench.Run,
+    ["gguf-one"] = GgufRun.Run, // internal: one measurement of `gguf`, in a child process
     ["encode"] = EncodeBench.Run,
     ["serve"] = ServeBench.Run,
     ["dist"] = DistBench.Run,
@@ -16,7 +17,7 @@ var benches = new Dictionary<string, Func<string[], int>>
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {
-    Console.Error.WriteLine($"usage: bench <{string.Join("|", benches.Keys)}> [options]");
+    Console.Error.WriteLine($"usage: bench <{string.Join("|", benches.Keys.Where(name => name != "gguf-one"))}> [options]");
     return 2;
 }
 return run(args[1..]);
