@@ -14,6 +14,7 @@ var benches = new Dictionary<string, Func<string[], int>>
     ["serve"] = ServeBench.Run,
     ["dist"] = DistBench.Run,
     ["profile"] = DecodeProfile.Run,
+    ["train-profile"] = TrainProfile.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var run))
 {

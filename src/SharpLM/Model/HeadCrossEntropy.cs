@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -87,31 +88,31 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         int rows = (int)kept.size(0);
         bool all = rows == x.size(0);
         var xs = (all ? x : x.index_select(0, kept)).contiguous();
-        var targets = (all ? ids : ids.index_select(0, kept)).unsqueeze(1);
+        var targets = (all ? ids : ids.index_select(0, kept)).contiguous();
+        if (rows > 0 && (targets.max().item<long>() >= vocabulary || targets.min().item<long>() < 0))
+            throw new SharpLMException($"a label is outside the head's {vocabulary} outputs (labels {targets.min().item<long>()} to " +
+                                       $"{targets.max().item<long>()}, {ignoreIndex} = ignored)");
         var dxs = hiddenGradient ? empty([rows, columns], ScalarType.Float32) : null;
         // The first chunk writes the weight's gradient, later ones add to it; with no rows it stays zero.
         var dWeight = !weightGradient ? null : rows > 0 ? empty([vocabulary, columns], ScalarType.Float32) : zeros([vocabulary, columns]);
         int chunk = Math.Min(ChunkRows(vocabulary), Math.Max(rows, 1)), threads = OutputRowSplit.Threads;
         var logits = empty([chunk, vocabulary], ScalarType.Float32);
+        var losses = new float[chunk];
         double loss = 0;
-        fixed (byte* xBytes = xs.bytes, wBytes = weight.bytes, logitBytes = logits.bytes)
+        fixed (float* lossPointer = losses)
+        fixed (byte* xBytes = xs.bytes, wBytes = weight.bytes, logitBytes = logits.bytes, labelBytes = targets.bytes)
         fixed (byte* dxBytes = dxs is null ? default : dxs.bytes, dwBytes = dWeight is null ? default : dWeight.bytes)
         {
             float* xp = (float*)xBytes, wp = (float*)wBytes, lp = (float*)logitBytes;
             for (int first = 0; first < rows; first += chunk)
             {
-                using var chunkScope = NewDisposeScope();
                 int count = Math.Min(chunk, rows - first);
-                var part = logits.narrow(0, 0, count);
                 PromptProduct.Multiply(weight, new ReadOnlySpan<float>(xp + (long)first * columns, count * columns), count,
                     new Span<float>(lp, count * vocabulary), threads);
-                var label = targets.narrow(0, first, count);
-                var logSumExp = part.logsumexp(1, keepdim: true);
-                loss += (logSumExp - part.gather(1, label)).sum().item<float>();
-                if (dxs is null && dWeight is null) continue;
-                // d loss / d logits = softmax - one-hot of the label, in place of the logits.
-                part.sub_(logSumExp).exp_();
-                part.scatter_(1, label, part.gather(1, label).sub_(HeldScalars.One));
+                bool gradients = dxs is not null || dWeight is not null;
+                SoftmaxRows(lp, count, vocabulary, (long*)labelBytes + first, lossPointer, gradients, threads);
+                for (int i = 0; i < count; i++) loss += losses[i];
+                if (!gradients) continue;
                 if (dxs is not null)
                     BackwardProduct.Multiply(lp, vocabulary, 1, wp, (float*)dxBytes + (long)first * columns, count, vocabulary, columns, threads);
                 if (dWeight is not null)
@@ -123,5 +124,29 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         if (dxs is not null)
             dHidden = (all ? dxs : zeros([x.size(0), columns], ScalarType.Float32).index_copy_(0, kept, dxs)).view(hidden.shape);
         return (tensor((float)loss), dHidden, dWeight);
+    }
+
+    /// <summary>Each row's loss, <c>log(sum(exp(row))) - row[label]</c>, into <paramref name="losses"/>; with
+    /// <paramref name="gradients"/>, the row becomes d loss / d logits = softmax - one-hot(label). Row by row while the row
+    /// is in the core's cache, where libtorch's log-softmax would make several passes over the whole chunk.</summary>
+    static unsafe void SoftmaxRows(float* logits, int rows, int vocabulary, long* labels, float* losses, bool gradients, int threads)
+    {
+        var (logitsAt, labelsAt, lossesAt) = ((nint)logits, (nint)labels, (nint)losses);
+        OutputRowSplit.Run(rows, threads, (first, end) =>
+        {
+            for (int r = first; r < end; r++)
+            {
+                var row = new Span<float>((float*)logitsAt + (long)r * vocabulary, vocabulary);
+                int label = (int)((long*)labelsAt)[r];
+                float max = TensorPrimitives.Max(row), target = row[label];
+                TensorPrimitives.Subtract(row, max, row);
+                TensorPrimitives.Exp(row, row);
+                float sum = TensorPrimitives.Sum(row);
+                ((float*)lossesAt)[r] = max + MathF.Log(sum) - target;
+                if (!gradients) continue;
+                TensorPrimitives.Divide(row, sum, row);
+                row[label] -= 1;
+            }
+        });
     }
 }
