@@ -23,6 +23,10 @@ public static class Bf16Product
     public static void Multiply(Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads) =>
         DenseProduct.Multiply<ushort, Weights>(weight, x, rows, y, threads);
 
+    /// <summary>The product's output rows by range, for a split shared with other products of the same input
+    /// (<see cref="FusedProjections"/>).</summary>
+    internal static ProductRows OutputRows(Tensor weight) => DenseProduct.OutputRows<ushort, Weights>(weight);
+
     /// <summary>Eight bf16 values as fp32: each is the top half of its fp32 value.</summary>
     struct Weights : IEightWeights<ushort>
     {

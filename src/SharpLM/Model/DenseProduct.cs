@@ -37,20 +37,31 @@ static class DenseProduct
     {
         int outputs = (int)weight.size(0), columns = (int)weight.size(1);
         if (x.Length < rows * columns || y.Length < rows * outputs) throw new ArgumentException("x or y is smaller than the shapes say");
-        fixed (byte* w = weight.bytes)
+        var product = OutputRows<TWeight, TLoad>(weight);
         fixed (float* xp = x, yp = y)
         {
-            var (weights, input, output) = ((nint)w, (nint)xp, (nint)yp);
-            OutputRowSplit.Run(outputs, threads,
-                (first, end) =>
-                {
-                    if (rows == 1) MultiplyOneRow<TWeight, TLoad>(first, end, (TWeight*)weights, columns, (float*)input, (float*)output);
-                    else MultiplyRows<TWeight, TLoad>(first, end, (TWeight*)weights, columns, (float*)input, rows, (float*)output, outputs);
-                });
+            var (input, output) = ((nint)xp, (nint)yp);
+            OutputRowSplit.Run(outputs, threads, (first, end) => product(first, end, input, rows, output, outputs));
         }
     }
 
-    /// <summary>One input row (a single sequence's decoding step) with four accumulators in registers.</summary>
+    /// <summary>The product's output rows by range (<see cref="ProductRows"/>): what <see cref="Multiply"/> splits across the
+    /// cores, and <see cref="FusedProjections"/> together with other products of the same input.</summary>
+    public static unsafe ProductRows OutputRows<TWeight, TLoad>(Tensor weight)
+        where TWeight : unmanaged where TLoad : struct, IEightWeights<TWeight>
+    {
+        int columns = (int)weight.size(1);
+        nint weights;
+        // libtorch's memory, which the garbage collector does not move: the address holds for as long as the tensor lives.
+        fixed (byte* w = weight.bytes) weights = (nint)w;
+        return (first, end, x, rows, y, outputs) =>
+        {
+            if (rows == 1) MultiplyOneRow<TWeight, TLoad>(first, end, (TWeight*)weights, columns, (float*)x, (float*)y);
+            else MultiplyRows<TWeight, TLoad>(first, end, (TWeight*)weights, columns, (float*)x, rows, (float*)y, outputs);
+        };
+    }
+
+    /// <summary>One input row (a single sequence's decoding step) with four accumulators in registers; output o goes to y[o].</summary>
     // Optimised at once: tiered compilation would first run these loops unoptimised, for a short generation throughout.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void MultiplyOneRow<TWeight, TLoad>(int first, int end, TWeight* weights, int columns, float* x, float* y)

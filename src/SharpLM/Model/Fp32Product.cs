@@ -22,6 +22,10 @@ public static class Fp32Product
     public static void Multiply(Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads) =>
         DenseProduct.Multiply<float, Weights>(weight, x, rows, y, threads);
 
+    /// <summary>The product's output rows by range, for a split shared with other products of the same input
+    /// (<see cref="FusedProjections"/>).</summary>
+    internal static ProductRows OutputRows(Tensor weight) => DenseProduct.OutputRows<float, Weights>(weight);
+
     struct Weights : IEightWeights<float>
     {
         public static unsafe Vector256<float> Load(float* weights) => Avx.LoadVector256(weights);

@@ -10,7 +10,8 @@ namespace SharpLM.Model;
 // (LlamaForCausalLM). Module field names are Hugging Face's tensor names (model.layers.0.self_attn.q_proj.weight,
 // lm_head.weight, ...), so the state dict is a Hugging Face checkpoint as is: safetensors, GGUF export, LoRA targets
 // and freezing all go by them. Companions: LlamaConfig (the config.json), RopeFrequencies and RotaryEmbedding (the
-// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, and Projection (the Linear LoRA wraps).
+// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps) and
+// FusedProjections (a decoding step's q/k/v and gate/up products in one split each).
 
 /// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
 /// as Hugging Face's LlamaRMSNorm does, then cast back and scaled.</summary>
@@ -72,12 +73,15 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCa
     {
         using var scope = NewDisposeScope();
         long b = x.size(0), t = x.size(1);
-        var q = q_proj.forward(x).view(b, t, heads, headDim);
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
+        // A decoding step's few rows: the three products in one split, their outputs column blocks of one tensor.
+        var (q, k, v) = FusedProjections.Forward(x, q_proj, k_proj, v_proj) is [var fq, var fk, var fv]
+            ? (fq, fk, fv) : (q_proj.forward(x), k_proj.forward(x), v_proj.forward(x));
+        q = q.view(b, t, heads, headDim);
+        k = k.view(b, t, kvHeads, headDim);
         if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
         q = q.transpose(1, 2);
         k = k.transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        v = v.view(b, t, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
@@ -116,7 +120,12 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        // A decoding step's few rows: both products in one split (FusedProjections); silu and the product stay in libtorch.
+        // Its gate is made contiguous, as gate_proj's own output is: over a strided view libtorch's silu runs each row's
+        // tail (beyond a multiple of its vector loop) in its scalar loop, which rounds differently.
+        var (gate, up) = FusedProjections.Forward(x, gate_proj, up_proj) is [var fusedGate, var fusedUp]
+            ? (fusedGate.contiguous(), fusedUp) : (gate_proj.forward(x), up_proj.forward(x));
+        return down_proj.forward(F.silu(gate) * up).MoveToOuterDisposeScope();
     }
 }
 

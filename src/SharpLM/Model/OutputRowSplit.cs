@@ -3,6 +3,12 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Model;
 
+/// <summary>Output rows [first, end) of one product <c>y = x W^T</c> for <paramref name="rows"/> fp32 input rows
+/// x [rows, in], each output written to <c>y[r * outputs + o]</c>: one range of a split, run by the same code whether the
+/// product is split alone or with others that read the same x into column blocks of one y (<see cref="FusedProjections"/>).
+/// x and y point into memory that stays put during the split (pinned spans, libtorch's).</summary>
+delegate void ProductRows(int first, int end, nint x, int rows, nint y, int outputs);
+
 /// <summary>Runs a matrix product's output rows on up to <c>threads</c> threads, a contiguous range each (the decode
 /// kernels <see cref="Fp32Product"/>, <see cref="Bf16Product"/> and <see cref="Q8Matrix"/>), on
 /// <see cref="SpinningWorkers"/> when they are free.</summary>

@@ -179,6 +179,20 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         return F.linear(x, weight, b);
     }
 
+    /// <summary>The kernel that <see cref="forward"/> runs x's <paramref name="rows"/> rows on, by output-row range, when
+    /// that is one of the decode kernels (1 to <see cref="DenseProduct.MaxRows"/> rows, no gradient needed); null when it
+    /// takes another path. It chooses as <see cref="Q8Linear"/> and <see cref="Linear"/> do; bias and adapter aside.</summary>
+    internal ProductRows? DecodeKernel(Tensor x, long rows)
+    {
+        if (rows is < 1 or > DenseProduct.MaxRows) return null;
+        if (Q8 is not null) return x.requires_grad ? null : Q8.MultiplyOutputRows;
+        if (!Kernels || (ComputeType ?? weight.dtype) != weight.dtype) return null;
+        if (is_grad_enabled() && (x.requires_grad || weight.requires_grad)) return null;
+        if (Bf16Product.Applies(weight, rows)) return Bf16Product.OutputRows(weight);
+        if (x.dtype == ScalarType.Float32 && Fp32Product.Applies(weight, rows)) return Fp32Product.OutputRows(weight);
+        return null;
+    }
+
     /// <summary>Attaches an adapter; its parameters are registered under the names it gives
     /// (e.g. <c>lora_A</c>, <c>lora_B</c>), so they appear as <c>...q_proj.lora_A.weight</c>.</summary>
     public void Attach(IProjectionAdapter adapter)

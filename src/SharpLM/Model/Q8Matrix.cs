@@ -91,13 +91,18 @@ public sealed class Q8Matrix : IDisposable
             fixed (float* xp = x, yp = y)
             {
                 var (input, output) = ((nint)xp, (nint)yp);
-                OutputRowSplit.Run(Rows, threads, (first, end) =>
-                {
-                    if (rows == 1 && Avx2.IsSupported && Fma.IsSupported) MultiplyOneRow(first, end, (float*)input, (float*)output);
-                    else MultiplyRows(first, end, (float*)input, rows, (float*)output);
-                });
+                OutputRowSplit.Run(Rows, threads, (first, end) => MultiplyOutputRows(first, end, input, rows, output, Rows));
             }
         }
+    }
+
+    /// <summary>Output rows [first, end) for at most <see cref="MaxRows"/> input rows (<see cref="ProductRows"/>): what
+    /// <see cref="Multiply"/> splits across the cores, and <see cref="FusedProjections"/> together with other products of the
+    /// same input.</summary>
+    internal unsafe void MultiplyOutputRows(int first, int end, nint x, int rows, nint y, int outputs)
+    {
+        if (rows == 1 && Avx2.IsSupported && Fma.IsSupported) MultiplyOneRow(first, end, (float*)x, (float*)y);
+        else MultiplyRows(first, end, (float*)x, rows, (float*)y, outputs);
     }
 
     /// <summary>Whether <see cref="Multiply"/> takes this many input rows: a few on any CPU, a prompt's many with AVX-512.</summary>
@@ -126,7 +131,7 @@ public sealed class Q8Matrix : IDisposable
     }
 
     /// <summary>One input row (a single sequence's decoding step): two blocks at a time, so that their chains of
-    /// multiply-adds overlap.</summary>
+    /// multiply-adds overlap. Output o goes to y[o].</summary>
     // Optimised at once: tiered compilation would first run these loops unoptimised, for a short generation throughout.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void MultiplyOneRow(int first, int end, float* x, float* y)
@@ -161,12 +166,12 @@ public sealed class Q8Matrix : IDisposable
     static unsafe Vector256<float> Widen(sbyte* q) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    unsafe void MultiplyRows(int first, int end, float* x, int rows, float* y)
+    unsafe void MultiplyRows(int first, int end, float* x, int rows, float* y, int outputs)
     {
         int blocks = Columns / BlockSize;
         if (!Avx2.IsSupported || !Fma.IsSupported)
         {
-            MultiplyRowsPortably(first, end, x, rows, y);
+            MultiplyRowsPortably(first, end, x, rows, y, outputs);
             return;
         }
         fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes)
@@ -194,7 +199,7 @@ public sealed class Q8Matrix : IDisposable
                         a2 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x2 + at), d, a2);
                         a3 = Fma.MultiplyAdd(Dot(w0, w1, w2, w3, x3 + at), d, a3);
                     }
-                    OutputRowSplit.StoreFour(y, Rows, o, r, rows, a0, a1, a2, a3);
+                    OutputRowSplit.StoreFour(y, outputs, o, r, rows, a0, a1, a2, a3);
                 }
             }
         }
@@ -209,7 +214,7 @@ public sealed class Q8Matrix : IDisposable
         return Fma.MultiplyAdd(w3, Avx.LoadVector256(x + 24), dot);
     }
 
-    unsafe void MultiplyRowsPortably(int first, int end, float* x, int rows, float* y)
+    unsafe void MultiplyRowsPortably(int first, int end, float* x, int rows, float* y, int outputs)
     {
         int blocks = Columns / BlockSize;
         var weights = MemoryMarshal.Cast<byte, sbyte>(values.bytes);
@@ -224,7 +229,7 @@ public sealed class Q8Matrix : IDisposable
                     for (int i = 0; i < BlockSize; i++) block += weights[o * Columns + b * BlockSize + i] * x[r * Columns + b * BlockSize + i];
                     sum += block * scale[o * blocks + b];
                 }
-                y[r * Rows + o] = sum;
+                y[r * outputs + o] = sum;
             }
     }
 }
