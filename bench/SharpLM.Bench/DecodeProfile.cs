@@ -60,6 +60,23 @@ static class DecodeProfile
             }));
             Console.WriteLine($"| decoding step with the thread count lowered and restored around it | 1 | | {switched:F0} | " +
                               $"{100 * switched / stepMicros:F0}% | {1e6 / switched:F0} tokens/s | |");
+            // Fused against separate q/k/v and gate/up products, alternated seven times: the gap is smaller than this VM's drift.
+            var (fused, separate) = (new List<double>(), new List<double>());
+            for (int round = 0; round < 7; round++)
+                foreach (var (enabled, times) in new[] { (true, fused), (false, separate) })
+                {
+                    FusedProjections.Enabled = enabled;
+                    times.Add(Time(steps, () => IntraOpThreads.Run(1, () =>
+                    {
+                        step!();
+                        return 0;
+                    })));
+                }
+            FusedProjections.Enabled = true;
+            double unfused = Median(separate), withFusion = Median(fused);
+            Console.WriteLine($"| the same with q/k/v and gate/up as separate products (not FusedProjections), median of 7 alternated with " +
+                              $"fused ({withFusion:F0} µs) | 1 | | {unfused:F0} | {100 * unfused / stepMicros:F0}% | " +
+                              $"{1e6 / unfused:F0} tokens/s | |");
             if (dtype != "q8")
             {
                 Projection.Kernels = false;
@@ -171,6 +188,8 @@ static class DecodeProfile
         }
         return best;
     }
+
+    static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     static long WeightBytes(Projection p) => p.Q8 is { } q ? (long)q.Rows * q.Columns * 36 / 32 : p.weight.numel() * p.weight.element_size();
 

@@ -13,7 +13,8 @@ namespace SharpLM.Bench;
 /// <summary>
 /// Where a training step's time goes: one fp32 step timed whole (forward, backward, gradient clipping, AdamW, as the
 /// trainer runs it), then each of its operations' forward and backward run alone on the model's own modules at the step's
-/// shapes, times how often a step runs it. Products show their GFLOP/s (forward and backward: 6 x rows x in x out);
+/// shapes, times how often a step runs it. Products show their GFLOP/s (forward and backward: 6 x rows x in x out), beside the
+/// machine's matmul peak measured first;
 /// the remainder (step minus the sum of the parts) is what the parts cost only together.
 /// Usage: bench train-profile [--preset small] [--batch 8] [--seq 256] [--steps 3].
 /// </summary>
@@ -37,8 +38,10 @@ static class TrainProfile
         var parameters = model.parameters().ToList();
         using var optimizer = new AdamW(model.named_parameters().Select(p => new AdamW.Entry(p.name, p.parameter, true)), new AdamW.Options());
         long rows = (long)batch * seq;
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, torch threads {get_num_threads()}; load averages {BenchSetup.LoadAverage()}");
-        Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), fp32, {batch} x {seq} tokens per step");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, torch threads {get_num_threads()}; " +
+                          $"load averages {BenchSetup.LoadAverage()}");
+        Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), fp32, {batch} x {seq} tokens per step; fp32 matmul peak (2048^2) " +
+                          $"{MatmulPeak.Libtorch(ScalarType.Float32):F0} GFLOP/s in libtorch, {MatmulPeak.SharpLM():F0} in SharpLM's kernel");
 
         double step = Time(steps, () =>
         {

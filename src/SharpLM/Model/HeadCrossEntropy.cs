@@ -92,11 +92,12 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         if (rows > 0 && (targets.max().item<long>() >= vocabulary || targets.min().item<long>() < 0))
             throw new SharpLMException($"a label is outside the head's {vocabulary} outputs (labels {targets.min().item<long>()} to " +
                                        $"{targets.max().item<long>()}, {ignoreIndex} = ignored)");
-        var dxs = hiddenGradient ? empty([rows, columns], ScalarType.Float32) : null;
+        var dxs = hiddenGradient ? empty([rows, columns], ScalarType.Float32, device: CPU) : null;
         // The first chunk writes the weight's gradient, later ones add to it; with no rows it stays zero.
-        var dWeight = !weightGradient ? null : rows > 0 ? empty([vocabulary, columns], ScalarType.Float32) : zeros([vocabulary, columns]);
+        var dWeight = !weightGradient ? null : rows > 0
+            ? empty([vocabulary, columns], ScalarType.Float32, device: CPU) : zeros([vocabulary, columns], device: CPU);
         int chunk = Math.Min(ChunkRows(vocabulary), Math.Max(rows, 1)), threads = OutputRowSplit.Threads;
-        var logits = empty([chunk, vocabulary], ScalarType.Float32);
+        var logits = empty([chunk, vocabulary], ScalarType.Float32, device: CPU);
         var losses = new float[chunk];
         double loss = 0;
         fixed (float* lossPointer = losses)
@@ -122,8 +123,8 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         }
         Tensor? dHidden = null;
         if (dxs is not null)
-            dHidden = (all ? dxs : zeros([x.size(0), columns], ScalarType.Float32).index_copy_(0, kept, dxs)).view(hidden.shape);
-        return (tensor((float)loss), dHidden, dWeight);
+            dHidden = (all ? dxs : zeros([x.size(0), columns], ScalarType.Float32, device: CPU).index_copy_(0, kept, dxs)).view(hidden.shape);
+        return (tensor((float)loss, device: CPU), dHidden, dWeight);
     }
 
     /// <summary>Each row's loss, <c>log(sum(exp(row))) - row[label]</c>, into <paramref name="losses"/>; with
