@@ -15,12 +15,12 @@ public static class LanguageModelLoss
         return OfHidden(model, model.model.forward(batch.InputIds, batch.ForwardOptions), batch).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The summed loss of the model's final hidden states [batch, seq, hidden] against the batch's labels. An fp32
-    /// head on the CPU is fused with the loss (<see cref="HeadCrossEntropy"/>), which never holds the whole batch's logits;
-    /// any other head goes through its logits.</summary>
+    /// <summary>The summed loss of the model's final hidden states [batch, seq, hidden] against the batch's labels. A plain
+    /// fp32 head on the CPU, multiplied in fp32 or bf16, is fused with the loss (<see cref="HeadCrossEntropy"/>), which never
+    /// holds the whole batch's logits; any other head goes through its logits.</summary>
     public static Tensor OfHidden(LlamaForCausalLM model, Tensor hidden, TrainingBatch batch) =>
-        model.PlainHeadWeight is { } weight && HeadCrossEntropy.Applies(hidden, weight)
-            ? HeadCrossEntropy.Sum(hidden, weight, batch.Labels, TrainingBatch.IgnoreIndex)
+        model.PlainHead is var (weight, compute) && HeadCrossEntropy.Applies(hidden, weight, compute)
+            ? HeadCrossEntropy.Sum(hidden, weight, compute, batch.Labels, TrainingBatch.IgnoreIndex)
             : OfLogits(model.Head(hidden), batch);
 
     /// <summary>The summed loss of logits [batch, seq, vocab] against the batch's labels.</summary>

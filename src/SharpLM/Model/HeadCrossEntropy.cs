@@ -6,9 +6,11 @@ namespace SharpLM.Model;
 
 /// <summary>
 /// The summed next-token cross-entropy of final hidden states under an fp32 LM head, without the logits of the whole
-/// batch: the rows go through in chunks, and each chunk's logits (<see cref="PromptProduct"/>) become its loss and, when
-/// training, at once the gradients of the hidden states and of the head's weight (<see cref="BackwardProduct"/>), before
-/// the next chunk reuses their memory. At `small`'s shapes (2,048 rows, 8,192 tokens) the unfused path holds the logits,
+/// batch: the rows go through in chunks, and each chunk's logits become its loss and, when training, at once the gradients
+/// of the hidden states and of the head's weight, before the next chunk reuses their memory. The products run on
+/// SharpLM's kernels in fp32 (<see cref="PromptProduct"/>, <see cref="BackwardProduct"/>), or in libtorch in a lower
+/// compute type (bf16 matmuls over fp32 weights, as <see cref="Projection.ComputeType"/> sets them), as the unfused head
+/// would run them. At `small`'s shapes (2,048 rows, 8,192 tokens) the unfused path holds the logits,
 /// the log-softmax and its gradient, 64 MB each; this holds one 16 MB chunk. Rows whose label is ignored (padding, a
 /// prompt's tokens) are dropped before any product. The loss is a scalar, so the gradients are computed in the forward
 /// pass for an output gradient of 1 and scaled by the real one in backward, as Liger-Kernel's fused linear cross-entropy does.
@@ -17,27 +19,30 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
 {
     public override string Name => "SharpLMHeadCrossEntropy";
 
-    /// <summary>Whether this CPU can take fp32 hidden states of this size under this weight.</summary>
-    public static bool Applies(Tensor hidden, Tensor weight) =>
+    /// <summary>Whether it takes fp32 hidden states on the CPU under this fp32 weight, multiplied in <paramref name="compute"/>:
+    /// fp32 on SharpLM's kernels (where they run: AVX-512, <see cref="Projection.Kernels"/>), or bf16 in libtorch.</summary>
+    public static bool Applies(Tensor hidden, Tensor weight, ScalarType compute) =>
         hidden.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && hidden.device_type == DeviceType.CPU
-        && weight.device_type == DeviceType.CPU && weight.dim() == 2 && weight.is_contiguous() && PromptProduct.Applies(weight.size(1));
+        && weight.device_type == DeviceType.CPU && weight.dim() == 2 && weight.is_contiguous()
+        && (compute == ScalarType.BFloat16 || compute == ScalarType.Float32 && Projection.Kernels && PromptProduct.Applies(weight.size(1)));
 
-    /// <summary>The labels go in wrapped: libtorch would track a tensor argument as an input.</summary>
-    sealed record Labels(Tensor Ids, long IgnoreIndex);
+    /// <summary>The labels and settings go in wrapped: libtorch would track a tensor argument as an input.</summary>
+    sealed record Settings(Tensor Labels, long IgnoreIndex, ScalarType Compute);
 
     /// <summary>The fp32 sum over the rows whose label is not <paramref name="ignoreIndex"/> of <c>-log softmax(h W^T)[label]</c>,
-    /// for hidden states h [..., in] and labels of the same leading shape (<see cref="Applies"/> must hold).</summary>
-    public static Tensor Sum(Tensor hidden, Tensor weight, Tensor labels, long ignoreIndex)
+    /// for hidden states h [..., in] and labels of the same leading shape, the products in <paramref name="compute"/>
+    /// (<see cref="Applies"/> must hold).</summary>
+    public static Tensor Sum(Tensor hidden, Tensor weight, ScalarType compute, Tensor labels, long ignoreIndex)
     {
         if (is_grad_enabled() && (hidden.requires_grad || weight.requires_grad))
         {
-            var tracked = apply(hidden, weight, new Labels(labels, ignoreIndex));
+            var tracked = apply(hidden, weight, new Settings(labels, ignoreIndex, compute));
             foreach (var t in savedWrappers ?? []) t.Dispose(); // libtorch holds the saved gradients now
             savedWrappers = null;
             return tracked;
         }
         using var scope = NewDisposeScope();
-        var (loss, _, _) = Run(hidden, weight, labels, ignoreIndex, hiddenGradient: false, weightGradient: false);
+        var (loss, _, _) = Run(hidden, weight, new Settings(labels, ignoreIndex, compute), hiddenGradient: false, weightGradient: false);
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -47,9 +52,9 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (hidden, weight, labels) = ((Tensor)vars[0], (Tensor)vars[1], (Labels)vars[2]);
+        var (hidden, weight, settings) = ((Tensor)vars[0], (Tensor)vars[1], (Settings)vars[2]);
         using var scope = NewDisposeScope();
-        var (loss, dHidden, dWeight) = Run(hidden, weight, labels.Ids, labels.IgnoreIndex, hidden.requires_grad, weight.requires_grad);
+        var (loss, dHidden, dWeight) = Run(hidden, weight, settings, hidden.requires_grad, weight.requires_grad);
         savedWrappers = [.. new[] { dHidden, dWeight }.OfType<Tensor>().Select(t => t.DetachFromDisposeScope())];
         ctx.save_for_backward(savedWrappers);
         ctx.save_data("hidden gradient", dHidden is not null);
@@ -77,13 +82,14 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
     /// over which <see cref="PromptProduct"/> reuses a block of weights.</summary>
     static int ChunkRows(long vocabulary) => (int)Math.Clamp((4L << 20) / vocabulary, PromptProduct.RowBlock, 1024);
 
-    static unsafe (Tensor Loss, Tensor? DHidden, Tensor? DWeight) Run(Tensor hidden, Tensor weight, Tensor labels, long ignoreIndex,
+    static unsafe (Tensor Loss, Tensor? DHidden, Tensor? DWeight) Run(Tensor hidden, Tensor weight, Settings settings,
         bool hiddenGradient, bool weightGradient)
     {
         using var noGrad = no_grad();
         int columns = (int)weight.size(1), vocabulary = (int)weight.size(0);
+        long ignoreIndex = settings.IgnoreIndex;
         var x = hidden.reshape(-1, columns);
-        var ids = labels.reshape(-1).to(ScalarType.Int64);
+        var ids = settings.Labels.reshape(-1).to(ScalarType.Int64);
         var kept = ids.ne(ignoreIndex).nonzero().squeeze(1);
         int rows = (int)kept.size(0);
         bool all = rows == x.size(0);
@@ -98,6 +104,7 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
             ? empty([vocabulary, columns], ScalarType.Float32, device: CPU) : zeros([vocabulary, columns], device: CPU);
         int chunk = Math.Min(ChunkRows(vocabulary), Math.Max(rows, 1)), threads = OutputRowSplit.Threads;
         var logits = empty([chunk, vocabulary], ScalarType.Float32, device: CPU);
+        var lowered = settings.Compute == ScalarType.Float32 ? null : weight.to(settings.Compute); // once for every chunk
         var losses = new float[chunk];
         double loss = 0;
         fixed (float* lossPointer = losses)
@@ -107,13 +114,27 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
             float* xp = (float*)xBytes, wp = (float*)wBytes, lp = (float*)logitBytes;
             for (int first = 0; first < rows; first += chunk)
             {
+                using var chunkScope = NewDisposeScope();
                 int count = Math.Min(chunk, rows - first);
-                PromptProduct.Multiply(weight, new ReadOnlySpan<float>(xp + (long)first * columns, count * columns), count,
-                    new Span<float>(lp, count * vocabulary), threads);
+                var part = logits.narrow(0, 0, count);
+                var input = lowered is null ? null : xs.narrow(0, first, count).to(settings.Compute);
+                if (lowered is null)
+                    PromptProduct.Multiply(weight, new ReadOnlySpan<float>(xp + (long)first * columns, count * columns), count,
+                        new Span<float>(lp, count * vocabulary), threads);
+                else part.copy_(input!.matmul(lowered.t()));
                 bool gradients = dxs is not null || dWeight is not null;
                 SoftmaxRows(lp, count, vocabulary, (long*)labelBytes + first, lossPointer, gradients, threads);
                 for (int i = 0; i < count; i++) loss += losses[i];
                 if (!gradients) continue;
+                if (lowered is not null)
+                {
+                    // As the unfused head's backward runs: the logits' gradient in the compute type, products in libtorch.
+                    var dy = part.to(settings.Compute);
+                    dxs?.narrow(0, first, count).copy_(dy.matmul(lowered));
+                    if (dWeight is not null && first == 0) dWeight.copy_(dy.t().matmul(input!));
+                    else dWeight?.add_(dy.t().matmul(input!), HeldScalars.One);
+                    continue;
+                }
                 if (dxs is not null)
                     BackwardProduct.Multiply(lp, vocabulary, 1, wp, (float*)dxBytes + (long)first * columns, count, vocabulary, columns, threads);
                 if (dWeight is not null)

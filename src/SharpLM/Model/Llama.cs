@@ -295,9 +295,10 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
     public Tensor Head(Tensor hidden) =>
         lm_head is not null ? lm_head.forward(hidden) : F.linear(hidden, model.embed_tokens.weight!);
 
-    /// <summary>The head's weight when the head is a plain product on SharpLM's kernels (<see cref="Projection.PlainWeight"/>;
-    /// the embedding when tied), which a loss can fuse with it (<see cref="HeadCrossEntropy"/>); null otherwise.</summary>
-    internal Tensor? PlainHeadWeight => lm_head is null ? (Projection.Kernels ? model.embed_tokens.weight : null) : lm_head.PlainWeight;
+    /// <summary>The head's weight and compute type when the head is a plain product (<see cref="Projection.PlainProduct"/>; the
+    /// embedding when tied), which a loss can fuse with it (<see cref="HeadCrossEntropy"/>); null otherwise.</summary>
+    internal (Tensor Weight, ScalarType Compute)? PlainHead =>
+        lm_head is null ? (model.embed_tokens.weight!, model.embed_tokens.weight!.dtype) : lm_head.PlainProduct;
 
     /// <summary>The matmul type set by <see cref="SetComputeType"/> (null: the weights' own type).</summary>
     public ScalarType? ComputeType => Projections().Select(p => p.Module.ComputeType).FirstOrDefault();

@@ -139,11 +139,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         return shape;
     }
 
-    /// <summary>The weight when this layer computes a plain <c>x W^T</c> in the weight's own type (no active adapter, bias or
-    /// 8-bit form, no other compute type) on SharpLM's kernels: what <see cref="HeadCrossEntropy"/> can fuse with a loss.</summary>
-    internal Tensor? PlainWeight =>
-        Kernels && (Adapter is null || !AdapterEnabled) && Q8 is null && bias is null && (ComputeType ?? weight.dtype) == weight.dtype
-            ? weight : null;
+    /// <summary>The weight and the type it is multiplied in when this layer computes a plain <c>x W^T</c> (no active adapter,
+    /// bias or 8-bit form): what <see cref="HeadCrossEntropy"/> can fuse with a loss; null otherwise.</summary>
+    internal (Tensor Weight, ScalarType Compute)? PlainProduct =>
+        (Adapter is null || !AdapterEnabled) && Q8 is null && bias is null ? (weight, ComputeType ?? weight.dtype) : null;
 
     /// <summary><c>x W^T</c> without bias or adapter (what DoRA rescales).</summary>
     public Tensor BaseProduct(Tensor x) => Linear(x, null);

@@ -13,13 +13,16 @@ namespace SharpLM.Tests.Model;
 public sealed class HeadCrossEntropyTests
 {
     [Theory]
-    [InlineData(2, 150, 64, 32768, 0.0, true, true)] // 128-row chunks: three of them, the last one short
-    [InlineData(3, 40, 48, 1000, 0.3, true, true)] // a third of the labels ignored (prompts, padding)
-    [InlineData(1, 90, 32, 4099, 0.0, false, true)] // hidden states that need no gradient
-    [InlineData(2, 33, 64, 700, 0.5, true, false)] // a frozen head (LoRA's base): dHidden only
-    [InlineData(1, 20, 16, 300, 1.0, true, true)] // every label ignored: the loss and the gradients are zero
+    [InlineData(2, 150, 64, 32768, 0.0, true, true, false)] // 128-row chunks: three of them, the last one short
+    [InlineData(3, 40, 48, 1000, 0.3, true, true, false)] // a third of the labels ignored (prompts, padding)
+    [InlineData(1, 90, 32, 4099, 0.0, false, true, false)] // hidden states that need no gradient
+    [InlineData(2, 33, 64, 700, 0.5, true, false, false)] // a frozen head (LoRA's base): dHidden only
+    [InlineData(1, 20, 16, 300, 1.0, true, true, false)] // every label ignored: the loss and the gradients are zero
+    [InlineData(2, 150, 64, 32768, 0.0, true, true, true)] // bf16 matmuls over fp32 weights, in libtorch
+    [InlineData(3, 40, 48, 1000, 0.3, true, true, true)]
+    [InlineData(2, 33, 64, 700, 0.5, true, false, true)]
     public void LossAndGradientsMatchLibtorch(int batch, int seq, int hidden, int vocabulary, double ignoredShare, bool hiddenGrad,
-        bool weightGrad)
+        bool weightGrad, bool bf16)
     {
         var generator = new Generator(11);
         using var h0 = randn(batch, seq, hidden, generator: generator);
@@ -27,20 +30,33 @@ public sealed class HeadCrossEntropyTests
         using var labels = randint(vocabulary, [batch, seq], generator: generator);
         using var ignored = rand([batch, seq], generator: generator).lt(ignoredShare);
         labels.masked_fill_(ignored, TrainingBatch.IgnoreIndex);
-        if (!HeadCrossEntropy.Applies(h0, w0)) return; // no AVX-512: the loss goes through the logits
+        var compute = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (!HeadCrossEntropy.Applies(h0, w0, compute)) return; // no AVX-512: the loss goes through the logits
 
-        var (loss, dh, dw) = Run((h, w) => HeadCrossEntropy.Sum(h, w, labels, TrainingBatch.IgnoreIndex), h0, w0, hiddenGrad, weightGrad);
-        var (lossRef, dhRef, dwRef) = Run((h, w) => F.cross_entropy(F.linear(h, w).view(-1, vocabulary), labels.view(-1),
-            ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum), h0, w0, hiddenGrad, weightGrad);
-        Assert.Equal(lossRef, loss, 1e-5 * Math.Max(1, Math.Abs(lossRef)));
+        var (loss, dh, dw) = Run((h, w) => HeadCrossEntropy.Sum(h, w, compute, labels, TrainingBatch.IgnoreIndex), h0, w0, hiddenGrad,
+            weightGrad);
+        // The unfused head as Projection runs it in the compute type, then libtorch's cross-entropy of fp32 logits.
+        var (lossRef, dhRef, dwRef) = Run((h, w) => F.cross_entropy(F.linear(h.to(compute), w.to(compute)).to(float32).view(-1, vocabulary),
+            labels.view(-1), ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum), h0, w0, hiddenGrad, weightGrad);
+        Assert.Equal(lossRef, loss, (bf16 ? 1e-3 : 1e-5) * Math.Max(1, Math.Abs(lossRef)));
         Assert.Equal(hiddenGrad, dh is not null);
         Assert.Equal(weightGrad, dw is not null);
-        if (hiddenGrad) Assert.True(dh!.allclose(dhRef!, rtol: 1e-4, atol: 1e-5), $"dHidden differs by {(dh - dhRef!).abs().max().item<float>()}");
-        if (weightGrad) Assert.True(dw!.allclose(dwRef!, rtol: 1e-4, atol: 1e-5), $"dWeight differs by {(dw - dwRef!).abs().max().item<float>()}");
+        if (hiddenGrad) AssertClose(dh!, dhRef!, bf16, "dHidden");
+        if (weightGrad) AssertClose(dw!, dwRef!, bf16, "dWeight");
 
         using (no_grad())
-        using (var withoutGraph = HeadCrossEntropy.Sum(h0, w0, labels, TrainingBatch.IgnoreIndex))
-            Assert.Equal(lossRef, withoutGraph.item<float>(), 1e-5 * Math.Max(1, Math.Abs(lossRef)));
+        using (var withoutGraph = HeadCrossEntropy.Sum(h0, w0, compute, labels, TrainingBatch.IgnoreIndex))
+            Assert.Equal(lossRef, withoutGraph.item<float>(), (bf16 ? 1e-3 : 1e-5) * Math.Max(1, Math.Abs(lossRef)));
+    }
+
+    /// <summary>fp32: element by element. bf16: within 1 % of the largest gradient, as rounding to bf16 (8 bits) leaves an error of
+    /// the size of the largest terms summed, however small their sum; the reference also rounds the weight's gradient to bf16,
+    /// which the fused head sums in fp32.</summary>
+    static void AssertClose(Tensor actual, Tensor expected, bool bf16, string name)
+    {
+        float difference = (actual - expected).abs().max().item<float>(), scale = expected.abs().max().item<float>();
+        Assert.True(bf16 ? difference <= 1e-2 * scale : actual.allclose(expected, rtol: 1e-4, atol: 1e-5),
+            $"{name} differs by {difference} (largest {scale})");
     }
 
     // The loss, then the gradients of loss / 3 (an output gradient other than 1, as a trainer's division by the units gives).
@@ -54,17 +70,19 @@ public sealed class HeadCrossEntropyTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)] // the head is the embedding, which gets both gradients
-    public void ATrainingStepOfATinyModelGivesTheGradientsOfTheUnfusedLoss(bool tied)
+    [InlineData(false, false)]
+    [InlineData(true, false)] // the head is the embedding, which gets both gradients
+    [InlineData(false, true)] // bf16 matmuls over fp32 weights
+    public void ATrainingStepOfATinyModelGivesTheGradientsOfTheUnfusedLoss(bool tied, bool bf16)
     {
         using var model = TestModels.Tiny(tied: tied, seed: 5);
+        if (bf16) model.SetComputeType(ScalarType.BFloat16);
         using var batch = new TrainingBatch
         {
             InputIds = randint(model.Config.VocabSize, [2, 24], generator: new Generator(2)),
             Labels = randint(model.Config.VocabSize, [2, 24], generator: new Generator(3)),
         };
-        Assert.NotNull(model.PlainHeadWeight);
+        Assert.NotNull(model.PlainHead);
         using var fused = LanguageModelLoss.Sum(model, batch);
         fused.backward();
         var fusedGradients = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
@@ -73,6 +91,6 @@ public sealed class HeadCrossEntropyTests
         plain.backward();
         Assert.Equal(plain.item<float>(), fused.item<float>(), 1e-3);
         foreach (var (name, p) in model.named_parameters())
-            Assert.True(p.grad!.allclose(fusedGradients[name], rtol: 1e-4, atol: 1e-6), $"{name} differs");
+            AssertClose(fusedGradients[name], p.grad!, bf16, name);
     }
 }
