@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using SharpLM.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -6,7 +9,9 @@ namespace SharpLM.Training;
 /// <summary>
 /// AdamW (decoupled weight decay), the same update as torch.optim.AdamW. Written here rather than using
 /// TorchSharp's so that its state is keyed by parameter name and saved in a plain safetensors file beside the
-/// weights: resume checks names and shapes, and other tools can read it.
+/// weights: resume checks names and shapes, and other tools can read it. fp32 parameters in CPU memory are updated in one
+/// pass over their values (<see cref="UpdateValues"/>) instead of seven libtorch operations, each a pass and most with a
+/// temporary Scalar that only a finaliser owns (see <see cref="HeldScalars"/>).
 /// </summary>
 public sealed class AdamW : IDisposable
 {
@@ -48,11 +53,69 @@ public sealed class AdamW : IDisposable
                 s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
                 state[name] = s;
             }
-            if (decay && Settings.WeightDecay != 0) p.mul_(1 - lr * Settings.WeightDecay);
+            double shrink = decay ? 1 - lr * Settings.WeightDecay : 1;
+            if (InOnePass(p, grad, s.ExpAvg, s.ExpAvgSq))
+            {
+                UpdateValues(Floats(p), Floats(grad), Floats(s.ExpAvg), Floats(s.ExpAvgSq),
+                    new Coefficients((float)shrink, (float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2), (float)(lr / bias1),
+                        (float)Math.Sqrt(bias2), (float)Settings.Eps));
+                continue;
+            }
+            if (shrink != 1) p.mul_(shrink);
             s.ExpAvg.mul_(b1).add_(grad, alpha: 1 - b1);
             s.ExpAvgSq.mul_(b2).addcmul_(grad, grad, value: 1 - b2);
             var denom = (s.ExpAvgSq.sqrt() / Math.Sqrt(bias2)).add_(Settings.Eps);
             p.addcdiv_(s.ExpAvg, denom, value: -lr / bias1);
+        }
+    }
+
+    /// <summary>The update's numbers as libtorch's fp32 kernels take them, each worked out in double and then rounded: a
+    /// parameter's shrink by weight decay, the betas and their complements, the step size (learning rate over the first bias
+    /// correction) and the square root of the second.</summary>
+    readonly record struct Coefficients(float Shrink, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float StepSize,
+        float Bias2Root, float Eps);
+
+    static bool InOnePass(params Tensor[] tensors) =>
+        tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == TorchSharp.DeviceType.CPU && t.is_contiguous());
+
+    static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
+
+    /// <summary>torch.optim.AdamW's update of one parameter, its steps in the same order and in fp32: p *= shrink;
+    /// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) / sqrt(bias2) + eps). Split across the cores.</summary>
+    static unsafe void UpdateValues(Span<float> p, Span<float> g, Span<float> m, Span<float> v, Coefficients c)
+    {
+        fixed (float* pp = p, gp = g, mp = m, vp = v)
+        {
+            var (pAt, gAt, mAt, vAt) = ((nint)pp, (nint)gp, (nint)mp, (nint)vp);
+            OutputRowSplit.Run(p.Length, OutputRowSplit.Threads, (first, end) =>
+                UpdateRange(new Span<float>((float*)pAt + first, end - first), new Span<float>((float*)gAt + first, end - first),
+                    new Span<float>((float*)mAt + first, end - first), new Span<float>((float*)vAt + first, end - first), c));
+        }
+    }
+
+    static void UpdateRange(Span<float> p, Span<float> g, Span<float> m, Span<float> v, Coefficients c)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vp = MemoryMarshal.Cast<float, Vector<float>>(p);
+            var vg = MemoryMarshal.Cast<float, Vector<float>>(g);
+            var vm = MemoryMarshal.Cast<float, Vector<float>>(m);
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+            for (int k = 0; k < vp.Length; k++)
+            {
+                var grad = vg[k];
+                vm[k] = vm[k] * c.Beta1 + grad * c.OneMinusBeta1;
+                vv[k] = vv[k] * c.Beta2 + grad * grad * c.OneMinusBeta2;
+                vp[k] = vp[k] * c.Shrink - vm[k] / (Vector.SquareRoot(vv[k]) / c.Bias2Root + new Vector<float>(c.Eps)) * c.StepSize;
+            }
+            i = vp.Length * Vector<float>.Count;
+        }
+        for (; i < p.Length; i++)
+        {
+            m[i] = m[i] * c.Beta1 + g[i] * c.OneMinusBeta1;
+            v[i] = v[i] * c.Beta2 + g[i] * g[i] * c.OneMinusBeta2;
+            p[i] = p[i] * c.Shrink - m[i] / (MathF.Sqrt(v[i]) / c.Bias2Root + c.Eps) * c.StepSize;
         }
     }
 
