@@ -45,4 +45,19 @@ static class BenchSetup
 
     /// <summary>The 1, 5 and 15 minute load averages: a figure taken while they are well above 0 was taken under contention.</summary>
     public static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
+
+    /// <summary>Microseconds per call of <paramref name="action"/>: the best of <paramref name="rounds"/> rounds of
+    /// <paramref name="calls"/> calls each, after <paramref name="warmUpCalls"/> untimed calls.</summary>
+    public static double BestMicrosecondsPerCall(int calls, Action action, int rounds, int warmUpCalls)
+    {
+        for (int i = 0; i < warmUpCalls; i++) action();
+        double best = double.MaxValue;
+        for (int round = 0; round < rounds; round++)
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < calls; i++) action();
+            best = Math.Min(best, clock.Elapsed.TotalMicroseconds / calls);
+        }
+        return best;
+    }
 }

@@ -194,15 +194,5 @@ static class DecodeProfile
     static long WeightBytes(Projection p) => p.Q8 is { } q ? (long)q.Rows * q.Columns * 36 / 32 : p.weight.numel() * p.weight.element_size();
 
     /// <summary>Microseconds per call: the best of five rounds of <paramref name="calls"/> calls, after a warm-up round.</summary>
-    static double Time(int calls, Action action)
-    {
-        double best = double.MaxValue;
-        for (int round = 0; round < 6; round++)
-        {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < calls; i++) action();
-            if (round > 0) best = Math.Min(best, clock.Elapsed.TotalMicroseconds / calls);
-        }
-        return best;
-    }
+    static double Time(int calls, Action action) => BenchSetup.BestMicrosecondsPerCall(calls, action, rounds: 5, warmUpCalls: calls);
 }

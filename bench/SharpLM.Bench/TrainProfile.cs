@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SharpLM.Data;
 using SharpLM.Evaluation;
 using SharpLM.Model;
@@ -127,16 +126,5 @@ static class TrainProfile
     }
 
     /// <summary>Milliseconds per call: the best of three rounds of <paramref name="calls"/> calls, after a warm-up call.</summary>
-    static double Time(int calls, Action action)
-    {
-        action();
-        double best = double.MaxValue;
-        for (int round = 0; round < 3; round++)
-        {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < calls; i++) action();
-            best = Math.Min(best, clock.Elapsed.TotalMilliseconds / calls);
-        }
-        return best;
-    }
+    static double Time(int calls, Action action) => BenchSetup.BestMicrosecondsPerCall(calls, action, rounds: 3, warmUpCalls: 1) / 1000;
 }

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,31 +60,10 @@ static class FusedProjections
     }
 
     /// <summary>The products into one tensor [..., offsets[^1]]: fp32 when <paramref name="fp32"/>, else x's type (a bf16 x is
-    /// widened once for all the products and their outputs rounded back as a projection's forward rounds them).</summary>
-    static Tensor Multiply(Tensor x, int rows, ProductRows[] products, int[] offsets, int threads, bool fp32)
-    {
-        int columns = (int)x.size(-1), total = offsets[^1];
-        var output = empty(Projection.ShapeWithLast(x, total), fp32 ? ScalarType.Float32 : x.dtype, device: CPU);
-        if (x.dtype == ScalarType.Float32)
-        {
-            Split(products, offsets, MemoryMarshal.Cast<byte, float>(x.bytes), rows, MemoryMarshal.Cast<byte, float>(output.bytes), threads);
-            return output;
-        }
-        var input = ArrayPool<float>.Shared.Rent(rows * columns);
-        var result = fp32 ? null : ArrayPool<float>.Shared.Rent(rows * total);
-        try
-        {
-            Bf16Values.Widen(MemoryMarshal.Cast<byte, ushort>(x.bytes), input);
-            Split(products, offsets, input, rows, result ?? MemoryMarshal.Cast<byte, float>(output.bytes), threads);
-            if (result is not null) Bf16Values.Round(result.AsSpan(0, rows * total), MemoryMarshal.Cast<byte, ushort>(output.bytes));
-            return output;
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(input);
-            if (result is not null) ArrayPool<float>.Shared.Return(result);
-        }
-    }
+    /// widened once for all the products: <see cref="Projection.ThroughFp32"/>).</summary>
+    static Tensor Multiply(Tensor x, int rows, ProductRows[] products, int[] offsets, int threads, bool fp32) =>
+        Projection.ThroughFp32(x, rows, offsets[^1], fp32 ? ScalarType.Float32 : x.dtype,
+            (input, output) => Split(products, offsets, input, rows, output, threads));
 
     /// <summary>One split of all the products' output rows: a range that straddles two products computes its part of each,
     /// each product writing its column block of y [rows, total].</summary>

@@ -91,34 +91,14 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     /// <summary>x W^T + b through a hand-written kernel, which reads and writes fp32 in CPU memory (only CPU models come
     /// here: QuantizeForInference and the kernels' Applies see to it). A contiguous fp32 or bf16 input without a bias
-    /// skips libtorch's conversions, each an allocation and a native call, twice per projection in a decoding step:
-    /// fp32 is read and written in place, bf16 widened into a buffer and its output rounded back as libtorch would.</summary>
+    /// skips libtorch's conversions (<see cref="ThroughFp32"/>), each an allocation and a native call, twice per projection
+    /// in a decoding step.</summary>
     Tensor RowsLinear(Tensor x, Tensor? b, RowsProduct product)
     {
         var dtype = x.dtype;
         int rows = (int)(x.numel() / InFeatures), threads = OutputRowSplit.Threads;
         if (b is null && (dtype == ScalarType.Float32 || dtype == ScalarType.BFloat16) && x.is_contiguous())
-        {
-            var output = empty(ShapeWithLast(x, OutFeatures), dtype, device: CPU);
-            if (dtype == ScalarType.Float32)
-            {
-                product(MemoryMarshal.Cast<byte, float>(x.bytes), rows, MemoryMarshal.Cast<byte, float>(output.bytes), threads);
-                return output;
-            }
-            var (input, result) = (ArrayPool<float>.Shared.Rent(rows * (int)InFeatures), ArrayPool<float>.Shared.Rent(rows * (int)OutFeatures));
-            try
-            {
-                Bf16Values.Widen(MemoryMarshal.Cast<byte, ushort>(x.bytes), input);
-                product(input, rows, result, threads);
-                Bf16Values.Round(result.AsSpan(0, rows * (int)OutFeatures), MemoryMarshal.Cast<byte, ushort>(output.bytes));
-                return output;
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(input);
-                ArrayPool<float>.Shared.Return(result);
-            }
-        }
+            return ThroughFp32(x, rows, (int)OutFeatures, dtype, (input, output) => product(input, rows, output, threads));
         using var scope = NewDisposeScope();
         var fp32 = x.to(ScalarType.Float32).contiguous();
         var y = empty([rows, OutFeatures], ScalarType.Float32, device: CPU);
@@ -126,6 +106,36 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         y = y.view(ShapeWithLast(x, OutFeatures));
         if (b is not null) y = y + b.to(ScalarType.Float32);
         return y.to(dtype).MoveToOuterDisposeScope();
+    }
+
+    internal delegate void ProductOfFp32(ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>A product of x's <paramref name="rows"/> rows as fp32 (x a contiguous fp32 or bf16 tensor in CPU memory) into a
+    /// new tensor [..., <paramref name="outputs"/>] of <paramref name="outputType"/>, x's type or fp32, without libtorch's
+    /// conversions: fp32 is read and written in place, bf16 widened into a buffer once and, for a bf16 output, the
+    /// product's fp32 rounded back as libtorch would.</summary>
+    internal static Tensor ThroughFp32(Tensor x, int rows, int outputs, ScalarType outputType, ProductOfFp32 product)
+    {
+        var output = empty(ShapeWithLast(x, outputs), outputType, device: CPU);
+        if (x.dtype == ScalarType.Float32)
+        {
+            product(MemoryMarshal.Cast<byte, float>(x.bytes), MemoryMarshal.Cast<byte, float>(output.bytes));
+            return output;
+        }
+        var input = ArrayPool<float>.Shared.Rent((int)x.numel());
+        var result = outputType == ScalarType.Float32 ? null : ArrayPool<float>.Shared.Rent(rows * outputs);
+        try
+        {
+            Bf16Values.Widen(MemoryMarshal.Cast<byte, ushort>(x.bytes), input);
+            product(input, result ?? MemoryMarshal.Cast<byte, float>(output.bytes));
+            if (result is not null) Bf16Values.Round(result.AsSpan(0, rows * outputs), MemoryMarshal.Cast<byte, ushort>(output.bytes));
+            return output;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(input);
+            if (result is not null) ArrayPool<float>.Shared.Return(result);
+        }
     }
 
     /// <summary>x's shape with its last size replaced, read through <c>size(d)</c>: TorchSharp's <c>shape</c> costs about
