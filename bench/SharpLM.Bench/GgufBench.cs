@@ -7,11 +7,11 @@ using SharpLM.Model;
 namespace SharpLM.Bench;
 
 /// <summary>
-/// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--rounds N]`: exports the model as F32, F16 and
+/// `bench gguf [--model folder | --preset small|base] [--prompt N] [--new N] [--rounds N] [--timed N]`: exports the model as F32, F16 and
 /// Q8_0 GGUF and times batch-1 greedy generation with a KV cache in SharpLM (fp32, bf16; decoding steps on one thread, the
 /// default, and on all; q8) and in llama.cpp (LLamaSharp, F32, F16 and Q8_0 weights, its default f16 KV cache), both on
 /// 2 threads, from the same prompt ids.
-/// Each measurement is its own process (`bench gguf-one`: a warm-up generation, then a timed one), as loading llama.cpp's
+/// Each measurement is its own process (`bench gguf-one`: a warm-up generation, then the medians of --timed ones, default 3), as loading llama.cpp's
 /// native library slows libtorch in the same process. A round runs every configuration once, in reverse order every other
 /// round; the table gives medians over --rounds (default 5) and each ratio as the median of per-round ratios, so the two
 /// figures of a ratio are taken close in time (this VM's memory speed drifts by tens of percent between minutes).
@@ -35,7 +35,7 @@ static class GgufBench
             Console.Error.WriteLine("bench gguf: --repeats is gone; --rounds N runs every configuration N times, each in its own process");
             return 2;
         }
-        int promptLength = a.Int("prompt", 128), newTokens = a.Int("new", 128), rounds = a.Int("rounds", 5);
+        int promptLength = a.Int("prompt", 128), newTokens = a.Int("new", 128), rounds = a.Int("rounds", 5), timed = a.Int("timed", 3);
         var scratch = Directory.CreateTempSubdirectory("sharplm-bench-gguf-").FullName;
         try
         {
@@ -67,10 +67,11 @@ static class GgufBench
                 new("llama.cpp F32", $"--gguf \"{gguf[GgufTensorType.F32]}\"", "llama.cpp F32"),
             ];
             Console.WriteLine($"prompt {promptLength} tokens, {newTokens} new tokens, greedy, batch 1, {Threads} threads; {rounds} rounds of " +
-                              $"{configurations.Length} processes, one per configuration, in reverse order every other round; " +
+                              $"{configurations.Length} processes, one per configuration, in reverse order every other round, each the " +
+                              $"medians of {timed} generations after a warm-up; " +
                               $"load before: {BenchSetup.LoadAverage()}");
 
-            string shared = $"--vocab {config.VocabSize} --prompt {promptLength} --new {newTokens}";
+            string shared = $"--vocab {config.VocabSize} --prompt {promptLength} --new {newTokens} --timed {timed}";
             var prefill = configurations.Select(_ => new double[rounds]).ToArray();
             var decode = configurations.Select(_ => new double[rounds]).ToArray();
             for (int round = 0; round < rounds; round++)

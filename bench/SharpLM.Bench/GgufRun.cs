@@ -13,27 +13,28 @@ namespace SharpLM.Bench;
 /// <summary>
 /// `bench gguf-one`: internal to `bench gguf`, which starts it in a child process for each measurement. Loads one engine
 /// configuration, SharpLM (`--model folder --dtype fp32|bf16|q8 --decode-threads N`, 0 = all threads) or llama.cpp
-/// (`--gguf file`), on <see cref="GgufBench.Threads"/> threads; generates once as a warm-up and once timed, greedy, batch 1,
-/// `--new N` tokens after `--prompt N` random ids below `--vocab V` (seed 1, so every child has the same prompt); prints
-/// one line, `result prefill=TOK/S decode=TOK/S` (invariant culture).
+/// (`--gguf file`), on <see cref="GgufBench.Threads"/> threads; generates once as a warm-up, then `--timed N` times (default
+/// 3), greedy, batch 1, `--new N` tokens after `--prompt N` random ids below `--vocab V` (seed 1, so every child has the
+/// same prompt); prints one line, `result prefill=TOK/S decode=TOK/S` (invariant culture), each the median of the timed
+/// generations: a prompt's single forward pass varies by a third from one generation to the next on a busy VM.
 /// </summary>
 static class GgufRun
 {
     public static int Run(string[] argv)
     {
         var a = new BenchArgs(argv);
-        int promptLength = a.Int("prompt", 128), newTokens = a.Int("new", 128), vocab = a.Int("vocab", 0);
+        int promptLength = a.Int("prompt", 128), newTokens = a.Int("new", 128), vocab = a.Int("vocab", 0), timed = a.Int("timed", 3);
         if (vocab <= 0) throw new ArgumentException("gguf-one needs --vocab V (the model's vocabulary size)");
         var random = new Random(1);
         var prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(vocab)).ToArray();
         var (prefill, decode) = a.Has("gguf")
-            ? LlamaCpp(a.Get("gguf", ""), prompt, newTokens)
-            : SharpLm(a.Get("model", ""), a.Get("dtype", "fp32"), a.Int("decode-threads", 1), prompt, newTokens);
+            ? LlamaCpp(a.Get("gguf", ""), prompt, newTokens, timed)
+            : SharpLm(a.Get("model", ""), a.Get("dtype", "fp32"), a.Int("decode-threads", 1), prompt, newTokens, timed);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"result prefill={prefill:F2} decode={decode:F2}"));
         return 0;
     }
 
-    static (double Prefill, double Decode) SharpLm(string folder, string dtype, int decodeThreads, int[] prompt, int newTokens)
+    static (double Prefill, double Decode) SharpLm(string folder, string dtype, int decodeThreads, int[] prompt, int newTokens, int timed)
     {
         torch.set_num_threads(GgufBench.Threads);
         var weights = dtype switch
@@ -47,7 +48,15 @@ static class GgufRun
         var generator = new TokenGenerator(model) { DecodeThreads = decodeThreads };
         var options = SamplingOptions.Greedy with { MaxNewTokens = newTokens, StopAtEos = false };
         Time(generator, prompt, options); // warm-up
-        return Time(generator, prompt, options);
+        return Medians(timed, () => Time(generator, prompt, options));
+    }
+
+    /// <summary>The medians of prefill and of decode speed over <paramref name="timed"/> generations.</summary>
+    static (double Prefill, double Decode) Medians(int timed, Func<(double Prefill, double Decode)> generate)
+    {
+        var runs = Enumerable.Range(0, Math.Max(1, timed)).Select(_ => generate()).ToList();
+        static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
+        return (Median(runs.Select(r => r.Prefill)), Median(runs.Select(r => r.Decode)));
     }
 
     static (double Prefill, double Decode) Time(TokenGenerator generator, int[] prompt, SamplingOptions options)
@@ -62,7 +71,7 @@ static class GgufRun
         return (prompt.Length / firstToken, (produced - 1) / (total - firstToken));
     }
 
-    static (double Prefill, double Decode) LlamaCpp(string gguf, int[] prompt, int newTokens)
+    static (double Prefill, double Decode) LlamaCpp(string gguf, int[] prompt, int newTokens, int timed)
     {
         NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp logs every load at length
         var parameters = new ModelParams(gguf)
@@ -72,7 +81,7 @@ static class GgufRun
         };
         using var weights = LLamaWeights.LoadFromFile(parameters);
         Time(weights, parameters, prompt, newTokens); // warm-up
-        return Time(weights, parameters, prompt, newTokens);
+        return Medians(timed, () => Time(weights, parameters, prompt, newTokens));
     }
 
     /// <summary>One generation in a fresh context (an empty KV cache) over the loaded weights.</summary>

@@ -24,4 +24,15 @@ public sealed class IntraOpThreadsTests
         model.to(ScalarType.BFloat16);
         Assert.Equal(0, IntraOpThreads.ForPass(model, 100, 100, 1));
     }
+
+    [Fact]
+    public void AnEightBitModelsLongPromptGivesLibtorchItsThreadsWhereItMultipliesInBf16()
+    {
+        using var model = TestModels.Tiny();
+        model.QuantizeForInference();
+        int kernels = PromptProduct.Applies(32) ? 1 : 0;
+        Assert.Equal(kernels, IntraOpThreads.ForPass(model, Q8Matrix.Bf16Rows - 1, 100, 1));
+        Assert.Equal(Q8Matrix.MultipliesInBf16(Q8Matrix.Bf16Rows) ? 0 : kernels, IntraOpThreads.ForPass(model, Q8Matrix.Bf16Rows, 100, 1));
+        Assert.Equal(1, IntraOpThreads.ForPass(model, 1, 100, 1));
+    }
 }

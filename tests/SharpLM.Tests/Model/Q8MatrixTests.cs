@@ -30,6 +30,63 @@ public sealed class Q8MatrixTests
         Assert.True(tensor(y, [rows, 96]).allclose(expected, rtol: 1e-4, atol: 1e-5));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TheBf16FormIsLibtorchsRoundingOfTheDequantisedWeight(int threads)
+    {
+        using var weight = randn(130, 96, generator: new Generator(4)) * 0.05; // two unequal halves of rows on 2 threads
+        using var q8 = Q8Matrix.Quantize(weight);
+        using var bf16 = q8.DequantizeBf16(threads);
+        using var expected = q8.Dequantize().to(ScalarType.BFloat16);
+        Assert.Equal(ScalarType.BFloat16, bf16.dtype);
+        Assert.True(bf16.eq(expected).all().item<bool>());
+    }
+
+    [Fact]
+    public void ALongPromptMultipliesInBf16WhereTheCpuHasBf16ProductsAndAShortOneOnTheKernel()
+    {
+        var generator = new Generator(5);
+        using var projection = new Projection(160, 96, hasBias: true);
+        using (no_grad())
+        {
+            projection.weight.copy_(randn(96, 160, generator: generator) * 0.05);
+            projection.bias!.copy_(randn(96, generator: generator));
+        }
+        projection.QuantizeForInference();
+        using var dequantised = projection.Q8!.Dequantize();
+        using var noGrad = no_grad();
+        foreach (var rows in new[] { Q8Matrix.Bf16Rows - 1, Q8Matrix.Bf16Rows, 80 })
+        {
+            using var x = randn(1, rows, 160, generator: generator);
+            using var y = projection.forward(x);
+            using var exact = nn.functional.linear(x, dequantised, projection.bias);
+            if (Q8Matrix.MultipliesInBf16(rows))
+            {
+                // libtorch's bf16 product of the rounded input and weight, widened, plus the bias in fp32 ...
+                using var expected = nn.functional.linear(x.to(ScalarType.BFloat16), dequantised.to(ScalarType.BFloat16)).to(float32)
+                                     + projection.bias;
+                Assert.True(y.eq(expected).all().item<bool>(), $"{rows} rows");
+                // ... which stays within bf16's rounding of the fp32 product.
+                Assert.True((y - exact).abs().max().item<float>() <= 0.01f * exact.abs().max().item<float>(), $"{rows} rows");
+            }
+            else Assert.True(y.allclose(exact, rtol: 1e-4, atol: 1e-4), $"{rows} rows");
+        }
+        Assert.False(Q8Matrix.MultipliesInBf16(Q8Matrix.Bf16Rows - 1));
+    }
+
+    [Fact]
+    public void AQuantisedModelsLongPromptStaysCloseToItsWeights()
+    {
+        using var model = TestModels.Tiny(seed: 8); // 64 positions: a prompt of Bf16Rows tokens fills them
+        var prompt = Enumerable.Range(0, Q8Matrix.Bf16Rows).Select(i => (i * 7 + 3) % 64).ToArray();
+        var full = TestModels.LastLogits(model, prompt);
+        model.QuantizeForInference();
+        var quantised = TestModels.LastLogits(model, prompt);
+        var largest = full.Zip(quantised).Max(p => Math.Abs(p.First - p.Second)) / full.Max(Math.Abs);
+        Assert.True(largest < 0.05, $"largest difference {largest:P2} of the largest logit");
+    }
+
     [Fact]
     public void AQuantisedModelStaysCloseToItsWeightsAndDecodesAsItsDequantisedTwin()
     {
