@@ -75,8 +75,8 @@ public sealed class Q8Matrix : IDisposable
 
     /// <summary>Whether a product of this many input rows runs as libtorch's bf16 matmul over <see cref="DequantizeBf16"/>
     /// rather than on the 8-bit kernel: a prompt of at least <see cref="Bf16Rows"/> rows on a CPU with AVX512_BF16. Like
-    /// llama.cpp's Q8_0, which rounds activations to 8 bits, this gives up some precision for prefill speed: the inputs
-    /// and the sums are rounded to bf16 (about 3 significant digits), the sums themselves are fp32.</summary>
+    /// llama.cpp's Q8_0, which rounds activations to 8 bits, this gives up some precision for prefill speed: the products'
+    /// inputs and results are rounded to bf16 (about 3 significant digits), while their sums accumulate in fp32.</summary>
     public static bool MultipliesInBf16(long rows) => hasBf16Products && rows >= Bf16Rows;
 
     /// <summary>The weight as bf16 [out, in], each value rounded from its fp32 dequantisation as libtorch rounds (so the
