@@ -128,7 +128,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
     sealed unsafe class Pass
     {
         readonly HeadRows q, k, v, y;
-        readonly int batch, heads, kvHeads, t, d, threads, padded;
+        readonly int batch, heads, kvHeads, t, d, threads, scratchRow;
         readonly float scale;
         public float* LogSumExp;
         public HeadRows OutputGradient;
@@ -139,7 +139,8 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
             (batch, heads, t, d, kvHeads) = ((int)q.size(0), (int)q.size(1), (int)q.size(2), (int)q.size(3), (int)k.size(1));
             (this.q, this.k, this.v, this.threads) = (Rows(q), Rows(k), Rows(v), threads);
             this.y = Rows(y.view(batch, t, heads, d).transpose(1, 2));
-            padded = (t + KeyTile - 1) / KeyTile * KeyTile;
+            // Whole tiles of keys, and 16 floats more: rows a power of two of bytes apart would share the cache's sets.
+            scratchRow = (t + KeyTile - 1) / KeyTile * KeyTile + 16;
             scale = (float)(1 / Math.Sqrt(d));
         }
 
@@ -153,8 +154,8 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
 
         public void Forward(int first, int end)
         {
-            using var keysT = new Scratch(d * padded);
-            using var probabilities = new Scratch(QueryBlock * padded);
+            using var keysT = new Scratch(d * scratchRow);
+            using var probabilities = new Scratch(QueryBlock * scratchRow);
             for (int pair = first; pair < end; pair++)
             {
                 int b = pair / kvHeads, g = pair % kvHeads, group = heads / kvHeads;
@@ -169,14 +170,14 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                         for (int r = 0; r < rows; r++)
                         {
                             int i = i0 + r;
-                            var row = new Span<float>(p + (long)r * padded, i + 1);
+                            var row = new Span<float>(p + (long)r * scratchRow, i + 1);
                             float max = TensorPrimitives.Max(row);
                             TensorPrimitives.Multiply(row, scale, row);
                             TensorPrimitives.Subtract(row, scale * max, row);
                             TensorPrimitives.Exp(row, row);
                             float sum = TensorPrimitives.Sum(row);
                             TensorPrimitives.Multiply(row, 1 / sum, row);
-                            new Span<float>(p + (long)r * padded + i + 1, i0 + rows - i - 1).Clear();
+                            new Span<float>(p + (long)r * scratchRow + i + 1, i0 + rows - i - 1).Clear();
                             LogSumExp[((long)b * heads + h) * t + i] = scale * max + MathF.Log(sum);
                         }
                         Times(p, i0, rows, v.At(b, g), v.Row, y.At(b, h) + (long)i0 * y.Row, y.Row);
@@ -187,10 +188,10 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
 
         public void Backward(int first, int end)
         {
-            using var keysT = new Scratch(d * padded);
-            using var valuesT = new Scratch(d * padded);
-            using var probabilities = new Scratch(QueryBlock * padded);
-            using var scoreGradients = new Scratch(QueryBlock * padded);
+            using var keysT = new Scratch(d * scratchRow);
+            using var valuesT = new Scratch(d * scratchRow);
+            using var probabilities = new Scratch(QueryBlock * scratchRow);
+            using var scoreGradients = new Scratch(QueryBlock * scratchRow);
             bool queryOrKey = QueryGradient is not null || KeyGradient is not null;
             for (int pair = first; pair < end; pair++)
             {
@@ -208,11 +209,11 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                         for (int r = 0; r < rows; r++)
                         {
                             int i = i0 + r;
-                            var row = new Span<float>(p + (long)r * padded, i + 1);
+                            var row = new Span<float>(p + (long)r * scratchRow, i + 1);
                             TensorPrimitives.Multiply(row, scale, row);
                             TensorPrimitives.Subtract(row, LogSumExp[((long)b * heads + h) * t + i], row);
                             TensorPrimitives.Exp(row, row);
-                            new Span<float>(p + (long)r * padded + i + 1, i0 + rows - i - 1).Clear();
+                            new Span<float>(p + (long)r * scratchRow + i + 1, i0 + rows - i - 1).Clear();
                         }
                         if (ValueGradient is { } dv) TransposedTimesAdd(p, i0, rows, dy, OutputGradient.Row, dv.At(b, g), dv.Row);
                         if (!queryOrKey) continue;
@@ -223,11 +224,11 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                             int i = i0 + r;
                             float dot = TensorPrimitives.Dot(new ReadOnlySpan<float>(dy + (long)r * OutputGradient.Row, d),
                                 new ReadOnlySpan<float>(y.At(b, h) + (long)i * y.Row, d));
-                            var row = new Span<float>(ds + (long)r * padded, i + 1);
+                            var row = new Span<float>(ds + (long)r * scratchRow, i + 1);
                             TensorPrimitives.Subtract(row, dot, row);
-                            TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(p + (long)r * padded, i + 1), row);
+                            TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(p + (long)r * scratchRow, i + 1), row);
                             TensorPrimitives.Multiply(row, scale, row);
-                            new Span<float>(ds + (long)r * padded + i + 1, i0 + rows - i - 1).Clear();
+                            new Span<float>(ds + (long)r * scratchRow + i + 1, i0 + rows - i - 1).Clear();
                         }
                         if (KeyGradient is { } dk) TransposedTimesAdd(ds, i0, rows, queries, q.Row, dk.At(b, g), dk.Row);
                         if (QueryGradient is { } dq)
@@ -237,17 +238,17 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
             }
         }
 
-        /// <summary>x's t rows of d into columns of xT [d, padded], the columns past t zero.</summary>
+        /// <summary>x's t rows of d into columns of xT [d, scratchRow], the columns past t zero.</summary>
         void Transpose(float* x, int row, float* xT)
         {
             for (int j = 0; j < t; j++)
             for (int c = 0; c < d; c++)
-                xT[(long)c * padded + j] = x[(long)j * row + c];
-            for (int c = 0; c < d; c++) new Span<float>(xT + (long)c * padded + t, padded - t).Clear();
+                xT[(long)c * scratchRow + j] = x[(long)j * row + c];
+            for (int c = 0; c < d; c++) new Span<float>(xT + (long)c * scratchRow + t, scratchRow - t).Clear();
         }
 
         /// <summary>s[r, j] = a[r] . keys[j] for query rows i0 .. i0+rows-1 (a's rows <paramref name="row"/> apart) and at
-        /// least the keys j &lt;= i0 + r, from the keys transposed (<paramref name="keysT"/> [d, padded]), into s [rows, padded].</summary>
+        /// least the keys j &lt;= i0 + r, from the keys transposed (<paramref name="keysT"/> [d, scratchRow]), into s [rows, scratchRow].</summary>
         void Scores(float* a, int row, int i0, int rows, float* keysT, float* s)
         {
             for (int n0 = 0; n0 < i0 + rows; n0 += KeyTile)
@@ -255,12 +256,12 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
             {
                 int count = Math.Min(BackwardProduct.TileRows, rows - r0);
                 if (n0 >= i0 + r0 + count) continue; // keys after every row of the tile
-                BackwardProduct.Tile(a + (long)r0 * row, row, 1, count, keysT + n0, padded, BackwardProduct.TileVectors,
-                    s + (long)r0 * padded + n0, padded, d, accumulate: false);
+                BackwardProduct.Tile(a + (long)r0 * row, row, 1, count, keysT + n0, scratchRow, BackwardProduct.TileVectors,
+                    s + (long)r0 * scratchRow + n0, scratchRow, d, accumulate: false);
             }
         }
 
-        /// <summary>c[r] = sum over j &lt;= i0 + r of p[r, j] x[j] for rows r of p [rows, padded] (zero past each row's
+        /// <summary>c[r] = sum over j &lt;= i0 + r of p[r, j] x[j] for rows r of p [rows, scratchRow] (zero past each row's
         /// last key), x's and c's rows of d floats <paramref name="xRow"/> and <paramref name="cRow"/> apart.</summary>
         void Times(float* p, int i0, int rows, float* x, int xRow, float* c, int cRow)
         {
@@ -268,8 +269,8 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
             {
                 int count = Math.Min(BackwardProduct.TileRows, rows - r0);
                 for (int n0 = 0; n0 < d; n0 += KeyTile)
-                    BackwardProduct.Tile(p + (long)r0 * padded, padded, 1, count, x + n0, xRow, Math.Min(BackwardProduct.TileVectors, (d - n0) / 16),
-                        c + (long)r0 * cRow + n0, cRow, i0 + r0 + count, accumulate: false);
+                    BackwardProduct.Tile(p + (long)r0 * scratchRow, scratchRow, 1, count, x + n0, xRow,
+                        Math.Min(BackwardProduct.TileVectors, (d - n0) / 16), c + (long)r0 * cRow + n0, cRow, i0 + r0 + count, accumulate: false);
             }
         }
 
@@ -281,7 +282,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
             {
                 int count = Math.Min(BackwardProduct.TileRows, i0 + rows - j0), r0 = Math.Max(0, j0 - i0);
                 for (int n0 = 0; n0 < d; n0 += KeyTile)
-                    BackwardProduct.Tile(p + (long)r0 * padded + j0, 1, padded, count, x + (long)r0 * xRow + n0, xRow,
+                    BackwardProduct.Tile(p + (long)r0 * scratchRow + j0, 1, scratchRow, count, x + (long)r0 * xRow + n0, xRow,
                         Math.Min(BackwardProduct.TileVectors, (d - n0) / 16), c + (long)j0 * cRow + n0, cRow, rows - r0, accumulate: true);
             }
         }
