@@ -92,10 +92,22 @@ static class TrainProfile
                 6.0 * b * t * p.InFeatures * p.OutFeatures));
         var q = randn(b, heads, t, d);
         parts.Add(("RoPE (q and k)", 2 * layers, ForwardBackward(steps, y => RotaryEmbedding.Apply(y, cos, sin), q), 0));
-        var kv = randn(b, kvHeads, t, d);
-        parts.Add(($"causal attention ({heads} heads, {kvHeads} key/value heads)", layers, ForwardBackward(steps, y =>
-            F.scaled_dot_product_attention(y, kv.repeat_interleave(heads / kvHeads, dim: 1), kv.repeat_interleave(heads / kvHeads, dim: 1),
-                null, 0.0, true), q), 4.0 * b * heads * t * t * d * 3.5 / 2));
+        var kv = randn(b, kvHeads, t, d).requires_grad_(true); // the step needs the gradients of k and v too
+        // As Attention.forward runs it: on SharpLM's kernels where they apply.
+        parts.Add(($"causal attention ({heads} heads, {kvHeads} key/value heads)", layers,
+            ForwardBackward(steps, y => Attention.Causal(y, kv, kv), q), 4.0 * b * heads * t * t * d * 3.5 / 2));
+        parts.Add(("(not in the step: libtorch's attention, k and v repeated per query head)", layers, ForwardBackward(steps, y =>
+        {
+            CausalAttention.Enabled = false;
+            try
+            {
+                return Attention.Causal(y, kv, kv);
+            }
+            finally
+            {
+                CausalAttention.Enabled = true;
+            }
+        }, q), 4.0 * b * heads * t * t * d * 3.5 / 2));
         var gate = randn(b, t, config.IntermediateSize);
         parts.Add(("SiLU(gate) * up", layers, ForwardBackward(steps, y => F.silu(y) * gate, gate), 0));
         parts.Add(("residual add", 2 * layers, ForwardBackward(steps, y => y + x, x), 0));

@@ -13,7 +13,8 @@ namespace SharpLM.Model;
 /// </summary>
 static unsafe class BackwardProduct
 {
-    const int TileRows = 6, TileVectors = 4, DepthBlock = 256;
+    internal const int TileRows = 6, TileVectors = 4;
+    const int DepthBlock = 256;
 
     /// <summary>Whether this CPU can run it for C's <paramref name="columns"/> (a multiple of 16).</summary>
     public static bool Applies(long columns) => PromptProduct.Applies(columns);
@@ -49,7 +50,7 @@ static unsafe class BackwardProduct
     /// short tile repeats its last row or vector and stores only the real ones.</summary>
     // Optimised at once, and with nothing called after the loop: a call there makes the JIT spill the sums every iteration.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile(float* a, long rowStride, long depthStride, int rowCount, float* b, int ldb, int vectors, float* c, int ldc,
+    internal static void Tile(float* a, long rowStride, long depthStride, int rowCount, float* b, int ldb, int vectors, float* c, int ldc,
         int depth, bool accumulate)
     {
         float* a0 = a, a1 = a + Math.Min(1, rowCount - 1) * rowStride, a2 = a + Math.Min(2, rowCount - 1) * rowStride;

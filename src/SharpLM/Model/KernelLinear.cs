@@ -99,7 +99,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         return [dx!, dw!];
     }
 
-    sealed class DisposeAll(IReadOnlyList<Tensor> tensors) : IDisposable
+    internal sealed class DisposeAll(IReadOnlyList<Tensor> tensors) : IDisposable
     {
         public void Dispose()
         {

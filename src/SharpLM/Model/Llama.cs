@@ -92,16 +92,25 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCa
             var grouped = F.scaled_dot_product_attention(q.reshape(b, kvHeads, heads / kvHeads, headDim), k, v, mask, 0.0, false);
             return o_proj.forward(grouped.reshape(b, 1, heads * headDim)).MoveToOuterDisposeScope();
         }
-        if (kvHeads != heads)
-        {
-            // TorchSharp's SDPA has no enable_gqa: share each key/value head across its group of query heads.
-            k = k.repeat_interleave(heads / kvHeads, dim: 1);
-            v = v.repeat_interleave(heads / kvHeads, dim: 1);
-        }
+        if (mask is null && cache is null && t > 1) return o_proj.forward(Causal(q, k, v)).MoveToOuterDisposeScope();
         var causal = mask is null && t > 1;
-        var y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, causal);
+        var y = F.scaled_dot_product_attention(q, PerQueryHead(k, heads), PerQueryHead(v, heads), mask, 0.0, causal);
         return o_proj.forward(y.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Plain causal attention of a forward pass without cache or mask, q [batch, heads, t, d] over k, v
+    /// [batch, kvHeads, t, d], as [batch, t, heads * d]: in training on <see cref="CausalAttention"/> where it applies,
+    /// else in libtorch's scaled-dot-product attention.</summary>
+    internal static Tensor Causal(Tensor q, Tensor k, Tensor v)
+    {
+        if (CausalAttention.Applies(q, k, v)) return CausalAttention.Apply(q, k, v);
+        long b = q.size(0), heads = q.size(1), t = q.size(2);
+        var y = F.scaled_dot_product_attention(q, PerQueryHead(k, heads), PerQueryHead(v, heads), null, 0.0, true);
+        return y.transpose(1, 2).reshape(b, t, heads * q.size(3));
+    }
+
+    /// <summary>TorchSharp's SDPA has no enable_gqa: shares each key/value head across its group of query heads.</summary>
+    static Tensor PerQueryHead(Tensor kv, long heads) => kv.size(1) == heads ? kv : kv.repeat_interleave(heads / kv.size(1), dim: 1);
 }
 
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
