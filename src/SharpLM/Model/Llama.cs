@@ -14,22 +14,26 @@ namespace SharpLM.Model;
 // FusedProjections (a decoding step's q/k/v and gate/up products in one split each).
 
 /// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
-/// as Hugging Face's LlamaRMSNorm does, then cast back and scaled.</summary>
+/// as Hugging Face's LlamaRMSNorm does, then cast back and scaled. fp32 training runs it as one autograd operation
+/// (<see cref="FusedRmsNorm"/>).</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     readonly Scalar eps; // held for the module's life (see HeldScalars)
+    readonly float fusedEps;
 
     public RmsNorm(long size, double eps) : base("RmsNorm")
     {
         weight = new Parameter(ones(size));
         this.eps = eps;
+        fusedEps = (float)eps;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        if (FusedRmsNorm.Applies(x, weight)) return FusedRmsNorm.Apply(x, weight, fusedEps).MoveToOuterDisposeScope();
         // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
         var xf = x.dtype == float32 ? x : x.to(float32);
         var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
