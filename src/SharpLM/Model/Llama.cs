@@ -129,8 +129,12 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         // tail (beyond a multiple of its vector loop) in its scalar loop, which rounds differently.
         var (gate, up) = FusedProjections.Forward(x, gate_proj, up_proj) is [var fusedGate, var fusedUp]
             ? (fusedGate.contiguous(), fusedUp) : (gate_proj.forward(x), up_proj.forward(x));
-        return down_proj.forward(F.silu(gate) * up).MoveToOuterDisposeScope();
+        return down_proj.forward(Gating(gate, up)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>silu(gate) * up: one autograd operation in fp32 training (<see cref="FusedSwiGlu"/>), libtorch's steps
+    /// otherwise.</summary>
+    internal static Tensor Gating(Tensor gate, Tensor up) => FusedSwiGlu.Applies(gate, up) ? FusedSwiGlu.Apply(gate, up) : F.silu(gate) * up;
 }
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
