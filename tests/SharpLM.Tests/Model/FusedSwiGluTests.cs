@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using SharpLM.Model;
 using Xunit;
 using static TorchSharp.torch;
@@ -33,8 +34,22 @@ public sealed class FusedSwiGluTests
     }
 
     [Fact]
+    public void GatesBeyondTheRangeOfFp32sExpSaturateAsLibtorchsDo()
+    {
+        using var a0 = tensor(new[] { -1000f, -100, -89, -88, -87, -20, -1, 0, 1, 20, 87, 88, 89, 100, 1000, -0.5f, 0.5f }, device: CPU);
+        using var b0 = ones_like(a0) * 0.5;
+        using var r = ones_like(a0);
+        var (y, da, db) = Run((a, b) => FusedSwiGlu.Apply(a, b), a0, b0, r, true, true);
+        var (yRef, daRef, dbRef) = Run((a, b) => F.silu(a) * b, a0, b0, r, true, true);
+        FusedRmsNormTests.AssertClose(y, yRef, "y");
+        FusedRmsNormTests.AssertClose(da!, daRef!, "da");
+        FusedRmsNormTests.AssertClose(db!, dbRef!, "db");
+    }
+
+    [Fact]
     public void OnlyFp32TrainingOnTheCpuTakesTheFusedOperation()
     {
+        if (!Vector512.IsHardwareAccelerated) return; // no AVX-512: the gating stays in libtorch
         using var a = randn(4, 8);
         using var tracked = a.clone().requires_grad_(true);
         Assert.True(FusedSwiGlu.Applies(tracked, a));
