@@ -30,7 +30,8 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
         set => disabled = !value;
     }
 
-    /// <summary>The settings go in wrapped: libtorch would track a tensor argument as an input.</summary>
+    /// <summary>eps and the thread count, as one argument: TorchSharp counts every argument, and backward returns a (null)
+    /// gradient for each.</summary>
     sealed record Settings(float Eps, int Threads);
 
     /// <summary>Whether this is training's case: fp32 x [..., n] and weight [n] on the CPU, with a gradient wanted.</summary>

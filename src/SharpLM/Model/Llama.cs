@@ -10,8 +10,9 @@ namespace SharpLM.Model;
 // (LlamaForCausalLM). Module field names are Hugging Face's tensor names (model.layers.0.self_attn.q_proj.weight,
 // lm_head.weight, ...), so the state dict is a Hugging Face checkpoint as is: safetensors, GGUF export, LoRA targets
 // and freezing all go by them. Companions: LlamaConfig (the config.json), RopeFrequencies and RotaryEmbedding (the
-// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps) and
-// FusedProjections (a decoding step's q/k/v and gate/up products in one split each).
+// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps),
+// FusedProjections (a decoding step's q/k/v and gate/up products in one split each), and FusedRmsNorm and FusedSwiGlu
+// (fp32 training's norms and MLP gating as single autograd operations).
 
 /// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
 /// as Hugging Face's LlamaRMSNorm does, then cast back and scaled. fp32 training runs it as one autograd operation
@@ -20,7 +21,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     readonly Scalar eps; // held for the module's life (see HeldScalars)
-    readonly float fusedEps;
+    readonly float fusedEps; // FusedRmsNorm's, in fp32 as libtorch adds eps to the fp32 mean
 
     public RmsNorm(long size, double eps) : base("RmsNorm")
     {
