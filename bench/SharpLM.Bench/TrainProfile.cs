@@ -109,7 +109,8 @@ static class TrainProfile
             }
         }, q), 4.0 * b * heads * t * t * d * 3.5 / 2));
         var gate = randn(b, t, config.IntermediateSize);
-        parts.Add(("SiLU(gate) * up", layers, ForwardBackward(steps, y => F.silu(y) * gate, gate), 0));
+        // Both inputs need a gradient, as in the step; a new leaf for up each call, so that no gradient accumulates on it.
+        parts.Add(("SiLU(gate) * up", layers, ForwardBackward(steps, y => Mlp.Gating(y, gate.detach().requires_grad_(true)), gate), 0));
         parts.Add(("residual add", 2 * layers, ForwardBackward(steps, y => y + x, x), 0));
         double headFlops = 6.0 * b * t * h * config.VocabSize;
         parts.Add(("LM head + cross-entropy (fused)", 1, ForwardBackward(steps, y => LanguageModelLoss.OfHidden(model, y, data), x), headFlops));

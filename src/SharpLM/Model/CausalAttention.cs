@@ -85,7 +85,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
         HandedOverGradients.ReleaseEarlier();
         if (gradOutput.IsInvalid) return [null!, null!, null!, null!]; // the output was not used: no gradient flows back
         var saved = ctx.get_saved_variables();
-        using var owned = new KernelLinear.DisposeAll([.. saved, gradOutput]);
+        using var owned = new DisposeAll([.. saved, gradOutput]);
         using var scope = NewDisposeScope();
         var (q, k, v, y, logSumExp) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
         long b = q.size(0), heads = q.size(1), t = q.size(2), d = q.size(3), kvHeads = k.size(1);

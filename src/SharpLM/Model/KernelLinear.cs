@@ -99,13 +99,5 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         return [dx!, dw!];
     }
 
-    internal sealed class DisposeAll(IReadOnlyList<Tensor> tensors) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var t in tensors) t.Dispose();
-        }
-    }
-
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
 }

@@ -10,26 +10,31 @@ namespace SharpLM.Model;
 // (LlamaForCausalLM). Module field names are Hugging Face's tensor names (model.layers.0.self_attn.q_proj.weight,
 // lm_head.weight, ...), so the state dict is a Hugging Face checkpoint as is: safetensors, GGUF export, LoRA targets
 // and freezing all go by them. Companions: LlamaConfig (the config.json), RopeFrequencies and RotaryEmbedding (the
-// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps) and
-// FusedProjections (a decoding step's q/k/v and gate/up products in one split each).
+// rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps),
+// FusedProjections (a decoding step's q/k/v and gate/up products in one split each), and FusedRmsNorm, FusedSwiGlu and
+// CausalAttention (fp32 training's norms, MLP gating and attention as single autograd operations).
 
 /// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
-/// as Hugging Face's LlamaRMSNorm does, then cast back and scaled.</summary>
+/// as Hugging Face's LlamaRMSNorm does, then cast back and scaled. fp32 training runs it as one autograd operation
+/// (<see cref="FusedRmsNorm"/>).</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
     readonly Scalar eps; // held for the module's life (see HeldScalars)
+    readonly float fusedEps; // FusedRmsNorm's, in fp32 as libtorch adds eps to the fp32 mean
 
     public RmsNorm(long size, double eps) : base("RmsNorm")
     {
         weight = new Parameter(ones(size));
         this.eps = eps;
+        fusedEps = (float)eps;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        if (FusedRmsNorm.Applies(x, weight)) return FusedRmsNorm.Apply(x, weight, fusedEps).MoveToOuterDisposeScope();
         // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
         var xf = x.dtype == float32 ? x : x.to(float32);
         var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
@@ -134,8 +139,12 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         // tail (beyond a multiple of its vector loop) in its scalar loop, which rounds differently.
         var (gate, up) = FusedProjections.Forward(x, gate_proj, up_proj) is [var fusedGate, var fusedUp]
             ? (fusedGate.contiguous(), fusedUp) : (gate_proj.forward(x), up_proj.forward(x));
-        return down_proj.forward(F.silu(gate) * up).MoveToOuterDisposeScope();
+        return down_proj.forward(Gating(gate, up)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>silu(gate) * up: one autograd operation in fp32 training (<see cref="FusedSwiGlu"/>), libtorch's steps
+    /// otherwise.</summary>
+    internal static Tensor Gating(Tensor gate, Tensor up) => FusedSwiGlu.Applies(gate, up) ? FusedSwiGlu.Apply(gate, up) : F.silu(gate) * up;
 }
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
