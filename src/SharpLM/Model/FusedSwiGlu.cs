@@ -40,7 +40,7 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
     /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>).</summary>
     public static Tensor Apply(Tensor gate, Tensor up, int threads = 0)
     {
-        // The thread count goes in as a number: libtorch tracks only tensor arguments as inputs.
+        // The thread count goes in as an argument, for which backward returns a null gradient as for the tensors.
         var y = apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads);
         KernelLinear.ReleaseOutputCache(lastContext); // as KernelLinear does: gradients are not materialised
         lastContext = null;
