@@ -54,8 +54,8 @@ sealed class ModelArguments
     /// <summary>The --dtype option for commands that load models on their own (eval).</summary>
     public static Option<string> DTypeOption() => new("--dtype")
     {
-        Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs); generate, chat and serve also " +
-                      "take q8 (projections in 8 bits with a scale per 32 values, as GGUF's Q8_0: a quarter of the memory, faster decoding).",
+        Description = "Weights in fp32 or bf16 (bf16: half the memory, faster on AVX-512 bf16 CPUs); generate, chat, serve and eval " +
+                      "also take q8 (projections in 8 bits with a scale per 32 values, as GGUF's Q8_0: a quarter of the memory, faster decoding).",
         DefaultValueFactory = _ => "fp32",
     };
 
