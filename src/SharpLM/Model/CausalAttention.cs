@@ -29,7 +29,6 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
     /// <summary>Keys per tile of scores: the register tile's width.</summary>
     const int KeyTile = BackwardProduct.TileVectors * 16;
 
-    [ThreadStatic] static autograd.AutogradContext? lastContext;
     [ThreadStatic] static bool off;
 
     /// <summary>False leaves attention to libtorch on this thread: for tests that compare the two.</summary>
@@ -53,19 +52,12 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
     public static Tensor Apply(Tensor q, Tensor k, Tensor v) => Apply(q, k, v, OutputRowSplit.Threads);
 
     /// <summary><see cref="Apply(Tensor, Tensor, Tensor)"/> on up to <paramref name="threads"/> threads.</summary>
-    internal static Tensor Apply(Tensor q, Tensor k, Tensor v, int threads)
-    {
-        var y = apply(q, k, v, threads);
-        KernelLinear.ReleaseOutputCache(lastContext);
-        lastContext = null;
-        return y;
-    }
+    internal static Tensor Apply(Tensor q, Tensor k, Tensor v, int threads) => OutputCache.Free(apply(q, k, v, threads));
 
     public override unsafe Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (q, k, v, threads) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (int)vars[3]);
-        ctx.set_materialize_grads(false);
-        lastContext = ctx;
+        OutputCache.Skip(ctx);
         long b = q.size(0), heads = q.size(1), t = q.size(2), d = q.size(3);
         var y = empty([b, t, heads * d], ScalarType.Float32, device: CPU);
         var logSumExp = empty([b, heads, t], ScalarType.Float32, device: CPU);

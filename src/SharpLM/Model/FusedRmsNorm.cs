@@ -20,7 +20,6 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
     const int BlockRows = 64;
 
     [ThreadStatic] static bool disabled;
-    [ThreadStatic] static autograd.AutogradContext? lastContext;
 
     /// <summary>False leaves RMSNorm to libtorch's composed steps on this thread: for tests and benchmarks that compare the two
     /// (thread-local, so a test that switches it changes nothing for tests running beside it).</summary>
@@ -44,17 +43,13 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
     /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>).</summary>
     public static Tensor Apply(Tensor x, Tensor weight, float eps, int threads = 0)
     {
-        var y = apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads));
-        KernelLinear.ReleaseOutputCache(lastContext); // as KernelLinear does: gradients are not materialised
-        lastContext = null;
-        return y;
+        return OutputCache.Free(apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads)));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, weight, settings) = ((Tensor)vars[0], (Tensor)vars[1], (Settings)vars[2]);
-        ctx.set_materialize_grads(false);
-        lastContext = ctx;
+        OutputCache.Skip(ctx);
         int n = (int)weight.size(0), rows = (int)(x.numel() / n);
         var (input, w) = (x.contiguous(), weight.contiguous());
         var y = empty(x.shape, ScalarType.Float32, device: CPU);

@@ -19,7 +19,6 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
     const int Width = 16; // floats in a Vector512
 
     [ThreadStatic] static bool disabled;
-    [ThreadStatic] static autograd.AutogradContext? lastContext;
 
     /// <summary>False leaves the gating to libtorch's silu and product on this thread: for tests and benchmarks that compare
     /// the two (thread-local, so a test that switches it changes nothing for tests running beside it).</summary>
@@ -41,17 +40,13 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
     public static Tensor Apply(Tensor gate, Tensor up, int threads = 0)
     {
         // The thread count goes in as an argument, for which backward returns a null gradient as for the tensors.
-        var y = apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads);
-        KernelLinear.ReleaseOutputCache(lastContext); // as KernelLinear does: gradients are not materialised
-        lastContext = null;
-        return y;
+        return OutputCache.Free(apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (gate, up, threads) = ((Tensor)vars[0], (Tensor)vars[1], (int)vars[2]);
-        ctx.set_materialize_grads(false);
-        lastContext = ctx;
+        OutputCache.Skip(ctx);
         var (a, b) = (gate.contiguous(), up.contiguous());
         var y = empty(a.shape, ScalarType.Float32, device: CPU);
         int n = (int)a.size(-1), rows = (int)(a.numel() / n);

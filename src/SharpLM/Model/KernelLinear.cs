@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,32 +14,8 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
 {
     public override string Name => "SharpLMLinear";
 
-    [ThreadStatic] static autograd.AutogradContext? lastContext;
-
     /// <summary>x [..., in] fp32 times a contiguous fp32 weight [out, in] in CPU memory (<see cref="Applies"/>).</summary>
-    public static Tensor Apply(Tensor x, Tensor weight)
-    {
-        var y = apply(x, weight);
-        ReleaseOutputCache(lastContext);
-        lastContext = null;
-        return y;
-    }
-
-    /// <summary>TorchSharp 0.107 keeps an uninitialised tensor the size of each output for as long as the graph lives, to
-    /// stand in for a missing output gradient when gradients are materialised: one more copy of every projection's output,
-    /// +0.29 GB at the peak of a `small` step. <see cref="forward"/> turns materialising off (a missing gradient arrives as
-    /// an undefined tensor, which <see cref="backward"/> handles), so those tensors are never read: this frees them. They
-    /// sit in private fields; if a TorchSharp version renames them, nothing is freed and nothing else changes
-    /// (KernelLinearTests checks that the fields are there).</summary>
-    internal static bool ReleaseOutputCache(autograd.AutogradContext? context)
-    {
-        const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
-        var node = context is null ? null : typeof(autograd.AutogradContext).GetField("_node", Private)?.GetValue(context);
-        if (node?.GetType().GetField("_outputCache", Private)?.GetValue(node) is not List<Tensor> cache) return false;
-        foreach (var tensor in cache) tensor?.Dispose();
-        cache.Clear();
-        return true;
-    }
+    public static Tensor Apply(Tensor x, Tensor weight) => OutputCache.Free(apply(x, weight));
 
     /// <summary>Whether this CPU can multiply <paramref name="rows"/> rows of fp32 <paramref name="x"/> by this weight.</summary>
     public static bool Applies(Tensor x, Tensor weight, long rows) =>
@@ -51,8 +26,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (x, weight) = ((Tensor)vars[0], (Tensor)vars[1]);
-        ctx.set_materialize_grads(false);
-        lastContext = ctx;
+        OutputCache.Skip(ctx);
         int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(x.numel() / columns);
         var input = x.contiguous();
         ctx.save_for_backward([input, weight]);

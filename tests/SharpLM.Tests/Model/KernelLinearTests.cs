@@ -65,12 +65,12 @@ public sealed class KernelLinearTests
     [Fact]
     public void TorchSharpStillHasTheOutputCacheThatTheOperationFrees()
     {
-        // KernelLinear.ReleaseOutputCache reaches two private fields; a TorchSharp that renames them would keep an extra copy
+        // OutputCache.Free reaches two private fields; a TorchSharp that renames them would keep an extra copy
         // of every projection's output for the whole backward pass without any other sign.
         const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
         Assert.NotNull(typeof(TorchSharp.torch.autograd.AutogradContext).GetField("_node", Private));
         var node = typeof(TorchSharp.torch).Assembly.GetTypes().Single(t => t.Name == "Node`1");
         Assert.NotNull(node.GetField("_outputCache", Private));
-        Assert.False(KernelLinear.ReleaseOutputCache(null));
+        Assert.False(OutputCache.Free((TorchSharp.torch.autograd.AutogradContext?)null));
     }
 }
