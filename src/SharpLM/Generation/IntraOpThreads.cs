@@ -16,16 +16,14 @@ static class IntraOpThreads
 
     /// <summary>Threads for a forward pass of <paramref name="newTokens"/> tokens, <paramref name="context"/> in all with
     /// those cached: <paramref name="fewThreads"/> (a decoding step's) for one token, and for a short prompt whose
-    /// products SharpLM's kernels take (<see cref="Model.PromptProduct"/>, 8-bit ones below
-    /// <see cref="Model.Q8Matrix.Bf16Rows"/>); else 0, libtorch's count.</summary>
+    /// products SharpLM's kernels take (<see cref="Model.PromptProduct"/>, <see cref="Model.Q8PromptProduct"/>); else 0,
+    /// libtorch's count.</summary>
     public static int ForPass(Model.LlamaForCausalLM model, long newTokens, long context, int fewThreads)
     {
         if (newTokens == 1) return fewThreads;
         if (newTokens * context * model.Config.HiddenSize > SmallAttention) return 0; // before ComputeType, which walks the modules
-        // An 8-bit model's long prompt multiplies in libtorch's bf16 matmul (Q8Matrix.MultipliesInBf16), which wants every thread.
         bool kernelsTakeProducts = model.Device.type == TorchSharp.DeviceType.CPU && Model.PromptProduct.Applies(model.Config.HiddenSize)
-            && model.model.norm.weight.dtype == ScalarType.Float32 && !(model.IsQuantized && Model.Q8Matrix.MultipliesInBf16(newTokens))
-            && model.ComputeType is null;
+            && model.model.norm.weight.dtype == ScalarType.Float32 && model.ComputeType is null;
         return kernelsTakeProducts ? fewThreads : 0;
     }
 

@@ -30,13 +30,6 @@ static class Bf16Values
         return Vector256.ConditionalSelect(Vector256.Equals(values, values).AsUInt32(), rounded, Vector256.Create(0x7FC0u));
     }
 
-    /// <summary>Sixteen finite values rounded, each in the low half of its lane (no NaN test: a dequantised weight is finite).</summary>
-    public static Vector512<uint> Round(Vector512<float> values)
-    {
-        var bits = values.AsUInt32();
-        return (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) >> 16;
-    }
-
     static ushort Round(float value)
     {
         if (float.IsNaN(value)) return 0x7FC0;

@@ -344,12 +344,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
             projection.QuantizeForInference();
             count++;
         }
-        IsQuantized |= count > 0;
         return count;
     }
-
-    /// <summary>Whether <see cref="QuantizeForInference"/> has kept any projection in 8 bits.</summary>
-    public bool IsQuantized { get; private set; }
 
     /// <summary>Switches every projection's adapter off until the result is disposed: the model then computes what its
     /// base computes (the reference model of preference training under LoRA).</summary>

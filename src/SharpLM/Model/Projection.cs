@@ -67,18 +67,11 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
     }
 
-    /// <summary>Rows go through SharpLM's 8-bit kernels (<see cref="Q8Matrix.Multiply"/>); a long prompt's through libtorch's
-    /// bf16 matmul where the CPU has bf16 products (<see cref="Q8Matrix.MultipliesInBf16"/>); through libtorch's matmul
-    /// over the dequantised weight where neither applies (a prompt's many rows without AVX-512, a gradient).</summary>
+    /// <summary>Rows go through SharpLM's 8-bit kernels (<see cref="Q8Matrix.Multiply"/>); through libtorch's matmul over
+    /// the dequantised weight where they do not apply (a prompt's many rows without AVX-512, a gradient).</summary>
     Tensor Q8Linear(Tensor x)
     {
         long rows = x.numel() / InFeatures;
-        if (!x.requires_grad && Q8Matrix.MultipliesInBf16(rows))
-        {
-            using var scope = NewDisposeScope();
-            var y = F.linear(x.to(ScalarType.BFloat16), Q8!.DequantizeBf16(OutputRowSplit.Threads)).to(x.dtype);
-            return (bias is null ? y : y + bias.to(x.dtype)).MoveToOuterDisposeScope();
-        }
         if (!Q8!.TakesRows(rows) || x.requires_grad) return F.linear(x, Q8.Dequantize(x.dtype), bias?.to(x.dtype));
         return RowsLinear(x, bias, Q8.Multiply);
     }

@@ -4,16 +4,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace SharpLM.Model;
 
-/// <summary>Where <see cref="PromptProduct"/> reads a block of weights as fp32: in place (fp32 weights) or decoded into
-/// a scratch buffer (8-bit weights).</summary>
-internal unsafe interface IWeightBlocks
-{
-    /// <summary>The weights of outputs o .. o+count-1, inputs k0 .. k0+depth-1, as fp32 rows <paramref name="stride"/>
-    /// floats apart; <paramref name="scratch"/> holds <see cref="PromptProduct.TileOutputs"/> x
-    /// <see cref="PromptProduct.DepthBlock"/> floats for a source that has to decode them.</summary>
-    float* Block(int o, int count, int k0, int depth, float* scratch, out int stride);
-}
-
 /// <summary>
 /// <c>y = x W^T</c> for many rows of x (a prompt's prefill, evaluation without gradients), in fp32, on AVX-512. libtorch's
 /// fp32 matmul reaches about 90 GFLOP/s per core at a prompt's shapes here and gains little from a second thread; this
@@ -29,33 +19,23 @@ static unsafe class PromptProduct
     /// <summary>Whether this CPU can run it, for inputs of <paramref name="columns"/> features (a multiple of 16).</summary>
     public static bool Applies(long columns) => Avx512F.IsSupported && columns % 16 == 0 && columns > 0;
 
-    /// <summary>x [rows, in] times a contiguous fp32 weight [out, in] in CPU memory, into y [rows, out].</summary>
+    /// <summary>x [rows, in] times a contiguous fp32 weight [out, in] in CPU memory, into y [rows, out], the outputs split
+    /// across up to <paramref name="threads"/> threads.</summary>
     public static void Multiply(TorchSharp.torch.Tensor weight, ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
     {
         int outputs = (int)weight.size(0), columns = (int)weight.size(1);
-        fixed (byte* w = weight.bytes) Multiply(new Fp32Blocks((float*)w, columns), x, rows, columns, outputs, y, threads);
-    }
-
-    /// <summary>x [rows, columns] times the weights [outputs, columns] that <paramref name="weights"/> reads, into
-    /// y [rows, outputs], the outputs split across up to <paramref name="threads"/> threads.</summary>
-    public static void Multiply<TWeights>(TWeights weights, ReadOnlySpan<float> x, int rows, int columns, int outputs, Span<float> y,
-        int threads) where TWeights : IWeightBlocks
-    {
         if (!Applies(columns)) throw new InvalidOperationException($"PromptProduct needs AVX-512 and columns a multiple of 16, got {columns}");
         if (x.Length < (long)rows * columns || y.Length < (long)rows * outputs) throw new ArgumentException("x or y is smaller than the shapes say");
+        fixed (byte* wp = weight.bytes)
         fixed (float* xp = x, yp = y)
         {
-            var (input, output) = ((nint)xp, (nint)yp);
+            var (w, input, output) = ((nint)wp, (nint)xp, (nint)yp);
             OutputRowSplit.Run(outputs, threads, (first, end) =>
-            {
-                var scratch = stackalloc float[TileOutputs * DepthBlock];
-                Range(weights, (float*)input, rows, columns, outputs, (float*)output, first, end, scratch);
-            });
+                Range((float*)w, (float*)input, rows, columns, outputs, (float*)output, first, end));
         }
     }
 
-    static void Range<TWeights>(TWeights weights, float* x, int rows, int columns, int outputs, float* y, int first, int end,
-        float* scratch) where TWeights : IWeightBlocks
+    static void Range(float* weights, float* x, int rows, int columns, int outputs, float* y, int first, int end)
     {
         for (int m0 = 0; m0 < rows; m0 += RowBlock)
         {
@@ -66,9 +46,9 @@ static unsafe class PromptProduct
                 for (int o = first; o < end; o += TileOutputs)
                 {
                     int count = Math.Min(TileOutputs, end - o);
-                    var w = weights.Block(o, count, k0, depth, scratch, out int stride);
+                    var w = weights + (long)o * columns + k0;
                     for (int r = m0; r < mEnd; r += TileRows)
-                        Tile(x + (long)r * columns + k0, columns, Math.Min(TileRows, mEnd - r), w, stride, count,
+                        Tile(x + (long)r * columns + k0, columns, Math.Min(TileRows, mEnd - r), w, columns, count,
                             y + (long)r * outputs + o, outputs, depth, accumulate: k0 > 0);
                 }
             }
@@ -143,15 +123,5 @@ static unsafe class PromptProduct
     {
         if (accumulate) for (int i = 0; i < count; i++) y[i] += sums[i];
         else for (int i = 0; i < count; i++) y[i] = sums[i];
-    }
-}
-
-/// <summary>fp32 weights [outputs, columns] read in place.</summary>
-internal readonly unsafe struct Fp32Blocks(float* weights, int columns) : IWeightBlocks
-{
-    public float* Block(int o, int count, int k0, int depth, float* scratch, out int stride)
-    {
-        stride = columns;
-        return weights + (long)o * columns + k0;
     }
 }

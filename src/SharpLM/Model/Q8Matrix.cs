@@ -57,70 +57,13 @@ public sealed class Q8Matrix : IDisposable
         return new Q8Matrix(q, scale.view(rows, blocks).contiguous());
     }
 
-    /// <summary>The weight as dequantised floats [out, in] (for a prompt's many rows, which libtorch multiplies faster).</summary>
+    /// <summary>The weight as dequantised floats [out, in] (for a product the kernels do not take: a gradient, a prompt
+    /// without AVX-512).</summary>
     public Tensor Dequantize(ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         var w = values.view(Rows, -1, BlockSize).to(ScalarType.Float32) * scales.unsqueeze(-1);
         return w.view(Rows, Columns).to(dtype).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Input rows from which a product runs in bf16 (<see cref="MultipliesInBf16"/>): measured on Zen 4 with 2 threads,
-    /// 64 rows through libtorch's bf16 matmul ran 1.2-1.6x the 8-bit kernel at 768 x 768 and larger, 128 rows 1.4-2.6x.</summary>
-    public const int Bf16Rows = 64;
-
-    /// <summary>Whether the CPU has AVX512_BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5), with which libtorch's bf16 matmul
-    /// multiplies at about twice fp32's rate. .NET exposes no class for it, so CPUID is asked directly.</summary>
-    static readonly bool hasBf16Products = X86Base.IsSupported && Avx512F.IsSupported && (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
-
-    /// <summary>Whether a product of this many input rows runs as libtorch's bf16 matmul over <see cref="DequantizeBf16"/>
-    /// rather than on the 8-bit kernel: a prompt of at least <see cref="Bf16Rows"/> rows on a CPU with AVX512_BF16. Like
-    /// llama.cpp's Q8_0, which rounds activations to 8 bits, this gives up some precision for prefill speed: the products'
-    /// inputs and results are rounded to bf16 (about 3 significant digits), while their sums accumulate in fp32.</summary>
-    public static bool MultipliesInBf16(long rows) => hasBf16Products && rows >= Bf16Rows;
-
-    /// <summary>The weight as bf16 [out, in], each value rounded from its fp32 dequantisation as libtorch rounds (so the
-    /// same as <c>Dequantize().to(bfloat16)</c>), the rows split across <paramref name="threads"/> threads.</summary>
-    public Tensor DequantizeBf16(int threads)
-    {
-        var output = empty([Rows, Columns], ScalarType.BFloat16, device: CPU);
-        unsafe
-        {
-            fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes, outputBytes = output.bytes)
-            {
-                var (weights, scale, bf16) = ((nint)weightBytes, (nint)scaleBytes, (nint)outputBytes);
-                OutputRowSplit.Run(Rows, threads, (first, end) => DequantizeRows(first, end, (sbyte*)weights, (float*)scale, (ushort*)bf16));
-            }
-        }
-        return output;
-    }
-
-    /// <summary>Rows [first, end) of <see cref="DequantizeBf16"/>: 16 values at a time with AVX-512, else through fp32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    unsafe void DequantizeRows(int first, int end, sbyte* weights, float* scale, ushort* bf16)
-    {
-        int blocks = Columns / BlockSize;
-        if (!Avx512F.IsSupported)
-        {
-            var row = new float[Columns];
-            for (int o = first; o < end; o++)
-            {
-                for (int c = 0; c < Columns; c++) row[c] = weights[(long)o * Columns + c] * scale[(long)o * blocks + c / BlockSize];
-                Bf16Values.Round(row, new Span<ushort>(bf16 + (long)o * Columns, Columns));
-            }
-            return;
-        }
-        for (int o = first; o < end; o++)
-            for (int b = 0; b < blocks; b++)
-            {
-                var d = Vector512.Create(scale[(long)o * blocks + b]);
-                long at = (long)o * Columns + b * BlockSize;
-                for (int i = 0; i < BlockSize; i += 16)
-                {
-                    var wide = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(weights + at + i))) * d;
-                    Avx512F.ConvertToVector256UInt16(Bf16Values.Round(wide)).Store(bf16 + at + i);
-                }
-            }
     }
 
     public void Dispose()
@@ -131,19 +74,21 @@ public sealed class Q8Matrix : IDisposable
 
     public long Bytes => values.numel() + scales.numel() * sizeof(float);
 
+    /// <summary>The stored form: int8 values [Rows, Columns] and fp32 scales [Rows, Columns / 32], owned by this matrix.</summary>
+    internal (Tensor Values, Tensor Scales) Stored => (values, scales);
+
     /// <summary>y = x W^T for <paramref name="rows"/> input rows x [rows, Columns] into y [rows, Rows], the output rows
     /// split across <paramref name="threads"/> threads.</summary>
     public void Multiply(ReadOnlySpan<float> x, int rows, Span<float> y, int threads)
     {
-        if (rows < 1 || (rows > MaxRows && !PromptProduct.Applies(Columns)))
-            throw new ArgumentOutOfRangeException(nameof(rows), $"1 to {MaxRows} input rows, or more with AVX-512, got {rows}");
+        if (!TakesRows(rows)) throw new ArgumentOutOfRangeException(nameof(rows), $"1 to {MaxRows} input rows, or more with AVX-512, got {rows}");
         if (x.Length < rows * Columns || y.Length < rows * Rows) throw new ArgumentException("x or y is smaller than the shapes say");
         unsafe
         {
             if (rows > MaxRows)
             {
                 fixed (byte* weightBytes = values.bytes, scaleBytes = scales.bytes)
-                    PromptProduct.Multiply(new Blocks((sbyte*)weightBytes, (float*)scaleBytes, Columns), x, rows, Columns, Rows, y, threads);
+                    Q8PromptProduct.Multiply((sbyte*)weightBytes, (float*)scaleBytes, Columns, Rows, x, rows, y, threads);
                 return;
             }
             fixed (float* xp = x, yp = y)
@@ -163,30 +108,9 @@ public sealed class Q8Matrix : IDisposable
         else MultiplyRows(first, end, (float*)x, rows, (float*)y, outputs);
     }
 
-    /// <summary>Whether <see cref="Multiply"/> takes this many input rows: a few on any CPU, a prompt's many with AVX-512.</summary>
-    public bool TakesRows(long rows) => rows is >= 1 and <= MaxRows || (rows > MaxRows && PromptProduct.Applies(Columns));
-
-    /// <summary>Blocks of the weights decoded to fp32 for <see cref="PromptProduct"/>: each is then multiplied by a whole
-    /// block of a prompt's rows, so decoding it costs little next to its products.</summary>
-    readonly unsafe struct Blocks(sbyte* values, float* scales, int columns) : IWeightBlocks
-    {
-        public float* Block(int o, int count, int k0, int depth, float* scratch, out int stride)
-        {
-            stride = depth;
-            int blocks = columns / BlockSize;
-            for (int i = 0; i < count; i++)
-            {
-                var row = values + (long)(o + i) * columns;
-                var rowScales = scales + (long)(o + i) * blocks;
-                for (int c = 0; c < depth; c += 16)
-                {
-                    var wide = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(row + k0 + c)));
-                    (wide * Vector512.Create(rowScales[(k0 + c) / BlockSize])).Store(scratch + i * depth + c);
-                }
-            }
-            return scratch;
-        }
-    }
+    /// <summary>Whether <see cref="Multiply"/> takes this many input rows: a few on any CPU, a prompt's many with AVX-512
+    /// (<see cref="Q8PromptProduct"/>).</summary>
+    public bool TakesRows(long rows) => rows is >= 1 and <= MaxRows || (rows > MaxRows && Q8PromptProduct.Applies(Columns));
 
     /// <summary>One input row (a single sequence's decoding step): two blocks at a time, so that their chains of
     /// multiply-adds overlap. Output o goes to y[o].</summary>

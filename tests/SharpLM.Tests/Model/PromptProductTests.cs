@@ -35,23 +35,6 @@ public sealed class PromptProductTests
         return y;
     }
 
-    [Theory]
-    [InlineData(9, 1)]
-    [InlineData(50, 2)]
-    public void EightBitWeightsGiveTheProductOfTheirDequantisedValues(int rows, int threads)
-    {
-        var generator = new Generator(5);
-        using var weight = randn(96, 576, generator: generator) * 0.05;
-        using var q8 = Q8Matrix.Quantize(weight);
-        if (!q8.TakesRows(rows)) return; // no AVX-512: Projection dequantises for libtorch
-        var x = randn(rows, 576, generator: generator).data<float>().ToArray();
-        var y = new float[rows * 96];
-        q8.Multiply(x, rows, y, threads);
-        using var dequantised = q8.Dequantize();
-        using var expected = tensor(x, [rows, 576]).matmul(dequantised.t());
-        Assert.True(tensor(y, [rows, 96]).allclose(expected, rtol: 1e-5, atol: 1e-5));
-    }
-
     [Fact]
     public void AProjectionWithABiasSendsAPromptThroughTheKernelWithoutAGradient()
     {
