@@ -118,19 +118,21 @@ static class GgufBench
         int f32 = Array.FindIndex(configurations, c => c.Name == "llama.cpp F32");
         Console.WriteLine();
         Console.WriteLine($"{"engine",-36} {"prefill tok/s [min-max]",25} {"decode tok/s [min-max]",23} {"prefill vs F32",14} " +
-                          $"{"decode vs F32",13} {"prefill vs same size",20} {"decode vs same size",19} {"decode >= same",14}");
+                          $"{"decode vs F32",13} {"prefill vs same size",20} {"decode vs same size",19} {"prefill >= same",15} {"decode >= same",14}");
         for (int i = 0; i < configurations.Length; i++)
         {
             int same = Array.FindIndex(configurations, c => c.Name == configurations[i].SameSize);
-            string faster = same == i ? "-" : $"{decode[i].Zip(decode[same]).Count(pair => pair.First >= pair.Second)}/{decode[i].Length}";
+            string Faster(double[][] rates) =>
+                same == i ? "-" : $"{rates[i].Zip(rates[same]).Count(pair => pair.First >= pair.Second)}/{rates[i].Length}";
             Console.WriteLine($"{configurations[i].Name,-36} {Spread(prefill[i], "N0"),25} {Spread(decode[i], "N1"),23} " +
                               $"{Ratio(prefill[i], prefill[f32]),14:F2} {Ratio(decode[i], decode[f32]),13:F2} " +
-                              $"{Ratio(prefill[i], prefill[same]),20:F2} {Ratio(decode[i], decode[same]),19:F2} {faster,14}");
+                              $"{Ratio(prefill[i], prefill[same]),20:F2} {Ratio(decode[i], decode[same]),19:F2} {Faster(prefill),15} " +
+                              $"{Faster(decode),14}");
         }
         Console.WriteLine("tok/s: median [min-max] over the rounds. Ratios: median of the per-round ratios, each of two processes of " +
                           "the same round;");
-        Console.WriteLine("same size = llama.cpp F32 for fp32, F16 for bf16, Q8_0 for q8; decode >= same = rounds in which the row decoded " +
-                          "at least as fast.");
+        Console.WriteLine("same size = llama.cpp F32 for fp32, F16 for bf16, Q8_0 for q8; >= same = rounds in which the row was at least " +
+                          "as fast.");
     }
 
     static string Spread(double[] rates, string format) =>
