@@ -67,7 +67,7 @@ static class TrainBench
             Console.WriteLine(row);
             sharpLM.Add(("base", 4, 512, precision, baseSteps, Rate(row, 4)));
         }
-        ComparePyTorch(a, sharpLM);
+        ComparePyTorch(a, sharpLM, peak32, peak16);
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -133,8 +133,11 @@ static class TrainBench
         return 0;
     }
 
-    /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), and SharpLM's ratio.</summary>
-    static void ComparePyTorch(BenchArgs a, IEnumerable<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)> rows)
+    /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), and SharpLM's ratio.
+    /// The last column bounds that ratio: the matmul peak of the precision (<paramref name="peak32"/>, <paramref name="peak16"/>,
+    /// GFLOP/s, measured in the same run) over PyTorch's rate, which is what SharpLM would reach at that peak.</summary>
+    static void ComparePyTorch(BenchArgs a, IEnumerable<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)> rows,
+        double peak32, double peak16)
     {
         Console.WriteLine();
         if (PyTorchReference.FindPython() is not { } python)
@@ -143,13 +146,16 @@ static class TrainBench
             return;
         }
         Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
-                          "SharpLM / PyTorch |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+                          "SharpLM / PyTorch | PyTorch % of peak | ratio at the peak |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var (preset, batch, seq, precision, steps, rate) in rows)
         {
             double reference = PyTorchReference.TrainTokensPerSecond(python, preset, batch, seq, precision, int.Parse(steps), get_num_threads(),
                 a.Int("repeat", 3));
-            Console.WriteLine($"| {preset} | {precision} | {batch} x {seq} | {rate:N0} | {reference:N0} | {rate / reference:F2}x |");
+            double referenceGflops = reference * ModelPresets.Get(preset).TrainingFlopsPerToken(seq) / 1e9;
+            double peak = precision == "Bf16" ? peak16 : peak32;
+            Console.WriteLine($"| {preset} | {precision} | {batch} x {seq} | {rate:N0} | {reference:N0} | {rate / reference:F2}x | " +
+                              $"{100 * referenceGflops / peak:F0}% | {peak / referenceGflops:F2}x |");
         }
     }
 
