@@ -118,7 +118,8 @@ static class GgufBench
         int f32 = Array.FindIndex(configurations, c => c.Name == "llama.cpp F32");
         Console.WriteLine();
         Console.WriteLine($"{"engine",-36} {"prefill tok/s [min-max]",25} {"decode tok/s [min-max]",23} {"prefill vs F32",14} " +
-                          $"{"decode vs F32",13} {"prefill vs same size",20} {"decode vs same size",19} {"prefill >= same",15} {"decode >= same",14}");
+                          $"{"decode vs F32",13} {"prefill vs same size",20} {"decode vs same size",19} " +
+                          $"{"prefill >= same",15} {"decode >= same",14}");
         for (int i = 0; i < configurations.Length; i++)
         {
             int same = Array.FindIndex(configurations, c => c.Name == configurations[i].SameSize);
