@@ -24,10 +24,13 @@ static class DenseProduct
     /// <summary>Most input rows it takes at once (one decoding step of a full batch).</summary>
     public const int MaxRows = Q8Matrix.MaxRows;
 
+    /// <summary>Whether this CPU can run it (AVX2 with FMA).</summary>
+    public static bool Runs => Avx2.IsSupported && Fma.IsSupported;
+
     /// <summary>Whether this CPU and these shapes can use it: AVX2 with FMA, <paramref name="dtype"/> [out, in] weights in
     /// CPU memory with in a multiple of 8, and at most <see cref="MaxRows"/> rows. Weights on a GPU go through libtorch.</summary>
     public static bool Applies(Tensor weight, long rows, ScalarType dtype) =>
-        Avx2.IsSupported && Fma.IsSupported && weight.device_type == DeviceType.CPU
+        Runs && weight.device_type == DeviceType.CPU
         && weight.dtype == dtype && weight.dim() == 2 && weight.size(1) % 8 == 0
         && weight.is_contiguous() && rows is >= 1 and <= MaxRows;
 

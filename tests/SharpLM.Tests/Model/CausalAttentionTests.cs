@@ -102,7 +102,8 @@ public sealed class CausalAttentionTests
         }
         Assert.Equal(off.Keys, on.Keys);
         foreach (var (name, gradient) in off) AssertClose(gradient, on[name], name);
-        Assert.Contains(off, p => !Bitwise(p.Value, on[p.Key])); // the kernels ran: not every gradient is libtorch's to the bit
+        // The kernels ran (where the CPU has AVX-512): not every gradient is libtorch's to the bit.
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Contains(off, p => !Bitwise(p.Value, on[p.Key]));
     }
 
     static bool Bitwise(Tensor a, Tensor b) => a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);

@@ -97,6 +97,7 @@ public sealed class Q8MatrixTests
         var generator = new Generator(7);
         using var weight = randn(150, 96, generator: generator) * 0.05;
         using var q8 = Q8Matrix.Quantize(weight);
+        if (!q8.TakesRows(70)) return; // without AVX-512 BW libtorch takes prompts
         var x = randn(70, 96, generator: generator).data<float>().ToArray();
         var all = new float[70 * 150];
         q8.Multiply(x, 70, all, threads: 2);
