@@ -11,13 +11,14 @@ namespace SharpLM.Model;
 /// A weight matrix in 8-bit integers for inference, laid out as GGUF's Q8_0 (blocks of 32 values along a row, each
 /// with its own scale max|w| / 127), with a hand-vectorised product for a few input rows: decoding is a chain of
 /// matrix-vector products whose speed is the memory read per weight, and libtorch has no int8-weight kernel on CPU.
-/// A quarter of fp32's bytes per weight is a quarter of the memory traffic.
+/// A quarter of fp32's bytes per weight is a quarter of the memory traffic. A prompt's many rows go to
+/// <see cref="Q8PromptProduct"/>, which multiplies them in 16-bit integers.
 /// </summary>
 public sealed class Q8Matrix : IDisposable
 {
     public const int BlockSize = 32;
 
-    /// <summary>Most input rows <see cref="Multiply"/> takes at once (one decoding step of a full batch).</summary>
+    /// <summary>Most input rows the decoding kernel takes at once (one decoding step of a full batch); more are a prompt's.</summary>
     public const int MaxRows = 8;
 
     readonly Tensor values; // int8 [Rows, Columns]
