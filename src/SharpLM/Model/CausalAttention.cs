@@ -140,12 +140,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
         }
 
         /// <summary>Runs <paramref name="pairs"/>(first, end) over ranges of the pairs, one range per thread.</summary>
-        public void Run(Action<int, int> pairs)
-        {
-            int count = batch * kvHeads, parts = Math.Clamp(threads, 1, count);
-            if (parts == 1 || !SpinningWorkers.TryRun(parts, part => pairs(count * part / parts, count * (part + 1) / parts)))
-                pairs(0, count);
-        }
+        public void Run(Action<int, int> pairs) => OutputRowSplit.Split(batch * kvHeads, Math.Clamp(threads, 1, batch * kvHeads), pairs);
 
         public void Forward(int first, int end)
         {

@@ -51,10 +51,14 @@ static class OutputRowSplit
     /// at least 64 rows, so small matrices stay on the calling thread. When another thread's product holds the workers,
     /// this one runs whole on the calling thread: the cores are busy anyway, and handing parts to the .NET thread pool
     /// instead would starve the host's own tasks of pool threads.</summary>
-    public static void Run(int outputRows, int threads, Action<int, int> range)
+    public static void Run(int outputRows, int threads, Action<int, int> range) =>
+        Split(outputRows, Math.Clamp(threads, 1, outputRows / 64 + 1), range);
+
+    /// <summary>Calls <paramref name="range"/>(first, end) for <paramref name="parts"/> contiguous ranges covering
+    /// 0..<paramref name="count"/>, on <see cref="SpinningWorkers"/>; whole on the calling thread when they are busy.</summary>
+    public static void Split(int count, int parts, Action<int, int> range)
     {
-        int parts = Math.Clamp(threads, 1, outputRows / 64 + 1);
-        if (parts == 1 || !SpinningWorkers.TryRun(parts, part => range(outputRows * part / parts, outputRows * (part + 1) / parts)))
-            range(0, outputRows);
+        if (parts <= 1 || !SpinningWorkers.TryRun(parts, part => range(count * part / parts, count * (part + 1) / parts)))
+            range(0, count);
     }
 }
