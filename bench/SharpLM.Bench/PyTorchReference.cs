@@ -33,15 +33,15 @@ static class PyTorchReference
         return null;
     }
 
-    /// <summary>PyTorch's training tokens/s for the preset's shape: the median of <paramref name="repeat"/> runs, or
-    /// NaN when the script fails.</summary>
+    /// <summary>PyTorch's training tokens/s for the preset's shape over <paramref name="steps"/> steps after
+    /// <paramref name="warmup"/> untimed ones: the median of <paramref name="repeat"/> runs, or NaN when the script fails.</summary>
     public static double TrainTokensPerSecond(string python, string preset, int batch, int seq, string precision, int steps, int threads,
-        int repeat)
+        int warmup, int repeat)
     {
         var c = ModelPresets.Get(preset);
         var args = $"\"{Script}\" --hidden {c.HiddenSize} --intermediate {c.IntermediateSize} --layers {c.NumHiddenLayers} " +
                    $"--heads {c.NumAttentionHeads} --kv-heads {c.NumKeyValueHeads} --vocab {c.VocabSize} --batch {batch} --seq {seq} " +
-                   $"--steps {steps} --threads {threads} --precision {precision.ToLowerInvariant()}";
+                   $"--steps {steps} --warmup {warmup} --threads {threads} --precision {precision.ToLowerInvariant()}";
         var rates = Enumerable.Range(0, repeat).Select(_ => Once(python, args)).Order().ToList();
         return rates[rates.Count / 2];
     }

@@ -13,8 +13,11 @@ namespace SharpLM.Bench;
 /// Training and generation speed of the model presets, as tokens/s and as a fraction of the fp32 matmul peak
 /// measured in the same run, and against the tutorial's model code in PyTorch (Debian's python3-torch) on the same shape,
 /// batch and threads. Each configuration runs in its own process so its peak memory is its own.
-/// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run.
-/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3]; --lora-only runs just the full vs LoRA comparison,
+/// Each figure is the median of --repeat runs (default 3): this kind of machine varies a lot from run to run. Each run
+/// times its steps after --warmup untimed ones (default 3), SharpLM's and PyTorch's alike: the first step creates the
+/// gradients and the optimiser state, and the next ones still take memory from the system that later steps reuse
+/// (measured on `base` bf16: SharpLM 15.1, 7.6, 7.4, 7.2 s after one warm-up step; PyTorch 21.5, 15.9, 12.3, 12.5 s).
+/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3] [--warmup 3]; --lora-only runs just the full vs LoRA comparison,
 /// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
 /// LoRA over a bf16 base and that with gradient checkpointing.
 /// </summary>
@@ -102,7 +105,7 @@ static class TrainBench
         if (lora) Lora.Apply(model, new LoraOptions(), seed: 1);
         using var trainer = new Trainer(model, data, null, options);
         var indices = Enumerable.Range(0, batch).ToArray();
-        trainer.TrainStep(indices); // warm-up: allocations, first-call overheads
+        for (int i = 0; i < a.Int("warmup", 3); i++) trainer.TrainStep(indices); // allocations, first-call overheads
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) trainer.TrainStep(indices);
         double tokPerSec = (double)batch * seq * steps / clock.Elapsed.TotalSeconds;
@@ -151,7 +154,7 @@ static class TrainBench
         foreach (var (preset, batch, seq, precision, steps, rate) in rows)
         {
             double reference = PyTorchReference.TrainTokensPerSecond(python, preset, batch, seq, precision, int.Parse(steps), get_num_threads(),
-                a.Int("repeat", 3));
+                a.Int("warmup", 3), a.Int("repeat", 3));
             double referenceGflops = reference * ModelPresets.Get(preset).TrainingFlopsPerToken(seq) / 1e9;
             double peak = precision == "Bf16" ? peak16 : peak32;
             Console.WriteLine($"| {preset} | {precision} | {batch} x {seq} | {rate:N0} | {reference:N0} | {rate / reference:F2}x | " +
@@ -166,6 +169,7 @@ static class TrainBench
     /// <paramref name="column"/>) is the median.</summary>
     static string Median(BenchArgs a, string args, int column)
     {
+        args += $" --warmup {a.Int("warmup", 3)}";
         var rows = Enumerable.Range(0, a.Int("repeat", 3)).Select(_ => BenchSetup.LastLineOfChild(args)).ToList();
         return rows.OrderBy(row => Rate(row, column)).ElementAt(rows.Count / 2);
     }

@@ -10,12 +10,13 @@ using F = TorchSharp.torch.nn.functional;
 namespace SharpLM.Bench;
 
 /// <summary>
-/// Where a training step's time goes: one fp32 step timed whole (forward, backward, gradient clipping, AdamW, as the
+/// Where a training step's time goes: one step (fp32, or bf16 products over fp32 weights as the trainer's Bf16 precision
+/// runs them) timed whole (forward, backward, gradient clipping, AdamW, as the
 /// trainer runs it), then each of its operations' forward and backward run alone on the model's own modules at the step's
 /// shapes, times how often a step runs it. Products show their GFLOP/s (forward and backward: 6 x rows x in x out), beside the
 /// machine's matmul peak measured first;
 /// the remainder (step minus the sum of the parts) is what the parts cost only together.
-/// Usage: bench train-profile [--preset small] [--batch 8] [--seq 256] [--steps 3].
+/// Usage: bench train-profile [--preset small] [--batch 8] [--seq 256] [--steps 3] [--precision Fp32|Bf16].
 /// </summary>
 static class TrainProfile
 {
@@ -27,6 +28,8 @@ static class TrainProfile
         using var model = new LlamaForCausalLM(ModelPresets.Get(preset));
         model.InitializeWeights(1);
         model.train();
+        var precision = Enum.Parse<Precision>(a.Get("precision", "Fp32"));
+        model.SetComputeType(precision == Precision.Bf16 ? ScalarType.BFloat16 : null);
         var config = model.Config;
         var generator = new Generator(1);
         using var data = new TrainingBatch
@@ -39,8 +42,9 @@ static class TrainProfile
         long rows = (long)batch * seq;
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, torch threads {get_num_threads()}; " +
                           $"load averages {BenchSetup.LoadAverage()}");
-        Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), fp32, {batch} x {seq} tokens per step; fp32 matmul peak (2048^2) " +
-                          $"{MatmulPeak.Libtorch(ScalarType.Float32):F0} GFLOP/s in libtorch, {MatmulPeak.SharpLM():F0} in SharpLM's kernel");
+        Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), {precision}, {batch} x {seq} tokens per step; matmul peak (2048^2): " +
+                          $"fp32 {MatmulPeak.Libtorch(ScalarType.Float32):F0} GFLOP/s in libtorch, {MatmulPeak.SharpLM():F0} in SharpLM's kernel; " +
+                          $"bf16 {MatmulPeak.Libtorch(ScalarType.BFloat16):F0} in libtorch");
 
         double step = Time(steps, () =>
         {

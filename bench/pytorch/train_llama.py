@@ -114,7 +114,7 @@ class Llama(nn.Module):
 def main():
     p = argparse.ArgumentParser()
     for name, default in [("hidden", 384), ("intermediate", 1024), ("layers", 6), ("heads", 6), ("kv-heads", 2),
-                          ("vocab", 8192), ("batch", 8), ("seq", 256), ("steps", 8), ("threads", 2)]:
+                          ("vocab", 8192), ("batch", 8), ("seq", 256), ("steps", 8), ("warmup", 3), ("threads", 2)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     a = p.parse_args()
@@ -134,7 +134,8 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    step()  # warm-up: allocations, first-call overheads
+    for _ in range(a.warmup):
+        step()  # allocations, first-call overheads
     start = time.perf_counter()
     for _ in range(a.steps):
         step()
