@@ -95,7 +95,20 @@ static class TrainProfile
             parts.Add(($"{name} [{p.OutFeatures} x {p.InFeatures}]", layers, ForwardBackward(steps, p.forward, randn(b, t, p.InFeatures)),
                 6.0 * b * t * p.InFeatures * p.OutFeatures));
         var q = randn(b, heads, t, d);
-        parts.Add(("RoPE (q and k)", 2 * layers, ForwardBackward(steps, y => RotaryEmbedding.Apply(y, cos, sin), q), 0));
+        var rotated = randn(b, t, heads, d).transpose(1, 2); // as Attention.forward lays q out
+        parts.Add(("RoPE (q and k)", 2 * layers, ForwardBackward(steps, y => RotaryEmbedding.Apply(y, cos, sin), rotated), 0));
+        parts.Add(("(not in the step: libtorch's RoPE)", 2 * layers, ForwardBackward(steps, y =>
+        {
+            FusedRope.Enabled = false;
+            try
+            {
+                return RotaryEmbedding.Apply(y, cos, sin);
+            }
+            finally
+            {
+                FusedRope.Enabled = true;
+            }
+        }, rotated), 0));
         var kv = randn(b, kvHeads, t, d).requires_grad_(true); // the step needs the gradients of k and v too
         // As Attention.forward runs it: on SharpLM's kernels where they apply.
         parts.Add(($"causal attention ({heads} heads, {kvHeads} key/value heads)", layers,

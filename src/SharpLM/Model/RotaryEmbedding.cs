@@ -56,9 +56,11 @@ public sealed class RotaryEmbedding : nn.Module
     public (Tensor Cos, Tensor Sin) ForRange(long start, long length) =>
         (cosTable.narrow(0, start, length).view(1, 1, length, -1), sinTable.narrow(0, start, length).view(1, 1, length, -1));
 
-    /// <summary>Rotates x [batch, heads, seq, headDim] by the angles whose cos/sin are given.</summary>
+    /// <summary>Rotates x [batch, heads, seq, headDim] by the angles whose cos/sin are given: in fp32 training as one autograd
+    /// operation (<see cref="FusedRope"/>), in libtorch's steps otherwise.</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (FusedRope.Applies(x, cos, sin)) return FusedRope.Apply(x, cos, sin);
         using var scope = NewDisposeScope();
         var half = x.size(-1) / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Tests.Model;
 
-/// <summary>A tiny model's training step with <see cref="FusedRmsNorm"/> and <see cref="FusedSwiGlu"/> against the same
+/// <summary>A tiny model's training step with <see cref="FusedRmsNorm"/>, <see cref="FusedSwiGlu"/> and <see cref="FusedRope"/> against the same
 /// step on libtorch's composed steps: every parameter's gradient.</summary>
 public sealed class FusedTrainingOperationsTests
 {
@@ -26,7 +26,7 @@ public sealed class FusedTrainingOperationsTests
             Labels = randint(config.VocabSize, [3, 50], generator: new Generator(3)),
         };
         var fused = Gradients(model, batch);
-        FusedRmsNorm.Enabled = FusedSwiGlu.Enabled = false;
+        FusedRmsNorm.Enabled = FusedSwiGlu.Enabled = FusedRope.Enabled = false;
         Dictionary<string, Tensor> unfused;
         try
         {
@@ -34,7 +34,7 @@ public sealed class FusedTrainingOperationsTests
         }
         finally
         {
-            FusedRmsNorm.Enabled = FusedSwiGlu.Enabled = true;
+            FusedRmsNorm.Enabled = FusedSwiGlu.Enabled = FusedRope.Enabled = true;
         }
         foreach (var (name, gradient) in unfused) FusedRmsNormTests.AssertClose(fused[name], gradient, name);
         // The fused operations round differently from libtorch's steps: identical gradients would mean they did not run.
