@@ -11,8 +11,9 @@ namespace SharpLM.Model;
 // lm_head.weight, ...), so the state dict is a Hugging Face checkpoint as is: safetensors, GGUF export, LoRA targets
 // and freezing all go by them. Companions: LlamaConfig (the config.json), RopeFrequencies and RotaryEmbedding (the
 // rotary tables), AttentionMasks (which mask a forward pass uses), KvCache, Projection (the Linear LoRA wraps),
-// FusedProjections (a decoding step's q/k/v and gate/up products in one split each), and FusedRmsNorm, FusedSwiGlu and
-// CausalAttention (fp32 training's norms, MLP gating and attention as single autograd operations).
+// FusedProjections (a decoding step's q/k/v and gate/up products in one split each), and FusedRmsNorm, FusedSwiGlu,
+// FusedRope and CausalAttention (fp32 training's norms, MLP gating, rotary embedding and attention as single autograd
+// operations).
 
 /// <summary>Root-mean-square layer norm (TorchSharp has none). Computed in fp32 whatever the input dtype,
 /// as Hugging Face's LlamaRMSNorm does, then cast back and scaled. fp32 training runs it as one autograd operation

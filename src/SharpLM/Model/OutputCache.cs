@@ -8,7 +8,7 @@ namespace SharpLM.Model;
 /// TorchSharp 0.107 keeps an uninitialised tensor the size of each output of an autograd operation for as long as the
 /// graph lives, to stand in for a missing output gradient when gradients are materialised: one more copy of every
 /// projection's output, +0.29 GB at the peak of a `small` step. SharpLM's operations (<see cref="KernelLinear"/>,
-/// <see cref="FusedRmsNorm"/>, <see cref="FusedSwiGlu"/>, <see cref="CausalAttention"/>) turn materialising off in forward
+/// <see cref="FusedRmsNorm"/>, <see cref="FusedSwiGlu"/>, <see cref="FusedRope"/>, <see cref="CausalAttention"/>) turn materialising off in forward
 /// (<see cref="Skip"/>; a missing gradient then arrives as an undefined tensor, which their backward handles), so those
 /// tensors are never read, and free them once <c>apply</c> returns (<see cref="Free(Tensor)"/>). They sit in private
 /// fields; if a TorchSharp version renames them, nothing is freed and nothing else changes (KernelLinearTests checks that
