@@ -97,34 +97,15 @@ static class TrainProfile
         var q = randn(b, heads, t, d);
         var rotated = randn(b, t, heads, d).transpose(1, 2); // as Attention.forward lays q out
         parts.Add(("RoPE (q and k)", 2 * layers, ForwardBackward(steps, y => RotaryEmbedding.Apply(y, cos, sin), rotated), 0));
-        parts.Add(("(not in the step: libtorch's RoPE)", 2 * layers, ForwardBackward(steps, y =>
-        {
-            FusedRope.Enabled = false;
-            try
-            {
-                return RotaryEmbedding.Apply(y, cos, sin);
-            }
-            finally
-            {
-                FusedRope.Enabled = true;
-            }
-        }, rotated), 0));
+        parts.Add(("(not in the step: libtorch's RoPE)", 2 * layers,
+            ForwardBackward(steps, Unfused(y => RotaryEmbedding.Apply(y, cos, sin), on => FusedRope.Enabled = on), rotated), 0));
         var kv = randn(b, kvHeads, t, d).requires_grad_(true); // the step needs the gradients of k and v too
         // As Attention.forward runs it: on SharpLM's kernels where they apply.
         parts.Add(($"causal attention ({heads} heads, {kvHeads} key/value heads)", layers,
             ForwardBackward(steps, y => Attention.Causal(y, kv, kv), q), 4.0 * b * heads * t * t * d * 3.5 / 2));
-        parts.Add(("(not in the step: libtorch's attention, k and v repeated per query head)", layers, ForwardBackward(steps, y =>
-        {
-            CausalAttention.Enabled = false;
-            try
-            {
-                return Attention.Causal(y, kv, kv);
-            }
-            finally
-            {
-                CausalAttention.Enabled = true;
-            }
-        }, q), 4.0 * b * heads * t * t * d * 3.5 / 2));
+        parts.Add(("(not in the step: libtorch's attention, k and v repeated per query head)", layers,
+            ForwardBackward(steps, Unfused(y => Attention.Causal(y, kv, kv), on => CausalAttention.Enabled = on), q),
+            4.0 * b * heads * t * t * d * 3.5 / 2));
         var gate = randn(b, t, config.IntermediateSize);
         // Both inputs need a gradient, as in the step; a new leaf for up each call, so that no gradient accumulates on it.
         parts.Add(("SiLU(gate) * up", layers, ForwardBackward(steps, y => Mlp.Gating(y, gate.detach().requires_grad_(true)), gate), 0));
@@ -141,6 +122,21 @@ static class TrainProfile
         }), 0));
         return parts;
     }
+
+    /// <summary><paramref name="f"/> with SharpLM's fused operation switched off by <paramref name="enable"/>(false) while it
+    /// runs: the libtorch steps it replaces.</summary>
+    static Func<Tensor, Tensor> Unfused(Func<Tensor, Tensor> f, Action<bool> enable) => y =>
+    {
+        enable(false);
+        try
+        {
+            return f(y);
+        }
+        finally
+        {
+            enable(true);
+        }
+    };
 
     /// <summary>Milliseconds of <paramref name="f"/>'s forward and backward pass from an input like <paramref name="input"/>.</summary>
     static double ForwardBackward(int steps, Func<Tensor, Tensor> f, Tensor input) => Time(steps, () =>

@@ -9,8 +9,9 @@ namespace SharpLM.Model;
 /// for fp32 training on the CPU. With halves x = [x1, x2] and s = [s1, s2], rotate_half(x) = [-x2, x1], so
 /// <c>y = x cos + [x2, x1] [-s1, s2]</c> and backward <c>dx = dy cos + [dy2, dy1] [s2, -s1]</c>: one pass over each head's
 /// row in both directions, where libtorch's composed steps (negate, concatenate, two products, an add, and the backward of
-/// each) make about ten passes over q and k. Each value is rounded as libtorch's steps round it (a product, then a sum of
-/// two), so the output and the gradient are the same bit for bit.
+/// each) make about ten passes over q and k. Each value is rounded as libtorch's steps round it (forward: the product and
+/// the sum fused, as its addcmul does; backward: two rounded products added, as autograd sums them), so the output and the
+/// gradient are the same bit for bit.
 /// q and k arrive as [batch, seq, heads, d] transposed to [batch, heads, seq, d] (<see cref="Attention"/>); the output and
 /// the gradient are laid out so too (as libtorch's element-wise steps would lay them out), whatever the input's layout.
 /// </summary>
