@@ -49,6 +49,7 @@ static unsafe class BackwardProduct
     /// <summary>Up to 6 rows x 4 vectors of C over one block of the depth, written (or added, after the first block). A
     /// short tile repeats its last row or vector and stores only the real ones.</summary>
     // Optimised at once, and with nothing called after the loop: a call there makes the JIT spill the sums every iteration.
+    // One statement per sum: assigned as tuples, the sums went through extra register copies each step.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Tile(float* a, long rowStride, long depthStride, int rowCount, float* b, int ldb, int vectors, float* c, int ldc,
         int depth, bool accumulate)
@@ -67,17 +68,17 @@ static unsafe class BackwardProduct
             var row = b + (long)p * ldb;
             var (b0, b1, b2, b3) = (Vector512.Load(row), Vector512.Load(row + o1), Vector512.Load(row + o2), Vector512.Load(row + o3));
             var s = Vector512.Create(a0[at]);
-            (c00, c01, c02, c03) = (Fma(s, b0, c00), Fma(s, b1, c01), Fma(s, b2, c02), Fma(s, b3, c03));
+            c00 = Fma(s, b0, c00); c01 = Fma(s, b1, c01); c02 = Fma(s, b2, c02); c03 = Fma(s, b3, c03);
             s = Vector512.Create(a1[at]);
-            (c10, c11, c12, c13) = (Fma(s, b0, c10), Fma(s, b1, c11), Fma(s, b2, c12), Fma(s, b3, c13));
+            c10 = Fma(s, b0, c10); c11 = Fma(s, b1, c11); c12 = Fma(s, b2, c12); c13 = Fma(s, b3, c13);
             s = Vector512.Create(a2[at]);
-            (c20, c21, c22, c23) = (Fma(s, b0, c20), Fma(s, b1, c21), Fma(s, b2, c22), Fma(s, b3, c23));
+            c20 = Fma(s, b0, c20); c21 = Fma(s, b1, c21); c22 = Fma(s, b2, c22); c23 = Fma(s, b3, c23);
             s = Vector512.Create(a3[at]);
-            (c30, c31, c32, c33) = (Fma(s, b0, c30), Fma(s, b1, c31), Fma(s, b2, c32), Fma(s, b3, c33));
+            c30 = Fma(s, b0, c30); c31 = Fma(s, b1, c31); c32 = Fma(s, b2, c32); c33 = Fma(s, b3, c33);
             s = Vector512.Create(a4[at]);
-            (c40, c41, c42, c43) = (Fma(s, b0, c40), Fma(s, b1, c41), Fma(s, b2, c42), Fma(s, b3, c43));
+            c40 = Fma(s, b0, c40); c41 = Fma(s, b1, c41); c42 = Fma(s, b2, c42); c43 = Fma(s, b3, c43);
             s = Vector512.Create(a5[at]);
-            (c50, c51, c52, c53) = (Fma(s, b0, c50), Fma(s, b1, c51), Fma(s, b2, c52), Fma(s, b3, c53));
+            c50 = Fma(s, b0, c50); c51 = Fma(s, b1, c51); c52 = Fma(s, b2, c52); c53 = Fma(s, b3, c53);
         }
         StoreRow(c, vectors, accumulate, c00, c01, c02, c03);
         if (rowCount > 1) StoreRow(c + ldc, vectors, accumulate, c10, c11, c12, c13);

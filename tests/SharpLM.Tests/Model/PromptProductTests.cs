@@ -6,15 +6,17 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace SharpLM.Tests.Model;
 
-/// <summary>The many-rows kernel (a prompt's prefill) against libtorch's matmul: short tiles of rows and outputs, several
-/// blocks of inputs and of rows, and split across threads.</summary>
+/// <summary>The many-rows kernel (a prompt's prefill, training's forward) against libtorch's matmul: short tiles of rows and
+/// outputs, several blocks of inputs and of rows, packed weights from <see cref="PromptProduct.PackedRows"/> rows, and split
+/// across threads.</summary>
 public sealed class PromptProductTests
 {
     [Theory]
     [InlineData(9, 16, 1, 1)]
     [InlineData(37, 48, 13, 2)]
     [InlineData(130, 1040, 70, 2)] // two whole blocks of inputs and a part of one, two blocks of rows
-    [InlineData(300, 64, 200, 2)]
+    [InlineData(300, 64, 200, 2)] // packed weights (PromptProduct.PackedRows), 8 outputs past the last whole vector
+    [InlineData(262, 528, 600, 2)] // packed: three blocks of inputs, two of outputs per thread, a short last tile of rows
     public void Fp32WeightsGiveLibtorchsProduct(int rows, int columns, int outputs, int threads)
     {
         if (!PromptProduct.Applies(columns)) return; // no AVX-512: Projection sends these rows to libtorch
