@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -16,6 +17,9 @@ static unsafe class BackwardProduct
     internal const int TileRows = 6, TileVectors = 4;
     const int DepthBlock = 256;
 
+    /// <summary>Rows of a transposed A copied at once (<see cref="TransposedRange"/>): 32 tiles, 192 KB over a depth block.</summary>
+    const int PackedRows = 32 * TileRows;
+
     /// <summary>Whether this CPU can run it for C's <paramref name="columns"/> (a multiple of 16).</summary>
     public static bool Applies(long columns) => PromptProduct.Applies(columns);
 
@@ -27,7 +31,11 @@ static unsafe class BackwardProduct
         if (!Applies(columns)) throw new InvalidOperationException($"BackwardProduct needs AVX-512 and columns a multiple of 16, got {columns}");
         var (ap, bp, cp) = ((nint)a, (nint)b, (nint)c);
         OutputRowSplit.Run(rows, threads, (first, end) =>
-            Range((float*)ap, rowStride, depthStride, (float*)bp, (float*)cp, first, end, depth, columns, accumulate));
+        {
+            if (rowStride == 1 && depthStride > 1)
+                TransposedRange((float*)ap, depthStride, (float*)bp, (float*)cp, first, end, depth, columns, accumulate);
+            else Range((float*)ap, rowStride, depthStride, (float*)bp, (float*)cp, first, end, depth, columns, accumulate);
+        });
     }
 
     static void Range(float* a, long rowStride, long depthStride, float* b, float* c, int first, int end, int depth, int columns,
@@ -43,6 +51,49 @@ static unsafe class BackwardProduct
                     Tile(a + i * rowStride + p0 * depthStride, rowStride, depthStride, Math.Min(TileRows, end - i),
                         b + (long)p0 * columns + j, columns, vectors, c + (long)i * columns + j, columns, count, accumulate: accumulate || p0 > 0);
             }
+        }
+    }
+
+    /// <summary>Rows [first, end) of C when A is stored transposed (its rows are columns of a matrix whose rows lie
+    /// <paramref name="depthStride"/> floats apart: a weight's gradient <c>dY^T X</c>). Read in place, each step of a tile
+    /// would touch a new cache line, and when A is large (the LM head's 50k outputs) every block of C's columns would stream
+    /// all of it from memory again: measured 90-100 GFLOP/s there. So a block of <see cref="PackedRows"/> rows of A over a block
+    /// of the depth is first copied, by tile ([tile][depth][6]), and every column block of C reuses it from the cache: 185-200
+    /// GFLOP/s on two Zen 4 cores, for the head's and the projections' weight gradients alike.</summary>
+    static void TransposedRange(float* a, long depthStride, float* b, float* c, int first, int end, int depth, int columns,
+        bool accumulate)
+    {
+        // Each tile's copy [depth][6] is followed by 2 spare floats: a step copies 8 floats where 6 are the tile's.
+        int tileFloats = DepthBlock * TileRows + 2;
+        var packed = (float*)NativeMemory.AlignedAlloc((nuint)(PackedRows / TileRows * tileFloats * sizeof(float)), 64);
+        try
+        {
+            for (int i0 = first; i0 < end; i0 += PackedRows)
+            {
+                int rows = Math.Min(PackedRows, end - i0), tiles = (rows + TileRows - 1) / TileRows;
+                for (int p0 = 0; p0 < depth; p0 += DepthBlock)
+                {
+                    int count = Math.Min(DepthBlock, depth - p0);
+                    for (int p = 0; p < count; p++)
+                    {
+                        float* source = a + i0 + (p0 + p) * depthStride;
+                        int t = 0;
+                        for (; t < tiles - 1 && t * TileRows + 8 <= rows; t++)
+                            Vector256.Load(source + t * TileRows).Store(packed + t * tileFloats + p * TileRows);
+                        for (int r = t * TileRows; r < rows; r++) // the last rows one by one: no read past the block's rows
+                            packed[r / TileRows * tileFloats + p * TileRows + r % TileRows] = source[r];
+                    }
+                    for (int j = 0; j < columns; j += TileVectors * 16)
+                    for (int t = 0; t < tiles; t++)
+                        Tile(packed + t * tileFloats, 1, TileRows, Math.Min(TileRows, rows - t * TileRows), b + (long)p0 * columns + j,
+                            columns, Math.Min(TileVectors, (columns - j) / 16), c + (long)(i0 + t * TileRows) * columns + j, columns, count,
+                            accumulate: accumulate || p0 > 0);
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(packed);
         }
     }
 
