@@ -33,7 +33,8 @@ static class TrainBench
         var peak16 = MatmulPeak.Libtorch(ScalarType.BFloat16);
         var peak32 = Math.Max(libtorch32, sharpLM32);
         Console.WriteLine($"matmul peak (2048^2): fp32 {libtorch32:F0} GFLOP/s in libtorch, {sharpLM32:F0} in SharpLM's kernel; " +
-                          $"bf16 {peak16:F0} in libtorch. \"% of fp32 peak\" below is of the best fp32 figure, {peak32:F0}.");
+                          $"bf16 {peak16:F0} in libtorch. \"% of fp32 peak\" below is of the best fp32 figure, {peak32:F0}; the cores' " +
+                          $"fp32 multiply-add peak (registers only, no product reaches it) is {MatmulPeak.MultiplyAdd(get_num_threads()):F0}.");
         Console.WriteLine();
         var steps = a.Get("steps", "8");
         Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");

@@ -44,7 +44,8 @@ static class TrainProfile
                           $"load averages {BenchSetup.LoadAverage()}");
         Console.WriteLine($"{preset} ({config.ParameterCount() / 1e6:F1} M), {precision}, {batch} x {seq} tokens per step; matmul peak (2048^2): " +
                           $"fp32 {MatmulPeak.Libtorch(ScalarType.Float32):F0} GFLOP/s in libtorch, {MatmulPeak.SharpLM():F0} in SharpLM's kernel; " +
-                          $"bf16 {MatmulPeak.Libtorch(ScalarType.BFloat16):F0} in libtorch");
+                          $"bf16 {MatmulPeak.Libtorch(ScalarType.BFloat16):F0} in libtorch; the cores' fp32 multiply-add peak " +
+                          $"{MatmulPeak.MultiplyAdd(get_num_threads()):F0}");
 
         double step = Time(steps, () =>
         {
