@@ -77,6 +77,8 @@ static unsafe class BackwardProduct
                     for (int p = 0; p < count; p++)
                     {
                         float* source = a + i0 + (p0 + p) * depthStride;
+                        if (p + 8 < count) // each step starts a new page, which the hardware does not fetch ahead
+                            for (int r = 0; r < rows; r += 16) Sse.Prefetch0(source + 8 * depthStride + r);
                         int t = 0;
                         for (; t < tiles - 1 && t * TileRows + 8 <= rows; t++)
                             Vector256.Load(source + t * TileRows).Store(packed + t * tileFloats + p * TileRows);
