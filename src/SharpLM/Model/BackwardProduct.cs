@@ -8,7 +8,8 @@ namespace SharpLM.Model;
 /// <summary>
 /// <c>C = A B</c> in fp32 on AVX-512 where B's rows are contiguous along C's columns: a projection's backward products,
 /// <c>dX = dY W</c> (A = dY) and <c>dW = dY^T X</c> (A = dY read transposed), whose outputs both run along the input
-/// features. A reads through two strides, so the transpose costs no copy. The kernel keeps 6 rows x 64 columns of C in
+/// features; <see cref="PromptProduct"/> runs its packed weights through the same tile. A reads through two strides; a
+/// transposed A is copied a block at a time (<see cref="TransposedRange"/>). The kernel keeps 6 rows x 64 columns of C in
 /// registers (24 of the 32), broadcasting one value of A against four vectors of B's row per step, and splits C's rows
 /// across the cores (<see cref="OutputRowSplit"/>); the depth is blocked so a block of B stays in L2.
 /// </summary>
