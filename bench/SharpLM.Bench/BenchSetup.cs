@@ -25,6 +25,14 @@ static class BenchSetup
         return folder;
     }
 
+    /// <summary>The median of some measurements (the mean of the middle two for an even count).</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
     /// <summary>Runs this benchmark program again with <paramref name="args"/> (as <paramref name="ranks"/> MPI ranks under
     /// mpiexec when more than one) and returns its last output line, or a table row saying it failed.</summary>
     public static string LastLineOfChild(string args, int ranks = 1)

@@ -73,7 +73,7 @@ static class DecodeProfile
                     })));
                 }
             FusedProjections.Enabled = true;
-            double unfused = Median(separate), withFusion = Median(fused);
+            double unfused = BenchSetup.Median(separate), withFusion = BenchSetup.Median(fused);
             Console.WriteLine($"| the same with q/k/v and gate/up as separate products (not FusedProjections), median of 7 alternated with " +
                               $"fused ({withFusion:F0} µs) | 1 | | {unfused:F0} | {100 * unfused / stepMicros:F0}% | " +
                               $"{1e6 / unfused:F0} tokens/s | |");
@@ -189,7 +189,6 @@ static class DecodeProfile
         return best;
     }
 
-    static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     static long WeightBytes(Projection p) => p.Q8 is { } q ? (long)q.Rows * q.Columns * 36 / 32 : p.weight.numel() * p.weight.element_size();
 

@@ -137,15 +137,8 @@ static class GgufBench
     }
 
     static string Spread(double[] rates, string format) =>
-        $"{Median(rates).ToString(format)} [{rates.Min().ToString(format)}-{rates.Max().ToString(format)}]";
+        $"{BenchSetup.Median(rates).ToString(format)} [{rates.Min().ToString(format)}-{rates.Max().ToString(format)}]";
 
     /// <summary>Median of the per-round ratios: each divides two figures taken in the same round.</summary>
-    static double Ratio(double[] rates, double[] reference) => Median(rates.Zip(reference, (rate, other) => rate / other));
-
-    static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int middle = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    }
+    static double Ratio(double[] rates, double[] reference) => BenchSetup.Median(rates.Zip(reference, (rate, other) => rate / other));
 }

@@ -55,8 +55,7 @@ static class GgufRun
     static (double Prefill, double Decode) Medians(int timed, Func<(double Prefill, double Decode)> generate)
     {
         var runs = Enumerable.Range(0, Math.Max(1, timed)).Select(_ => generate()).ToList();
-        static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
-        return (Median(runs.Select(r => r.Prefill)), Median(runs.Select(r => r.Decode)));
+        return (BenchSetup.Median(runs.Select(r => r.Prefill)), BenchSetup.Median(runs.Select(r => r.Decode)));
     }
 
     static (double Prefill, double Decode) Time(TokenGenerator generator, int[] prompt, SamplingOptions options)

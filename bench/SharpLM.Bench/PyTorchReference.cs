@@ -34,20 +34,14 @@ static class PyTorchReference
     }
 
     /// <summary>PyTorch's training tokens/s for the preset's shape over <paramref name="steps"/> steps after
-    /// <paramref name="warmup"/> untimed ones: the median of <paramref name="repeat"/> runs, or NaN when the script fails.</summary>
+    /// <paramref name="warmup"/> untimed ones, in one run, or NaN when the script fails.</summary>
     public static double TrainTokensPerSecond(string python, string preset, int batch, int seq, string precision, int steps, int threads,
-        int warmup, int repeat)
+        int warmup)
     {
         var c = ModelPresets.Get(preset);
         var args = $"\"{Script}\" --hidden {c.HiddenSize} --intermediate {c.IntermediateSize} --layers {c.NumHiddenLayers} " +
                    $"--heads {c.NumAttentionHeads} --kv-heads {c.NumKeyValueHeads} --vocab {c.VocabSize} --batch {batch} --seq {seq} " +
                    $"--steps {steps} --warmup {warmup} --threads {threads} --precision {precision.ToLowerInvariant()}";
-        var rates = Enumerable.Range(0, repeat).Select(_ => Once(python, args)).Order().ToList();
-        return rates[rates.Count / 2];
-    }
-
-    static double Once(string python, string args)
-    {
         using var process = Process.Start(new ProcessStartInfo(python, args) { RedirectStandardOutput = true, UseShellExecute = false })!;
         var last = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
         process.WaitForExit();

@@ -18,6 +18,7 @@ namespace SharpLM.Bench;
 /// gradients and the optimiser state, and the next ones still take memory from the system that later steps reuse
 /// (measured on `base` bf16: SharpLM 15.1, 7.6, 7.4, 7.2 s after one warm-up step; PyTorch 21.5, 15.9, 12.3, 12.5 s).
 /// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3] [--warmup 3]; --lora-only runs just the full vs LoRA comparison,
+/// --pytorch-only just the comparison with PyTorch (in pairs, see <see cref="ComparePyTorch"/>),
 /// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
 /// LoRA over a bf16 base and that with gradient checkpointing.
 /// </summary>
@@ -37,8 +38,12 @@ static class TrainBench
                           $"fp32 multiply-add peak (registers only, no product reaches it) is {MatmulPeak.MultiplyAdd(get_num_threads()):F0}.");
         Console.WriteLine();
         var steps = a.Get("steps", "8");
-        Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        bool comparisonOnly = a.Has("pytorch-only");
+        if (!comparisonOnly)
+        {
+            Console.WriteLine("| preset | precision | batch x seq | train tok/s | GFLOP/s | % of fp32 peak | peak RSS |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
+        }
         if (a.Has("memory-only"))
         {
             foreach (var variant in new[] { "", " --lora", " --lora --bf16-base", " --lora --bf16-base --checkpointing" })
@@ -53,25 +58,24 @@ static class TrainBench
                                             $"--peak {peak32}{checkpointing}", column: 4));
             return 0;
         }
-        var sharpLM = new List<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)>();
+        var compared = new List<Comparison>();
         foreach (var precision in new[] { "Fp32", "Bf16" })
             foreach (var variant in precision == "Fp32" ? new[] { "", " --libtorch-products", " --lora" } : ["", " --lora"])
             {
-                var row = Median(a, $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} " +
-                                    $"--peak {peak32}{variant}", column: 4);
-                Console.WriteLine(row);
-                if (variant == "") sharpLM.Add(("small", 8, 256, precision, steps, Rate(row, 4))); // the default: SharpLM's kernels
+                var args = $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} --peak {peak32}{variant}";
+                if (variant == "") compared.Add(new("small", 8, 256, precision, int.Parse(steps), args)); // the default: SharpLM's kernels
+                if (!comparisonOnly) Console.WriteLine(Median(a, args, column: 4));
             }
         if (a.Has("lora-only")) return 0;
         foreach (var precision in new[] { "Fp32", "Bf16" })
         {
             var baseSteps = a.Get("base-steps", "2");
-            var row = Median(a, $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} " +
-                                $"--peak {peak32}", column: 4);
-            Console.WriteLine(row);
-            sharpLM.Add(("base", 4, 512, precision, baseSteps, Rate(row, 4)));
+            var args = $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} --peak {peak32}";
+            compared.Add(new("base", 4, 512, precision, int.Parse(baseSteps), args));
+            if (!comparisonOnly) Console.WriteLine(Median(a, args, column: 4));
         }
-        ComparePyTorch(a, sharpLM, peak32, peak16);
+        ComparePyTorch(a, compared, peak32, peak16);
+        if (comparisonOnly) return 0;
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -137,11 +141,16 @@ static class TrainBench
         return 0;
     }
 
+    /// <summary>A SharpLM training configuration (its `train --one` arguments) to compare with PyTorch's.</summary>
+    sealed record Comparison(string Preset, int Batch, int Seq, string Precision, int Steps, string Args);
+
     /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), and SharpLM's ratio.
-    /// The last column bounds that ratio: the matmul peak of the precision (<paramref name="peak32"/>, <paramref name="peak16"/>,
-    /// GFLOP/s, measured in the same run) over PyTorch's rate, which is what SharpLM would reach at that peak.</summary>
-    static void ComparePyTorch(BenchArgs a, IEnumerable<(string Preset, int Batch, int Seq, string Precision, string Steps, double Rate)> rows,
-        double peak32, double peak16)
+    /// The two engines run in pairs, one right after the other and first in turn, and the ratio is the median of the pairs'
+    /// ratios: this VM's speed swings up to 2x between minutes, so engines timed minutes apart compared the VM's moods as
+    /// much as the engines. The last column bounds the ratio: the matmul peak of the precision (<paramref name="peak32"/>,
+    /// <paramref name="peak16"/>, GFLOP/s, measured in the same run) over PyTorch's rate, which is what SharpLM would reach
+    /// at that peak.</summary>
+    static void ComparePyTorch(BenchArgs a, IEnumerable<Comparison> rows, double peak32, double peak16)
     {
         Console.WriteLine();
         if (PyTorchReference.FindPython() is not { } python)
@@ -150,15 +159,34 @@ static class TrainBench
             return;
         }
         Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
-                          "SharpLM / PyTorch | PyTorch % of peak | ratio at the peak |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        foreach (var (preset, batch, seq, precision, steps, rate) in rows)
+                          "SharpLM / PyTorch (median of pairs) | pairs' ratios | PyTorch % of peak | ratio at the peak |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        int warmup = a.Int("warmup", 3);
+        foreach (var row in rows)
         {
-            double reference = PyTorchReference.TrainTokensPerSecond(python, preset, batch, seq, precision, int.Parse(steps), get_num_threads(),
-                a.Int("warmup", 3), a.Int("repeat", 3));
-            double referenceGflops = reference * ModelPresets.Get(preset).TrainingFlopsPerToken(seq) / 1e9;
-            double peak = precision == "Bf16" ? peak16 : peak32;
-            Console.WriteLine($"| {preset} | {precision} | {batch} x {seq} | {rate:N0} | {reference:N0} | {rate / reference:F2}x | " +
+            var pairs = new List<(double SharpLM, double PyTorch)>();
+            for (int round = 0; round < a.Int("repeat", 3); round++)
+            {
+                double SharpLMRate() => Rate(BenchSetup.LastLineOfChild($"{row.Args} --warmup {warmup}"), 4);
+                double PyTorchRate() => PyTorchReference.TrainTokensPerSecond(python, row.Preset, row.Batch, row.Seq, row.Precision, row.Steps,
+                    get_num_threads(), warmup);
+                if (round % 2 == 0)
+                {
+                    double ours = SharpLMRate();
+                    pairs.Add((ours, PyTorchRate()));
+                }
+                else
+                {
+                    double theirs = PyTorchRate();
+                    pairs.Add((SharpLMRate(), theirs));
+                }
+            }
+            double sharpLM = BenchSetup.Median(pairs.Select(p => p.SharpLM)), reference = BenchSetup.Median(pairs.Select(p => p.PyTorch));
+            var ratios = pairs.Select(p => p.SharpLM / p.PyTorch).Order().ToList();
+            double referenceGflops = reference * ModelPresets.Get(row.Preset).TrainingFlopsPerToken(row.Seq) / 1e9;
+            double peak = row.Precision == "Bf16" ? peak16 : peak32;
+            Console.WriteLine($"| {row.Preset} | {row.Precision} | {row.Batch} x {row.Seq} | {sharpLM:N0} | {reference:N0} | " +
+                              $"{BenchSetup.Median(ratios):F2}x | {string.Join(", ", ratios.Select(r => $"{r:F2}"))} | " +
                               $"{100 * referenceGflops / peak:F0}% | {peak / referenceGflops:F2}x |");
         }
     }
