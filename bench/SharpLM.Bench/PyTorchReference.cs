@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
 using SharpLM.Model;
 
 namespace SharpLM.Bench;
@@ -11,6 +12,44 @@ namespace SharpLM.Bench;
 static class PyTorchReference
 {
     static readonly string Script = Path.Combine(AppContext.BaseDirectory, "pytorch", "train_llama.py");
+    static readonly string MatmulScript = Path.Combine(AppContext.BaseDirectory, "pytorch", "matmul_rate.py");
+
+    /// <summary>The OpenBLAS kernels PyTorch runs with: <see cref="CoreType"/> for OPENBLAS_CORETYPE (null = what OpenBLAS
+    /// detects), and a line that says what each choice measured.</summary>
+    public sealed record BlasChoice(string? CoreType, string Report);
+
+    /// <summary>OpenBLAS picks its kernels by CPU model and falls back to old ones on a model it does not know: Debian's 0.3.21 on
+    /// an Emerald Rapids Xeon chose "Prescott" (SSE3), 65 GFLOP/s, where its SkylakeX kernels reach 317. The comparison is with
+    /// PyTorch at its best, so this measures PyTorch's fp32 matmul with the detected kernels and with the AVX-512 and AVX2 ones
+    /// this CPU can run, and returns the fastest.</summary>
+    public static BlasChoice ChooseBlas(string python, int threads)
+    {
+        var candidates = new List<string?> { null };
+        if (Avx512F.IsSupported) candidates.Add("SkylakeX");
+        if (Avx2.IsSupported) candidates.Add("Haswell");
+        var measured = new List<(string? CoreType, string Name, double Rate)>();
+        foreach (var coreType in candidates)
+        {
+            var start = new ProcessStartInfo(python, $"\"{MatmulScript}\" --threads {threads}")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            start.Environment["OPENBLAS_VERBOSE"] = "2";
+            if (coreType is not null) start.Environment["OPENBLAS_CORETYPE"] = coreType;
+            using var process = Process.Start(start)!;
+            var errors = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            var detected = errors.Result.Split('\n').FirstOrDefault(l => l.StartsWith("Core: "))?[6..].Trim() ?? "?";
+            double rate = output.StartsWith("gflops ") && double.TryParse(output[7..], out var r) ? r : double.NaN;
+            measured.Add((coreType, coreType is null ? $"detected ({detected})" : coreType, rate));
+        }
+        var best = measured.Where(m => !double.IsNaN(m.Rate)).MaxBy(m => m.Rate);
+        var report = "PyTorch's fp32 matmul (2048^2) with OpenBLAS's kernels: " +
+                     string.Join(", ", measured.Select(m => $"{m.Name} {m.Rate:F0} GFLOP/s")) +
+                     (best.CoreType is null ? "; PyTorch runs with the detected ones" : $"; PyTorch runs with OPENBLAS_CORETYPE={best.CoreType}");
+        return new BlasChoice(best.CoreType, report);
+    }
 
     /// <summary>A python3 that imports torch (Debian's, not a pyenv one without it), or null.</summary>
     public static string? FindPython()
@@ -34,15 +73,18 @@ static class PyTorchReference
     }
 
     /// <summary>PyTorch's training tokens/s for the preset's shape over <paramref name="steps"/> steps after
-    /// <paramref name="warmup"/> untimed ones, in one run, or NaN when the script fails.</summary>
+    /// <paramref name="warmup"/> untimed ones, in one run, with the OpenBLAS kernels <paramref name="blas"/> chose, or NaN when
+    /// the script fails.</summary>
     public static double TrainTokensPerSecond(string python, string preset, int batch, int seq, string precision, int steps, int threads,
-        int warmup)
+        int warmup, BlasChoice blas)
     {
         var c = ModelPresets.Get(preset);
         var args = $"\"{Script}\" --hidden {c.HiddenSize} --intermediate {c.IntermediateSize} --layers {c.NumHiddenLayers} " +
                    $"--heads {c.NumAttentionHeads} --kv-heads {c.NumKeyValueHeads} --vocab {c.VocabSize} --batch {batch} --seq {seq} " +
                    $"--steps {steps} --warmup {warmup} --threads {threads} --precision {precision.ToLowerInvariant()}";
-        using var process = Process.Start(new ProcessStartInfo(python, args) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        var start = new ProcessStartInfo(python, args) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (blas.CoreType is not null) start.Environment["OPENBLAS_CORETYPE"] = blas.CoreType;
+        using var process = Process.Start(start)!;
         var last = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
         process.WaitForExit();
         return process.ExitCode == 0 && last.StartsWith("tok/s ") && double.TryParse(last[6..], out var rate) ? rate : double.NaN;

@@ -18,7 +18,8 @@ namespace SharpLM.Bench;
 /// gradients and the optimiser state, and the next ones still take memory from the system that later steps reuse
 /// (measured on `base` bf16: SharpLM 15.1, 7.6, 7.4, 7.2 s after one warm-up step; PyTorch 21.5, 15.9, 12.3, 12.5 s).
 /// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3] [--warmup 3]; --lora-only runs just the full vs LoRA comparison,
-/// --pytorch-only just the comparison with PyTorch (in pairs, see <see cref="ComparePyTorch"/>),
+/// --pytorch-only just the comparison with PyTorch (in pairs, see <see cref="ComparePyTorch"/>), --no-base leaves out the `base`
+/// preset (about 3/4 of the whole run),
 /// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
 /// LoRA over a bf16 base and that with gradient checkpointing.
 /// </summary>
@@ -67,7 +68,7 @@ static class TrainBench
                 if (!comparisonOnly) Console.WriteLine(Median(a, args, column: 4));
             }
         if (a.Has("lora-only")) return 0;
-        foreach (var precision in new[] { "Fp32", "Bf16" })
+        foreach (var precision in a.Has("no-base") ? [] : new[] { "Fp32", "Bf16" })
         {
             var baseSteps = a.Get("base-steps", "2");
             var args = $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} --peak {peak32}";
@@ -158,6 +159,9 @@ static class TrainBench
             Console.WriteLine("PyTorch comparison skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
             return;
         }
+        var blas = PyTorchReference.ChooseBlas(python, get_num_threads());
+        Console.WriteLine(blas.Report);
+        Console.WriteLine();
         Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
                           "SharpLM / PyTorch (median of pairs) | pairs' ratios | PyTorch % of peak | ratio at the peak |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
@@ -169,7 +173,7 @@ static class TrainBench
             {
                 double SharpLMRate() => Rate(BenchSetup.LastLineOfChild($"{row.Args} --warmup {warmup}"), 4);
                 double PyTorchRate() => PyTorchReference.TrainTokensPerSecond(python, row.Preset, row.Batch, row.Seq, row.Precision, row.Steps,
-                    get_num_threads(), warmup);
+                    get_num_threads(), warmup, blas);
                 if (round % 2 == 0)
                 {
                     double ours = SharpLMRate();
