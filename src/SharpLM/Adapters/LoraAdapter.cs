@@ -38,6 +38,7 @@ public sealed class LoraAdapter : IProjectionAdapter
         A.to(target.weight.device);
         B.to(target.weight.device);
         A.ComputeType = B.ComputeType = target.ComputeType;
+        A.Bf16OnKernels = B.Bf16OnKernels = target.Bf16OnKernels;
         if (options.UseDora) Magnitude = new DoraMagnitude(DirectionNorms(), dtype);
     }
 

@@ -19,8 +19,8 @@ public static class LanguageModelLoss
     /// fp32 head on the CPU, multiplied in fp32 or bf16, is fused with the loss (<see cref="HeadCrossEntropy"/>), which never
     /// holds the whole batch's logits; any other head goes through its logits.</summary>
     public static Tensor OfHidden(LlamaForCausalLM model, Tensor hidden, TrainingBatch batch) =>
-        model.PlainHead is var (weight, compute) && HeadCrossEntropy.Applies(hidden, weight, compute)
-            ? HeadCrossEntropy.Sum(hidden, weight, compute, batch.Labels, TrainingBatch.IgnoreIndex)
+        model.PlainHead is var (weight, compute, bf16OnKernels) && HeadCrossEntropy.Applies(hidden, weight, compute, bf16OnKernels)
+            ? HeadCrossEntropy.Sum(hidden, weight, compute, batch.Labels, TrainingBatch.IgnoreIndex, bf16OnKernels)
             : OfLogits(model.Head(hidden), batch);
 
     /// <summary>The summed loss of logits [batch, seq, vocab] against the batch's labels.</summary>

@@ -22,6 +22,19 @@ static class Bf16Values
         for (; i < fp32.Length; i++) bf16[i] = Round(fp32[i]);
     }
 
+    /// <summary>Each value rounded to the nearest bf16 one and kept in fp32 (its low 16 bits zero): what a bf16 matmul
+    /// multiplies, for SharpLM's fp32 kernels to multiply the same values. <paramref name="source"/> and
+    /// <paramref name="destination"/> may be the same span.</summary>
+    public static void RoundInFp32(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length) throw new ArgumentException("the destination is shorter than the source");
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= source.Length; i += 8)
+                (Round(Vector256.Create(source.Slice(i, 8))) << 16).AsSingle().CopyTo(destination[i..]);
+        for (; i < source.Length; i++) destination[i] = BitConverter.UInt32BitsToSingle((uint)Round(source[i]) << 16);
+    }
+
     /// <summary>Eight values rounded, each in the low half of its lane.</summary>
     static Vector256<uint> Round(Vector256<float> values)
     {

@@ -10,7 +10,8 @@ namespace SharpLM.Model;
 /// of the hidden states and of the head's weight, before the next chunk reuses their memory. The products run on
 /// SharpLM's kernels in fp32 (<see cref="PromptProduct"/>, <see cref="BackwardProduct"/>), or in libtorch in a lower
 /// compute type (bf16 matmuls over fp32 weights, as <see cref="Projection.ComputeType"/> sets them), as the unfused head
-/// would run them. At `small`'s shapes (2,048 rows, 8,192 tokens) the unfused path holds the logits, the log-softmax and
+/// would run them, or, with <see cref="Projection.Bf16OnKernels"/>, on the fp32 kernels over operands rounded to
+/// bf16. At `small`'s shapes (2,048 rows, 8,192 tokens) the unfused path holds the logits, the log-softmax and
 /// its gradient, 64 MB each, where this holds one 16 MB chunk; at `base`'s (50,000 tokens), 410 MB each against 100 MB.
 /// Rows whose label is ignored (padding, a prompt's tokens) are dropped before any product. The loss is a scalar, so the
 /// gradients are computed in the forward pass for an output gradient of 1 and scaled by the real one in backward, as
@@ -21,29 +22,38 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
     public override string Name => "SharpLMHeadCrossEntropy";
 
     /// <summary>Whether it takes fp32 hidden states on the CPU under this fp32 weight, multiplied in <paramref name="compute"/>:
-    /// fp32 on SharpLM's kernels (where they run: AVX-512, <see cref="Projection.Kernels"/>), or bf16 in libtorch.</summary>
-    public static bool Applies(Tensor hidden, Tensor weight, ScalarType compute) =>
+    /// fp32 on SharpLM's kernels (where they run: AVX-512, <see cref="Projection.Kernels"/>), bf16 in libtorch, or bf16 on
+    /// the fp32 kernels (<paramref name="bf16OnKernels"/>).</summary>
+    public static bool Applies(Tensor hidden, Tensor weight, ScalarType compute, bool bf16OnKernels = false) =>
         hidden.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && hidden.device_type == DeviceType.CPU
         && weight.device_type == DeviceType.CPU && weight.dim() == 2 && weight.is_contiguous()
-        && (compute == ScalarType.BFloat16 || compute == ScalarType.Float32 && Projection.Kernels && PromptProduct.Applies(weight.size(1)));
+        && (compute == ScalarType.BFloat16 && !bf16OnKernels
+            || OnKernels(compute, bf16OnKernels) && Projection.Kernels && PromptProduct.Applies(weight.size(1)));
 
-    /// <summary>The labels and settings go in wrapped: libtorch would track a tensor argument as an input.</summary>
-    sealed record Settings(Tensor Labels, long IgnoreIndex, ScalarType Compute);
+    static bool OnKernels(ScalarType compute, bool bf16OnKernels) =>
+        compute == ScalarType.Float32 || compute == ScalarType.BFloat16 && bf16OnKernels;
+
+    /// <summary>The labels and settings go in wrapped: libtorch would track a tensor argument as an input. Bf16 means
+    /// the fp32 kernels multiply operands rounded to bf16; otherwise a <see cref="Compute"/> other than fp32 runs in libtorch.</summary>
+    sealed record Settings(Tensor Labels, long IgnoreIndex, ScalarType Compute, bool Bf16);
 
     /// <summary>The fp32 sum over the rows whose label is not <paramref name="ignoreIndex"/> of <c>-log softmax(h W^T)[label]</c>,
     /// for hidden states h [..., in] and labels of the same leading shape, the products in <paramref name="compute"/>
     /// (<see cref="Applies"/> must hold).</summary>
-    public static Tensor Sum(Tensor hidden, Tensor weight, ScalarType compute, Tensor labels, long ignoreIndex)
+    public static Tensor Sum(Tensor hidden, Tensor weight, ScalarType compute, Tensor labels, long ignoreIndex, bool bf16OnKernels = false)
     {
+        var settings = OnKernels(compute, bf16OnKernels)
+            ? new Settings(labels, ignoreIndex, ScalarType.Float32, compute == ScalarType.BFloat16)
+            : new Settings(labels, ignoreIndex, compute, false);
         if (is_grad_enabled() && (hidden.requires_grad || weight.requires_grad))
         {
-            var tracked = apply(hidden, weight, new Settings(labels, ignoreIndex, compute));
+            var tracked = apply(hidden, weight, settings);
             foreach (var t in savedWrappers ?? []) t.Dispose(); // libtorch holds the saved gradients now
             savedWrappers = null;
             return tracked;
         }
         using var scope = NewDisposeScope();
-        var (loss, _, _) = Run(hidden, weight, new Settings(labels, ignoreIndex, compute), hiddenGradient: false, weightGradient: false);
+        var (loss, _, _) = Run(hidden, weight, settings, hiddenGradient: false, weightGradient: false);
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -96,6 +106,8 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         int rows = (int)kept.size(0);
         bool all = rows == x.size(0);
         var xs = (all ? x : x.index_select(0, kept)).contiguous();
+        // Rounded to bf16 once for every chunk; the hidden states' gradient and the weight's are taken against these values.
+        if (settings.Bf16) (xs, weight) = (KernelLinear.RoundedToBf16(xs), KernelLinear.RoundedToBf16(weight));
         var targets = (all ? ids : ids.index_select(0, kept)).contiguous();
         if (rows > 0 && (targets.max().item<long>() >= vocabulary || targets.min().item<long>() < 0))
             throw new SharpLMException($"a label is outside the head's {vocabulary} outputs (labels {targets.min().item<long>()} to " +
@@ -125,7 +137,7 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
                         new Span<float>(lp, count * vocabulary), threads);
                 else part.copy_(input!.matmul(lowered.t()));
                 bool gradients = dxs is not null || dWeight is not null;
-                SoftmaxRows(lp, count, vocabulary, (long*)labelBytes + first, lossPointer, gradients, threads);
+                SoftmaxRows(lp, count, vocabulary, (long*)labelBytes + first, lossPointer, gradients, settings.Bf16, threads);
                 for (int i = 0; i < count; i++) loss += losses[i];
                 if (!gradients) continue;
                 if (lowered is not null)
@@ -152,8 +164,10 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
 
     /// <summary>Each row's loss, <c>log(sum(exp(row))) - row[label]</c>, into <paramref name="losses"/>; with
     /// <paramref name="gradients"/>, the row becomes d loss / d logits = softmax - one-hot(label). Row by row while the row
-    /// is in the core's cache, where libtorch's log-softmax would make several passes over the whole chunk.</summary>
-    static unsafe void SoftmaxRows(float* logits, int rows, int vocabulary, long* labels, float* losses, bool gradients, int threads)
+    /// is in the core's cache, where libtorch's log-softmax would make several passes over the whole chunk. With
+    /// <paramref name="bf16"/> the gradient is rounded to bf16, as the backward products' operand.</summary>
+    static unsafe void SoftmaxRows(float* logits, int rows, int vocabulary, long* labels, float* losses, bool gradients, bool bf16,
+        int threads)
     {
         var (logitsAt, labelsAt, lossesAt) = ((nint)logits, (nint)labels, (nint)losses);
         OutputRowSplit.Run(rows, threads, (first, end) =>
@@ -170,6 +184,7 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
                 if (!gradients) continue;
                 TensorPrimitives.Divide(row, sum, row);
                 row[label] -= 1;
+                if (bf16) Bf16Values.RoundInFp32(row, row);
             }
         });
     }

@@ -15,8 +15,11 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
 {
     public override string Name => "SharpLMLinear";
 
-    /// <summary>x [..., in] fp32 times a contiguous fp32 weight [out, in] in CPU memory (<see cref="Applies"/>).</summary>
-    public static Tensor Apply(Tensor x, Tensor weight) => OutputCache.Free(apply(x, weight));
+    /// <summary>x [..., in] fp32 times a contiguous fp32 weight [out, in] in CPU memory (<see cref="Applies"/>). With
+    /// <paramref name="bf16"/>, every product multiplies its operands rounded to bf16, x and the weight forward, the output's
+    /// gradient with each of them backward, and sums in fp32: a bf16 matmul's arithmetic (<see cref="Projection.Bf16OnKernels"/>).
+    /// Only the rounded operands are new: x is saved for backward as it came, and rounded again there.</summary>
+    public static Tensor Apply(Tensor x, Tensor weight, bool bf16 = false) => OutputCache.Free(apply(x, weight, bf16));
 
     /// <summary>Whether this CPU can multiply <paramref name="rows"/> rows of fp32 <paramref name="x"/> by this weight.</summary>
     public static bool Applies(Tensor x, Tensor weight, long rows) =>
@@ -26,22 +29,46 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (x, weight) = ((Tensor)vars[0], (Tensor)vars[1]);
+        var (x, weight, bf16) = ((Tensor)vars[0], (Tensor)vars[1], (bool)vars[2]);
         OutputCache.Skip(ctx);
         int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(x.numel() / columns);
         var input = x.contiguous();
         ctx.save_for_backward([input, weight]);
         ctx.save_data("input needs a gradient", x.requires_grad);
         ctx.save_data("weight needs a gradient", weight.requires_grad);
+        ctx.save_data("bf16", bf16);
         var y = empty(Projection.ShapeWithLast(x, outputs), ScalarType.Float32, device: CPU);
-        PromptProduct.Multiply(weight, Floats(input), rows, Floats(y), OutputRowSplit.Threads);
+        Tensor? roundedInput = bf16 ? RoundedToBf16(input) : null, roundedWeight = bf16 ? RoundedToBf16(weight) : null;
+        using var rounded = new DisposeAll([.. new[] { roundedInput, roundedWeight }.OfType<Tensor>()]);
+        PromptProduct.Multiply(roundedWeight ?? weight, Floats(roundedInput ?? input), rows, Floats(y), OutputRowSplit.Threads);
         return y;
+    }
+
+    /// <summary>A new fp32 tensor of <paramref name="t"/>'s values rounded to bf16 (<see cref="Bf16Values.RoundInFp32"/>), on the
+    /// kernels' threads.</summary>
+    internal static unsafe Tensor RoundedToBf16(Tensor t)
+    {
+        var source = t.contiguous();
+        var rounded = empty(t.shape, ScalarType.Float32, device: CPU);
+        long count = source.numel();
+        fixed (byte* from = source.bytes, to = rounded.bytes)
+        {
+            var (fromAt, toAt) = ((nint)from, (nint)to);
+            OutputRowSplit.Run((int)((count + 4095) / 4096), OutputRowSplit.Threads, (first, end) =>
+            {
+                long start = first * 4096L, length = Math.Min(end * 4096L, count) - start;
+                Bf16Values.RoundInFp32(new ReadOnlySpan<float>((float*)fromAt + start, (int)length),
+                    new Span<float>((float*)toAt + start, (int)length));
+            });
+        }
+        if (!ReferenceEquals(source, t)) source.Dispose();
+        return rounded;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         HandedOverGradients.ReleaseEarlier();
-        if (gradOutput.IsInvalid) return [null!, null!]; // the output was not used: no gradient flows back
+        if (gradOutput.IsInvalid) return [null!, null!, null!]; // the output was not used: no gradient flows back (one per argument, bf16 included)
         // The saved tensors and the output gradient come as new wrappers, ours to free (else the caller's scope keeps
         // every layer's activations until the end of the backward pass).
         var saved = ctx.get_saved_variables();
@@ -50,6 +77,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         var (input, weight) = (saved[0], saved[1]);
         int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(input.numel() / columns);
         var dy = gradOutput.to(ScalarType.Float32).contiguous();
+        if ((bool)ctx.get_data("bf16")) (dy, input, weight) = (RoundedToBf16(dy), RoundedToBf16(input), RoundedToBf16(weight));
         Tensor? dx = null, dw = null;
         unsafe
         {
@@ -71,7 +99,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
                 }
             }
         }
-        return [dx!, dw!];
+        return [dx!, dw!, null!]; // TorchSharp expects one per argument, bf16 included
     }
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);

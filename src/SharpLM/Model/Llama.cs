@@ -316,16 +316,24 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, ForwardOptions?, Tensor
 
     /// <summary>The head's weight and compute type when the head is a plain product (<see cref="Projection.PlainProduct"/>; the
     /// embedding when tied), which a loss can fuse with it (<see cref="HeadCrossEntropy"/>); null otherwise.</summary>
-    internal (Tensor Weight, ScalarType Compute)? PlainHead =>
-        lm_head is null ? (model.embed_tokens.weight!, model.embed_tokens.weight!.dtype) : lm_head.PlainProduct;
+    internal (Tensor Weight, ScalarType Compute, bool Bf16OnKernels)? PlainHead =>
+        lm_head is null ? (model.embed_tokens.weight!, model.embed_tokens.weight!.dtype, false) : lm_head.PlainProduct;
 
     /// <summary>The matmul type set by <see cref="SetComputeType"/> (null: the weights' own type).</summary>
     public ScalarType? ComputeType => Projections().Select(p => p.Module.ComputeType).FirstOrDefault();
 
-    /// <summary>Sets the matmul dtype of every projection (e.g. bf16 over fp32 weights); null = weight dtype.</summary>
-    public void SetComputeType(ScalarType? type)
+    /// <summary>Whether bf16 products run on SharpLM's fp32 kernels (<see cref="Projection.Bf16OnKernels"/>).</summary>
+    public bool Bf16OnKernels => Projections().Select(p => p.Module.Bf16OnKernels).FirstOrDefault();
+
+    /// <summary>Sets the matmul dtype of every projection (e.g. bf16 over fp32 weights); null = weight dtype. With
+    /// <paramref name="bf16OnKernels"/>, bf16 products run on SharpLM's fp32 kernels (<see cref="Projection.Bf16OnKernels"/>).</summary>
+    public void SetComputeType(ScalarType? type, bool bf16OnKernels = false)
     {
-        foreach (var p in Projections()) p.Module.ComputeType = type;
+        foreach (var p in Projections())
+        {
+            p.Module.ComputeType = type;
+            p.Module.Bf16OnKernels = bf16OnKernels;
+        }
     }
 
     /// <summary>Every projection with its module path, e.g. ("model.layers.0.self_attn.q_proj", q_proj).</summary>

@@ -60,7 +60,7 @@ public sealed class ReferenceModel : IDisposable
         var model = copy ?? policy;
         bool wasTraining = model.training;
         model.eval();
-        copy?.SetComputeType(policy.ComputeType);
+        copy?.SetComputeType(policy.ComputeType, policy.Bf16OnKernels);
         using var off = adaptersOff ? policy.AdaptersOff() : null;
         try
         {

@@ -9,7 +9,8 @@ public enum Precision
     Fp32,
 
     /// <summary>bf16 matmuls over fp32 master weights; norms, softmax and loss stay fp32 (faster on CPUs
-    /// with AVX-512 bf16 or AMX).</summary>
+    /// with AVX-512 bf16 at twice the fp32 rate, or AMX). Where this CPU's bf16 matmul is slower than fp32, the products
+    /// multiply operands rounded to bf16 on SharpLM's fp32 kernels instead (<see cref="PrecisionProbe.Bf16OnKernels"/>).</summary>
     Bf16,
 
     /// <summary>Bf16 where this machine's bf16 matmul is clearly faster than fp32, else Fp32 (see <see cref="PrecisionProbe"/>).</summary>

@@ -31,5 +31,12 @@ public sealed class Bf16ValuesTests
         Bf16Values.Widen(expected, back);
         using var widened = libtorch.to(ScalarType.Float32);
         Assert.Equal(widened.data<float>().ToArray().Select(BitConverter.SingleToUInt32Bits), back.Select(BitConverter.SingleToUInt32Bits));
+
+        // Rounded and kept in fp32 (in place, as the fused head rounds its gradient): the same values as libtorch's round trip.
+        var inPlace = (float[])fp32.Clone();
+        Bf16Values.RoundInFp32(inPlace, inPlace);
+        for (int i = 0; i < fp32.Length; i++)
+            if (float.IsNaN(fp32[i])) Assert.True(float.IsNaN(inPlace[i]));
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(back[i]), BitConverter.SingleToUInt32Bits(inPlace[i]));
     }
 }

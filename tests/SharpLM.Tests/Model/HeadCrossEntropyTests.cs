@@ -21,8 +21,11 @@ public sealed class HeadCrossEntropyTests
     [InlineData(2, 600, 64, 32768, 0.0, true, true, true)] // bf16 matmuls over fp32 weights, in libtorch
     [InlineData(3, 40, 48, 1000, 0.3, true, true, true)]
     [InlineData(2, 33, 64, 700, 0.5, true, false, true)]
+    [InlineData(2, 600, 64, 32768, 0.0, true, true, true, true)] // bf16 on SharpLM's fp32 kernels, over rounded operands
+    [InlineData(3, 40, 48, 1000, 0.3, true, true, true, true)]
+    [InlineData(1, 90, 32, 4099, 0.0, false, true, true, true)]
     public void LossAndGradientsMatchLibtorch(int batch, int seq, int hidden, int vocabulary, double ignoredShare, bool hiddenGrad,
-        bool weightGrad, bool bf16)
+        bool weightGrad, bool bf16, bool bf16OnKernels = false)
     {
         var generator = new Generator(11);
         using var h0 = randn(batch, seq, hidden, generator: generator);
@@ -31,10 +34,10 @@ public sealed class HeadCrossEntropyTests
         using var ignored = rand([batch, seq], generator: generator).lt(ignoredShare);
         labels.masked_fill_(ignored, TrainingBatch.IgnoreIndex);
         var compute = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
-        if (!HeadCrossEntropy.Applies(h0, w0, compute)) return; // no AVX-512: the loss goes through the logits
+        if (!HeadCrossEntropy.Applies(h0, w0, compute, bf16OnKernels)) return; // no AVX-512: the loss goes through the logits
 
-        var (loss, dh, dw) = Run((h, w) => HeadCrossEntropy.Sum(h, w, compute, labels, TrainingBatch.IgnoreIndex), h0, w0, hiddenGrad,
-            weightGrad);
+        var (loss, dh, dw) = Run((h, w) => HeadCrossEntropy.Sum(h, w, compute, labels, TrainingBatch.IgnoreIndex, bf16OnKernels), h0, w0,
+            hiddenGrad, weightGrad);
         // The unfused head as Projection runs it in the compute type, then libtorch's cross-entropy of fp32 logits.
         var (lossRef, dhRef, dwRef) = Run((h, w) => F.cross_entropy(F.linear(h.to(compute), w.to(compute)).to(float32).view(-1, vocabulary),
             labels.view(-1), ignore_index: TrainingBatch.IgnoreIndex, reduction: nn.Reduction.Sum), h0, w0, hiddenGrad, weightGrad);
@@ -45,7 +48,7 @@ public sealed class HeadCrossEntropyTests
         if (weightGrad) AssertClose(dw!, dwRef!, bf16, "dWeight");
 
         using (no_grad())
-        using (var withoutGraph = HeadCrossEntropy.Sum(h0, w0, compute, labels, TrainingBatch.IgnoreIndex))
+        using (var withoutGraph = HeadCrossEntropy.Sum(h0, w0, compute, labels, TrainingBatch.IgnoreIndex, bf16OnKernels))
             Assert.Equal(lossRef, withoutGraph.item<float>(), (bf16 ? 1e-3 : 1e-5) * Math.Max(1, Math.Abs(lossRef)));
     }
 
@@ -73,10 +76,11 @@ public sealed class HeadCrossEntropyTests
     [InlineData(false, false)]
     [InlineData(true, false)] // the head is the embedding, which gets both gradients
     [InlineData(false, true)] // bf16 matmuls over fp32 weights
-    public void ATrainingStepOfATinyModelGivesTheGradientsOfTheUnfusedLoss(bool tied, bool bf16)
+    [InlineData(false, true, true)] // bf16 on SharpLM's fp32 kernels, the unfused head too
+    public void ATrainingStepOfATinyModelGivesTheGradientsOfTheUnfusedLoss(bool tied, bool bf16, bool bf16OnKernels = false)
     {
         using var model = TestModels.Tiny(tied: tied, seed: 5);
-        if (bf16) model.SetComputeType(ScalarType.BFloat16);
+        if (bf16) model.SetComputeType(ScalarType.BFloat16, bf16OnKernels);
         using var batch = new TrainingBatch
         {
             InputIds = randint(model.Config.VocabSize, [2, 24], generator: new Generator(2)),

@@ -22,13 +22,39 @@ public sealed class KernelLinearTests
         using var w0 = randn(outputs, columns, generator: generator);
         using var r = randn(batch, seq, outputs, generator: generator);
         if (!KernelLinear.Applies(x0, w0, batch * seq)) return; // no AVX-512: Projection leaves training to libtorch
-        var (y, dx, dw) = Run(KernelLinear.Apply, x0, w0, r, inputGrad, weightGrad);
+        var (y, dx, dw) = Run((x, w) => KernelLinear.Apply(x, w), x0, w0, r, inputGrad, weightGrad);
         var (yRef, dxRef, dwRef) = Run((x, w) => F.linear(x, w), x0, w0, r, inputGrad, weightGrad);
         Assert.True(y.allclose(yRef, rtol: 1e-5, atol: 1e-4));
         Assert.Equal(inputGrad, dx is not null);
         Assert.Equal(weightGrad, dw is not null);
         if (inputGrad) Assert.True(dx!.allclose(dxRef!, rtol: 1e-5, atol: 1e-4));
         if (weightGrad) Assert.True(dw!.allclose(dwRef!, rtol: 1e-5, atol: 1e-3));
+    }
+
+    /// <summary>bf16 on the kernels is fp32 products of operands rounded to bf16 (libtorch's rounding), forward and backward,
+    /// with fp32 outputs: checked against libtorch's fp32 matmuls over the rounded operands, to fp32's accuracy.</summary>
+    [Theory]
+    [InlineData(2, 37, 48, 13, true, true)]
+    [InlineData(1, 300, 1040, 70, true, true)]
+    [InlineData(3, 20, 64, 200, true, false)]
+    [InlineData(4, 50, 32, 9, false, true)]
+    public void Bf16OnTheKernelsMultipliesOperandsRoundedToBf16(int batch, int seq, int columns, int outputs, bool inputGrad, bool weightGrad)
+    {
+        var generator = new Generator(8);
+        using var x0 = randn(batch, seq, columns, generator: generator);
+        using var w0 = randn(outputs, columns, generator: generator);
+        using var r = randn(batch, seq, outputs, generator: generator);
+        if (!KernelLinear.Applies(x0, w0, batch * seq)) return;
+        var (y, dx, dw) = Run((x, w) => KernelLinear.Apply(x, w, bf16: true), x0, w0, r, inputGrad, weightGrad);
+        static Tensor Rounded(Tensor t) => t.to(ScalarType.BFloat16).to(ScalarType.Float32);
+        using var xr = Rounded(x0);
+        using var wr = Rounded(w0);
+        using var rr = Rounded(r);
+        Assert.True(y.allclose(F.linear(xr, wr), rtol: 1e-5, atol: 1e-4));
+        if (inputGrad) Assert.True(dx!.allclose(rr.matmul(wr), rtol: 1e-5, atol: 1e-4));
+        if (weightGrad) Assert.True(dw!.allclose(rr.reshape(-1, outputs).t().matmul(xr.reshape(-1, columns)), rtol: 1e-5, atol: 1e-3));
+        // and not what fp32 operands give: the rounding is there
+        Assert.False(y.allclose(F.linear(x0, w0), rtol: 1e-5, atol: 1e-4));
     }
 
     // y = product(x), then the gradients of sum(y * r).
