@@ -68,7 +68,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         HandedOverGradients.ReleaseEarlier();
-        if (gradOutput.IsInvalid) return [null!, null!, null!]; // the output was not used: no gradient flows back (one per argument, bf16 included)
+        if (gradOutput.IsInvalid) return [null!, null!, null!]; // the output was not used: no gradient flows back
         // The saved tensors and the output gradient come as new wrappers, ours to free (else the caller's scope keeps
         // every layer's activations until the end of the backward pass).
         var saved = ctx.get_saved_variables();
@@ -77,20 +77,27 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         var (input, weight) = (saved[0], saved[1]);
         int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(input.numel() / columns);
         var dy = gradOutput.to(ScalarType.Float32).contiguous();
-        if ((bool)ctx.get_data("bf16")) (dy, input, weight) = (RoundedToBf16(dy), RoundedToBf16(input), RoundedToBf16(weight));
+        bool inputGradient = (bool)ctx.get_data("input needs a gradient");
+        bool weightGradient = (bool)ctx.get_data("weight needs a gradient");
+        if ((bool)ctx.get_data("bf16")) // each operand rounded only for a product that reads it
+        {
+            dy = RoundedToBf16(dy);
+            if (weightGradient) input = RoundedToBf16(input);
+            if (inputGradient) weight = RoundedToBf16(weight);
+        }
         Tensor? dx = null, dw = null;
         unsafe
         {
             fixed (byte* dyBytes = dy.bytes, wBytes = weight.bytes, xBytes = input.bytes)
             {
-                if ((bool)ctx.get_data("input needs a gradient"))
+                if (inputGradient)
                 {
                     dx = HandedOverGradients.HandOver(empty(input.shape, ScalarType.Float32, device: CPU));
                     fixed (byte* dxBytes = dx.bytes)
                         BackwardProduct.Multiply((float*)dyBytes, outputs, 1, (float*)wBytes, (float*)dxBytes, rows, outputs, columns,
                             OutputRowSplit.Threads);
                 }
-                if ((bool)ctx.get_data("weight needs a gradient"))
+                if (weightGradient)
                 {
                     dw = HandedOverGradients.HandOver(empty(weight.shape, ScalarType.Float32, device: CPU));
                     fixed (byte* dwBytes = dw.bytes)
