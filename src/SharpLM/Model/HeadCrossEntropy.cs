@@ -107,6 +107,8 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         bool all = rows == x.size(0);
         var xs = (all ? x : x.index_select(0, kept)).contiguous();
         // Rounded to bf16 once for every chunk; the hidden states' gradient and the weight's are taken against these values.
+        // New tensors, not the projections' kept buffers: the weight is the largest operand (154 MB at 50k tokens), and a
+        // buffer that size would stay with the thread.
         if (settings.Bf16) (xs, weight) = (KernelLinear.RoundedToBf16(xs), KernelLinear.RoundedToBf16(weight));
         var targets = (all ? ids : ids.index_select(0, kept)).contiguous();
         if (rows > 0 && (targets.max().item<long>() >= vocabulary || targets.min().item<long>() < 0))
