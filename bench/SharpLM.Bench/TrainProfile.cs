@@ -29,8 +29,7 @@ static class TrainProfile
         model.InitializeWeights(1);
         model.train();
         var precision = Enum.Parse<Precision>(a.Get("precision", "Fp32"));
-        bool bf16 = precision == Precision.Bf16;
-        model.SetComputeType(bf16 ? ScalarType.BFloat16 : null, bf16OnKernels: bf16 && PrecisionProbe.Bf16OnKernels()); // as the trainer sets it
+        PrecisionProbe.Apply(model, precision); // as the trainer sets it
         var config = model.Config;
         var generator = new Generator(1);
         using var data = new TrainingBatch

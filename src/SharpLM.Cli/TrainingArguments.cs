@@ -191,11 +191,11 @@ sealed class TrainingArguments
         table.AddRow("clipping", o.ClipGradNorm > 0 ? $"gradient norm {o.ClipGradNorm}" : "off");
         table.AddRow("device", Runtime.ComputeDevice.Name(device));
         bool onCpu = device.type == TorchSharp.DeviceType.CPU;
+        static string Measured() => $"bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here";
         table.AddRow("precision", o.Precision == Precision.Bf16 && PrecisionProbe.Bf16OnKernels(device)
-            ? "Bf16 (products of bf16-rounded operands on SharpLM's fp32 kernels: bf16 matmul runs " +
-              $"{PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
+            ? $"Bf16 (products of bf16-rounded operands on SharpLM's fp32 kernels: {Measured()})"
             : o.Precision != Precision.Auto ? o.Precision.ToString()
-            : onCpu ? $"{PrecisionProbe.Measure().Choice} (auto: bf16 matmul runs {PrecisionProbe.Measure().Speedup:F1}x as fast as fp32 here)"
+            : onCpu ? $"{PrecisionProbe.Measure().Choice} (auto: {Measured()})"
             : $"{PrecisionProbe.Resolve(o.Precision, device)} (auto: only the CPU is measured, fp32 elsewhere)");
         table.AddRow("seed", o.Seed.ToString());
         AnsiConsole.Write(table);

@@ -109,7 +109,7 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
         // Rounded to bf16 once for every chunk; the hidden states' gradient and the weight's are taken against these values.
         // New tensors, not the projections' kept buffers: the weight is the largest operand (154 MB at 50k tokens), and a
         // buffer that size would stay with the thread.
-        if (settings.Bf16) (xs, weight) = (KernelLinear.RoundedToBf16(xs), KernelLinear.RoundedToBf16(weight));
+        if (settings.Bf16) (xs, weight) = (Bf16Operands.Rounded(xs), Bf16Operands.Rounded(weight));
         var targets = (all ? ids : ids.index_select(0, kept)).contiguous();
         if (rows > 0 && (targets.max().item<long>() >= vocabulary || targets.min().item<long>() < 0))
             throw new SharpLMException($"a label is outside the head's {vocabulary} outputs (labels {targets.min().item<long>()} to " +

@@ -18,7 +18,8 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     /// <summary>x [..., in] fp32 times a contiguous fp32 weight [out, in] in CPU memory (<see cref="Applies"/>). With
     /// <paramref name="bf16"/>, every product multiplies its operands rounded to bf16, x and the weight forward, the output's
     /// gradient with each of them backward, and sums in fp32: a bf16 matmul's arithmetic (<see cref="Projection.Bf16OnKernels"/>).
-    /// Only the rounded operands are new: x is saved for backward as it came, and rounded again there.</summary>
+    /// The rounded operands go into buffers each thread keeps (<see cref="Bf16Operands"/>): x is saved for backward as it came,
+    /// and rounded again there.</summary>
     public static Tensor Apply(Tensor x, Tensor weight, bool bf16 = false) => OutputCache.Free(apply(x, weight, bf16));
 
     /// <summary>Whether this CPU can multiply <paramref name="rows"/> rows of fp32 <paramref name="x"/> by this weight.</summary>
@@ -38,54 +39,11 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         ctx.save_data("weight needs a gradient", weight.requires_grad);
         ctx.save_data("bf16", bf16);
         var y = empty(Projection.ShapeWithLast(x, outputs), ScalarType.Float32, device: CPU);
-        Tensor? roundedInput = bf16 ? RoundedToBf16(input, 0) : null, roundedWeight = bf16 ? RoundedToBf16(weight, 1) : null;
+        Tensor? roundedInput = bf16 ? Bf16Operands.Rounded(input, 0) : null;
+        Tensor? roundedWeight = bf16 ? Bf16Operands.Rounded(weight, 1) : null;
         using var rounded = new DisposeAll([.. new[] { roundedInput, roundedWeight }.OfType<Tensor>()]);
         PromptProduct.Multiply(roundedWeight ?? weight, Floats(roundedInput ?? input), rows, Floats(y), OutputRowSplit.Threads);
         return y;
-    }
-
-    /// <summary>Buffers this thread rounds operands into (<see cref="RoundedToBf16(Tensor, int)"/>), kept for its next product
-    /// (freed with the thread, by the tensors' finalisers).</summary>
-    [ThreadStatic] static Tensor?[]? roundingBuffers;
-
-    /// <summary><paramref name="t"/>'s values rounded to bf16 (<see cref="Bf16Values.RoundInFp32"/>), on the kernels' threads,
-    /// into this thread's buffer number <paramref name="buffer"/> (0-2): a view that is valid until this thread rounds into
-    /// that buffer again. A new tensor for every operand instead cost `base` 0.6-1 GB of peak memory: the pages the
-    /// allocator got back stayed with the process, a copy for every product of a step.</summary>
-    internal static Tensor RoundedToBf16(Tensor t, int buffer)
-    {
-        roundingBuffers ??= new Tensor?[3];
-        long count = t.numel();
-        var held = roundingBuffers[buffer];
-        if (held is null || held.numel() < count)
-        {
-            held?.Dispose();
-            held = roundingBuffers[buffer] = empty(count, ScalarType.Float32, device: CPU).DetachFromDisposeScope();
-        }
-        using var prefix = held.narrow(0, 0, count);
-        return RoundInto(t, prefix.view(t.shape));
-    }
-
-    /// <summary>A new fp32 tensor of <paramref name="t"/>'s values rounded to bf16 (<see cref="Bf16Values.RoundInFp32"/>), on the
-    /// kernels' threads.</summary>
-    internal static Tensor RoundedToBf16(Tensor t) => RoundInto(t, empty(t.shape, ScalarType.Float32, device: CPU));
-
-    static unsafe Tensor RoundInto(Tensor t, Tensor rounded)
-    {
-        var source = t.contiguous();
-        long count = source.numel();
-        fixed (byte* from = source.bytes, to = rounded.bytes)
-        {
-            var (fromAt, toAt) = ((nint)from, (nint)to);
-            OutputRowSplit.Run((int)((count + 4095) / 4096), OutputRowSplit.Threads, (first, end) =>
-            {
-                long start = first * 4096L, length = Math.Min(end * 4096L, count) - start;
-                Bf16Values.RoundInFp32(new ReadOnlySpan<float>((float*)fromAt + start, (int)length),
-                    new Span<float>((float*)toAt + start, (int)length));
-            });
-        }
-        if (!ReferenceEquals(source, t)) source.Dispose();
-        return rounded;
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -104,9 +62,9 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         bool weightGradient = (bool)ctx.get_data("weight needs a gradient");
         if ((bool)ctx.get_data("bf16")) // each operand rounded only for a product that reads it
         {
-            dy = RoundedToBf16(dy, 0);
-            if (weightGradient) input = RoundedToBf16(input, 1);
-            if (inputGradient) weight = RoundedToBf16(weight, 2);
+            dy = Bf16Operands.Rounded(dy, 0);
+            if (weightGradient) input = Bf16Operands.Rounded(input, 1);
+            if (inputGradient) weight = Bf16Operands.Rounded(weight, 2);
         }
         Tensor? dx = null, dw = null;
         unsafe

@@ -22,6 +22,14 @@ public static class PrecisionProbe
     /// two Emerald Rapids cores without AMX, 2.2x on two Zen 4 cores).</summary>
     public static bool Bf16OnKernels(Device? device = null) => (device is null || device.type == DeviceType.CPU) && Measure().Speedup < 1;
 
+    /// <summary>Sets the model's products to a resolved <paramref name="precision"/> (Fp32 or Bf16), the bf16 ones where they run
+    /// best on this device (<see cref="Bf16OnKernels"/>).</summary>
+    public static void Apply(Model.LlamaForCausalLM model, Precision precision)
+    {
+        bool bf16 = precision == Precision.Bf16;
+        model.SetComputeType(bf16 ? ScalarType.BFloat16 : null, bf16OnKernels: bf16 && Bf16OnKernels(model.Device));
+    }
+
     /// <summary>The choice and the measured bf16/fp32 matmul speed ratio on the CPU (measured once per process, with a few small
     /// matmuls).</summary>
     public static (Precision Choice, double Speedup) Measure()

@@ -60,8 +60,7 @@ public sealed class Trainer : IDisposable
         if (options.GradientCheckpointing && model.Device.type != DeviceType.CPU && Adapters.Lora.Adapters(model).Any(a => a.Adapter.DropoutRate > 0))
             throw new SharpLMException("TrainingOptions.GradientCheckpointing with LoRA dropout (LoraOptions.Dropout) runs on the CPU only: " +
                                        "off the CPU, set the dropout to 0 or train without gradient checkpointing");
-        bool bf16 = options.Precision == Precision.Bf16;
-        model.SetComputeType(bf16 ? ScalarType.BFloat16 : null, bf16OnKernels: bf16 && PrecisionProbe.Bf16OnKernels(model.Device));
+        PrecisionProbe.Apply(model, options.Precision);
         model.model.NeftuneAlpha = options.NeftuneAlpha;
     }
 
