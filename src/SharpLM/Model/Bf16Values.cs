@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace SharpLM.Model;
@@ -28,11 +29,26 @@ static class Bf16Values
     public static void RoundInFp32(ReadOnlySpan<float> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("the destination is shorter than the source");
+        // By reference, 16 at a time: with a slice per 8 values it ran at half the speed on values in the core's L2 cache.
+        ref float from = ref MemoryMarshal.GetReference(source);
+        ref float to = ref MemoryMarshal.GetReference(destination);
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= source.Length; i += 16)
+                RoundInFp32(Vector512.LoadUnsafe(ref from, (nuint)i)).StoreUnsafe(ref to, (nuint)i);
         if (Vector256.IsHardwareAccelerated)
             for (; i + 8 <= source.Length; i += 8)
-                (Round(Vector256.Create(source.Slice(i, 8))) << 16).AsSingle().CopyTo(destination[i..]);
+                (Round(Vector256.LoadUnsafe(ref from, (nuint)i)) << 16).AsSingle().StoreUnsafe(ref to, (nuint)i);
         for (; i < source.Length; i++) destination[i] = BitConverter.UInt32BitsToSingle((uint)Round(source[i]) << 16);
+    }
+
+    /// <summary>Sixteen values rounded to bf16 and kept in fp32: the sum rounds the top half to nearest, ties to even, and the
+    /// mask clears the bottom half.</summary>
+    static Vector512<float> RoundInFp32(Vector512<float> values)
+    {
+        var bits = values.AsUInt32();
+        var rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) & Vector512.Create(0xFFFF0000u);
+        return Vector512.ConditionalSelect(Vector512.Equals(values, values).AsUInt32(), rounded, Vector512.Create(0x7FC00000u)).AsSingle();
     }
 
     /// <summary>Eight values rounded, each in the low half of its lane.</summary>
