@@ -162,9 +162,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                             int i = i0 + r;
                             var row = new Span<float>(p + (long)r * scratchRow, i + 1);
                             float max = TensorPrimitives.Max(row);
-                            ScaleAndShift(row, scale, -scale * max);
-                            TensorPrimitives.Exp(row, row);
-                            float sum = TensorPrimitives.Sum(row);
+                            float sum = Exponentials.ScaledSum(row, scale, -scale * max);
                             TensorPrimitives.Multiply(row, 1 / sum, row);
                             new Span<float>(p + (long)r * scratchRow + i + 1, i0 + rows - i - 1).Clear();
                             LogSumExp[((long)b * heads + h) * t + i] = scale * max + MathF.Log(sum);
@@ -199,8 +197,7 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                         {
                             int i = i0 + r;
                             var row = new Span<float>(p + (long)r * scratchRow, i + 1);
-                            ScaleAndShift(row, scale, -LogSumExp[((long)b * heads + h) * t + i]);
-                            TensorPrimitives.Exp(row, row);
+                            Exponentials.ScaledSum(row, scale, -LogSumExp[((long)b * heads + h) * t + i]);
                             new Span<float>(p + (long)r * scratchRow + i + 1, i0 + rows - i - 1).Clear();
                         }
                         if (ValueGradient is { } dv) TransposedTimesAdd(p, i0, rows, dy, OutputGradient.Row, dv.At(b, g), dv.Row);
@@ -220,18 +217,6 @@ sealed class CausalAttention : autograd.SingleTensorFunction<CausalAttention>
                             Times(ds, i0, rows, k.At(b, g), k.Row, dq.At(b, h) + (long)i0 * dq.Row, dq.Row);
                     }
                 }
-            }
-        }
-
-        /// <summary>x = x * a + b, in one pass where libtorch-like steps would make two.</summary>
-        static void ScaleAndShift(Span<float> x, float a, float b)
-        {
-            fixed (float* start = x)
-            {
-                int j = 0;
-                for (var (va, vb) = (Vector512.Create(a), Vector512.Create(b)); j + 16 <= x.Length; j += 16)
-                    Avx512F.FusedMultiplyAdd(Vector512.Load(start + j), va, vb).Store(start + j);
-                for (; j < x.Length; j++) start[j] = MathF.FusedMultiplyAdd(start[j], a, b);
             }
         }
 

@@ -179,9 +179,7 @@ sealed class HeadCrossEntropy : autograd.SingleTensorFunction<HeadCrossEntropy>
                 var row = new Span<float>((float*)logitsAt + (long)r * vocabulary, vocabulary);
                 int label = (int)((long*)labelsAt)[r];
                 float max = TensorPrimitives.Max(row), target = row[label];
-                TensorPrimitives.Subtract(row, max, row);
-                TensorPrimitives.Exp(row, row);
-                float sum = TensorPrimitives.Sum(row);
+                float sum = Exponentials.ScaledSum(row, 1, -max);
                 ((float*)lossesAt)[r] = max + MathF.Log(sum) - target;
                 if (!gradients) continue;
                 TensorPrimitives.Divide(row, sum, row);
