@@ -119,9 +119,12 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    /// <summary>Drops every parameter's gradient, as PyTorch's <c>zero_grad()</c> does by default (<c>set_to_none</c>): the next
+    /// backward pass hands its gradients over instead of adding them to zeros, one pass fewer over every gradient and no
+    /// zeroing pass.</summary>
     public void ZeroGrad()
     {
-        foreach (var e in entries) e.Parameter.grad?.zero_();
+        foreach (var e in entries) e.Parameter.grad = null;
     }
 
     /// <summary>State tensors named <c>exp_avg.{param}</c> / <c>exp_avg_sq.{param}</c> plus the step count.</summary>

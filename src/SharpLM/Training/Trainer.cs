@@ -338,9 +338,10 @@ public sealed class Trainer : IDisposable
         Communication = (Communication.Time + clock.Elapsed, Communication.Bytes + bytes);
     }
 
+    /// <summary>Drops the gradients (<see cref="AdamW.ZeroGrad"/>).</summary>
     void ZeroGrad()
     {
-        foreach (var e in trainable) e.Parameter.grad?.zero_();
+        foreach (var e in trainable) e.Parameter.grad = null;
     }
 
     /// <summary>The objective's loss and metrics on the validation data; tracks the best loss for early stopping.</summary>
