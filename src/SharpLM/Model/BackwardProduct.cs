@@ -21,6 +21,9 @@ static unsafe class BackwardProduct
     /// <summary>Rows of a transposed A copied at once (<see cref="TransposedRange"/>): 32 tiles, 192 KB over a depth block.</summary>
     const int PackedRows = 32 * TileRows;
 
+    /// <summary>C's columns per block of <see cref="Range"/>: B's share of a depth block, 512 KB, stays in L2.</summary>
+    const int ColumnBlock = 512;
+
     /// <summary>Whether this CPU can run it for C's <paramref name="columns"/> (a multiple of 16).</summary>
     public static bool Applies(long columns) => PromptProduct.Applies(columns);
 
@@ -39,18 +42,23 @@ static unsafe class BackwardProduct
         });
     }
 
+    /// <summary>Rows [first, end) of C with A read in place. Each tile's 6 rows of A over a depth block (6 KB) stay in L1
+    /// while every column group of a <see cref="ColumnBlock"/> reuses them, and that block of B (up to 512 KB) stays in L2:
+    /// column groups outermost, A came from memory once per group, as often as C has 64 columns.</summary>
     static void Range(float* a, long rowStride, long depthStride, float* b, float* c, int first, int end, int depth, int columns,
         bool accumulate)
     {
-        for (int j = 0; j < columns; j += TileVectors * 16)
+        for (int j0 = 0; j0 < columns; j0 += ColumnBlock)
         {
-            int vectors = Math.Min(TileVectors, (columns - j) / 16);
+            int jEnd = Math.Min(columns, j0 + ColumnBlock);
             for (int p0 = 0; p0 < depth; p0 += DepthBlock)
             {
                 int count = Math.Min(DepthBlock, depth - p0);
                 for (int i = first; i < end; i += TileRows)
+                for (int j = j0; j < jEnd; j += TileVectors * 16)
                     Tile(a + i * rowStride + p0 * depthStride, rowStride, depthStride, Math.Min(TileRows, end - i),
-                        b + (long)p0 * columns + j, columns, vectors, c + (long)i * columns + j, columns, count, accumulate: accumulate || p0 > 0);
+                        b + (long)p0 * columns + j, columns, Math.Min(TileVectors, (columns - j) / 16), c + (long)i * columns + j, columns,
+                        count, accumulate: accumulate || p0 > 0);
             }
         }
     }

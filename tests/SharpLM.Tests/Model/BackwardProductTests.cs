@@ -12,6 +12,7 @@ public sealed unsafe class BackwardProductTests
     [Theory]
     [InlineData(false, 37, 48, 80, false, 1)]
     [InlineData(false, 130, 300, 80, true, 2)] // two blocks of depth
+    [InlineData(false, 50, 300, 592, true, 2)] // a block of 512 columns and one of 80: a whole group and a short one
     [InlineData(true, 37, 48, 80, false, 1)]
     [InlineData(true, 410, 300, 80, true, 2)] // 205 rows a thread: a block of 192 and one of 13 (a tile of one row)
     [InlineData(true, 200, 520, 16, false, 1)] // 200 rows on one thread, three blocks of depth
