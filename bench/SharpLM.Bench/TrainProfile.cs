@@ -51,8 +51,7 @@ static class TrainProfile
         {
             using var scope = NewDisposeScope();
             (LanguageModelLoss.Sum(model, data) / rows).backward();
-            nn.utils.clip_grad_norm_(parameters, 1.0, 2.0);
-            optimizer.Update(3e-4);
+            ClipAndUpdate(optimizer, parameters);
             optimizer.ZeroGrad();
         });
         var parts = Parts(model, data, optimizer, parameters, steps);
@@ -118,12 +117,16 @@ static class TrainProfile
         // The same gradients each time: a step drops them after the update (ZeroGrad), which costs next to nothing.
         using (no_grad())
             foreach (var p in parameters) p.grad ??= zeros_like(p);
-        parts.Add(("gradient clipping + AdamW", 1, Time(steps, () =>
-        {
-            nn.utils.clip_grad_norm_(parameters, 1.0, 2.0);
-            optimizer.Update(3e-4);
-        }), 0));
+        parts.Add(("gradient clipping + AdamW", 1, Time(steps, () => ClipAndUpdate(optimizer, parameters)), 0));
         return parts;
+    }
+
+    /// <summary>The trainer's update: the gradients' norm, and AdamW with the factor that clips them to 1.</summary>
+    static void ClipAndUpdate(AdamW optimizer, List<Parameter> parameters)
+    {
+        using var scope = NewDisposeScope();
+        double norm = Math.Sqrt(GradientClipping.SumOfSquares(parameters.Select(p => p.grad).OfType<Tensor>()));
+        optimizer.Update(3e-4, GradientClipping.Factor(norm, 1.0));
     }
 
     /// <summary><paramref name="f"/> with SharpLM's fused operation switched off by <paramref name="enable"/>(false) while it

@@ -36,8 +36,10 @@ public sealed class AdamW : IDisposable
 
     public IReadOnlyList<Entry> Entries => entries;
 
-    /// <summary>Applies one update with learning rate <paramref name="lr"/> to every parameter that has a gradient.</summary>
-    public void Update(double lr)
+    /// <summary>Applies one update with learning rate <paramref name="lr"/> to every parameter that has a gradient, each
+    /// gradient multiplied by <paramref name="gradientFactor"/> first (in fp32, as <c>grad.mul_(factor)</c> would): the factor
+    /// of clipping (<see cref="GradientClipping.Factor"/>), without a pass over the gradients of its own.</summary>
+    public void Update(double lr, float gradientFactor = 1)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -57,9 +59,14 @@ public sealed class AdamW : IDisposable
             if (InOnePass(p, grad, s.ExpAvg, s.ExpAvgSq))
             {
                 UpdateValues(Floats(p), Floats(grad), Floats(s.ExpAvg), Floats(s.ExpAvgSq),
-                    new Coefficients((float)shrink, (float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2), (float)(lr / bias1),
-                        (float)Math.Sqrt(bias2), (float)Settings.Eps));
+                    new Coefficients(gradientFactor, (float)shrink, (float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2),
+                        (float)(lr / bias1), (float)Math.Sqrt(bias2), (float)Settings.Eps));
                 continue;
+            }
+            if (gradientFactor != 1)
+            {
+                using TorchSharp.Scalar factor = gradientFactor; // held through the call (see HeldScalars)
+                grad = grad.mul(factor);
             }
             if (shrink != 1) p.mul_(shrink);
             s.ExpAvg.mul_(b1).add_(grad, alpha: 1 - b1);
@@ -69,19 +76,19 @@ public sealed class AdamW : IDisposable
         }
     }
 
-    /// <summary>The update's numbers as libtorch's fp32 kernels take them, each worked out in double and then rounded: a
-    /// parameter's shrink by weight decay, the betas and their complements, the step size (learning rate over the first bias
-    /// correction) and the square root of the second.</summary>
-    readonly record struct Coefficients(float Shrink, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float StepSize,
-        float Bias2Root, float Eps);
+    /// <summary>The update's numbers as libtorch's fp32 kernels take them, each worked out in double and then rounded: the
+    /// gradients' factor, a parameter's shrink by weight decay, the betas and their complements, the step size (learning rate
+    /// over the first bias correction) and the square root of the second.</summary>
+    readonly record struct Coefficients(float GradientFactor, float Shrink, float Beta1, float OneMinusBeta1, float Beta2,
+        float OneMinusBeta2, float StepSize, float Bias2Root, float Eps);
 
     static bool InOnePass(params Tensor[] tensors) =>
         tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == TorchSharp.DeviceType.CPU && t.is_contiguous());
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
 
-    /// <summary>torch.optim.AdamW's update of one parameter, its steps in the same order and in fp32: p *= shrink;
-    /// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) / sqrt(bias2) + eps). Split across the cores.</summary>
+    /// <summary>torch.optim.AdamW's update of one parameter, its steps in the same order and in fp32: g *= factor;
+    /// p *= shrink; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) / sqrt(bias2) + eps). Split across the cores.</summary>
     static unsafe void UpdateValues(Span<float> p, Span<float> g, Span<float> m, Span<float> v, Coefficients c)
     {
         fixed (float* pp = p, gp = g, mp = m, vp = v)
@@ -104,7 +111,7 @@ public sealed class AdamW : IDisposable
             var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
             for (int k = 0; k < vp.Length; k++)
             {
-                var grad = vg[k];
+                var grad = vg[k] * c.GradientFactor; // exact when the factor is 1
                 vm[k] = vm[k] * c.Beta1 + grad * c.OneMinusBeta1;
                 vv[k] = vv[k] * c.Beta2 + grad * grad * c.OneMinusBeta2;
                 vp[k] = vp[k] * c.Shrink - vm[k] / (Vector.SquareRoot(vv[k]) / c.Bias2Root + new Vector<float>(c.Eps)) * c.StepSize;
@@ -113,8 +120,9 @@ public sealed class AdamW : IDisposable
         }
         for (; i < p.Length; i++)
         {
-            m[i] = m[i] * c.Beta1 + g[i] * c.OneMinusBeta1;
-            v[i] = v[i] * c.Beta2 + g[i] * g[i] * c.OneMinusBeta2;
+            float grad = g[i] * c.GradientFactor;
+            m[i] = m[i] * c.Beta1 + grad * c.OneMinusBeta1;
+            v[i] = v[i] * c.Beta2 + grad * grad * c.OneMinusBeta2;
             p[i] = p[i] * c.Shrink - m[i] / (MathF.Sqrt(v[i]) / c.Bias2Root + c.Eps) * c.StepSize;
         }
     }

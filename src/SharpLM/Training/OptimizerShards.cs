@@ -74,22 +74,13 @@ sealed class OptimizerShards
         return bytes;
     }
 
-    /// <summary>The norm of the whole gradient, from each rank's own part, and the owned gradients scaled down to
-    /// <paramref name="maxNorm"/> when it is larger (as torch.nn.utils.clip_grad_norm_ does).</summary>
-    public double ClipGradientNorm(double maxNorm)
+    /// <summary>The norm of the whole gradient, from each rank's own part (<see cref="GradientClipping"/>).</summary>
+    public double GradientNorm()
     {
-        using var noGrad = no_grad();
-        Span<double> squares = [0];
-        foreach (var entry in Owned)
-        {
-            using var scope = NewDisposeScope();
-            squares[0] += Gradient(entry).to(float64).square().sum().item<double>();
-        }
+        using var scope = NewDisposeScope(); // the gradients' wrappers
+        Span<double> squares = [GradientClipping.SumOfSquares(Owned.Select(Gradient))];
         group.AllReduceSum(squares);
-        double norm = Math.Sqrt(squares[0]), scale = maxNorm / (norm + 1e-6);
-        if (scale < 1)
-            foreach (var entry in Owned) Gradient(entry).mul_(scale);
-        return norm;
+        return Math.Sqrt(squares[0]);
     }
 
     /// <summary>After each rank updated its own parameters: every rank gets every updated weight. Returns the bytes each

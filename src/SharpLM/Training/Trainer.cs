@@ -289,14 +289,14 @@ public sealed class Trainer : IDisposable
                 ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the loss is {loss}");
             }
-            double gradNorm = SumAndClipGradients(summed);
+            var (gradNorm, clipFactor) = SumGradients(summed);
             if (!double.IsFinite(gradNorm))
             {
                 ZeroGrad();
                 throw new TrainingDivergedException(State.Step, $"the gradient norm is {gradNorm}");
             }
             double lr = Schedule.At(State.Step);
-            Optimizer.Update(lr);
+            Optimizer.Update(lr, clipFactor);
             if (shards is not null) Communicated(shards.ShareUpdatedWeights);
             ZeroGrad();
             return (loss, gradNorm, lr, tokens, targets, metrics);
@@ -308,15 +308,16 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Sums the gradients over the ranks (with sharded optimiser state, each rank gets its own parameters'
-    /// sums only; unless <paramref name="summed"/> already), clips them to <see cref="TrainingOptions.ClipGradNorm"/> and
-    /// returns their norm before clipping.</summary>
-    double SumAndClipGradients(bool summed)
+    /// sums only; unless <paramref name="summed"/> already) and returns their norm and the factor that clips them to
+    /// <see cref="TrainingOptions.ClipGradNorm"/>, which the update applies (<see cref="GradientClipping"/>).</summary>
+    (double Norm, float Factor) SumGradients(bool summed)
     {
-        double maxNorm = Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.MaxValue;
+        double maxNorm = Options.ClipGradNorm > 0 ? Options.ClipGradNorm : double.PositiveInfinity;
         if (shards is not null)
         {
             Communicated(shards.ReduceScatterGradients);
-            return shards.ClipGradientNorm(maxNorm);
+            double shardedNorm = shards.GradientNorm();
+            return (shardedNorm, GradientClipping.Factor(shardedNorm, maxNorm));
         }
         var parameters = trainable.Select(e => e.Parameter).ToList();
         if (Group.Size > 1 && !summed)
@@ -327,7 +328,9 @@ public sealed class Trainer : IDisposable
                 TensorAllReduce.Sum(Group, gradients);
                 return 2 * Group.RingShare(gradients.Sum(g => g.numel()) * sizeof(float));
             });
-        return nn.utils.clip_grad_norm_(parameters, maxNorm, 2.0);
+        using var scope = NewDisposeScope(); // the gradients' wrappers
+        double norm = Math.Sqrt(GradientClipping.SumOfSquares(parameters.Select(p => p.grad).OfType<Tensor>()));
+        return (norm, GradientClipping.Factor(norm, maxNorm));
     }
 
     /// <summary>Runs one exchange between the ranks, adding its time and the bytes it reports to <see cref="Communication"/>.</summary>
