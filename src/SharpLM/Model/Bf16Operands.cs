@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace SharpLM.Model;
@@ -30,6 +31,33 @@ static class Bf16Operands
         using var prefix = held.narrow(0, 0, count);
         return RoundInto(t, prefix.view(t.shape));
     }
+
+    /// <summary>Outputs whose values are bf16 values already (<see cref="MarkRounded"/>), keyed by their wrapper.</summary>
+    static readonly ConditionalWeakTable<Tensor, object> roundedOutputs = [];
+
+    [ThreadStatic] static bool producersDoNotRound;
+
+    /// <summary>Whether the layers have the operations whose outputs only bf16 products read round them as they write them
+    /// (<see cref="Projection.RoundsInputToBf16"/>); false on this thread rounds every input in the products, for tests
+    /// that compare the two.</summary>
+    internal static bool ProducersRound
+    {
+        get => !producersDoNotRound;
+        set => producersDoNotRound = !value;
+    }
+
+    /// <summary>Marks <paramref name="output"/>, an operation's output whose values it rounded to bf16 as it wrote them, so
+    /// that <see cref="KernelLinear"/> multiplies it as it is: the layers hand the same tensor object on to the projections
+    /// (a normed layer input to q, k and v, SwiGLU's output to down), which saves rounding it for each of them, forward and
+    /// backward. Returns <paramref name="output"/>.</summary>
+    public static Tensor MarkRounded(Tensor output)
+    {
+        roundedOutputs.AddOrUpdate(output, roundedOutputs); // the value is not read
+        return output;
+    }
+
+    /// <summary>Whether <paramref name="t"/> is an output marked by <see cref="MarkRounded"/>.</summary>
+    public static bool IsRounded(Tensor t) => roundedOutputs.TryGetValue(t, out _);
 
     /// <summary>A new fp32 tensor of <paramref name="t"/>'s values rounded to bf16 (<see cref="Bf16Values.RoundInFp32"/>), on the
     /// kernels' threads.</summary>

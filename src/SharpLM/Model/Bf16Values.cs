@@ -44,7 +44,7 @@ static class Bf16Values
 
     /// <summary>Sixteen values rounded to bf16 and kept in fp32: the sum rounds the top half to nearest, ties to even, and the
     /// mask clears the bottom half.</summary>
-    static Vector512<float> RoundInFp32(Vector512<float> values)
+    internal static Vector512<float> RoundInFp32(Vector512<float> values)
     {
         var bits = values.AsUInt32();
         var rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) & Vector512.Create(0xFFFF0000u);

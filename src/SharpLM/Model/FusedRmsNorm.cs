@@ -29,9 +29,9 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
         set => disabled = !value;
     }
 
-    /// <summary>eps and the thread count, as one argument: TorchSharp counts every argument, and backward returns a (null)
-    /// gradient for each.</summary>
-    sealed record Settings(float Eps, int Threads);
+    /// <summary>eps, the thread count and whether the output is rounded to bf16, as one argument: TorchSharp counts every
+    /// argument, and backward returns a (null) gradient for each.</summary>
+    sealed record Settings(float Eps, int Threads, bool RoundToBf16);
 
     /// <summary>Whether this is training's case: fp32 x [..., n] and weight [n] on the CPU, with a gradient wanted.</summary>
     public static bool Applies(Tensor x, Tensor weight) =>
@@ -40,10 +40,12 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
         && weight.dim() == 1 && x.dim() > 0 && x.size(-1) == weight.size(0) && x.numel() > 0;
 
     /// <summary>RMSNorm of x [..., n] under weight [n] (<see cref="Applies"/> must hold), on up to
-    /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>).</summary>
-    public static Tensor Apply(Tensor x, Tensor weight, float eps, int threads = 0)
+    /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>). With <paramref name="roundToBf16"/>,
+    /// each output row is rounded to bf16 as it is written, for products that would round it anyway; backward takes the
+    /// gradient as that of the unrounded output, as autocast's cast to bf16 does.</summary>
+    public static Tensor Apply(Tensor x, Tensor weight, float eps, int threads = 0, bool roundToBf16 = false)
     {
-        return OutputCache.Free(apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads)));
+        return OutputCache.Free(apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16)));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
@@ -94,10 +96,10 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
         return [dx!, dw!, null!]; // TorchSharp expects one per argument, the settings included
     }
 
-    /// <summary>y = x r w row by row, keeping each row's r.</summary>
+    /// <summary>y = x r w row by row (rounded to bf16 where the settings say), keeping each row's r.</summary>
     static unsafe void Normalize(float* x, float* w, float* y, float* inverseRms, int rows, int n, Settings settings)
     {
-        var (xAt, wAt, yAt, rAt, eps) = ((nint)x, (nint)w, (nint)y, (nint)inverseRms, settings.Eps);
+        var (xAt, wAt, yAt, rAt, eps, round) = ((nint)x, (nint)w, (nint)y, (nint)inverseRms, settings.Eps, settings.RoundToBf16);
         OutputRowSplit.Run(rows, settings.Threads, (first, end) =>
         {
             var weight = new ReadOnlySpan<float>((float*)wAt, n);
@@ -109,6 +111,7 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
                 ((float*)rAt)[r] = inverse;
                 TensorPrimitives.Multiply(row, inverse, output);
                 TensorPrimitives.Multiply(output, weight, output);
+                if (round) Bf16Values.RoundInFp32(output, output); // while the row is in L1
             }
         });
     }

@@ -36,16 +36,18 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
         && up.device_type == DeviceType.CPU && gate.dim() > 0 && gate.shape.SequenceEqual(up.shape) && gate.numel() > 0;
 
     /// <summary>silu(<paramref name="gate"/>) * <paramref name="up"/> (<see cref="Applies"/> must hold), on up to
-    /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>).</summary>
-    public static Tensor Apply(Tensor gate, Tensor up, int threads = 0)
+    /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>). With <paramref name="roundToBf16"/>,
+    /// each output value is rounded to bf16 as it is written, for a product that would round it anyway; backward takes the
+    /// gradient as that of the unrounded output, as autocast's cast to bf16 does.</summary>
+    public static Tensor Apply(Tensor gate, Tensor up, int threads = 0, bool roundToBf16 = false)
     {
-        // The thread count goes in as an argument, for which backward returns a null gradient as for the tensors.
-        return OutputCache.Free(apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads));
+        // The thread count and the flag go in as arguments, for which backward returns null gradients as for the tensors.
+        return OutputCache.Free(apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16));
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (gate, up, threads) = ((Tensor)vars[0], (Tensor)vars[1], (int)vars[2]);
+        var (gate, up, threads, round) = ((Tensor)vars[0], (Tensor)vars[1], (int)vars[2], (bool)vars[3]);
         OutputCache.Skip(ctx);
         var (a, b) = (gate.contiguous(), up.contiguous());
         var y = empty(a.shape, ScalarType.Float32, device: CPU);
@@ -53,7 +55,7 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
         unsafe
         {
             fixed (byte* aBytes = a.bytes, bBytes = b.bytes, yBytes = y.bytes)
-                Gate((float*)aBytes, (float*)bBytes, (float*)yBytes, rows, n, threads);
+                Gate((float*)aBytes, (float*)bBytes, (float*)yBytes, rows, n, threads, round);
         }
         ctx.save_for_backward([a, b]);
         ctx.save_data("gate needs a gradient", gate.requires_grad);
@@ -65,7 +67,7 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         HandedOverGradients.ReleaseEarlier();
-        if (gradOutput.IsInvalid) return [null!, null!, null!]; // the output was not used: no gradient flows back
+        if (gradOutput.IsInvalid) return [null!, null!, null!, null!]; // the output was not used: no gradient flows back
         var saved = ctx.get_saved_variables();
         using var owned = new DisposeAll([.. saved, gradOutput]);
         using var scope = NewDisposeScope();
@@ -80,17 +82,17 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
             fixed (byte* daBytes = da is null ? default : da.bytes, dbBytes = db is null ? default : db.bytes)
                 Gradients((float*)aBytes, (float*)bBytes, (float*)gBytes, (float*)daBytes, (float*)dbBytes, rows, n, (int)ctx.get_data("threads"));
         }
-        return [da!, db!, null!]; // TorchSharp expects one per argument, the thread count included
+        return [da!, db!, null!, null!]; // TorchSharp expects one per argument, the thread count and the flag included
     }
 
-    /// <summary>y = a sigmoid(a) b.</summary>
-    static unsafe void Gate(float* a, float* b, float* y, int rows, int n, int threads)
+    /// <summary>y = a sigmoid(a) b, rounded to bf16 where <paramref name="round"/>.</summary>
+    static unsafe void Gate(float* a, float* b, float* y, int rows, int n, int threads, bool round)
     {
         var (aAt, bAt, yAt) = ((nint)a, (nint)b, (nint)y);
         OutputRowSplit.Run(rows, threads, (first, end) =>
         {
             long i = (long)first * n, stop = (long)end * n;
-            for (; i + Width <= stop; i += Width) GateVector((float*)aAt + i, (float*)bAt + i, (float*)yAt + i);
+            for (; i + Width <= stop; i += Width) GateVector((float*)aAt + i, (float*)bAt + i, (float*)yAt + i, round);
             if (i == stop) return;
             // The last few elements through the same arithmetic, in zero-padded copies.
             int count = (int)(stop - i);
@@ -98,7 +100,7 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
             new Span<float>(padded, 3 * Width).Clear();
             Copy((float*)aAt + i, padded, count);
             Copy((float*)bAt + i, padded + Width, count);
-            GateVector(padded, padded + Width, padded + 2 * Width);
+            GateVector(padded, padded + Width, padded + 2 * Width, round);
             Copy(padded + 2 * Width, (float*)yAt + i, count);
         });
     }
@@ -127,10 +129,11 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void GateVector(float* a, float* b, float* y)
+    static unsafe void GateVector(float* a, float* b, float* y, bool round)
     {
         var gate = Vector512.Load(a);
-        (gate * Sigmoid(gate) * Vector512.Load(b)).Store(y);
+        var product = gate * Sigmoid(gate) * Vector512.Load(b);
+        (round ? Bf16Values.RoundInFp32(product) : product).Store(y);
     }
 
     /// <summary>da and db of one vector, each where its pointer is not null.</summary>

@@ -19,8 +19,9 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     /// <paramref name="bf16"/>, every product multiplies its operands rounded to bf16, x and the weight forward, the output's
     /// gradient with each of them backward, and sums in fp32: a bf16 matmul's arithmetic (<see cref="Projection.Bf16OnKernels"/>).
     /// The rounded operands go into buffers each thread keeps (<see cref="Bf16Operands"/>): x is saved for backward as it came,
-    /// and rounded again there.</summary>
-    public static Tensor Apply(Tensor x, Tensor weight, bool bf16 = false) => OutputCache.Free(apply(x, weight, bf16));
+    /// and rounded again there, unless its producer rounded it already (<see cref="Bf16Operands.IsRounded"/>).</summary>
+    public static Tensor Apply(Tensor x, Tensor weight, bool bf16 = false) =>
+        OutputCache.Free(apply(x, weight, bf16, bf16 && Bf16Operands.IsRounded(x)));
 
     /// <summary>Whether this CPU can multiply <paramref name="rows"/> rows of fp32 <paramref name="x"/> by this weight.</summary>
     public static bool Applies(Tensor x, Tensor weight, long rows) =>
@@ -30,7 +31,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (x, weight, bf16) = ((Tensor)vars[0], (Tensor)vars[1], (bool)vars[2]);
+        var (x, weight, bf16, inputRounded) = ((Tensor)vars[0], (Tensor)vars[1], (bool)vars[2], (bool)vars[3]);
         OutputCache.Skip(ctx);
         int columns = (int)weight.size(1), outputs = (int)weight.size(0), rows = (int)(x.numel() / columns);
         var input = x.contiguous();
@@ -38,8 +39,9 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         ctx.save_data("input needs a gradient", x.requires_grad);
         ctx.save_data("weight needs a gradient", weight.requires_grad);
         ctx.save_data("bf16", bf16);
+        ctx.save_data("input rounded", inputRounded);
         var y = empty(Projection.ShapeWithLast(x, outputs), ScalarType.Float32, device: CPU);
-        Tensor? roundedInput = bf16 ? Bf16Operands.Rounded(input, 0) : null;
+        Tensor? roundedInput = bf16 && !inputRounded ? Bf16Operands.Rounded(input, 0) : null;
         Tensor? roundedWeight = bf16 ? Bf16Operands.Rounded(weight, 1) : null;
         using var rounded = new DisposeAll([.. new[] { roundedInput, roundedWeight }.OfType<Tensor>()]);
         PromptProduct.Multiply(roundedWeight ?? weight, Floats(roundedInput ?? input), rows, Floats(y), OutputRowSplit.Threads);
@@ -49,7 +51,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         HandedOverGradients.ReleaseEarlier();
-        if (gradOutput.IsInvalid) return [null!, null!, null!]; // the output was not used: no gradient flows back
+        if (gradOutput.IsInvalid) return [null!, null!, null!, null!]; // the output was not used: no gradient flows back
         // The saved tensors and the output gradient come as new wrappers, ours to free (else the caller's scope keeps
         // every layer's activations until the end of the backward pass).
         var saved = ctx.get_saved_variables();
@@ -63,7 +65,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
         if ((bool)ctx.get_data("bf16")) // each operand rounded only for a product that reads it
         {
             dy = Bf16Operands.Rounded(dy, 0);
-            if (weightGradient) input = Bf16Operands.Rounded(input, 1);
+            if (weightGradient && !(bool)ctx.get_data("input rounded")) input = Bf16Operands.Rounded(input, 1);
             if (inputGradient) weight = Bf16Operands.Rounded(weight, 2);
         }
         Tensor? dx = null, dw = null;
@@ -87,7 +89,7 @@ sealed class KernelLinear : autograd.SingleTensorFunction<KernelLinear>
                 }
             }
         }
-        return [dx!, dw!, null!]; // TorchSharp expects one per argument, bf16 included
+        return [dx!, dw!, null!, null!]; // TorchSharp expects one per argument, the flags included
     }
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);

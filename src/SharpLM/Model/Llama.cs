@@ -32,10 +32,19 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, roundToBf16: false);
+
+    /// <summary><see cref="forward"/>; with <paramref name="roundToBf16"/>, in training, the output is rounded to bf16 as it is
+    /// written and marked so (<see cref="Bf16Operands.MarkRounded"/>), for projections that round it anyway
+    /// (<see cref="Projection.RoundsInputToBf16"/>).</summary>
+    internal Tensor Forward(Tensor x, bool roundToBf16)
     {
         using var scope = NewDisposeScope();
-        if (FusedRmsNorm.Applies(x, weight)) return FusedRmsNorm.Apply(x, weight, fusedEps).MoveToOuterDisposeScope();
+        if (FusedRmsNorm.Applies(x, weight))
+        {
+            var y = FusedRmsNorm.Apply(x, weight, fusedEps, roundToBf16: roundToBf16).MoveToOuterDisposeScope();
+            return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
+        }
         // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
         var xf = x.dtype == float32 ? x : x.to(float32);
         var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
@@ -68,6 +77,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor?, IKvCa
         }
         RegisterComponents();
     }
+
+    /// <summary>Whether q, k and v all round their input to bf16 (<see cref="Projection.RoundsInputToBf16"/>).</summary>
+    internal bool RoundsInputToBf16 => q_proj.RoundsInputToBf16 && k_proj.RoundsInputToBf16 && v_proj.RoundsInputToBf16;
 
     /// <param name="x">[batch, seq, hidden]</param>
     /// <param name="cos">rotary cos for x's positions, broadcastable to [batch, heads, seq, headDim]</param>
@@ -140,12 +152,21 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         // tail (beyond a multiple of its vector loop) in its scalar loop, which rounds differently.
         var (gate, up) = FusedProjections.Forward(x, gate_proj, up_proj) is [var fusedGate, var fusedUp]
             ? (fusedGate.contiguous(), fusedUp) : (gate_proj.forward(x), up_proj.forward(x));
-        return down_proj.forward(Gating(gate, up)).MoveToOuterDisposeScope();
+        return down_proj.forward(Gating(gate, up, down_proj.RoundsInputToBf16)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether gate and up both round their input to bf16 (<see cref="Projection.RoundsInputToBf16"/>).</summary>
+    internal bool RoundsInputToBf16 => gate_proj.RoundsInputToBf16 && up_proj.RoundsInputToBf16;
+
     /// <summary>silu(gate) * up: one autograd operation in fp32 training (<see cref="FusedSwiGlu"/>), libtorch's steps
-    /// otherwise.</summary>
-    internal static Tensor Gating(Tensor gate, Tensor up) => FusedSwiGlu.Applies(gate, up) ? FusedSwiGlu.Apply(gate, up) : F.silu(gate) * up;
+    /// otherwise. With <paramref name="roundToBf16"/> the fused operation rounds its output to bf16 and marks it so
+    /// (<see cref="Bf16Operands.MarkRounded"/>), for a down projection that rounds it anyway.</summary>
+    internal static Tensor Gating(Tensor gate, Tensor up, bool roundToBf16 = false)
+    {
+        if (!FusedSwiGlu.Applies(gate, up)) return F.silu(gate) * up;
+        var y = FusedSwiGlu.Apply(gate, up, roundToBf16: roundToBf16);
+        return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
+    }
 }
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
@@ -168,8 +189,9 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor?, IK
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache)
     {
         using var scope = NewDisposeScope();
-        var h = x.add(self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache), HeldScalars.One);
-        return h.add(mlp.forward(post_attention_layernorm.forward(h)), HeldScalars.One).MoveToOuterDisposeScope();
+        var normed = input_layernorm.Forward(x, self_attn.RoundsInputToBf16);
+        var h = x.add(self_attn.forward(normed, cos, sin, mask, cache), HeldScalars.One);
+        return h.add(mlp.forward(post_attention_layernorm.Forward(h, mlp.RoundsInputToBf16)), HeldScalars.One).MoveToOuterDisposeScope();
     }
 }
 

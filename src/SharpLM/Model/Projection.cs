@@ -36,6 +36,14 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// bf16 dot products at twice the fp32 rate: measured 157 against 264 GFLOP/s on two Emerald Rapids cores without AMX).</summary>
     public bool Bf16OnKernels { get; set; }
 
+    /// <summary>Whether every path of <see cref="forward"/> multiplies x rounded to bf16 and x is read by nothing else here
+    /// (bf16 products over fp32 weights on SharpLM's kernels, no active adapter, no 8-bit form): then an x whose values are bf16
+    /// values already gives the same result, and the operation that makes x may round it as it writes it, once for every
+    /// projection that reads it (<see cref="Bf16Operands.MarkRounded"/>).</summary>
+    internal bool RoundsInputToBf16 =>
+        Bf16OnKernels && ComputeType == ScalarType.BFloat16 && weight.dtype == ScalarType.Float32 && Q8 is null
+        && (Adapter is null || !AdapterEnabled) && Bf16Operands.ProducersRound;
+
     /// <summary>What the name of every LoRA parameter holds, and no other's: PEFT registers a projection's adapter as
     /// <c>lora_A</c> / <c>lora_B</c> under it (<c>...q_proj.lora_A.weight</c>), and adapter files keep those names.</summary>
     public const string LoraInfix = ".lora_";
