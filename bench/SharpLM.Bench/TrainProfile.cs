@@ -122,12 +122,8 @@ static class TrainProfile
     }
 
     /// <summary>The trainer's update: the gradients' norm, and AdamW with the factor that clips them to 1.</summary>
-    static void ClipAndUpdate(AdamW optimizer, List<Parameter> parameters)
-    {
-        using var scope = NewDisposeScope();
-        double norm = Math.Sqrt(GradientClipping.SumOfSquares(parameters.Select(p => p.grad).OfType<Tensor>()));
-        optimizer.Update(3e-4, GradientClipping.Factor(norm, 1.0));
-    }
+    static void ClipAndUpdate(AdamW optimizer, List<Parameter> parameters) =>
+        optimizer.Update(3e-4, GradientClipping.Factor(GradientClipping.Norm(parameters), 1.0));
 
     /// <summary><paramref name="f"/> with SharpLM's fused operation switched off by <paramref name="enable"/>(false) while it
     /// runs: the libtorch steps it replaces.</summary>

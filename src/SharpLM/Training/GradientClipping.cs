@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using SharpLM.Model;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace SharpLM.Training;
@@ -17,6 +18,13 @@ public static class GradientClipping
     /// <summary>Values per block: each block's sum is one thread's, and the blocks are added in order, so the norm does
     /// not depend on the thread count.</summary>
     const int Block = 1 << 14;
+
+    /// <summary>The 2-norm of the gradients of <paramref name="parameters"/> together (a parameter without one left out).</summary>
+    public static double Norm(IEnumerable<Parameter> parameters)
+    {
+        using var scope = NewDisposeScope(); // the gradients' wrappers
+        return Math.Sqrt(SumOfSquares(parameters.Select(p => p.grad).OfType<Tensor>()));
+    }
 
     /// <summary>The sum of the squares of every value of <paramref name="gradients"/>, in double: fp32 gradients in CPU
     /// memory on the cores (<see cref="OutputRowSplit"/>), others in libtorch.</summary>

@@ -328,8 +328,7 @@ public sealed class Trainer : IDisposable
                 TensorAllReduce.Sum(Group, gradients);
                 return 2 * Group.RingShare(gradients.Sum(g => g.numel()) * sizeof(float));
             });
-        using var scope = NewDisposeScope(); // the gradients' wrappers
-        double norm = Math.Sqrt(GradientClipping.SumOfSquares(parameters.Select(p => p.grad).OfType<Tensor>()));
+        double norm = GradientClipping.Norm(parameters);
         return (norm, GradientClipping.Factor(norm, maxNorm));
     }
 
