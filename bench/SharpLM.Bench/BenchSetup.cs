@@ -37,18 +37,24 @@ static class BenchSetup
     /// mpiexec when more than one) and returns its last output line, or a table row saying it failed.</summary>
     public static string LastLineOfChild(string args, int ranks = 1)
     {
-        var bench = typeof(BenchSetup).Assembly.Location;
-        // Started as `dotnet bench.dll` or as its own apphost.
-        var (program, programArgs) = Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet"
-            ? (Environment.ProcessPath!, $"\"{bench}\" {args}")
-            : (Environment.ProcessPath!, args);
-        var info = ranks == 1 ? new ProcessStartInfo(program, programArgs) : new ProcessStartInfo("mpiexec", $"-n {ranks} {program} {programArgs}");
+        var info = Child(args);
+        if (ranks > 1) info = new ProcessStartInfo("mpiexec", $"-n {ranks} {info.FileName} {info.Arguments}");
         info.RedirectStandardOutput = true;
         info.UseShellExecute = false;
         using var process = Process.Start(info)!;
         var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         process.WaitForExit();
         return process.ExitCode == 0 && lines.Length > 0 ? lines[^1] : $"| failed: {ranks} x ({args}), exit {process.ExitCode} |";
+    }
+
+    /// <summary>How to run this benchmark program again with <paramref name="args"/>: as `dotnet bench.dll` or as its own
+    /// apphost, as it was started.</summary>
+    public static ProcessStartInfo Child(string args)
+    {
+        var bench = typeof(BenchSetup).Assembly.Location;
+        return Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet"
+            ? new ProcessStartInfo(Environment.ProcessPath!, $"\"{bench}\" {args}")
+            : new ProcessStartInfo(Environment.ProcessPath!, args);
     }
 
     /// <summary>The 1, 5 and 15 minute load averages: a figure taken while they are well above 0 was taken under contention.</summary>

@@ -72,21 +72,18 @@ static class PyTorchReference
         return null;
     }
 
-    /// <summary>PyTorch's training tokens/s for the preset's shape over <paramref name="steps"/> steps after
-    /// <paramref name="warmup"/> untimed ones, in one run, with the OpenBLAS kernels <paramref name="blas"/> chose, or NaN when
-    /// the script fails.</summary>
-    public static double TrainTokensPerSecond(string python, string preset, int batch, int seq, string precision, int steps, int threads,
+    /// <summary>How to run the tutorial's training step in PyTorch for the preset's shape in lockstep with SharpLM's
+    /// (<see cref="LockstepComparison"/>), after <paramref name="warmup"/> untimed steps, with the OpenBLAS kernels
+    /// <paramref name="blas"/> chose.</summary>
+    public static ProcessStartInfo LockstepTraining(string python, string preset, int batch, int seq, string precision, int threads,
         int warmup, BlasChoice blas)
     {
         var c = ModelPresets.Get(preset);
         var args = $"\"{Script}\" --hidden {c.HiddenSize} --intermediate {c.IntermediateSize} --layers {c.NumHiddenLayers} " +
                    $"--heads {c.NumAttentionHeads} --kv-heads {c.NumKeyValueHeads} --vocab {c.VocabSize} --batch {batch} --seq {seq} " +
-                   $"--steps {steps} --warmup {warmup} --threads {threads} --precision {precision.ToLowerInvariant()}";
-        var start = new ProcessStartInfo(python, args) { RedirectStandardOutput = true, UseShellExecute = false };
+                   $"--warmup {warmup} --threads {threads} --precision {precision.ToLowerInvariant()} --lockstep";
+        var start = new ProcessStartInfo(python, args);
         if (blas.CoreType is not null) start.Environment["OPENBLAS_CORETYPE"] = blas.CoreType;
-        using var process = Process.Start(start)!;
-        var last = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
-        process.WaitForExit();
-        return process.ExitCode == 0 && last.StartsWith("tok/s ") && double.TryParse(last[6..], out var rate) ? rate : double.NaN;
+        return start;
     }
 }

@@ -17,8 +17,9 @@ namespace SharpLM.Bench;
 /// times its steps after --warmup untimed ones (default 3), SharpLM's and PyTorch's alike: the first step creates the
 /// gradients and the optimiser state, and the next ones still take memory from the system that later steps reuse
 /// (measured on `base` bf16: SharpLM 15.1, 7.6, 7.4, 7.2 s after one warm-up step; PyTorch 21.5, 15.9, 12.3, 12.5 s).
-/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3] [--warmup 3]; --lora-only runs just the full vs LoRA comparison,
-/// --pytorch-only just the comparison with PyTorch (in pairs, see <see cref="ComparePyTorch"/>), --no-base leaves out the `base`
+/// Usage: bench train [--steps 8] [--base-steps 2] [--repeat 3] [--warmup 3] [--pairs 12] [--base-pairs 4]; --lora-only runs just
+/// the full vs LoRA comparison, --pytorch-only just the comparison with PyTorch (step by step, see <see cref="ComparePyTorch"/>),
+/// --no-base leaves out the `base`
 /// preset (about 3/4 of the whole run),
 /// --checkpointing-only the base preset with and without gradient checkpointing, --memory-only full fine-tuning against LoRA,
 /// LoRA over a bf16 base and that with gradient checkpointing.
@@ -64,7 +65,7 @@ static class TrainBench
             foreach (var variant in precision == "Fp32" ? new[] { "", " --libtorch-products", " --lora" } : ["", " --lora"])
             {
                 var args = $"train --one --preset small --batch 8 --seq 256 --precision {precision} --steps {steps} --peak {peak32}{variant}";
-                if (variant == "") compared.Add(new("small", 8, 256, precision, int.Parse(steps), args)); // the default: SharpLM's kernels
+                if (variant == "") compared.Add(new("small", 8, 256, precision, a.Int("pairs", 12), args)); // the default: SharpLM's kernels
                 if (!comparisonOnly) Console.WriteLine(Median(a, args, column: 4));
             }
         if (a.Has("lora-only")) return 0;
@@ -72,10 +73,10 @@ static class TrainBench
         {
             var baseSteps = a.Get("base-steps", "2");
             var args = $"train --one --preset base --batch 4 --seq 512 --precision {precision} --steps {baseSteps} --peak {peak32}";
-            compared.Add(new("base", 4, 512, precision, int.Parse(baseSteps), args));
+            compared.Add(new("base", 4, 512, precision, a.Int("base-pairs", 4), args));
             if (!comparisonOnly) Console.WriteLine(Median(a, args, column: 4));
         }
-        ComparePyTorch(a, compared, peak32, peak16);
+        ComparePyTorch(a, compared, peak16);
         if (comparisonOnly) return 0;
         Console.WriteLine();
         Console.WriteLine("| preset | dtype | KV cache | generate tok/s (batch 1, 128 new tokens after 16) | peak RSS |");
@@ -112,6 +113,7 @@ static class TrainBench
         using var trainer = new Trainer(model, data, null, options);
         var indices = Enumerable.Range(0, batch).ToArray();
         for (int i = 0; i < a.Int("warmup", 3); i++) trainer.TrainStep(indices); // allocations, first-call overheads
+        if (a.Has("lockstep")) return LockstepComparison.Serve(() => trainer.TrainStep(indices));
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) trainer.TrainStep(indices);
         double tokPerSec = (double)batch * seq * steps / clock.Elapsed.TotalSeconds;
@@ -142,17 +144,17 @@ static class TrainBench
         return 0;
     }
 
-    /// <summary>A SharpLM training configuration (its `train --one` arguments) to compare with PyTorch's.</summary>
-    sealed record Comparison(string Preset, int Batch, int Seq, string Precision, int Steps, string Args);
+    /// <summary>A SharpLM training configuration (its `train --one` arguments) to compare with PyTorch's in
+    /// <paramref name="Pairs"/> pairs of steps.</summary>
+    sealed record Comparison(string Preset, int Batch, int Seq, string Precision, int Pairs, string Args);
 
-    /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), and SharpLM's ratio.
-    /// The two engines run in pairs, one right after the other and first in turn, and the ratio is the median of the pairs'
-    /// ratios: this VM's speed swings up to 2x between minutes, so engines timed minutes apart compared the VM's moods as
-    /// much as the engines. PyTorch's share of the peak is of its matmul peak in the precision (<paramref name="peak32"/>,
-    /// <paramref name="peak16"/>, GFLOP/s, measured in the same run). The last column bounds the ratio: the peak of the
-    /// products SharpLM runs in that precision (fp32's for bf16 on its fp32 kernels, <see cref="PrecisionProbe.Bf16OnKernels"/>)
-    /// over PyTorch's rate, which is what SharpLM would reach at that peak.</summary>
-    static void ComparePyTorch(BenchArgs a, IEnumerable<Comparison> rows, double peak32, double peak16)
+    /// <summary>The same training steps in the tutorial's PyTorch code (see <see cref="PyTorchReference"/>), alternated with
+    /// SharpLM's one by one (<see cref="LockstepComparison"/>), and SharpLM's ratio: the median of the pairs' ratios, with
+    /// their middle half (25th to 75th percentile). The shares of the peak are of the fp32 matmul peak measured after each
+    /// pair (PyTorch's bf16 of <paramref name="peak16"/>, measured at the start), medians over the pairs. The last column
+    /// bounds the ratio: the peak of the products SharpLM runs in that precision (fp32's for bf16 on its fp32 kernels,
+    /// <see cref="PrecisionProbe.Bf16OnKernels"/>) over PyTorch's rate, which is what SharpLM would reach at that peak.</summary>
+    static void ComparePyTorch(BenchArgs a, IEnumerable<Comparison> rows, double peak16)
     {
         Console.WriteLine();
         if (PyTorchReference.FindPython() is not { } python)
@@ -163,37 +165,30 @@ static class TrainBench
         var blas = PyTorchReference.ChooseBlas(python, get_num_threads());
         Console.WriteLine(blas.Report);
         Console.WriteLine();
-        Console.WriteLine($"| preset | precision | batch x seq | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
-                          "SharpLM / PyTorch (median of pairs) | pairs' ratios | PyTorch % of peak | ratio at the peak |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-        int warmup = a.Int("warmup", 3);
+        Console.WriteLine($"| preset | precision | batch x seq | step pairs | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
+                          "SharpLM / PyTorch (median of pairs) | middle half of the pairs' ratios | SharpLM % of fp32 peak | " +
+                          "PyTorch % of peak | ratio at the peak |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        int warmup = a.Int("warmup", 3), threads = get_num_threads();
         foreach (var row in rows)
         {
-            var pairs = new List<(double SharpLM, double PyTorch)>();
-            for (int round = 0; round < a.Int("repeat", 3); round++)
+            var pairs = LockstepComparison.Run(BenchSetup.Child($"{row.Args} --warmup {warmup} --lockstep"),
+                PyTorchReference.LockstepTraining(python, row.Preset, row.Batch, row.Seq, row.Precision, threads, warmup, blas), row.Pairs);
+            string shape = $"| {row.Preset} | {row.Precision} | {row.Batch} x {row.Seq} | {row.Pairs} |";
+            if (pairs is null)
             {
-                double SharpLMRate() => Rate(BenchSetup.LastLineOfChild($"{row.Args} --warmup {warmup}"), 4);
-                double PyTorchRate() => PyTorchReference.TrainTokensPerSecond(python, row.Preset, row.Batch, row.Seq, row.Precision, row.Steps,
-                    get_num_threads(), warmup, blas);
-                if (round % 2 == 0)
-                {
-                    double ours = SharpLMRate();
-                    pairs.Add((ours, PyTorchRate()));
-                }
-                else
-                {
-                    double theirs = PyTorchRate();
-                    pairs.Add((SharpLMRate(), theirs));
-                }
+                Console.WriteLine($"{shape} failed: a child process ended early |");
+                continue;
             }
-            double sharpLM = BenchSetup.Median(pairs.Select(p => p.SharpLM)), reference = BenchSetup.Median(pairs.Select(p => p.PyTorch));
-            var ratios = pairs.Select(p => p.SharpLM / p.PyTorch).Order().ToList();
-            double referenceGflops = reference * ModelPresets.Get(row.Preset).TrainingFlopsPerToken(row.Seq) / 1e9;
-            bool bf16 = row.Precision == "Bf16";
-            double theirPeak = bf16 ? peak16 : peak32, ourPeak = bf16 && !PrecisionProbe.Bf16OnKernels() ? peak16 : peak32;
-            Console.WriteLine($"| {row.Preset} | {row.Precision} | {row.Batch} x {row.Seq} | {sharpLM:N0} | {reference:N0} | " +
-                              $"{BenchSetup.Median(ratios):F2}x | {string.Join(", ", ratios.Select(r => $"{r:F2}"))} | " +
-                              $"{100 * referenceGflops / theirPeak:F0}% | {ourPeak / referenceGflops:F2}x |");
+            double tokens = row.Batch * row.Seq, flopsPerStep = tokens * ModelPresets.Get(row.Preset).TrainingFlopsPerToken(row.Seq) / 1e9;
+            bool bf16 = row.Precision == "Bf16", ourPeakIsFp32 = !bf16 || PrecisionProbe.Bf16OnKernels();
+            var ratios = pairs.Select(p => p.PyTorchSeconds / p.SharpLMSeconds).Order().ToList();
+            double Median(Func<LockstepComparison.Pair, double> f) => BenchSetup.Median(pairs.Select(f));
+            string Quartiles() => $"{ratios[(ratios.Count - 1) / 4]:F2} - {ratios[ratios.Count * 3 / 4]:F2}";
+            Console.WriteLine($"{shape} {Median(p => tokens / p.SharpLMSeconds):N0} | {Median(p => tokens / p.PyTorchSeconds):N0} | " +
+                              $"{BenchSetup.Median(ratios):F2}x | {Quartiles()} | {Median(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
+                              $"{Median(p => 100 * flopsPerStep / p.PyTorchSeconds / (bf16 ? peak16 : p.Peak)):F0}% | " +
+                              $"{Median(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x |");
         }
     }
 

@@ -1,13 +1,16 @@
 """The tutorial's Llama model and training step in plain PyTorch, for `bench train`'s per-process comparison.
 
 Runs on Debian's python3-torch (1.13, CPU), which has neither nn.RMSNorm nor scaled_dot_product_attention: both are
-written out below as the tutorial's model uses them. Prints one line: "tok/s <value>".
+written out below as the tutorial's model uses them. Prints one line: "tok/s <value>". With --lockstep it prints "ready"
+after the warm-up steps, then runs one step for each line "step" on stdin and prints "seconds <value>" for it, until "quit"
+or the end of stdin: `bench train` alternates these steps with SharpLM's, one by one.
 
 Usage: python3 train_llama.py --hidden 384 --intermediate 1024 --layers 6 --heads 6 --kv-heads 2 --vocab 8192
-       --batch 8 --seq 256 --steps 8 --threads 2 --precision fp32|bf16
+       --batch 8 --seq 256 --steps 8 --threads 2 --precision fp32|bf16 [--lockstep]
 """
 import argparse
 import math
+import sys
 import time
 
 import torch
@@ -117,6 +120,7 @@ def main():
                           ("vocab", 8192), ("batch", 8), ("seq", 256), ("steps", 8), ("warmup", 3), ("threads", 2)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--lockstep", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -136,6 +140,15 @@ def main():
 
     for _ in range(a.warmup):
         step()  # allocations, first-call overheads
+    if a.lockstep:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() != "step":
+                break
+            start = time.perf_counter()
+            step()
+            print(f"seconds {time.perf_counter() - start:.6f}", flush=True)
+        return
     start = time.perf_counter()
     for _ in range(a.steps):
         step()
