@@ -186,7 +186,8 @@ static class TrainBench
             double Median(Func<LockstepComparison.Pair, double> f) => BenchSetup.Median(pairs.Select(f));
             string Quartiles() => $"{ratios[(ratios.Count - 1) / 4]:F2} - {ratios[ratios.Count * 3 / 4]:F2}";
             Console.WriteLine($"{shape} {Median(p => tokens / p.SharpLMSeconds):N0} | {Median(p => tokens / p.PyTorchSeconds):N0} | " +
-                              $"{BenchSetup.Median(ratios):F2}x | {Quartiles()} | {Median(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
+                              $"{BenchSetup.Median(ratios):F2}x | {Quartiles()} | " +
+                              $"{Median(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
                               $"{Median(p => 100 * flopsPerStep / p.PyTorchSeconds / (bf16 ? peak16 : p.Peak)):F0}% | " +
                               $"{Median(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x |");
         }
