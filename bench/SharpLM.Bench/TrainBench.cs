@@ -183,13 +183,14 @@ static class TrainBench
             double tokens = row.Batch * row.Seq, flopsPerStep = tokens * ModelPresets.Get(row.Preset).TrainingFlopsPerToken(row.Seq) / 1e9;
             bool bf16 = row.Precision == "Bf16", ourPeakIsFp32 = !bf16 || PrecisionProbe.Bf16OnKernels();
             var ratios = pairs.Select(p => p.PyTorchSeconds / p.SharpLMSeconds).Order().ToList();
-            double Median(Func<LockstepComparison.Pair, double> f) => BenchSetup.Median(pairs.Select(f));
+            double MedianOverPairs(Func<LockstepComparison.Pair, double> f) => BenchSetup.Median(pairs.Select(f));
             string Quartiles() => $"{ratios[(ratios.Count - 1) / 4]:F2} - {ratios[ratios.Count * 3 / 4]:F2}";
-            Console.WriteLine($"{shape} {Median(p => tokens / p.SharpLMSeconds):N0} | {Median(p => tokens / p.PyTorchSeconds):N0} | " +
+            Console.WriteLine($"{shape} {MedianOverPairs(p => tokens / p.SharpLMSeconds):N0} | " +
+                              $"{MedianOverPairs(p => tokens / p.PyTorchSeconds):N0} | " +
                               $"{BenchSetup.Median(ratios):F2}x | {Quartiles()} | " +
-                              $"{Median(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
-                              $"{Median(p => 100 * flopsPerStep / p.PyTorchSeconds / (bf16 ? peak16 : p.Peak)):F0}% | " +
-                              $"{Median(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x |");
+                              $"{MedianOverPairs(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
+                              $"{MedianOverPairs(p => 100 * flopsPerStep / p.PyTorchSeconds / (bf16 ? peak16 : p.Peak)):F0}% | " +
+                              $"{MedianOverPairs(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x |");
         }
     }
 
