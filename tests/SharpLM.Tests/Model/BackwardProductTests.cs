@@ -16,6 +16,8 @@ public sealed unsafe class BackwardProductTests
     [InlineData(true, 37, 48, 80, false, 1)]
     [InlineData(true, 410, 300, 80, true, 2)] // 205 rows a thread: a block of 192 and one of 13 (a tile of one row)
     [InlineData(true, 200, 520, 16, false, 1)] // 200 rows on one thread, three blocks of depth
+    [InlineData(false, 50, 300, 768, true, 2)] // B's rows 3 KB apart, copied into panels: column blocks of 512 and 256
+    [InlineData(true, 205, 300, 256, true, 2)] // the same under a transposed A: B's rows 1 KB apart, two blocks of depth
     public void GivesLibtorchsProduct(bool transposedA, int rows, int depth, int columns, bool accumulate, int threads)
     {
         if (!BackwardProduct.Applies(columns)) return; // no AVX-512: the callers use libtorch

@@ -16,7 +16,8 @@ public sealed class PromptProductTests
     [InlineData(37, 48, 13, 2)]
     [InlineData(130, 1040, 70, 2)] // two whole blocks of inputs and a part of one, two blocks of rows
     [InlineData(300, 64, 200, 2)] // packed weights (PromptProduct.PackedRows), 8 outputs past the last whole vector
-    [InlineData(262, 528, 600, 2)] // packed: three blocks of inputs, two of outputs per thread, a short last tile of rows
+    [InlineData(262, 528, 600, 2)] // packed: one panel per thread, as deep as the inputs; a short last tile of rows
+    [InlineData(262, 1040, 600, 2)] // packed: two blocks of inputs (1,024 and 16), panels of 192 outputs, two per thread
     public void Fp32WeightsGiveLibtorchsProduct(int rows, int columns, int outputs, int threads)
     {
         if (!PromptProduct.Applies(columns)) return; // no AVX-512: Projection sends these rows to libtorch
