@@ -8,12 +8,15 @@ namespace SharpLM.Bench;
 /// the fp32 matmul peak measured after each pair. This VM's speed moves by up to 1.5x within minutes: engines timed in
 /// separate runs, even runs one right after the other, compared its moods as much as the engines, and a peak measured once
 /// at the start said little about a step timed minutes later. Each child reads a command per line on stdin ("step",
-/// "peak", "quit") and answers with one line ("seconds x", "gflops x"); see train_llama.py's --lockstep.
+/// "peak", "quit") and answers with one line ("seconds x", "gflops x"); see train_llama.py's --lockstep. After each answer
+/// the child is left to go idle before the next command: PyTorch's OpenBLAS workers wait spinning for 50-100 ms after its
+/// step ends, and that tail, timed, fell on the start of the next step or peak measured, SharpLM's or its own.
 /// </summary>
 static class LockstepComparison
 {
-    /// <summary>One pair: each engine's step in seconds, and the fp32 matmul peak (GFLOP/s) measured right after them.</summary>
-    public sealed record Pair(double SharpLMSeconds, double PyTorchSeconds, double Peak);
+    /// <summary>One pair: each engine's step in seconds, the fp32 matmul peak (GFLOP/s) measured right after them, and for
+    /// how long (ms) each engine's process still used the CPU after answering its step.</summary>
+    public sealed record Pair(double SharpLMSeconds, double PyTorchSeconds, double Peak, double SharpLMBusyAfter, double PyTorchBusyAfter);
 
     /// <summary>Runs <paramref name="pairs"/> pairs, the engine that goes first in turn; null when either child fails.</summary>
     public static List<Pair>? Run(ProcessStartInfo sharpLM, ProcessStartInfo pyTorch, int pairs)
@@ -21,14 +24,22 @@ static class LockstepComparison
         using var ours = Child.Start(sharpLM);
         using var theirs = Child.Start(pyTorch);
         if (ours is null || theirs is null) return null;
+        ours.WaitUntilIdle();
+        theirs.WaitUntilIdle();
         var results = new List<Pair>();
         for (int i = 0; i < pairs; i++)
         {
-            double? first = (i % 2 == 0 ? ours : theirs).Ask("step", "seconds");
-            double? second = (i % 2 == 0 ? theirs : ours).Ask("step", "seconds");
+            var (first, second) = i % 2 == 0 ? (ours, theirs) : (theirs, ours);
+            double? firstSeconds = first.Ask("step", "seconds");
+            double firstBusy = first.WaitUntilIdle();
+            double? secondSeconds = second.Ask("step", "seconds");
+            double secondBusy = second.WaitUntilIdle();
             double? peak = ours.Ask("peak", "gflops");
-            if (first is null || second is null || peak is null) return null;
-            results.Add(i % 2 == 0 ? new(first.Value, second.Value, peak.Value) : new(second.Value, first.Value, peak.Value));
+            ours.WaitUntilIdle();
+            if (firstSeconds is null || secondSeconds is null || peak is null) return null;
+            results.Add(i % 2 == 0
+                ? new(firstSeconds.Value, secondSeconds.Value, peak.Value, firstBusy, secondBusy)
+                : new(secondSeconds.Value, firstSeconds.Value, peak.Value, secondBusy, firstBusy));
         }
         return results;
     }
@@ -70,6 +81,47 @@ static class LockstepComparison
                 if (line == "ready") return child;
             child.Dispose();
             return null;
+        }
+
+        /// <summary>Waits until the child's threads have used no CPU for <see cref="QuietPolls"/> polls in a row (Linux's
+        /// /proc; elsewhere it returns at once) and returns for how long (ms) they were still busy, to the last poll that saw
+        /// their CPU time grow; at most 2 s.</summary>
+        public double WaitUntilIdle()
+        {
+            const int QuietPolls = 3, PollMs = 10;
+            var clock = Stopwatch.StartNew();
+            long? last = CpuTicks();
+            double busy = 0;
+            for (int quiet = 0; last is not null && quiet < QuietPolls && clock.ElapsedMilliseconds < 2000;)
+            {
+                Thread.Sleep(PollMs);
+                long? now = CpuTicks();
+                if (now == last) quiet++;
+                else (quiet, busy, last) = (0, clock.Elapsed.TotalMilliseconds, now);
+            }
+            return busy;
+        }
+
+        /// <summary>The CPU time (clock ticks, user and system) of all the child's threads; null without /proc.</summary>
+        long? CpuTicks()
+        {
+            var tasks = $"/proc/{process.Id}/task";
+            if (!Directory.Exists(tasks)) return null;
+            long total = 0;
+            foreach (var task in Directory.EnumerateDirectories(tasks))
+            {
+                try
+                {
+                    // Fields after the command's closing parenthesis: the 12th and 13th are utime and stime.
+                    var fields = File.ReadAllText(Path.Combine(task, "stat")).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    total += long.Parse(fields[11]) + long.Parse(fields[12]);
+                }
+                catch (IOException)
+                {
+                    // the thread ended between listing and reading
+                }
+            }
+            return total;
         }
 
         /// <summary>Sends a command and returns the number in its answer line (the one starting with

@@ -153,7 +153,8 @@ static class TrainBench
     /// their middle half (25th to 75th percentile). The shares of the peak are of the fp32 matmul peak measured after each
     /// pair (PyTorch's bf16 of <paramref name="peak16"/>, measured at the start), medians over the pairs. The last column
     /// bounds the ratio: the peak of the products SharpLM runs in that precision (fp32's for bf16 on its fp32 kernels,
-    /// <see cref="PrecisionProbe.Bf16OnKernels"/>) over PyTorch's rate, which is what SharpLM would reach at that peak.</summary>
+    /// <see cref="PrecisionProbe.Bf16OnKernels"/>) over PyTorch's rate, which is what SharpLM would reach at that peak. The
+    /// very last says for how long each engine's process kept a core busy after its step, which the next step waited out.</summary>
     static void ComparePyTorch(BenchArgs a, IEnumerable<Comparison> rows, double peak16)
     {
         Console.WriteLine();
@@ -167,8 +168,8 @@ static class TrainBench
         Console.WriteLine();
         Console.WriteLine($"| preset | precision | batch x seq | step pairs | SharpLM tok/s | PyTorch 1.13 tok/s ({get_num_threads()} threads) | " +
                           "SharpLM / PyTorch (median of pairs) | middle half of the pairs' ratios | SharpLM % of fp32 peak | " +
-                          "PyTorch % of peak | ratio at the peak |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+                          "PyTorch % of peak | ratio at the peak | ms busy after a step (SharpLM / PyTorch) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         int warmup = a.Int("warmup", 3), threads = get_num_threads();
         foreach (var row in rows)
         {
@@ -190,7 +191,8 @@ static class TrainBench
                               $"{BenchSetup.Median(ratios):F2}x | {Quartiles()} | " +
                               $"{MedianOverPairs(p => 100 * flopsPerStep / p.SharpLMSeconds / p.Peak):F0}% | " +
                               $"{MedianOverPairs(p => 100 * flopsPerStep / p.PyTorchSeconds / (bf16 ? peak16 : p.Peak)):F0}% | " +
-                              $"{MedianOverPairs(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x |");
+                              $"{MedianOverPairs(p => (ourPeakIsFp32 ? p.Peak : peak16) * p.PyTorchSeconds / flopsPerStep):F2}x | " +
+                              $"{MedianOverPairs(p => p.SharpLMBusyAfter):F0} / {MedianOverPairs(p => p.PyTorchBusyAfter):F0} |");
         }
     }
 
