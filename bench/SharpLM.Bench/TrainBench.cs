@@ -163,6 +163,9 @@ static class TrainBench
             Console.WriteLine("PyTorch comparison skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
             return;
         }
+        // Whether bf16 runs on SharpLM's fp32 kernels (which peak the last column uses), decided now, on a quiet machine:
+        // measured first after a row, it timed libtorch while the row's children were still exiting.
+        PrecisionProbe.Measure();
         var blas = PyTorchReference.ChooseBlas(python, get_num_threads());
         Console.WriteLine(blas.Report);
         Console.WriteLine();

@@ -35,24 +35,37 @@ public static class PrecisionProbe
     public static (Precision Choice, double Speedup) Measure()
     {
         if (cached is { } c) return c;
-        double fp32 = Seconds(ScalarType.Float32), bf16 = Seconds(ScalarType.BFloat16);
-        var speedup = fp32 / bf16;
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(0); // not the global one: a seeded run draws the same numbers with or without the probe
+        var fp32 = randn(512, 512, device: CPU, generator: generator);
+        var bf16 = fp32.to(ScalarType.BFloat16);
+        fp32.matmul(fp32); // first calls pay for kernel selection
+        bf16.matmul(bf16);
+        var speedup = Speedup(type => Seconds(type == ScalarType.Float32 ? fp32 : bf16), rounds: 9);
         cached = (speedup >= 1.3 ? Precision.Bf16 : Precision.Fp32, speedup);
         return cached.Value;
     }
 
-    static double Seconds(ScalarType type)
+    /// <summary>fp32 time over bf16 time, each the best of <paramref name="rounds"/> rounds that time one product of each type,
+    /// alternated: a stretch of contention (another process, the VM's neighbours) then slows both types alike. Timed one type
+    /// after the other, a stretch that fell on fp32's timings alone made bf16 look faster than it is (seen once, in
+    /// `bench train`'s process right after its children exited): enough, on a CPU where it is slower, to move bf16's products
+    /// off SharpLM's kernels onto libtorch's bf16 matmul, or to make Auto choose bf16.</summary>
+    internal static double Speedup(Func<ScalarType, double> seconds, int rounds)
     {
-        using var scope = NewDisposeScope();
-        var a = randn(512, 512, device: CPU).to(type);
-        a.matmul(a); // first call pays for kernel selection
-        double best = double.MaxValue;
-        for (int i = 0; i < 5; i++)
+        double fp32 = double.MaxValue, bf16 = double.MaxValue;
+        for (int i = 0; i < rounds; i++)
         {
-            var clock = Stopwatch.StartNew();
-            a.matmul(a);
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            fp32 = Math.Min(fp32, seconds(ScalarType.Float32));
+            bf16 = Math.Min(bf16, seconds(ScalarType.BFloat16));
         }
-        return best;
+        return fp32 / bf16;
+    }
+
+    static double Seconds(Tensor a)
+    {
+        var clock = Stopwatch.StartNew();
+        a.matmul(a).Dispose();
+        return clock.Elapsed.TotalSeconds;
     }
 }
