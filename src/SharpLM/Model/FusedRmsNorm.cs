@@ -41,11 +41,13 @@ sealed class FusedRmsNorm : autograd.SingleTensorFunction<FusedRmsNorm>
 
     /// <summary>RMSNorm of x [..., n] under weight [n] (<see cref="Applies"/> must hold), on up to
     /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>). With <paramref name="roundToBf16"/>,
-    /// each output row is rounded to bf16 as it is written, for products that would round it anyway; backward takes the
+    /// each output row is rounded to bf16 as it is written, for products that would round it anyway, and the output is marked
+    /// so (<see cref="Bf16Operands.MarkRounded"/>); backward takes the
     /// gradient as that of the unrounded output, as autocast's cast to bf16 does.</summary>
     public static Tensor Apply(Tensor x, Tensor weight, float eps, int threads = 0, bool roundToBf16 = false)
     {
-        return OutputCache.Free(apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16)));
+        var y = OutputCache.Free(apply(x, weight, new Settings(eps, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16)));
+        return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)

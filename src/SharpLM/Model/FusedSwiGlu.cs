@@ -37,12 +37,14 @@ sealed class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiGlu>
 
     /// <summary>silu(<paramref name="gate"/>) * <paramref name="up"/> (<see cref="Applies"/> must hold), on up to
     /// <paramref name="threads"/> threads (default <see cref="OutputRowSplit.Threads"/>). With <paramref name="roundToBf16"/>,
-    /// each output value is rounded to bf16 as it is written, for a product that would round it anyway; backward takes the
+    /// each output value is rounded to bf16 as it is written, for a product that would round it anyway, and the output is
+    /// marked so (<see cref="Bf16Operands.MarkRounded"/>); backward takes the
     /// gradient as that of the unrounded output, as autocast's cast to bf16 does.</summary>
     public static Tensor Apply(Tensor gate, Tensor up, int threads = 0, bool roundToBf16 = false)
     {
         // The thread count and the flag go in as arguments, for which backward returns null gradients as for the tensors.
-        return OutputCache.Free(apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16));
+        var y = OutputCache.Free(apply(gate, up, threads > 0 ? threads : OutputRowSplit.Threads, roundToBf16));
+        return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)

@@ -40,11 +40,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     internal Tensor Forward(Tensor x, bool roundToBf16)
     {
         using var scope = NewDisposeScope();
-        if (FusedRmsNorm.Applies(x, weight))
-        {
-            var y = FusedRmsNorm.Apply(x, weight, fusedEps, roundToBf16: roundToBf16).MoveToOuterDisposeScope();
-            return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
-        }
+        if (FusedRmsNorm.Applies(x, weight)) return FusedRmsNorm.Apply(x, weight, fusedEps, roundToBf16: roundToBf16).MoveToOuterDisposeScope();
         // Fewest native calls for the fp32 case (a decoding step runs 13 of these per token): no casts, in-place steps.
         var xf = x.dtype == float32 ? x : x.to(float32);
         var normed = xf * xf.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
@@ -161,12 +157,8 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     /// <summary>silu(gate) * up: one autograd operation in fp32 training (<see cref="FusedSwiGlu"/>), libtorch's steps
     /// otherwise. With <paramref name="roundToBf16"/> the fused operation rounds its output to bf16 and marks it so
     /// (<see cref="Bf16Operands.MarkRounded"/>), for a down projection that rounds it anyway.</summary>
-    internal static Tensor Gating(Tensor gate, Tensor up, bool roundToBf16 = false)
-    {
-        if (!FusedSwiGlu.Applies(gate, up)) return F.silu(gate) * up;
-        var y = FusedSwiGlu.Apply(gate, up, roundToBf16: roundToBf16);
-        return roundToBf16 ? Bf16Operands.MarkRounded(y) : y;
-    }
+    internal static Tensor Gating(Tensor gate, Tensor up, bool roundToBf16 = false) =>
+        FusedSwiGlu.Applies(gate, up) ? FusedSwiGlu.Apply(gate, up, roundToBf16: roundToBf16) : F.silu(gate) * up;
 }
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
